@@ -1,0 +1,264 @@
+"""The command line: thin. Parses, calls the stages, maps errors to exit codes, shows progress."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from datetime import date
+from pathlib import Path
+
+from . import __version__
+from .errors import InputError
+from .findings import ExitCode, Status, Verdict, exit_code
+
+EPILOG_CHECK = """example:
+  governance check examples/credit/release.yaml --out out/credit
+exit codes: 0 ship, 1 blocked by policy, 2 bad input, 3 internal error"""
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="governance", description="A release gate for pruned ML models.",
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"pruning-governance {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    c = sub.add_parser("check", help="gate a release: evidence, policy, verdict, exit code", epilog=EPILOG_CHECK,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    c.add_argument("manifest", type=Path, help="the release manifest (release.yaml)")
+    c.add_argument("--out", type=Path, required=True, help="folder for evidence.json, verdict.json, junit.xml")
+    c.add_argument("--policy", help="policy file or builtin:NAME (default: the manifest's 'policy')")
+    c.add_argument("--trust-pickle", action="store_true",
+                   help="allow pickle/joblib/torch-export model files (they can run arbitrary code)")
+    c.add_argument("--device", default="cpu", help="torch device for torch models (cpu, cuda)")
+    c.add_argument("--today", type=_date, help="the date rules are evaluated on (default: today)")
+    c.add_argument("--quiet", action="store_true", help="print only the decision line")
+    c.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    e = sub.add_parser("evaluate", help="decide again from a saved evidence.json, without models or data",
+                       epilog="example:\n  governance evaluate --evidence out/credit/evidence.json "
+                              "--policy examples/credit/policy.yaml --out out/re",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    e.add_argument("--evidence", type=Path, required=True)
+    e.add_argument("--policy", required=True, help="policy file or builtin:NAME")
+    e.add_argument("--out", type=Path, required=True)
+    e.add_argument("--today", type=_date)
+    e.add_argument("--quiet", action="store_true")
+    e.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    pol = sub.add_parser("policy", help="validate or explain a policy")
+    psub = pol.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
+    lint = psub.add_parser("lint", help="validate a policy (exit 0 valid, 2 invalid)",
+                           epilog="example:\n  governance policy lint examples/credit/policy.yaml",
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    lint.add_argument("policy")
+    lint.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    explain = psub.add_parser("explain", help="list a policy's rules with their RMF subcategories")
+    explain.add_argument("policy")
+    explain.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    s = sub.add_parser("schema", help="print the JSON Schema of an input or output file")
+    s.add_argument("which", choices=["evidence", "verdict", "policy", "manifest"])
+    s.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    return p
+
+
+def _resolve_policy(ref: str, base: Path | None, field_file: Path | None) -> Path:
+    from .packaged import builtin_policies
+
+    if ref.startswith("builtin:"):
+        name = ref.split(":", 1)[1]
+        packs = builtin_policies()
+        if name not in packs:
+            raise InputError(field_file, "policy", f"no built-in policy {name!r} (available: {', '.join(packs)})")
+        return packs[name]
+    path = Path(ref)
+    if base is not None and not path.is_absolute():
+        path = base / path
+    if not path.exists():
+        raise InputError(field_file, "policy", f"policy file not found: {path}")
+    return path
+
+
+def _load_policy(path: Path):
+    from .policy import load_policy
+
+    return load_policy(path)
+
+
+def _finish(verdict: Verdict, files: dict[str, bytes], out: Path, quiet: bool) -> int:
+    from .outputs import write_all
+
+    write_all(out, files)
+    _summary(verdict, out, quiet)
+    return int(exit_code(verdict))
+
+
+def _summary(verdict: Verdict, out: Path, quiet: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False)
+    colour = {"pass": "green", "fail": "red", "error": "red", "waived": "yellow", "inconclusive": "yellow"}
+    if not quiet:
+        table = Table(title=f"{verdict.release.get('name', '')} {verdict.release.get('version', '')}".strip())
+        for col in ("rule", "status", "severity", "observed", "threshold", "finding"):
+            table.add_column(col, overflow="fold")
+        for f in verdict.findings:
+            table.add_row(f.rule_id, f"[{colour[f.status.value]}]{f.status.value}[/]", f.severity,
+                          "" if f.observed is None else f"{f.observed:.4f}",
+                          "" if f.threshold is None else f"{f.threshold:.4f}", f.message)
+        console.print(table)
+    blocking = ", ".join(f.rule_id for f in verdict.blocking)
+    line = ("[bold green]PASS[/]: the candidate may ship" if verdict.decision == "pass"
+            else f"[bold red]BLOCKED[/] by {blocking}")
+    console.print(f"{line}  (outputs in {out})")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .engine import compatibility_problems, evaluate
+    from .evidence.collect import collect
+    from .hashing import file_ref
+    from .manifest import load_manifest
+    from .render import RenderContext, render_all
+
+    release = load_manifest(args.manifest)
+    policy_path = _resolve_policy(args.policy or release.manifest.policy, None if args.policy else release.folder,
+                                  None if args.policy else release.path)
+    policy = _load_policy(policy_path)
+    problems = compatibility_problems(policy, release.manifest.data.sensitive, release.manifest.task)
+    if problems:
+        i, field, msg = problems[0]
+        raise InputError(policy_path, f"rules[{i}] ({policy.rules[i].id}).{field}", msg)
+    evidence = _with_progress(lambda progress: collect(release, trust_pickle=args.trust_pickle, device=args.device,
+                                                       progress=progress), quiet=args.quiet)
+    for w in evidence.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    verdict = evaluate(policy, evidence, args.today or date.today())
+    verdict = verdict.model_copy(update={"policy": {**verdict.policy, "file": file_ref(policy_path).model_dump()}})
+    return _finish(verdict, render_all(RenderContext(evidence, verdict)), args.out, args.quiet)
+
+
+def _with_progress(work, quiet: bool):
+    """Run ``work(progress)`` with a rich progress line on stderr when it is a terminal."""
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    if quiet or not console.is_terminal:
+        return work(None)
+    with Progress(SpinnerColumn(), TextColumn("scoring rows: {task.completed:,}"), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task("score", total=None)
+        return work(lambda rows: bar.update(task, completed=rows))
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from .engine import compatibility_problems, evaluate
+    from .evidence.schema import Evidence
+    from .hashing import file_ref
+    from .render import RenderContext, render_all
+
+    try:
+        evidence = Evidence.model_validate_json(args.evidence.read_bytes())
+    except FileNotFoundError:
+        raise InputError(args.evidence, None, "file not found") from None
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise InputError(args.evidence, ".".join(map(str, err["loc"])) or None,
+                         f"not a valid evidence file: {err['msg']}") from None
+    policy_path = _resolve_policy(args.policy, None, None)
+    policy = _load_policy(policy_path)
+    problems = compatibility_problems(policy, evidence.data.sensitive, evidence.task)
+    if problems:
+        i, field, msg = problems[0]
+        raise InputError(policy_path, f"rules[{i}] ({policy.rules[i].id}).{field}", msg)
+    verdict = evaluate(policy, evidence, args.today or date.today())
+    verdict = verdict.model_copy(update={"policy": {**verdict.policy, "file": file_ref(policy_path).model_dump()}})
+    return _finish(verdict, render_all(RenderContext(evidence, verdict)), args.out, args.quiet)
+
+
+def cmd_policy(args: argparse.Namespace) -> int:
+    from .rmf import subcategories
+
+    path = _resolve_policy(args.policy, None, None)
+    policy = _load_policy(path)
+    if args.policy_command == "lint":
+        print(f"{path}: ok ({len(policy.rules)} rules)")
+        return 0
+    functions: dict[str, list] = {}
+    for r in policy.rules:
+        for fn in sorted({ref.split()[0] for ref in r.rmf}) or ["(no RMF reference)"]:
+            functions.setdefault(fn, []).append(r)
+    rmf = subcategories()
+    print(f"policy {policy.name}: {len(policy.rules)} rules")
+    for fn in ("GOVERN", "MAP", "MEASURE", "MANAGE", "(no RMF reference)"):
+        if fn not in functions:
+            continue
+        print(f"\n{fn}")
+        for r in functions[fn]:
+            params = {k: v for k, v in r.model_dump().items() if k not in ("id", "kind", "severity", "rmf", "rationale")
+                      and v not in (None, [], {})}
+            print(f"  {r.id} [{r.severity}] {r.kind} {json.dumps(params)}")
+            for ref in (x for x in r.rmf if x.startswith(fn)):
+                print(f"    {ref}: {rmf[ref]['text']}")
+    covered = {ref for r in policy.rules for ref in r.rmf}
+    left = [ref for ref in rmf if ref not in covered]
+    print(f"\ncovered by rules: {len(covered)} of {len(rmf)} RMF subcategories; left to human attestation: {len(left)}")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from pydantic import TypeAdapter
+
+    from .evidence.schema import Evidence
+    from .manifest import Manifest
+    from .policy import Policy
+
+    model = {"evidence": Evidence, "verdict": Verdict, "policy": Policy, "manifest": Manifest}[args.which]
+    print(json.dumps(TypeAdapter(model).json_schema(), indent=2))
+    return 0
+
+
+COMMANDS = {"check": cmd_check, "evaluate": cmd_evaluate, "policy": cmd_policy, "schema": cmd_schema}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
+        return int(exc.code or 0)
+    try:
+        return COMMANDS[args.command](args)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return int(ExitCode.BAD_INPUT)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the gate must never crash with a traceback
+        if args.debug:
+            traceback.print_exc()
+        print(f"internal error: {exc.__class__.__name__}: {exc} (rerun with --debug for the traceback)",
+              file=sys.stderr)
+        return int(ExitCode.INTERNAL)
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,177 @@
+"""Collect evidence: run both models over the data in chunks, fold into one accumulator, measure."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import itertools
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..data import Chunk, DataSource
+from ..errors import InputError
+from ..hashing import file_ref
+from ..manifest import Release
+from ..metrics import fairness_gaps
+from .accumulator import Accumulator
+from .schema import Agreement, DataEvidence, Evidence, ModelEvidence
+
+LIBRARIES = ("numpy", "pyarrow", "pydantic", "scikit-learn", "skops", "torch", "safetensors", "fairlearn")
+Progress = Callable[[int], None]
+
+
+def library_versions() -> dict[str, str]:
+    out = {}
+    for name in LIBRARIES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def _dimensions(sensitive: list[str]) -> dict[str, list[int]]:
+    """Each sensitive column, and their intersections (all of them up to four columns, else only the full one)."""
+    idx = list(range(len(sensitive)))
+    sizes = range(1, len(idx) + 1) if len(idx) <= 4 else (1, len(idx))
+    combos = [c for r in sizes for c in itertools.combinations(idx, r)]
+    return {" & ".join(sensitive[i] for i in combo): list(combo) for combo in combos}
+
+
+def _classes(release: Release, adapters: dict) -> list[str]:
+    """The class labels, in the models' output order, as text."""
+    m = release.manifest
+    known = {role: [str(c) for c in a.classes] for role, a in adapters.items() if a.classes is not None}
+    if len({tuple(v) for v in known.values()}) > 1:
+        raise InputError(release.path, "candidate", f"baseline and candidate disagree on the classes: "
+                                                    f"{known['baseline']} vs {known['candidate']}")
+    declared = [str(c) for c in m.classes] if m.classes is not None else None
+    from_models = next(iter(known.values()), None)
+    if declared is not None and from_models is not None and declared != from_models:
+        raise InputError(release.path, "classes", f"declared classes {declared} differ from the models' {from_models}")
+    classes = declared or from_models or (["0", "1"] if m.task == "binary_classification" else None)
+    if classes is None:
+        raise InputError(release.path, "classes", "multiclass models that do not name their classes need 'classes:'")
+    if m.task == "binary_classification" and len(classes) != 2:
+        raise InputError(release.path, "task", f"binary_classification but the models have {len(classes)} classes")
+    if m.task == "binary_classification" and str(m.positive_label) not in classes:
+        raise InputError(release.path, "positive_label", f"{m.positive_label!r} is not one of the classes {classes}")
+    return classes
+
+
+def _probabilities(raw: np.ndarray, classes: list[str], positive: int | None, where: Path, first_row: int) -> np.ndarray:
+    """Check a model's scores and return (rows, K) probabilities."""
+    raw = np.asarray(raw, dtype=np.float64)
+    if raw.ndim == 1:
+        raw = raw[:, None]
+    if raw.ndim == 2 and raw.shape[1] == 1 and positive is not None:
+        p = raw[:, 0]
+        raw = np.empty((len(p), 2))
+        raw[:, positive], raw[:, 1 - positive] = p, 1.0 - p
+    if raw.ndim != 2 or raw.shape[1] != len(classes):
+        raise InputError(where, "scores", f"model returned shape {raw.shape}, expected (rows, {len(classes)}) "
+                                          f"for classes {classes}")
+    bad = ~np.isfinite(raw).all(axis=1)
+    if bad.any():
+        row = first_row + int(np.flatnonzero(bad)[0]) + 1
+        raise InputError(where, "scores", f"model returned NaN or infinite scores ({int(bad.sum())} rows in this "
+                                          f"chunk, first at data row {row})")
+    if (raw < -1e-9).any() or (raw > 1 + 1e-9).any() or not np.allclose(raw.sum(axis=1), 1.0, atol=1e-6):
+        raise InputError(where, "scores", "scores are not probabilities (each row must lie in [0, 1] and sum to 1); "
+                                          "for torch models set 'output: logits' if the network returns logits")
+    return raw
+
+
+def _encode(target: np.ndarray, classes: list[str], data: Path, column: str, first_row: int) -> np.ndarray:
+    uniq, inverse = np.unique(target.astype(str), return_inverse=True)
+    lookup = {c: i for i, c in enumerate(classes)}
+    codes = np.array([lookup.get(u, -1) for u in uniq], dtype=np.int64)
+    if (codes < 0).any():
+        unknown = [str(u) for u, c in zip(uniq, codes) if c < 0]
+        row = first_row + int(np.flatnonzero(codes[inverse] < 0)[0]) + 1
+        raise InputError(data, column, f"target value {unknown[0]!r} (first at data row {row}) is not a class the "
+                                       f"models predict (classes: {', '.join(classes)})")
+    return codes[inverse]
+
+
+def _cells(acc: Accumulator, chunk: Chunk) -> np.ndarray:
+    if chunk.sensitive.shape[1] == 0:
+        return np.broadcast_to(acc.cell_ids([()]), (len(chunk),)).copy()
+    keys, inverse = np.unique(chunk.sensitive.astype(str), axis=0, return_inverse=True)
+    return acc.cell_ids([tuple(k) for k in keys])[inverse.reshape(-1)]
+
+
+def collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu",
+            progress: Progress | None = None) -> Evidence:
+    from ..models import load_model
+
+    m = release.manifest
+    data_path = release.resolve(m.data.path, "data.path")
+    paths = {role: release.resolve(getattr(m, role).path, f"{role}.path") for role in ("baseline", "candidate")}
+    source = DataSource(data_path, m.data, release.path)
+    adapters = {role: load_model(getattr(m, role), paths[role], field=role, manifest=release.path,
+                                 trust_pickle=trust_pickle, device=device) for role in paths}
+    classes = _classes(release, adapters)
+    positive = classes.index(str(m.positive_label)) if m.task == "binary_classification" else None
+    acc = Accumulator(len(classes), positive)
+    score_files = {role: (paths[role]) for role in paths}
+    rows = 0
+    for chunk in source.chunks():
+        probs = [_probabilities(adapters[r].predict_proba(chunk.features, chunk.offset), classes, positive,
+                                score_files[r], chunk.offset) for r in ("baseline", "candidate")]
+        y = _encode(chunk.target, classes, data_path, m.data.target, chunk.offset)
+        acc.update(_cells(acc, chunk), y, probs[0], probs[1])
+        rows += len(chunk)
+        if progress is not None:
+            progress(rows)
+    for adapter in adapters.values():
+        adapter.finish(rows)
+    return build_evidence(release, acc, source, classes, positive, paths, adapters, data_path)
+
+
+def build_evidence(release: Release, acc: Accumulator, source: DataSource, classes: list[str],
+                   positive: int | None, paths: dict[str, Path], adapters: dict, data_path: Path) -> Evidence:
+    m = release.manifest
+    dims = _dimensions(m.data.sensitive)
+    members: dict[str, dict[str, list[int]]] = {}
+    for name, cols in dims.items():
+        groups: dict[str, list[int]] = {}
+        for cid, key in enumerate(acc.keys):
+            groups.setdefault(" & ".join(key[i] for i in cols), []).append(cid)
+        members[name] = dict(sorted(groups.items()))
+    everything = list(range(len(acc.keys)))
+    folder = release.folder
+    refs = {"manifest": file_ref(release.path, folder), "data": file_ref(data_path, folder),
+            **{role: file_ref(p, folder) for role, p in paths.items()}}
+    models = {}
+    for i, role in enumerate(("baseline", "candidate")):
+        slices = {d: {v: acc.metrics(cells, i) for v, cells in groups.items()} for d, groups in members.items()}
+        fairness = ({d: fairness_gaps(s) for d, s in slices.items()} if positive is not None else {})
+        models[role] = ModelEvidence(format=getattr(m, role).format, file=refs[role],
+                                     description=adapters[role].describe(), overall=acc.metrics(everything, i),
+                                     slices=slices, fairness=fairness)
+    agreement = Agreement(**acc.agreement())
+    warnings = []
+    if refs["baseline"].sha256 == refs["candidate"].sha256:
+        warnings.append("baseline and candidate are the same file: this gate compares a model with itself")
+    elif agreement.max_abs_score_difference == 0.0:
+        warnings.append("baseline and candidate gave identical scores on every row: check the candidate is "
+                        "really the pruned model")
+    return Evidence(
+        tool={"name": "pruning-governance", "version": __version__},
+        created_at=datetime.now(timezone.utc),
+        libraries=library_versions(),
+        release={"name": m.name, "version": m.version},
+        task=m.task,
+        inputs=refs,
+        data=DataEvidence(file=refs["data"], rows=acc.rows, target=m.data.target, sensitive=list(m.data.sensitive),
+                          features=source.features, classes=classes,
+                          positive_label=str(m.positive_label) if positive is not None else None),
+        dimensions={name: [m.data.sensitive[i] for i in cols] for name, cols in dims.items()},
+        models=models,
+        agreement=agreement,
+        warnings=warnings,
+    )

@@ -1,0 +1,273 @@
+"""Metric values from folded counts.
+
+The gate never runs scikit-learn or fairlearn at run time: data chunks are folded into
+counts (confusion matrices, per-score positive/negative tallies, sums of -log p), and
+every metric is computed here from those counts.  Each function reproduces the library
+definition, including its zero-division and degenerate-input behaviour, so that the
+values equal ``sklearn.metrics`` / ``fairlearn.metrics`` to floating-point noise
+(the test-suite checks 1e-9 against the real libraries).
+
+Conventions: results are plain Python ``float``/``int``; a metric the library leaves
+undefined (NaN, or an error such as AUC with a single class) is ``None``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+METRICS: tuple[str, ...] = (
+    "accuracy",
+    "balanced_accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "roc_auc",
+    "log_loss",
+    "selection_rate",
+    "false_positive_rate",
+    "false_negative_rate",
+)
+HIGHER_IS_BETTER: dict[str, bool] = {
+    m: m not in ("log_loss", "false_positive_rate", "false_negative_rate") for m in METRICS
+}
+
+FAIRNESS_METRICS: tuple[str, ...] = (
+    "demographic_parity_difference",
+    "demographic_parity_ratio",
+    "equalized_odds_difference",
+    "equalized_odds_ratio",
+)
+# A bigger gap between groups is worse; a smaller min/max ratio is worse.
+FAIRNESS_HIGHER_IS_WORSE: dict[str, bool] = {m: m.endswith("_difference") for m in FAIRNESS_METRICS}
+
+_CONFUSION_KEYS: tuple[str, ...] = (
+    "accuracy",
+    "balanced_accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "selection_rate",
+    "false_positive_rate",
+    "false_negative_rate",
+    "true_positive_rate",
+)
+
+# Log loss clipping bound: sklearn clips to [eps, 1 - eps] with eps of the (float64) dtype.
+_EPS = float(np.finfo(np.float64).eps)
+
+
+def _div0(num: np.ndarray | float, den: np.ndarray | float) -> np.ndarray:
+    """num / den with 0 where den == 0.
+
+    This is both sklearn's ``zero_division`` default ("warn" -> 0.0) in
+    precision/recall/F1 and fairlearn's rates (``confusion_matrix(normalize="true")``
+    then ``nan_to_num``), so a single helper serves both libraries.
+    """
+    num = np.asarray(num, dtype=np.float64)
+    den = np.asarray(den, dtype=np.float64)
+    safe = np.where(den == 0, 1.0, den)
+    return np.where(den == 0, 0.0, num / safe)
+
+
+def _check_cm(cm: np.ndarray) -> np.ndarray:
+    """Validate a K x K non-negative integer confusion matrix and return it as int64."""
+    arr = np.asarray(cm)
+    if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or arr.shape[0] == 0:
+        raise ValueError(f"confusion matrix must be a non-empty K x K array, got shape {arr.shape}")
+    if arr.dtype.kind not in "iub":
+        if arr.dtype.kind != "f" or not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
+            raise ValueError("confusion matrix must hold integer counts")
+    if np.any(arr < 0):
+        raise ValueError("confusion matrix counts must be non-negative")
+    return arr.astype(np.int64)
+
+
+def confusion_metrics(cm: np.ndarray, positive: int | None) -> dict[str, float | None]:
+    """Label metrics from ``cm[true_class, predicted_class]`` counts.
+
+    ``positive`` is the index of the positive class for a binary (2 x 2) task, or
+    ``None`` for multiclass.  Binary: precision/recall/F1 of the positive class
+    (sklearn ``average='binary'``) plus fairlearn's selection rate and
+    TPR/FPR/FNR.  Multiclass: macro precision/recall/F1 over the classes present in
+    this cm (sklearn's default ``labels``); the binary-only rates are ``None``.
+    Zero denominators give 0.0 (sklearn's default, fairlearn's ``nan_to_num``);
+    balanced accuracy skips classes absent from the true labels, as sklearn does.
+    An empty cm gives ``count`` 0 and ``None`` for every metric.
+    """
+    cm = _check_cm(cm)
+    n = int(cm.sum())
+    out: dict[str, float | None] = {"count": n, **dict.fromkeys(_CONFUSION_KEYS)}
+    if n == 0:
+        return out
+
+    diag = np.diag(cm)
+    true_sum = cm.sum(axis=1)
+    pred_sum = cm.sum(axis=0)
+    out["accuracy"] = float(diag.sum() / n)
+    # sklearn drops classes that have no true rows (their recall would be NaN).
+    has_true = true_sum > 0
+    out["balanced_accuracy"] = float(np.mean(diag[has_true] / true_sum[has_true]))
+
+    if positive is None:
+        present = (true_sum + pred_sum) > 0
+        tp, t, p = diag[present], true_sum[present], pred_sum[present]
+        out["precision"] = float(np.mean(_div0(tp, p)))
+        out["recall"] = float(np.mean(_div0(tp, t)))
+        out["f1"] = float(np.mean(_div0(2.0 * tp, t + p)))
+        return out
+
+    if cm.shape != (2, 2) or positive not in (0, 1):
+        raise ValueError(f"binary metrics need a 2 x 2 cm and positive in (0, 1), got {cm.shape}, {positive!r}")
+    neg = 1 - positive
+    tp, fn = cm[positive, positive], cm[positive, neg]
+    fp, tn = cm[neg, positive], cm[neg, neg]
+    out["precision"] = float(_div0(tp, tp + fp))
+    out["recall"] = float(_div0(tp, tp + fn))
+    out["f1"] = float(_div0(2.0 * tp, 2 * tp + fp + fn))
+    out["selection_rate"] = float((tp + fp) / n)
+    out["true_positive_rate"] = float(_div0(tp, tp + fn))
+    out["false_negative_rate"] = float(_div0(fn, tp + fn))
+    out["false_positive_rate"] = float(_div0(fp, fp + tn))
+    return out
+
+
+ScoreTable = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _empty_table() -> ScoreTable:
+    return np.empty(0, np.float64), np.empty(0, np.int64), np.empty(0, np.int64)
+
+
+def compact_scores(scores: np.ndarray, is_pos: np.ndarray) -> ScoreTable:
+    """Rows -> (unique scores ascending float64, positives per score int64, negatives per score int64).
+
+    The table is a sufficient statistic for exact ROC AUC and is small when scores
+    repeat, so chunks can be folded without keeping rows.
+    """
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    y = np.asarray(is_pos).ravel().astype(bool)
+    if s.shape != y.shape:
+        raise ValueError(f"scores and is_pos differ in length: {s.shape[0]} vs {y.shape[0]}")
+    if np.isnan(s).any():
+        raise ValueError("scores contain NaN; ROC AUC is undefined")
+    if s.size == 0:
+        return _empty_table()
+    uniq, inv = np.unique(s, return_inverse=True)
+    pos = np.bincount(inv[y], minlength=uniq.size).astype(np.int64)
+    neg = np.bincount(inv[~y], minlength=uniq.size).astype(np.int64)
+    return uniq, pos, neg
+
+
+def merge_score_counts(*tables: ScoreTable) -> ScoreTable:
+    """Associative, commutative merge of compact score tables (empty tables allowed)."""
+    if not tables:
+        return _empty_table()
+    s = np.concatenate([np.asarray(t[0], dtype=np.float64).ravel() for t in tables])
+    p = np.concatenate([np.asarray(t[1], dtype=np.int64).ravel() for t in tables])
+    q = np.concatenate([np.asarray(t[2], dtype=np.int64).ravel() for t in tables])
+    if not (s.shape == p.shape == q.shape):
+        raise ValueError("score tables must have equal-length scores, pos and neg arrays")
+    if s.size == 0:
+        return _empty_table()
+    uniq, inv = np.unique(s, return_inverse=True)
+    pos = np.zeros(uniq.size, np.int64)
+    neg = np.zeros(uniq.size, np.int64)
+    np.add.at(pos, inv, p)  # integer accumulation: exact, unlike bincount's float weights
+    np.add.at(neg, inv, q)
+    return uniq, pos, neg
+
+
+def auc_from_score_counts(scores: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> float | None:
+    """Exact ROC AUC from a compact table: P(score+ > score-) + 0.5 P(tie) (Mann-Whitney).
+
+    Equals ``sklearn.metrics.roc_auc_score`` (whose tie handling is the trapezoid rule,
+    i.e. ties count half).  ``None`` where sklearn gives NaN: a class is absent.
+    """
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    p = np.asarray(pos, dtype=np.int64).ravel()
+    q = np.asarray(neg, dtype=np.int64).ravel()
+    if s.size > 1 and np.any(np.diff(s) <= 0):
+        # Accept any table: collapse to the canonical ascending, unique form first.
+        s, p, q = merge_score_counts((s, p, q))
+    n_pos, n_neg = int(p.sum()), int(q.sum())
+    if n_pos == 0 or n_neg == 0:
+        return None
+    neg_below = np.cumsum(q) - q  # negatives with a strictly lower score
+    denom = 2 * n_pos * n_neg
+    if denom < 2**62:
+        # Doubled Mann-Whitney U in int64 is exact; Python int / int rounds correctly once.
+        return int(np.sum(p * (2 * neg_below + q))) / denom
+    return float(np.sum(p * (neg_below + 0.5 * q), dtype=np.float64) / n_pos / n_neg)
+
+
+def macro_ovr_auc(tables: list[ScoreTable]) -> float | None:
+    """Macro one-vs-rest ROC AUC: mean of per-class AUCs (sklearn ``multi_class='ovr'``,
+    ``average='macro'``).  ``None`` if there are no tables or any class lacks positives
+    or negatives (sklearn refuses such input)."""
+    aucs = [auc_from_score_counts(*t) for t in tables]
+    if not aucs or any(a is None for a in aucs):
+        return None
+    return float(np.mean(aucs))
+
+
+def clipped_neg_log(p_true: np.ndarray) -> np.ndarray:
+    """Per-row ``-log(p)`` of the true class's probability, clipped to ``[eps, 1 - eps]``
+    (eps of float64) exactly as ``sklearn.metrics.log_loss`` does, so ``sum / n`` equals
+    sklearn's log loss even when a probability is exactly 0 or 1."""
+    p = np.asarray(p_true, dtype=np.float64)
+    return -np.log(np.clip(p, _EPS, 1.0 - _EPS))
+
+
+def log_loss_from_sum(neg_log_sum: float, n: int) -> float | None:
+    """Mean log loss from the folded sum of ``clipped_neg_log``; ``None`` with no rows."""
+    if n <= 0:
+        return None
+    return float(neg_log_sum) / int(n)
+
+
+def _nan(v: float | None) -> float:
+    return math.nan if v is None else float(v)
+
+
+def _none(v: float) -> float | None:
+    return None if math.isnan(v) else float(v)
+
+
+def _gap_and_ratio(values: list[float]) -> tuple[float, float]:
+    """fairlearn ``between_groups`` difference (max - min) and ratio (min / max),
+    skipping NaN members as pandas does; NaN if no member is defined, and the ratio is
+    NaN when max is 0 (0/0)."""
+    arr = np.asarray(values, dtype=np.float64)
+    arr = arr[~np.isnan(arr)]
+    if arr.size == 0:
+        return math.nan, math.nan
+    lo, hi = float(arr.min()), float(arr.max())
+    return hi - lo, (lo / hi if hi != 0 else math.nan)
+
+
+def fairness_gaps(groups: Mapping[str, Mapping[str, float | None]]) -> dict[str, float | None]:
+    """Demographic parity and equalized odds, as fairlearn computes them with
+    ``method='between_groups'`` and ``agg='worst_case'``, from per-group
+    ``confusion_metrics`` dicts.
+
+    Groups whose value is ``None`` (empty group) are skipped, like fairlearn skips NaN.
+    The worst case is Python's builtin ``max``/``min`` over ``[tpr, fpr]``, exactly as in
+    fairlearn, so a NaN TPR term yields NaN while a NaN FPR term is ignored.  NaN results
+    become ``None``.  Fewer than two non-empty groups -> all ``None`` (there is no gap to
+    measure; fairlearn would report a trivial 0 / 1).
+    """
+    out: dict[str, float | None] = dict.fromkeys(FAIRNESS_METRICS)
+    live = [g for g in groups.values() if g.get("selection_rate") is not None]
+    if len(live) < 2:
+        return out
+    dp_diff, dp_ratio = _gap_and_ratio([_nan(g.get("selection_rate")) for g in live])
+    tpr_diff, tpr_ratio = _gap_and_ratio([_nan(g.get("true_positive_rate")) for g in live])
+    fpr_diff, fpr_ratio = _gap_and_ratio([_nan(g.get("false_positive_rate")) for g in live])
+    out["demographic_parity_difference"] = _none(dp_diff)
+    out["demographic_parity_ratio"] = _none(dp_ratio)
+    out["equalized_odds_difference"] = _none(max([tpr_diff, fpr_diff]))
+    out["equalized_odds_ratio"] = _none(min([tpr_ratio, fpr_ratio]))
+    return out

@@ -1,0 +1,77 @@
+"""Model adapters: one small module per format, all behind the ``ModelAdapter`` protocol.
+
+Heavy libraries (torch, safetensors, skops, joblib) are imported only when a model of that format
+is loaded, with an install hint when they are missing.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+import pyarrow as pa
+
+from ..errors import InputError
+
+if TYPE_CHECKING:
+    from ..manifest import ModelSpec
+
+__all__ = ["ModelAdapter", "load_model"]
+
+# format -> adapter module (imported on first use); each module has the same ``load`` signature.
+_LOADERS = {
+    "skops": "skops_model",
+    "torch": "torch_model",
+    "torch-export": "torch_export",
+    "predictions": "predictions",
+    "pickle": "pickled",
+    "joblib": "pickled",
+}
+
+
+class ModelAdapter(Protocol):
+    classes: list | None
+    """Class labels in output-column order when the model knows them (sklearn ``classes_``), else None."""
+
+    def predict_proba(self, features: pa.Table, row_offset: int) -> np.ndarray:
+        """float64 (n, K) probabilities in ``classes`` order, or (n, 1) = P(positive) for single-output binary models.
+
+        ``features`` holds this chunk's feature columns; ``row_offset`` is the index of its first row.
+        """
+        ...
+
+    def describe(self) -> dict:
+        """``{"format", "parameters", "nonzero_parameters", "bytes"}`` (parameter counts None where not meaningful)."""
+        ...
+
+    def finish(self, n_rows: int) -> None:
+        """Called once after the last chunk with the total row count (predictions files check their length)."""
+        ...
+
+
+def load_model(
+    spec: "ModelSpec",
+    path: Path,
+    *,
+    field: str,
+    manifest: Path,
+    trust_pickle: bool = False,
+    device: str = "cpu",
+) -> ModelAdapter:
+    """Load the model file ``path`` (already resolved) described by ``spec``.
+
+    ``field`` names the manifest entry ("baseline", "candidate") in errors; ``manifest`` is named when
+    the problem is in the manifest itself, and its folder goes on ``sys.path`` for torch architectures.
+    Formats that can run code when loaded (pickle, joblib, torch-export) need ``trust_pickle``.
+    """
+    path = Path(path)
+    manifest = Path(manifest)
+    if not path.is_file():
+        raise InputError(manifest, f"{field}.path", f"model file not found: {path}")
+    module = _LOADERS.get(spec.format)
+    if module is None:
+        raise InputError(manifest, f"{field}.format", f"unknown model format {spec.format!r}")
+    loader = importlib.import_module(f"{__name__}.{module}")
+    return loader.load(spec, path, field=field, manifest=manifest, trust_pickle=trust_pickle, device=device)

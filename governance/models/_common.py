@@ -1,0 +1,99 @@
+"""Helpers the adapters share: lazy imports with install hints, one-line errors, feature matrices."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pyarrow as pa
+
+from ..errors import InputError
+
+# Which optional extra provides each heavy module (the hint printed when it is missing); the
+# scikit-learn stack (skops, joblib) is a core dependency, so its hint is a plain reinstall.
+EXTRAS = {
+    "torch": "[torch]",
+    "safetensors": "[torch]",
+    "skops": "",
+    "sklearn": "",
+    "joblib": "",
+}
+
+
+def require(module: str, *, fmt: str, manifest: Path, field: str) -> ModuleType:
+    """Import ``module`` or fail with an install hint naming the manifest field that asked for it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        top = module.split(".")[0]
+        extra = EXTRAS.get(top, f"[{top}]")
+        raise InputError(
+            manifest,
+            f"{field}.format",
+            f"format {fmt!r} needs {top}, which is not installed: pip install 'pruning-governance{extra}'",
+        ) from exc
+
+
+def one_line(exc: BaseException, limit: int = 400) -> str:
+    """An exception as one short line (the CLI prints errors on one line)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    text = f"{type(exc).__name__}: {text}"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def file_bytes(path: Path) -> int:
+    return path.stat().st_size
+
+
+def _numeric(t: pa.DataType) -> bool:
+    return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_decimal(t)
+
+
+def feature_matrix(features: pa.Table, row_offset: int, *, path: Path, field: str, fmt: str) -> np.ndarray:
+    """The chunk's feature columns as one float64 (n, d) array; non-numeric or missing values are input errors."""
+    columns = []
+    for name, col in zip(features.column_names, features.columns):
+        t = col.type
+        if pa.types.is_dictionary(t):
+            t = t.value_type
+            if _numeric(t):
+                col = col.cast(t)
+        if not (_numeric(t) or pa.types.is_null(t)):
+            raise InputError(
+                path,
+                field,
+                f"feature column {name!r} has type {t}; format {fmt!r} needs numeric features (encode it first)",
+            )
+        if col.null_count:
+            first = next(i for i, v in enumerate(col.is_null().to_pylist()) if v)
+            raise InputError(
+                path,
+                field,
+                f"feature column {name!r} has a missing value at row {row_offset + first}; format {fmt!r} needs "
+                "complete numeric features",
+            )
+        arr = col.to_numpy()
+        columns.append(np.asarray(arr, dtype=np.float64))
+    if not columns:
+        return np.empty((features.num_rows, 0), dtype=np.float64)
+    return np.column_stack(columns)
+
+
+def as_proba(out: object, n: int, *, path: Path, field: str, width: int | None) -> np.ndarray:
+    """Check a model's output shape and return it as float64 (n, K); (n,) becomes (n, 1)."""
+    arr = np.asarray(out, dtype=np.float64)
+    if arr.ndim == 1:
+        arr = arr.reshape(-1, 1)
+    if arr.ndim != 2 or arr.shape[0] != n:
+        raise InputError(
+            path,
+            field,
+            f"the model returned shape {tuple(arr.shape)} for {n} rows; expected ({n}, classes)",
+        )
+    if arr.shape[1] == 0:
+        raise InputError(path, field, "the model returned no output columns")
+    if width is not None and arr.shape[1] != width:
+        raise InputError(path, field, f"the model returned {arr.shape[1]} columns, expected {width} (one per class)")
+    return arr

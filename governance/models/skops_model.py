@@ -1,0 +1,83 @@
+"""scikit-learn models saved with skops: only the types named in ``trusted_types`` (plus skops' defaults) load."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from ..errors import InputError
+from ._common import as_proba, file_bytes, one_line, require
+
+
+class SklearnAdapter:
+    """Any object with ``predict_proba`` (scikit-learn API); shared by the skops and pickle loaders."""
+
+    def __init__(self, model: Any, path: Path, *, fmt: str, field: str) -> None:
+        if not callable(getattr(model, "predict_proba", None)):
+            raise InputError(
+                path,
+                f"{field}.path",
+                f"the {type(model).__name__} in this file has no predict_proba; the gate needs class probabilities",
+            )
+        self.model = model
+        self.path = path
+        self.fmt = fmt
+        self.field = field
+        raw = getattr(model, "classes_", None)
+        self.classes: list | None = np.asarray(raw).tolist() if raw is not None else None
+        # Models fitted on a DataFrame check column names; models fitted on arrays warn if given names.
+        self._by_name = hasattr(model, "feature_names_in_")
+
+    def predict_proba(self, features: pa.Table, row_offset: int) -> np.ndarray:
+        n = features.num_rows
+        frame = features.to_pandas()
+        X = frame if self._by_name else frame.to_numpy()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                out = self.model.predict_proba(X)
+        except Exception as exc:  # a model/data mismatch is the user's input, not a crash
+            raise InputError(
+                self.path,
+                self.field,
+                f"predict_proba failed on rows {row_offset}-{row_offset + n - 1}: {one_line(exc)}",
+            ) from exc
+        width = len(self.classes) if self.classes is not None else None
+        return as_proba(out, n, path=self.path, field=self.field, width=width)
+
+    def describe(self) -> dict:
+        # A tree's node count or a pipeline's coefficients are not comparable "parameters": leave them unknown.
+        return {"format": self.fmt, "parameters": None, "nonzero_parameters": None, "bytes": file_bytes(self.path)}
+
+    def finish(self, n_rows: int) -> None:
+        return None
+
+
+def load(
+    spec: Any, path: Path, *, field: str, manifest: Path, trust_pickle: bool = False, device: str = "cpu"
+) -> SklearnAdapter:
+    """``skops.io.load(path, trusted=spec.trusted_types)``; untrusted types are reported, never loaded."""
+    sio = require("skops.io", fmt="skops", manifest=manifest, field=field)
+    from skops.io.exceptions import UntrustedTypesFoundException
+
+    trusted = list(spec.trusted_types)
+    try:
+        model = sio.load(path, trusted=trusted)
+    except UntrustedTypesFoundException as exc:
+        try:
+            untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in trusted]
+        except Exception:  # pragma: no cover - the archive was readable a moment ago
+            untrusted = []
+        names = ", ".join(untrusted) if untrusted else one_line(exc)
+        raise InputError(
+            manifest,
+            f"{field}.trusted_types",
+            f"untrusted types in {path}: {names}; add them to trusted_types if you trust them",
+        ) from exc
+    except Exception as exc:  # zip, JSON or schema errors: whatever it is, it is not a usable skops file
+        raise InputError(path, f"{field}.path", f"not a valid skops file ({one_line(exc)})") from exc
+    return SklearnAdapter(model, path, fmt="skops", field=field)

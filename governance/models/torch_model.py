@@ -1,0 +1,235 @@
+"""PyTorch models as a safetensors state dict plus the architecture that builds the ``nn.Module``.
+
+safetensors holds tensors only, so loading the file cannot run code. The architecture is imported
+from ``module:callable`` with the manifest's folder on ``sys.path``: that is code the release owner
+ships next to the manifest, trusted like the manifest itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pyarrow as pa
+
+from ..errors import InputError
+from ._common import feature_matrix, file_bytes, one_line, require
+
+
+def check_device(torch: Any, device: str) -> Any:
+    try:
+        dev = torch.device(device)
+    except Exception as exc:
+        raise InputError(None, "device", f"not a torch device: {device!r}") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise InputError(None, "device", f"device {device!r} requested but CUDA is not available to torch")
+    return dev
+
+
+class TorchAdapter:
+    """Runs a module on float tensors built from the chunk; logits become probabilities."""
+
+    classes: list | None = None
+
+    def __init__(
+        self,
+        module: Callable[[Any], Any],
+        path: Path,
+        *,
+        torch: Any,
+        fmt: str,
+        field: str,
+        output: str,
+        device: Any,
+        parameters: list[Any],
+        dtype: Any = None,
+        batch_rows: int | None = None,
+        in_features: int | None = None,
+    ) -> None:
+        self.module = module
+        self.path = path
+        self.fmt = fmt
+        self.field = field
+        self.output = output
+        self._torch = torch
+        self._device = device
+        self._parameters = parameters
+        self._dtype = dtype if dtype is not None else torch.float32
+        self._batch_rows = batch_rows  # an exported program traced with a fixed batch size
+        self._in_features = in_features
+        self._width: int | None = None
+
+    def _forward(self, x: Any) -> Any:
+        torch = self._torch
+        b = self._batch_rows
+        if b is None or x.shape[0] == b:
+            return self.module(x)
+        outs = []
+        for start in range(0, x.shape[0], b):
+            block = x[start : start + b]
+            rows = block.shape[0]
+            if rows < b:  # rows are scored independently (eval mode), so zero padding is harmless
+                block = torch.cat([block, block.new_zeros((b - rows, *block.shape[1:]))])
+            outs.append(_tensor_out(self.module(block))[:rows])
+        return torch.cat(outs)
+
+    def predict_proba(self, features: pa.Table, row_offset: int) -> np.ndarray:
+        torch = self._torch
+        n = features.num_rows
+        x = feature_matrix(features, row_offset, path=self.path, field=self.field, fmt=self.fmt)
+        if self._in_features is not None and x.shape[1] != self._in_features:
+            raise InputError(
+                self.path, self.field, f"the model takes {self._in_features} features but the data has {x.shape[1]}"
+            )
+        if n == 0:
+            return np.empty((0, self._width or 1), dtype=np.float64)
+        t = torch.from_numpy(x).to(device=self._device, dtype=self._dtype)
+        try:
+            with torch.inference_mode():
+                out = _tensor_out(self._forward(t))
+        except InputError:
+            raise
+        except Exception as exc:  # shape mismatches between data and network are input errors
+            raise InputError(
+                self.path, self.field, f"the model failed on rows {row_offset}-{row_offset + n - 1}: {one_line(exc)}"
+            ) from exc
+        return self._to_proba(out, n)
+
+    def _to_proba(self, out: Any, n: int) -> np.ndarray:
+        torch = self._torch
+        if not isinstance(out, torch.Tensor):
+            raise InputError(self.path, self.field, f"the model returned {type(out).__name__}, not a tensor")
+        out = out.detach().to(device="cpu", dtype=torch.float64)
+        if out.ndim == 1:
+            out = out.reshape(-1, 1)
+        if out.ndim != 2 or out.shape[0] != n:
+            raise InputError(
+                self.path,
+                self.field,
+                f"the model returned shape {tuple(out.shape)} for {n} rows; expected ({n}, outputs)",
+            )
+        k = out.shape[1]
+        if self._width is None:
+            self._width = k
+        elif k != self._width:
+            raise InputError(
+                self.path,
+                self.field,
+                f"the model returned {k} outputs for one chunk and {self._width} for another",
+            )
+        if self.output == "logits":
+            out = torch.sigmoid(out) if k == 1 else torch.softmax(out, dim=1)
+        return out.numpy()
+
+    def describe(self) -> dict:
+        torch = self._torch
+        params = sum(int(p.numel()) for p in self._parameters)
+        nonzero = sum(int(torch.count_nonzero(p.detach())) for p in self._parameters)
+        return {"format": self.fmt, "parameters": params, "nonzero_parameters": nonzero, "bytes": file_bytes(self.path)}
+
+    def finish(self, n_rows: int) -> None:
+        return None
+
+
+def _tensor_out(out: Any) -> Any:
+    """Unwrap a single-element tuple/list output (common for exported programs)."""
+    if isinstance(out, (tuple, list)) and len(out) == 1:
+        return out[0]
+    return out
+
+
+def import_architecture(architecture: str, *, manifest: Path, field: str) -> Callable[..., Any]:
+    """Import ``module:callable`` with the manifest's folder first on ``sys.path``."""
+    where = f"{field}.architecture"
+    module_name, _, attr = architecture.partition(":")
+    if not module_name or not attr:
+        raise InputError(manifest, where, f"expected 'module:callable', got {architecture!r}")
+    folder = str(Path(manifest).resolve().parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except Exception as exc:  # ImportError, or the module itself failing (SyntaxError, ...)
+        raise InputError(manifest, where, f"cannot import module {module_name!r}: {one_line(exc)}") from exc
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError as exc:
+            raise InputError(manifest, where, f"module {module_name!r} has no attribute {attr!r}") from exc
+    if not callable(obj):
+        raise InputError(manifest, where, f"{architecture!r} is not callable")
+    return obj
+
+
+def _keys(keys: list[str], limit: int = 5) -> str:
+    shown = ", ".join(keys[:limit])
+    return shown + (f" (+{len(keys) - limit} more)" if len(keys) > limit else "")
+
+
+def load(
+    spec: Any, path: Path, *, field: str, manifest: Path, trust_pickle: bool = False, device: str = "cpu"
+) -> TorchAdapter:
+    torch = require("torch", fmt="torch", manifest=manifest, field=field)
+    st = require("safetensors.torch", fmt="torch", manifest=manifest, field=field)
+    dev = check_device(torch, device)
+    build = import_architecture(spec.architecture, manifest=manifest, field=field)
+    try:
+        model = build(**spec.architecture_kwargs)
+    except Exception as exc:
+        where = f"{field}.architecture_kwargs" if isinstance(exc, TypeError) else f"{field}.architecture"
+        raise InputError(manifest, where, f"building {spec.architecture} failed: {one_line(exc)}") from exc
+    if not isinstance(model, torch.nn.Module):
+        raise InputError(
+            manifest,
+            f"{field}.architecture",
+            f"{spec.architecture} returned {type(model).__name__}, not a torch.nn.Module",
+        )
+
+    try:
+        state = st.load_file(str(path))
+    except Exception as exc:
+        raise InputError(path, f"{field}.path", f"not a valid safetensors file ({one_line(exc)})") from exc
+
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing keys: {_keys(missing)}")
+        if unexpected:
+            parts.append(f"unexpected keys: {_keys(unexpected)}")
+        hint = ""
+        if any(k.endswith(("_orig", "_mask")) for k in unexpected):
+            hint = "; it was saved with pruning still attached: call torch.nn.utils.prune.remove() before saving"
+        raise InputError(
+            path,
+            f"{field}.path",
+            f"state dict does not match {spec.architecture}: {'; '.join(parts)}{hint}",
+        )
+    try:
+        model.load_state_dict(state, strict=True)
+    except Exception as exc:  # shape mismatches
+        raise InputError(
+            path,
+            f"{field}.path",
+            f"state dict does not match {spec.architecture}: {one_line(exc)}",
+        ) from exc
+
+    model = model.to(dev).eval()
+    params = [p for _, p in model.named_parameters()]
+    dtype = next((p.dtype for p in params if p.is_floating_point()), torch.float32)
+    return TorchAdapter(
+        model,
+        path,
+        torch=torch,
+        fmt="torch",
+        field=field,
+        output=spec.output,
+        device=dev,
+        parameters=params,
+        dtype=dtype,
+    )

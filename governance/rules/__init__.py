@@ -1,0 +1,18 @@
+"""The rule registry: every rule kind, listed explicitly (no registration by import side effect)."""
+
+from __future__ import annotations
+
+from . import fairness, performance
+from .base import PolicyDefaults, RuleBase, RuleKind
+
+_CHECKS = (
+    performance.metric_drop,
+    performance.metric_floor,
+    performance.metric_ceiling,
+    performance.slice_metric_drop,
+    fairness.fairness_gap,
+)
+
+KINDS: dict[str, RuleKind] = {c.rule_kind.kind: c.rule_kind for c in _CHECKS}  # type: ignore[attr-defined]
+
+__all__ = ["KINDS", "PolicyDefaults", "RuleBase", "RuleKind"]

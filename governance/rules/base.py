@@ -1,0 +1,73 @@
+"""What every rule shares: its parameter model's common fields, the registry record and finding helpers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ..evidence.schema import Evidence
+from ..findings import Finding, Severity, Status
+from ..rmf import normalise, subcategories
+
+
+class PolicyDefaults(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    min_slice_size: int = Field(30, ge=1, description="slices with fewer rows are reported, not judged")
+
+
+class RuleBase(BaseModel):
+    """Fields every rule has; each kind adds its parameters and a ``kind`` literal."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", description="stable rule ID, e.g. PERF-001")
+    severity: Severity = Field("block", description="block: a failure blocks the release; warn/info: reported")
+    rmf: list[str] = Field(default_factory=list, description="NIST AI RMF subcategories served, e.g. MEASURE 2.3")
+    rationale: str | None = Field(None, description="one sentence: why this rule exists")
+
+    @field_validator("rmf")
+    @classmethod
+    def _known_rmf(cls, refs: list[str]) -> list[str]:
+        known = subcategories()
+        out = []
+        for ref in refs:
+            norm = normalise(ref)
+            if norm not in known:
+                raise ValueError(f"unknown NIST AI RMF subcategory {ref!r} (expected e.g. 'MEASURE 2.3')")
+            out.append(norm)
+        return out
+
+
+Check = Callable[[Any, Evidence, PolicyDefaults], Finding]
+
+
+@dataclass(frozen=True)
+class RuleKind:
+    kind: str
+    params: type[RuleBase]
+    check: Check
+    family: str
+
+
+def rule(kind: str, params: type[RuleBase]) -> Callable[[Check], Check]:
+    """Mark ``check`` as the implementation of ``kind``; the registry lists checks explicitly."""
+
+    def mark(check: Check) -> Check:
+        check.rule_kind = RuleKind(kind, params, check, check.__module__.rsplit(".", 1)[-1])  # type: ignore[attr-defined]
+        return check
+
+    return mark
+
+
+def finding(rule: RuleBase, status: Status, message: str, *, observed: float | None = None,
+            threshold: float | None = None, **details: Any) -> Finding:
+    return Finding(
+        rule_id=rule.id, kind=rule.kind, status=status, severity=rule.severity,  # type: ignore[attr-defined]
+        rmf=list(rule.rmf), observed=observed, threshold=threshold, message=message,
+        rationale=rule.rationale, details=details,
+    )
+
+
+def fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.4f}"

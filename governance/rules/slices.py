@@ -1,0 +1,67 @@
+"""Finding the slices a rule looks at, and which are too small to judge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..evidence.schema import Evidence, MetricValues
+
+
+class MissingDimension(LookupError):
+    """A rule names a column the evidence has no slices for (a policy/manifest mismatch)."""
+
+
+def dimensions(by: list[str], evidence: Evidence) -> list[str]:
+    """Each ``by`` column's dimension, then their intersection when there are several."""
+    wanted = [[c] for c in by] + ([list(by)] if len(by) > 1 else [])
+    names = []
+    for cols in wanted:
+        name = evidence.dimension_for(cols)
+        if name is None:
+            known = ", ".join(evidence.data.sensitive) or "none"
+            raise MissingDimension(f"no slices for {' & '.join(cols)!r} in the evidence (sensitive columns: {known})")
+        names.append(name)
+    return names
+
+
+@dataclass
+class SliceSelection:
+    """Slices of some dimensions split into those judged and those skipped (with why)."""
+
+    judged: list[tuple[str, str]] = field(default_factory=list)  # (dimension, value)
+    too_small: list[dict] = field(default_factory=list)
+    undefined: list[dict] = field(default_factory=list)
+
+    def skipped_summary(self) -> str:
+        parts = []
+        if self.too_small:
+            parts.append(f"{len(self.too_small)} slice(s) below the minimum size skipped")
+        if self.undefined:
+            parts.append(f"{len(self.undefined)} slice(s) where the metric is undefined skipped")
+        return "; ".join(parts)
+
+
+def select(evidence: Evidence, dims: list[str], min_size: int, metric: str) -> SliceSelection:
+    """Judge slices with at least ``min_size`` rows where both models' metric is defined."""
+    sel = SliceSelection()
+    base = evidence.models["baseline"].slices
+    cand = evidence.models["candidate"].slices
+    for dim in dims:
+        for value, stats in base[dim].items():
+            count = int(stats.get("count") or 0)
+            label = {"dimension": dim, "slice": value, "count": count}
+            if count < min_size:
+                sel.too_small.append(label)
+            elif stats.get(metric) is None or cand[dim][value].get(metric) is None:
+                sel.undefined.append(label)
+            else:
+                sel.judged.append((dim, value))
+    return sel
+
+
+def slice_name(dim: str, value: str) -> str:
+    return f"{dim}={value}"
+
+
+def values(evidence: Evidence, role: str, dim: str, value: str) -> MetricValues:
+    return evidence.models[role].slices[dim][value]  # type: ignore[index]

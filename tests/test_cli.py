@@ -1,0 +1,249 @@
+"""The CLI contract: exit codes, outputs written atomically, one-line errors for bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import write_yaml
+from governance.cli import main
+
+OUTPUTS = {"evidence.json", "verdict.json", "junit.xml"}
+
+
+@pytest.fixture()
+def rel(release_dir, tmp_path) -> Path:
+    """A private copy of the release, safe to break."""
+    d = tmp_path / "rel"
+    shutil.copytree(release_dir, d)
+    return d
+
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def edit(path: Path, **changes) -> None:
+    data = yaml.safe_load(path.read_text())
+    data.update(changes)
+    write_yaml(path, data)
+
+
+def test_passing_release_exits_0_and_writes_every_output(rel, tmp_path, capsys):
+    code, out, err = run(capsys, "check", rel / "release.yaml", "--out", tmp_path / "out")
+    assert code == 0, err
+    assert {p.name for p in (tmp_path / "out").iterdir()} == OUTPUTS
+    verdict = json.loads((tmp_path / "out" / "verdict.json").read_text())
+    assert verdict["decision"] == "pass"
+    assert {f["rule_id"] for f in verdict["findings"]} == {"PERF-001", "PERF-002", "FAIR-001", "FAIR-002"}
+    for f in verdict["findings"]:
+        assert set(f) >= {"rule_id", "kind", "status", "severity", "rmf", "observed", "threshold", "message"}
+    evidence = json.loads((tmp_path / "out" / "evidence.json").read_text())
+    assert set(evidence["models"]) == {"baseline", "candidate"}
+    assert "accuracy" in evidence["models"]["candidate"]["overall"]
+    assert set(evidence["models"]["candidate"]["slices"]) == {"group", "region", "group & region"}
+    assert "a & north" in evidence["models"]["candidate"]["slices"]["group & region"]
+    assert len(evidence["inputs"]["data"]["sha256"]) == 64
+    assert "PASS" in out
+
+
+def test_blocked_release_exits_1_and_names_the_worst_slice(rel, tmp_path, capsys):
+    code, out, _ = run(capsys, "check", rel / "release-harsh.yaml", "--out", tmp_path / "out")
+    assert code == 1
+    verdict = json.loads((tmp_path / "out" / "verdict.json").read_text())
+    assert verdict["decision"] == "blocked"
+    fair = next(f for f in verdict["findings"] if f["rule_id"] == "FAIR-001")
+    assert fair["status"] == "fail" and "worst slice group=" in fair["message"]
+    assert "BLOCKED by PERF-001" in out
+
+
+def test_junit_has_one_testcase_per_rule_with_failures(rel, tmp_path, capsys):
+    run(capsys, "check", rel / "release-harsh.yaml", "--out", tmp_path / "out")
+    suite = ET.parse(tmp_path / "out" / "junit.xml").getroot()
+    cases = {c.get("name"): c for c in suite.iter("testcase")}
+    assert set(cases) == {"PERF-001", "PERF-002", "FAIR-001", "FAIR-002"}
+    assert cases["PERF-001"].find("failure") is not None
+    assert cases["PERF-002"].find("failure") is None
+    assert int(suite.get("failures")) == sum(c.find("failure") is not None for c in cases.values())
+
+
+def test_evaluate_redecides_from_saved_evidence(rel, tmp_path, capsys):
+    run(capsys, "check", rel / "release-harsh.yaml", "--out", tmp_path / "a")
+    policy = yaml.safe_load((rel / "policy.yaml").read_text())
+    policy["rules"] = [r for r in policy["rules"] if r["id"] == "PERF-002"]  # only the rule that passes
+    write_yaml(tmp_path / "lenient.yaml", policy)
+    code, _, _ = run(capsys, "evaluate", "--evidence", tmp_path / "a" / "evidence.json",
+                     "--policy", rel / "policy.yaml", "--out", tmp_path / "b")
+    assert code == 1
+    first = json.loads((tmp_path / "a" / "verdict.json").read_text())["findings"]
+    again = json.loads((tmp_path / "b" / "verdict.json").read_text())["findings"]
+    assert first == again
+    code, _, _ = run(capsys, "evaluate", "--evidence", tmp_path / "a" / "evidence.json",
+                     "--policy", tmp_path / "lenient.yaml", "--out", tmp_path / "c")
+    assert code == 0
+
+
+def test_same_file_as_baseline_and_candidate_is_warned_loudly(rel, tmp_path, capsys):
+    edit(rel / "release.yaml", candidate={"path": "baseline.skops", "format": "skops"})
+    code, _, err = run(capsys, "check", rel / "release.yaml", "--out", tmp_path / "out")
+    assert code == 0
+    assert "compares a model with itself" in err
+    assert json.loads((tmp_path / "out" / "evidence.json").read_text())["warnings"]
+
+
+# --- bad input: one line naming file and field, exit 2, no traceback, nothing written --------------
+def _bad(capsys, rel, tmp_path, *extra) -> str:
+    out = tmp_path / "out"
+    code, _, err = run(capsys, "check", rel / "release.yaml", "--out", out, *extra)
+    assert code == 2, err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert not out.exists() or not any(out.iterdir())
+    return err
+
+
+def test_malformed_manifest_yaml(rel, tmp_path, capsys):
+    (rel / "release.yaml").write_text("name: x\nbaseline: {path: [unclosed\n")
+    err = _bad(capsys, rel, tmp_path)
+    assert "release.yaml" in err and "malformed YAML" in err and "line" in err
+
+
+def test_unknown_manifest_key_names_field_and_line(rel, tmp_path, capsys):
+    edit(rel / "release.yaml", colour="blue")
+    err = _bad(capsys, rel, tmp_path)
+    assert "release.yaml" in err and "colour" in err and "unknown key" in err and "line" in err
+
+
+def test_unknown_rule_kind(rel, tmp_path, capsys):
+    policy = yaml.safe_load((rel / "policy.yaml").read_text())
+    policy["rules"][1]["kind"] = "vibes_check"
+    write_yaml(rel / "policy.yaml", policy)
+    err = _bad(capsys, rel, tmp_path)
+    assert "policy.yaml" in err and "rules[1] (PERF-002).kind" in err and "vibes_check" in err
+
+
+def test_unknown_rule_key_and_bad_rmf_reference(rel, tmp_path, capsys):
+    policy = yaml.safe_load((rel / "policy.yaml").read_text())
+    policy["rules"][0]["max_dorp"] = 0.1
+    write_yaml(rel / "policy.yaml", policy)
+    err = _bad(capsys, rel, tmp_path)
+    assert "rules[0] (PERF-001).max_dorp" in err and "unknown key" in err
+    policy["rules"][0].pop("max_dorp")
+    policy["rules"][0]["rmf"] = ["MEASURE 9.9"]
+    write_yaml(rel / "policy.yaml", policy)
+    err = _bad(capsys, rel, tmp_path)
+    assert "rmf" in err and "MEASURE 9.9" in err
+
+
+def test_policy_slicing_by_a_column_that_is_not_sensitive(rel, tmp_path, capsys):
+    policy = yaml.safe_load((rel / "policy.yaml").read_text())
+    policy["rules"][2]["by"] = ["zipcode"]
+    write_yaml(rel / "policy.yaml", policy)
+    err = _bad(capsys, rel, tmp_path)
+    assert "policy.yaml" in err and "FAIR-001" in err and "zipcode" in err
+
+
+def test_missing_column(rel, tmp_path, capsys):
+    edit(rel / "release.yaml", data={"path": "eval.csv", "target": "label", "sensitive": ["group", "gender"]})
+    err = _bad(capsys, rel, tmp_path)
+    assert "release.yaml" in err and "data.sensitive" in err and "gender" in err
+
+
+def test_missing_file(rel, tmp_path, capsys):
+    (rel / "pruned.skops").unlink()
+    err = _bad(capsys, rel, tmp_path)
+    assert "candidate.path" in err and "not found" in err
+
+
+def test_untrusted_skops_type(rel, tmp_path, capsys):
+    import skops.io as sio
+    from sklearn.tree import DecisionTreeClassifier
+
+    df = pd.read_csv(rel / "eval.csv")
+    tree = DecisionTreeClassifier(max_depth=3).fit(df[["x0", "x1", "x2", "x3"]], df["label"])
+    sio.dump(tree, rel / "pruned.skops")
+    err = _bad(capsys, rel, tmp_path)
+    assert "candidate.trusted_types" in err and "sklearn.tree._tree.Tree" in err
+
+
+def test_pickle_needs_trust(rel, tmp_path, capsys):
+    import pickle
+
+    import skops.io as sio
+
+    model = sio.load(rel / "pruned.skops")
+    (rel / "pruned.pkl").write_bytes(pickle.dumps(model))
+    edit(rel / "release.yaml", candidate={"path": "pruned.pkl", "format": "pickle"})
+    err = _bad(capsys, rel, tmp_path)
+    assert "candidate.format" in err and "--trust-pickle" in err
+    code, _, _ = run(capsys, "check", rel / "release.yaml", "--out", tmp_path / "trusted", "--trust-pickle")
+    assert code == 0
+
+
+def test_pickle_posing_as_skops(rel, tmp_path, capsys):
+    import pickle
+
+    (rel / "pruned.skops").write_bytes(pickle.dumps({"not": "a model"}))
+    err = _bad(capsys, rel, tmp_path)
+    assert "pruned.skops" in err and "skops" in err
+
+
+def test_nan_scores(rel, tmp_path, capsys):
+    n = len(pd.read_csv(rel / "eval.csv"))
+    scores = np.full(n, 0.7)
+    scores[123] = np.nan
+    pd.DataFrame({"score": scores}).to_csv(rel / "scores.csv", index=False)
+    edit(rel / "release.yaml", candidate={"path": "scores.csv", "format": "predictions"})
+    err = _bad(capsys, rel, tmp_path)
+    assert "scores.csv" in err and ("NaN" in err or "missing" in err)
+
+
+def test_target_value_the_models_never_predict(rel, tmp_path, capsys):
+    df = pd.read_csv(rel / "eval.csv")
+    df.loc[10, "label"] = 7
+    df.to_csv(rel / "eval.csv", index=False)
+    err = _bad(capsys, rel, tmp_path)
+    assert "eval.csv" in err and "label" in err and "'7'" in err and "row 11" in err
+
+
+def test_empty_slice_data_has_no_rows(rel, tmp_path, capsys):
+    (rel / "eval.csv").write_text("x0,x1,x2,x3,group,region,label\n")
+    err = _bad(capsys, rel, tmp_path)
+    assert "eval.csv" in err and "no rows" in err
+
+
+def test_internal_error_exits_3_without_traceback(rel, tmp_path, capsys, monkeypatch):
+    import governance.engine
+
+    def boom(*a, **k):
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(governance.engine, "evaluate", boom)
+    code, _, err = run(capsys, "check", rel / "release.yaml", "--out", tmp_path / "out")
+    assert code == 3 and "kaboom" in err and "Traceback" not in err and "--debug" in err
+    code, _, err = run(capsys, "--debug", "check", rel / "release.yaml", "--out", tmp_path / "out")
+    assert code == 3 and "Traceback" in err
+
+
+def test_policy_lint_and_explain(rel, capsys):
+    code, out, _ = run(capsys, "policy", "lint", rel / "policy.yaml")
+    assert code == 0 and "ok (4 rules)" in out
+    code, out, _ = run(capsys, "policy", "explain", rel / "policy.yaml")
+    assert code == 0 and "MEASURE 2.3" in out and "human attestation" in out
+    code, out, _ = run(capsys, "policy", "lint", "builtin:nist-ai-rmf")
+    assert code == 0
+
+
+def test_schema_command_prints_json_schema(capsys):
+    code, out, _ = run(capsys, "schema", "evidence")
+    schema = json.loads(out)
+    assert code == 0 and "models" in schema["properties"]

@@ -61,6 +61,36 @@ class DataSpec(_Strict):
         return self
 
 
+class BootstrapSpec(_Strict):
+    resamples: int = Field(1000, ge=0, description="paired bootstrap resamples (0: no intervals)")
+    seed: int = 0
+    confidence: float = Field(0.95, gt=0, lt=1)
+
+
+class RobustnessSpec(_Strict):
+    sigmas: list[float] = Field(default_factory=lambda: [0.1, 0.3],
+                                description="Gaussian noise levels, in each numeric feature's standard deviation")
+    fgsm_epsilons: list[float] = Field(default_factory=lambda: [0.05], description="torch models only")
+    seed: int = 0
+    max_rows: int = Field(20000, ge=1, description="rows perturbed (the first ones of the data), bounding the cost")
+
+
+class LatencySpec(_Strict):
+    batch_sizes: list[int] = Field(default_factory=lambda: [1, 256])
+    repeats: int = Field(30, ge=3)
+    warmup: int = Field(5, ge=0)
+
+
+class EvaluationSpec(_Strict):
+    """How evidence is measured; every field has a default, so the block is optional."""
+
+    bootstrap: BootstrapSpec = Field(default_factory=BootstrapSpec)
+    calibration_bins: int = Field(15, ge=2)
+    robustness: RobustnessSpec | None = Field(default_factory=RobustnessSpec, description="null: skip")
+    latency: LatencySpec | None = Field(default_factory=LatencySpec, description="null: skip timing")
+    broken_examples: int = Field(20, ge=0, description="row indices of broken flips kept for reviewers")
+
+
 class Manifest(_Strict):
     name: str
     version: str
@@ -75,6 +105,7 @@ class Manifest(_Strict):
     policy: str
     card: str | None = None
     provenance: str | None = None
+    evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
 
     @field_validator("version", mode="before")
     @classmethod

@@ -4,11 +4,12 @@ Each row is an applicant: six numeric features, two sensitive columns (``group``
 ``label`` (1 = the loan was repaid). The sensitive columns are *not* model inputs; they are there so the gate
 can slice the evaluation by them.
 
-Group C (about 10% of applicants) is drawn from a different part of the feature space: younger credit files,
-lower incomes, higher utilisation. Repayment follows the same rule for everyone, but part of that rule only
-matters for thin credit files, which are mostly group C. A model therefore learns that part from few rows, and
-it is the first thing pruning removes: the usual way a small group ends up paying for compression. The data do
-not encode any outcome per group; how much a given model loses on group C is measured, not forced.
+Group C (about 10% of applicants) is drawn from a slightly different part of the feature space: shorter credit
+histories, a little less income, a little more utilisation. Repayment follows the same rule for everyone, but
+part of that rule only matters for thin credit files, which are mostly group C. A model therefore learns that
+part from few rows, and it is the first thing pruning removes: the usual way a small group ends up paying for
+compression. The data do not encode any outcome per group; how much a given model loses on group C is
+measured, not forced.
 """
 
 from __future__ import annotations
@@ -37,30 +38,30 @@ def make_credit_data(rng: np.random.Generator, n: int) -> pd.DataFrame:
     is_c = group == "C"
     is_b = group == "B"
 
-    # Group C: shorter files, lower incomes, tighter credit; B sits a little between A and C.
-    income = rng.lognormal(mean=np.where(is_c, 3.55, np.where(is_b, 3.85, 3.95)), sigma=0.45)
-    history = rng.gamma(shape=np.where(is_c, 1.6, 4.0), scale=np.where(is_c, 1.6, 2.6))
-    debt_ratio = rng.beta(np.where(is_c, 2.6, 2.0), 5.0)
+    # Group C: shorter files, slightly lower incomes, slightly higher utilisation.
+    income = rng.lognormal(mean=np.where(is_c, 3.85, np.where(is_b, 3.9, 3.95)), sigma=0.45)
+    history = rng.gamma(shape=np.where(is_c, 2.2, 4.0), scale=np.where(is_c, 2.0, 2.6))
+    debt_ratio = rng.beta(2.0, 5.0, size=n)
     open_accounts = rng.poisson(1.0 + 0.45 * history)
-    late_payments = rng.poisson(np.where(is_c, 0.9, 0.6) + 0.04 * history)
-    utilization = rng.beta(np.where(is_c, 3.0, 2.0), np.where(is_c, 2.5, 3.5))
+    late_payments = rng.poisson(np.where(is_c, 0.7, 0.6) + 0.04 * history)
+    utilization = rng.beta(np.where(is_c, 2.4, 2.0), 3.5)
 
     # One repayment rule for everyone (plus noise); group and region never enter it.
     thin_file = history < 3.0
     logit = (
-        1.0
+        0.6
         + 1.3 * (np.log(income) - 3.8)
         - 3.2 * (debt_ratio - 0.3)
         + 0.07 * np.minimum(history, 15.0)
         - 0.55 * late_payments
         - 1.2 * (utilization - 0.45)
         # thin files: high utilisation and late payments weigh much more
-        - np.where(thin_file, 3.0 * np.maximum(utilization - 0.55, 0.0) * 4.0, 0.0)
+        - np.where(thin_file, 12.0 * np.maximum(utilization - 0.55, 0.0), 0.0)
         - np.where(thin_file & (late_payments >= 2), 1.4, 0.0)
         # but a thin file with moderate debt and several accounts is a good sign
         + np.where(thin_file & (open_accounts >= 2) & (debt_ratio < 0.25), 1.6, 0.0)
     )
-    label = (rng.random(n) < 1.0 / (1.0 + np.exp(-2.0 * logit))).astype(np.int64)
+    label = (rng.random(n) < 1.0 / (1.0 + np.exp(-2.0 * logit))).astype(np.int64)  # P(repaid) = sigmoid(2 logit)
 
     return pd.DataFrame(
         {

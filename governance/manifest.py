@@ -86,6 +86,8 @@ class EvaluationSpec(_Strict):
 
     bootstrap: BootstrapSpec = Field(default_factory=BootstrapSpec)
     calibration_bins: int = Field(15, ge=2)
+    roc_auc: bool = Field(True, description="exact ROC AUC keeps one table of distinct scores per slice cell; "
+                                            "false bounds memory on very large data with continuous scores")
     robustness: RobustnessSpec | None = Field(default_factory=RobustnessSpec, description="null: skip")
     latency: LatencySpec | None = Field(default_factory=LatencySpec, description="null: skip timing")
     broken_examples: int = Field(20, ge=0, description="row indices of broken flips kept for reviewers")

@@ -98,39 +98,61 @@ def confusion_metrics(cm: np.ndarray, positive: int | None) -> dict[str, float |
     An empty cm gives ``count`` 0 and ``None`` for every metric.
     """
     cm = _check_cm(cm)
-    n = int(cm.sum())
-    out: dict[str, float | None] = {"count": n, **dict.fromkeys(_CONFUSION_KEYS)}
-    if n == 0:
-        return out
+    batch = confusion_metrics_batch(cm[None], positive)
+    out: dict[str, float | None] = {"count": int(cm.sum())}
+    for key in _CONFUSION_KEYS:
+        value = batch.get(key)
+        out[key] = None if value is None or np.isnan(value[0]) else float(value[0])
+    return out
 
-    diag = np.diag(cm)
-    true_sum = cm.sum(axis=1)
-    pred_sum = cm.sum(axis=0)
-    out["accuracy"] = float(diag.sum() / n)
+
+def confusion_metrics_batch(cms: np.ndarray, positive: int | None) -> dict[str, np.ndarray]:
+    """The same metrics for a stack of confusion matrices ``cms[r, true, pred]`` at once (NaN = undefined).
+
+    One implementation serves point estimates and bootstrap resamples, so an interval is always
+    about exactly the metric that is reported.
+    """
+    cms = np.asarray(cms, dtype=np.int64)
+    k = cms.shape[-1]
+    n = cms.sum(axis=(1, 2)).astype(np.float64)
+    empty = n == 0
+    diag = np.diagonal(cms, axis1=1, axis2=2).astype(np.float64)  # (R, K)
+    true_sum = cms.sum(axis=2).astype(np.float64)
+    pred_sum = cms.sum(axis=1).astype(np.float64)
+    nan = np.full(len(cms), np.nan)
+    out: dict[str, np.ndarray] = {}
+    out["accuracy"] = np.where(empty, np.nan, diag.sum(axis=1) / np.where(empty, 1.0, n))
     # sklearn drops classes that have no true rows (their recall would be NaN).
     has_true = true_sum > 0
-    out["balanced_accuracy"] = float(np.mean(diag[has_true] / true_sum[has_true]))
-
+    per_class_recall = _div0(diag, true_sum)
+    n_true = has_true.sum(axis=1)
+    out["balanced_accuracy"] = np.where(n_true == 0, np.nan,
+                                        (per_class_recall * has_true).sum(axis=1) / np.maximum(n_true, 1))
     if positive is None:
         present = (true_sum + pred_sum) > 0
-        tp, t, p = diag[present], true_sum[present], pred_sum[present]
-        out["precision"] = float(np.mean(_div0(tp, p)))
-        out["recall"] = float(np.mean(_div0(tp, t)))
-        out["f1"] = float(np.mean(_div0(2.0 * tp, t + p)))
+        m = np.maximum(present.sum(axis=1), 1)
+        for key, values in (("precision", _div0(diag, pred_sum)), ("recall", per_class_recall),
+                            ("f1", _div0(2.0 * diag, true_sum + pred_sum))):
+            out[key] = np.where(empty, np.nan, (values * present).sum(axis=1) / m)
+        for key in ("selection_rate", "true_positive_rate", "false_negative_rate", "false_positive_rate"):
+            out[key] = nan
         return out
-
-    if cm.shape != (2, 2) or positive not in (0, 1):
-        raise ValueError(f"binary metrics need a 2 x 2 cm and positive in (0, 1), got {cm.shape}, {positive!r}")
+    if k != 2 or positive not in (0, 1):
+        raise ValueError(f"binary metrics need 2 x 2 cms and positive in (0, 1), got {k} classes, {positive!r}")
     neg = 1 - positive
-    tp, fn = cm[positive, positive], cm[positive, neg]
-    fp, tn = cm[neg, positive], cm[neg, neg]
-    out["precision"] = float(_div0(tp, tp + fp))
-    out["recall"] = float(_div0(tp, tp + fn))
-    out["f1"] = float(_div0(2.0 * tp, 2 * tp + fp + fn))
-    out["selection_rate"] = float((tp + fp) / n)
-    out["true_positive_rate"] = float(_div0(tp, tp + fn))
-    out["false_negative_rate"] = float(_div0(fn, tp + fn))
-    out["false_positive_rate"] = float(_div0(fp, fp + tn))
+    tp, fn = cms[:, positive, positive], cms[:, positive, neg]
+    fp, tn = cms[:, neg, positive], cms[:, neg, neg]
+    rates = {
+        "precision": _div0(tp, tp + fp),
+        "recall": _div0(tp, tp + fn),
+        "f1": _div0(2.0 * tp, 2 * tp + fp + fn),
+        "selection_rate": _div0(tp + fp, n),
+        "true_positive_rate": _div0(tp, tp + fn),
+        "false_negative_rate": _div0(fn, tp + fn),
+        "false_positive_rate": _div0(fp, fp + tn),
+    }
+    for key, values in rates.items():
+        out[key] = np.where(empty, np.nan, values)
     return out
 
 

@@ -19,16 +19,17 @@ Table = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 class Accumulator:
-    def __init__(self, n_classes: int, positive: int | None) -> None:
+    def __init__(self, n_classes: int, positive: int | None, *, roc_auc: bool = True) -> None:
         self.k = n_classes
         self.positive = positive  # binary: index of the positive class; multiclass: None
-        self.auc_classes = [positive] if positive is not None else list(range(n_classes))
+        self.roc_auc = roc_auc  # exact AUC keeps a table of distinct scores per cell; off bounds memory
+        self.auc_classes = ([positive] if positive is not None else list(range(n_classes))) if roc_auc else []
         self.keys: list[tuple[str, ...]] = []
         self._index: dict[tuple[str, ...], int] = {}
         self.counts = np.zeros((0, self.k, self.k, self.k), dtype=np.int64)
         self.neg_log = np.zeros((0, 2), dtype=np.float64)
-        # scores[model][class] -> per-cell list of compact tables
-        self.scores: list[dict[int, list[Table]]] = [{c: [] for c in self.auc_classes} for _ in range(2)]
+        # scores[model][class][cell] -> compact tables not yet merged (merged once, when read)
+        self.scores: list[dict[int, list[list[Table]]]] = [{c: [] for c in self.auc_classes} for _ in range(2)]
         self.rows = 0
         self.max_abs_diff = 0.0
 
@@ -51,13 +52,14 @@ class Accumulator:
             return
         self.counts = np.concatenate([self.counts, np.zeros((extra, self.k, self.k, self.k), np.int64)])
         self.neg_log = np.concatenate([self.neg_log, np.zeros((extra, 2))])
-        empty = (np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.int64))
         for per_model in self.scores:
             for tables in per_model.values():
-                tables.extend([empty] * extra)
+                tables.extend([] for _ in range(extra))
 
     def update(self, cells: np.ndarray, y: np.ndarray, proba_base: np.ndarray, proba_cand: np.ndarray) -> None:
         """Fold one chunk: ``cells`` global cell ids, ``y`` class indices, probabilities (rows, K) per model."""
+        if len(y) == 0:
+            return
         n_cells, k = len(self.keys), self.k
         preds = [np.argmax(p, axis=1) for p in (proba_base, proba_cand)]
         flat = ((cells * k + y) * k + preds[0]) * k + preds[1]
@@ -74,22 +76,21 @@ class Accumulator:
                 score, is_pos = proba[:, c], y == c
                 for seg in segments:
                     cid = int(cells[seg[0]])
-                    tables[cid] = M.merge_score_counts(tables[cid], M.compact_scores(score[seg], is_pos[seg]))
-        if len(y):
-            self.max_abs_diff = max(self.max_abs_diff, float(np.max(np.abs(proba_base - proba_cand))))
+                    tables[cid].append(M.compact_scores(score[seg], is_pos[seg]))
+        self.max_abs_diff = max(self.max_abs_diff, float(np.max(np.abs(proba_base - proba_cand))))
         self.rows += len(y)
 
     def merge(self, other: "Accumulator") -> "Accumulator":
         """A new accumulator holding both (associative; cells are matched by their key, not their id)."""
-        out = Accumulator(self.k, self.positive)
+        out = Accumulator(self.k, self.positive, roc_auc=self.roc_auc and other.roc_auc)
         for src in (self, other):
             ids = out.cell_ids(src.keys)
             np.add.at(out.counts, ids, src.counts)
             np.add.at(out.neg_log, ids, src.neg_log)
             for m in range(2):
                 for c in out.auc_classes:
-                    for cid, table in zip(ids, src.scores[m][c]):
-                        out.scores[m][c][cid] = M.merge_score_counts(out.scores[m][c][cid], table)
+                    for cid, tables in zip(ids, src.scores[m][c]):
+                        out.scores[m][c][cid].extend(tables)
             out.rows += src.rows
             out.max_abs_diff = max(out.max_abs_diff, src.max_abs_diff)
         return out
@@ -107,10 +108,21 @@ class Accumulator:
         n = int(out.get("count") or 0)
         out["count"] = n
         out["log_loss"] = M.log_loss_from_sum(float(self.neg_log[cells, model].sum()), n)
-        tables = [M.merge_score_counts(*(self.scores[model][c][i] for i in cells)) for c in self.auc_classes]
-        out["roc_auc"] = (M.auc_from_score_counts(*tables[0]) if self.positive is not None
-                          else M.macro_ovr_auc(tables))
+        tables = [M.merge_score_counts(*(t for i in cells for t in self._compacted(model, c, i)))
+                  for c in self.auc_classes]
+        if not self.roc_auc:
+            out["roc_auc"] = None
+        else:
+            out["roc_auc"] = (M.auc_from_score_counts(*tables[0]) if self.positive is not None
+                              else M.macro_ovr_auc(tables))
         return out
+
+    def _compacted(self, model: int, cls: int, cell: int) -> list[Table]:
+        """The cell's score tables, merged into one on first read (sorting once, not once per chunk)."""
+        tables = self.scores[model][cls][cell]
+        if len(tables) > 1:
+            tables[:] = [M.merge_score_counts(*tables)]
+        return tables
 
     def agreement(self) -> dict[str, float | int | None]:
         joint = self.counts.sum(axis=0)  # [true, base, cand]

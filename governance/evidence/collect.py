@@ -116,7 +116,7 @@ def collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu"
                                  trust_pickle=trust_pickle, device=device) for role in paths}
     classes = _classes(release, adapters)
     positive = classes.index(str(m.positive_label)) if m.task == "binary_classification" else None
-    acc = Accumulator(len(classes), positive)
+    acc = Accumulator(len(classes), positive, roc_auc=m.evaluation.roc_auc)
     score_files = {role: (paths[role]) for role in paths}
     rows = 0
     for chunk in source.chunks():

@@ -40,8 +40,11 @@ def compatibility_problems(policy: Policy, evidence_sensitive: list[str], task: 
     """Rules that cannot apply to this release: (rule index, field, message). Checked before any model runs."""
     problems = []
     for i, r in enumerate(policy.rules):
-        for col in getattr(r, "by", None) or []:
-            if col not in evidence_sensitive:
+        by = getattr(r, "by", None) or []
+        if "class" in by and len(by) > 1:
+            problems.append((i, "by", "'class' (slicing by the true label) cannot be combined with other columns"))
+        for col in by:
+            if col not in evidence_sensitive and col != "class":
                 known = ", ".join(evidence_sensitive) or "none"
                 problems.append((i, "by", f"column {col!r} is not a sensitive column of the release (sensitive: {known})"))
         if r.kind == "fairness_gap" and task != "binary_classification":

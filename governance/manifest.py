@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from .errors import InputError
 from .yamlfile import load_model_file
 
-ModelFormat = Literal["skops", "torch", "torch-export", "predictions", "pickle", "joblib"]
+ModelFormat = Literal["skops", "torch", "torch-export", "onnx", "predictions", "pickle", "joblib"]
 Task = Literal["binary_classification", "multiclass_classification"]
 Label = int | str
 
@@ -54,6 +54,8 @@ class DataSpec(_Strict):
     def _columns_disjoint(self) -> "DataSpec":
         if self.target in self.sensitive:
             raise ValueError(f"target column {self.target!r} is also listed as sensitive")
+        if "class" in self.sensitive:
+            raise ValueError("'class' is reserved for slicing by the true label (by: [class]); rename the column")
         if len(set(self.sensitive)) != len(self.sensitive):
             raise ValueError("sensitive columns are listed twice")
         if self.features is not None and self.target in self.features:

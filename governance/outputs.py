@@ -9,6 +9,12 @@ from pathlib import Path
 from .errors import InputError
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_all(out_dir: Path, files: dict[str, bytes]) -> list[Path]:
     """Write every file via a temporary file in ``out_dir`` and ``os.replace``; a failure leaves no partial file."""
     try:
@@ -16,9 +22,11 @@ def write_all(out_dir: Path, files: dict[str, bytes]) -> list[Path]:
     except OSError as exc:
         raise InputError(out_dir, "--out", f"cannot create the output folder: {exc.strerror or exc}") from None
     staged: list[tuple[str, Path]] = []
+    mode = 0o666 & ~_umask()  # mkstemp creates 0600; outputs are ordinary files
     try:
         for name, content in files.items():
             fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir)
+            os.fchmod(fd, mode)
             with os.fdopen(fd, "wb") as f:
                 f.write(content)
                 f.flush()

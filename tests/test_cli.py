@@ -50,7 +50,7 @@ def test_passing_release_exits_0_and_writes_every_output(rel, tmp_path, capsys):
     evidence = json.loads((tmp_path / "out" / "evidence.json").read_text())
     assert set(evidence["models"]) == {"baseline", "candidate"}
     assert "accuracy" in evidence["models"]["candidate"]["overall"]
-    assert set(evidence["models"]["candidate"]["slices"]) == {"group", "region", "group & region"}
+    assert set(evidence["models"]["candidate"]["slices"]) == {"group", "region", "group & region", "class"}
     assert "a & north" in evidence["models"]["candidate"]["slices"]["group & region"]
     assert len(evidence["inputs"]["data"]["sha256"]) == 64
     assert "PASS" in out

@@ -15,9 +15,11 @@ from ..data import Chunk, DataSource
 from ..errors import InputError
 from ..hashing import file_ref
 from ..manifest import Release
-from ..metrics import fairness_gaps
+from ..metrics import METRICS, fairness_gaps
 from .accumulator import Accumulator
-from .schema import Agreement, DataEvidence, Evidence, ModelEvidence
+from .bootstrap import METHOD, SliceRef, interval, resample_metrics
+from .schema import (Agreement, Calibration, CalibrationStats, Comparison, Comparisons, DataEvidence, Evidence,
+                     Interval, ModelEvidence)
 
 LIBRARIES = ("numpy", "pyarrow", "pydantic", "scikit-learn", "skops", "torch", "safetensors", "fairlearn")
 Progress = Callable[[int], None]
@@ -116,14 +118,15 @@ def collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu"
                                  trust_pickle=trust_pickle, device=device) for role in paths}
     classes = _classes(release, adapters)
     positive = classes.index(str(m.positive_label)) if m.task == "binary_classification" else None
-    acc = Accumulator(len(classes), positive, roc_auc=m.evaluation.roc_auc)
-    score_files = {role: (paths[role]) for role in paths}
+    ev = m.evaluation
+    acc = Accumulator(len(classes), positive, roc_auc=ev.roc_auc, bins=ev.calibration_bins,
+                      examples=ev.broken_examples, seed=ev.bootstrap.seed)
     rows = 0
     for chunk in source.chunks():
         probs = [_probabilities(adapters[r].predict_proba(chunk.features, chunk.offset), classes, positive,
-                                score_files[r], chunk.offset) for r in ("baseline", "candidate")]
+                                paths[r], chunk.offset) for r in ("baseline", "candidate")]
         y = _encode(chunk.target, classes, data_path, m.data.target, chunk.offset)
-        acc.update(_cells(acc, chunk), y, probs[0], probs[1])
+        acc.update(_cells(acc, chunk), y, probs[0], probs[1], rows=chunk.offset + np.arange(len(chunk)))
         rows += len(chunk)
         if progress is not None:
             progress(rows)
@@ -132,46 +135,112 @@ def collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu"
     return build_evidence(release, acc, source, classes, positive, paths, adapters, data_path)
 
 
-def build_evidence(release: Release, acc: Accumulator, source: DataSource, classes: list[str],
-                   positive: int | None, paths: dict[str, Path], adapters: dict, data_path: Path) -> Evidence:
-    m = release.manifest
-    dims = _dimensions(m.data.sensitive)
-    members: dict[str, dict[str, list[int]]] = {}
-    for name, cols in dims.items():
+CLASS_DIMENSION = "class"
+
+
+def slice_refs(acc: Accumulator, sensitive: list[str], classes: list[str]) -> dict[str, dict[str, SliceRef]]:
+    """dimension -> slice value -> the cells (and true class) it covers; ``class`` slices by the true label."""
+    refs: dict[str, dict[str, SliceRef]] = {}
+    for name, cols in _dimensions(sensitive).items():
         groups: dict[str, list[int]] = {}
         for cid, key in enumerate(acc.keys):
             groups.setdefault(" & ".join(key[i] for i in cols), []).append(cid)
-        members[name] = dict(sorted(groups.items()))
+        refs[name] = {v: SliceRef(cells) for v, cells in sorted(groups.items())}
     everything = list(range(len(acc.keys)))
+    refs[CLASS_DIMENSION] = {label: SliceRef(everything, k) for k, label in enumerate(classes)}
+    return refs
+
+
+def _comparisons(acc: Accumulator, refs: dict[str, dict[str, SliceRef]], points: dict, spec) -> Comparisons:
+    """Paired intervals for every metric of every slice (point values from ``points``)."""
+    named = {"\0overall": SliceRef(list(range(len(acc.keys))))}
+    named.update({f"{d}\0{v}": ref for d, values in refs.items() for v, ref in values.items()})
+    draws = resample_metrics(acc, named, spec.resamples, spec.seed)
+
+    def compare(key: str, base: dict, cand: dict) -> dict[str, Comparison]:
+        out = {}
+        for metric in METRICS:
+            b, c = base.get(metric), cand.get(metric)
+            cis: dict[str, Interval | None] = {}
+            if key in draws and f"baseline:{metric}" in draws[key]:
+                vb, vc = draws[key][f"baseline:{metric}"], draws[key][f"candidate:{metric}"]
+                for label, values in (("baseline_ci", vb), ("candidate_ci", vc), ("difference_ci", vc - vb)):
+                    ci = interval(values, spec.confidence)
+                    cis[label] = Interval(ci_low=ci[0], ci_high=ci[1]) if ci else None
+            out[metric] = Comparison(baseline=b, candidate=c, difference=None if b is None or c is None else c - b,
+                                     **cis)
+        return out
+
+    overall = compare("\0overall", points["baseline"]["overall"], points["candidate"]["overall"])
+    slices = {d: {v: compare(f"{d}\0{v}", points["baseline"]["slices"][d][v], points["candidate"]["slices"][d][v])
+                  for v in values} for d, values in refs.items()}
+    return Comparisons(method=METHOD, resamples=spec.resamples, seed=spec.seed, confidence=spec.confidence,
+                       overall=overall, slices=slices)
+
+
+def build_evidence(release: Release, acc: Accumulator, source: DataSource, classes: list[str],
+                   positive: int | None, paths: dict[str, Path], adapters: dict, data_path: Path) -> Evidence:
+    m = release.manifest
+    refs = slice_refs(acc, m.data.sensitive, classes)
+    everything = list(range(len(acc.keys)))
+    total = acc.rows
     folder = release.folder
-    refs = {"manifest": file_ref(release.path, folder), "data": file_ref(data_path, folder),
-            **{role: file_ref(p, folder) for role, p in paths.items()}}
+    files = {"manifest": file_ref(release.path, folder), "data": file_ref(data_path, folder),
+             **{role: file_ref(p, folder) for role, p in paths.items()}}
+    points: dict[str, dict] = {}
     models = {}
     for i, role in enumerate(("baseline", "candidate")):
-        slices = {d: {v: acc.metrics(cells, i) for v, cells in groups.items()} for d, groups in members.items()}
-        fairness = ({d: fairness_gaps(s) for d, s in slices.items()} if positive is not None else {})
-        models[role] = ModelEvidence(format=getattr(m, role).format, file=refs[role],
-                                     description=adapters[role].describe(), overall=acc.metrics(everything, i),
+        slices = {d: {v: {**acc.metrics(r.cells, i, r.true_class)} for v, r in values.items()}
+                  for d, values in refs.items()}
+        for values in slices.values():
+            for stats in values.values():
+                stats["share"] = (stats["count"] or 0) / total if total else None
+        fairness = ({d: fairness_gaps(s) for d, s in slices.items() if d != CLASS_DIMENSION}
+                    if positive is not None else {})
+        overall = acc.metrics(everything, i)
+        points[role] = {"overall": overall, "slices": slices}
+        models[role] = ModelEvidence(format=getattr(m, role).format, file=files[role],
+                                     description=adapters[role].describe(), overall=overall,
                                      slices=slices, fairness=fairness)
-    agreement = Agreement(**acc.agreement())
+    roles = ("baseline", "candidate")
+    calibration = Calibration(
+        bins=acc.bins,
+        score="positive-class probability" if positive is not None else "top-label confidence",
+        models={r: CalibrationStats(**acc.calibration(everything, i, curve=True)) for i, r in enumerate(roles)},
+        slices={d: {v: {r: CalibrationStats(**acc.calibration(ref.cells, i)) for i, r in enumerate(roles)}
+                    for v, ref in values.items() if ref.true_class is None}
+                for d, values in refs.items() if d != CLASS_DIMENSION},
+    )
+    overall_agreement = acc.agreement()
+    agreement = Agreement(
+        rows=overall_agreement["count"], same_prediction=overall_agreement["same_prediction"],
+        fixed=overall_agreement["fixed"], broken=overall_agreement["broken"],
+        max_abs_score_difference=acc.max_abs_diff,
+        slices={d: {v: acc.agreement(r.cells, r.true_class) for v, r in values.items()} for d, values in refs.items()},
+        broken_examples=[int(r) for r in acc.broken_rows],
+    )
     warnings = []
-    if refs["baseline"].sha256 == refs["candidate"].sha256:
+    if files["baseline"].sha256 == files["candidate"].sha256:
         warnings.append("baseline and candidate are the same file: this gate compares a model with itself")
     elif agreement.max_abs_score_difference == 0.0:
         warnings.append("baseline and candidate gave identical scores on every row: check the candidate is "
                         "really the pruned model")
+    dimensions = {name: [m.data.sensitive[i] for i in cols] for name, cols in _dimensions(m.data.sensitive).items()}
+    dimensions[CLASS_DIMENSION] = [CLASS_DIMENSION]
     return Evidence(
         tool={"name": "pruning-governance", "version": __version__},
         created_at=datetime.now(timezone.utc),
         libraries=library_versions(),
         release={"name": m.name, "version": m.version},
         task=m.task,
-        inputs=refs,
-        data=DataEvidence(file=refs["data"], rows=acc.rows, target=m.data.target, sensitive=list(m.data.sensitive),
+        inputs=files,
+        data=DataEvidence(file=files["data"], rows=acc.rows, target=m.data.target, sensitive=list(m.data.sensitive),
                           features=source.features, classes=classes,
                           positive_label=str(m.positive_label) if positive is not None else None),
-        dimensions={name: [m.data.sensitive[i] for i in cols] for name, cols in dims.items()},
+        dimensions=dimensions,
         models=models,
         agreement=agreement,
+        comparisons=_comparisons(acc, refs, points, m.evaluation.bootstrap) if m.evaluation.bootstrap.resamples else None,
+        calibration=calibration,
         warnings=warnings,
     )

@@ -1,0 +1,225 @@
+"""Robustness: accuracy of both models on the same rows under seeded input perturbations.
+
+Pruned networks can lose robustness to corrupted inputs faster than they lose clean accuracy
+(Liebenwein et al. 2021), so the gate measures it instead of inferring it from clean accuracy:
+
+* **gaussian** at level ``sigma``: every perturbed feature ``j`` becomes ``x_j + sigma * std_j * z_j``,
+  ``z`` standard normal. ``z`` depends only on ``(seed, row index)``: each row gets the same noise
+  whatever the chunking, the same noise direction at every sigma (common random numbers, so accuracy
+  against sigma is smooth) and the same noise for both models (a paired comparison).
+* **fgsm** at level ``epsilon`` (torch models only): ``x_j + epsilon * std_j * sign(dL/dx_j)`` with ``L``
+  the cross-entropy of the true label, each model attacked with its own gradient (white-box). Needs an
+  adapter with ``input_gradient``; if either model lacks it (scikit-learn, ONNX), FGSM levels are left out
+  for both and ``notes`` says so.
+
+Only the columns in ``features`` (numeric ones) are perturbed; other columns pass through unchanged.
+Only the first ``spec.max_rows`` rows of the data (by row index) are used.
+
+**Feature standard deviation.** Evidence is collected in one pass, so the std cannot come from all the
+rows before the first rows are perturbed. It is either given by the caller (``feature_std``) or, when
+None, computed from the rows of the *first* ``update`` call that fall within ``max_rows`` (population std,
+nulls ignored); ``std_source`` records which. With the default chunk size (65,536 rows) at least the default
+``max_rows`` (20,000), that first call holds every perturbed row, so the std is exactly theirs and does not
+depend on the chunk size; with smaller chunks it is the first chunk's. Partitions of a distributed run must
+all be given the same ``feature_std`` (``merge`` refuses different ones). A column with std 0 gets no noise.
+
+**Models that cannot be re-scored** (``rescorable = False``: precomputed predictions) make the whole
+measurement impossible: ``update`` records ``skipped`` and ``result()`` returns None.
+
+The accumulator keeps counts only (correct predictions per level and model), so ``merge`` is a sum.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+
+from .schema import ROLES, Robustness, RobustnessLevel
+
+if TYPE_CHECKING:
+    from ..manifest import RobustnessSpec
+    from ..models import ModelAdapter
+
+ToProbabilities = Callable[[str, np.ndarray, int], np.ndarray]
+#: Rows per noise block: the noise of row i is row ``i % BLOCK`` of a block drawn from ``(seed, i // BLOCK)``.
+BLOCK = 1024
+
+
+def numeric_features(table: pa.Table | pa.Schema) -> list[str]:
+    """Integer and floating-point columns: the ones Gaussian noise makes sense for.
+
+    Booleans and dictionary-encoded (categorical) columns are left out: noise on a category is meaningless.
+    """
+    schema = table.schema if isinstance(table, pa.Table) else table
+    return [f.name for f in schema if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)]
+
+
+def _column(table: pa.Table, name: str) -> np.ndarray:
+    return np.asarray(table.column(name).to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def feature_std(table: pa.Table, columns: list[str]) -> dict[str, float]:
+    """Population standard deviation of each column (nulls ignored; 0.0 for a column with no values)."""
+    out = {}
+    for name in columns:
+        values = _column(table, name)
+        values = values[~np.isnan(values)]
+        out[name] = float(values.std()) if len(values) else 0.0
+    return out
+
+
+def gaussian_noise(seed: int, start: int, rows: int, width: int) -> np.ndarray:
+    """Standard-normal noise (rows, width) for data rows ``start .. start+rows-1``, independent of chunking."""
+    out = np.empty((rows, width))
+    if rows == 0:
+        return out
+    for block in range(start // BLOCK, (start + rows - 1) // BLOCK + 1):
+        z = np.random.default_rng(np.random.SeedSequence([seed % 2**63, block])).standard_normal((BLOCK, width))
+        lo, hi = max(start, block * BLOCK), min(start + rows, (block + 1) * BLOCK)
+        out[lo - start : hi - start] = z[lo - block * BLOCK : hi - block * BLOCK]
+    return out
+
+
+def _replace(table: pa.Table, columns: list[str], values: np.ndarray) -> pa.Table:
+    """``table`` with ``columns`` replaced by the float64 columns of ``values`` (NaN becomes null again)."""
+    for j, name in enumerate(columns):
+        i = table.schema.get_field_index(name)
+        table = table.set_column(i, pa.field(name, pa.float64()), pa.array(values[:, j], from_pandas=True))
+    return table
+
+
+class RobustnessAccumulator:
+    """Counts correct predictions of both models, clean and under each perturbation, chunk by chunk."""
+
+    def __init__(self, spec: "RobustnessSpec", features: list[str], feature_std: dict[str, float] | None = None) -> None:
+        self.spec = spec
+        self.features = list(features)
+        self.feature_std = dict(feature_std) if feature_std is not None else None
+        self.std_source = "given by the caller" if feature_std is not None else None
+        if self.feature_std is not None and set(self.features) - set(self.feature_std):
+            raise ValueError(f"feature_std lacks {sorted(set(self.features) - set(self.feature_std))}")
+        self.rows = 0
+        self.clean = np.zeros(2, dtype=np.int64)
+        self.gaussian = np.zeros((len(spec.sigmas), 2), dtype=np.int64)
+        self.fgsm = np.zeros((len(spec.fgsm_epsilons), 2), dtype=np.int64)
+        self.fgsm_active: bool | None = None  # None: not decided yet (no rows seen)
+        self.skipped: str | None = None
+        self.notes: list[str] = []
+        self._positive_column: dict[str, int] = {}
+
+    # -- folding ----------------------------------------------------------------------------------
+    def wants_more(self) -> bool:
+        """False once the first ``max_rows`` rows have been used, or when robustness cannot be measured."""
+        return self.skipped is None and self.rows < self.spec.max_rows
+
+    def update(self, features: pa.Table, y: np.ndarray, adapters: dict[str, "ModelAdapter"], row_offset: int,
+               to_probabilities: ToProbabilities) -> None:
+        """Fold the chunk's rows whose data index is below ``max_rows``; ``y`` holds true class indices."""
+        if self.skipped is not None:
+            return
+        frozen = [r for r in ROLES if not getattr(adapters[r], "rescorable", True)]
+        if frozen:
+            self.skipped = (f"robustness not measured: the {' and '.join(frozen)} model"
+                            f"{'s are' if len(frozen) > 1 else ' is'} precomputed predictions, which cannot be "
+                            "re-scored on perturbed inputs")
+            return
+        take = min(features.num_rows, self.spec.max_rows - row_offset)
+        if take <= 0:
+            return
+        table, y = features.slice(0, take), np.asarray(y)[:take]
+        missing = [c for c in self.features if c not in table.column_names]
+        if missing:
+            raise ValueError(f"features to perturb are not in the chunk: {missing}")
+        if self.feature_std is None:
+            self.feature_std = feature_std(table, self.features)
+            self.std_source = f"the first {take} rows used (data rows {row_offset}-{row_offset + take - 1})"
+        if self.fgsm_active is None:
+            self._decide_fgsm(adapters)
+
+        def correct(role: str, t: pa.Table) -> tuple[int, np.ndarray]:
+            raw = adapters[role].predict_proba(t, row_offset)
+            return int(np.sum(np.argmax(to_probabilities(role, raw, row_offset), axis=1) == y)), raw
+
+        x = np.column_stack([_column(table, c) for c in self.features]) if self.features else np.empty((take, 0))
+        std = np.array([self.feature_std[c] for c in self.features])
+        z = gaussian_noise(self.spec.seed, row_offset, take, len(self.features))
+        for m, role in enumerate(ROLES):
+            clean, raw = correct(role, table)
+            self.clean[m] += clean
+            for i, sigma in enumerate(self.spec.sigmas):
+                self.gaussian[i, m] += clean if sigma == 0 else correct(role, _replace(table, self.features,
+                                                                                       x + sigma * std * z))[0]
+            if self.fgsm_active:
+                grad = self._gradient(adapters[role], role, table, y, row_offset, raw, to_probabilities)
+                for i, eps in enumerate(self.spec.fgsm_epsilons):
+                    self.fgsm[i, m] += correct(role, _replace(table, self.features, x + eps * std * grad))[0]
+        self.rows += take
+
+    def _decide_fgsm(self, adapters: dict[str, "ModelAdapter"]) -> None:
+        lacking = [r for r in ROLES if not callable(getattr(adapters[r], "input_gradient", None))]
+        self.fgsm_active = not lacking
+        if lacking and self.spec.fgsm_epsilons:
+            self.notes.append(f"FGSM levels skipped: the {' and '.join(lacking)} model"
+                              f"{'s expose' if len(lacking) > 1 else ' exposes'} no input gradient (FGSM needs "
+                              "torch models on both sides)")
+
+    def _gradient(self, adapter: "ModelAdapter", role: str, table: pa.Table, y: np.ndarray, row_offset: int,
+                  raw: np.ndarray, to_probabilities: ToProbabilities) -> np.ndarray:
+        """sign(dL/dx) on the perturbed columns, (rows, len(features))."""
+        if role not in self._positive_column:
+            # A single-output model gives P(positive): ask the caller's converter which class column that is.
+            probe = to_probabilities(role, np.full((1, 1), 0.75), row_offset) if raw.shape[1] == 1 else None
+            self._positive_column[role] = int(np.argmin(np.abs(probe[0] - 0.75))) if probe is not None else 1
+        grad = adapter.input_gradient(table, y, row_offset, positive_column=self._positive_column[role])
+        index = [table.column_names.index(c) for c in self.features]
+        return np.sign(np.asarray(grad)[:, index])
+
+    # -- combining and reporting ------------------------------------------------------------------
+    def merge(self, other: "RobustnessAccumulator") -> "RobustnessAccumulator":
+        """A new accumulator holding both; they must share spec, features and (once known) feature std."""
+        if other.spec != self.spec or other.features != self.features:
+            raise ValueError("cannot merge robustness accumulators with different specs or features")
+        if (self.feature_std is not None and other.feature_std is not None
+                and self.feature_std != other.feature_std):
+            raise ValueError("cannot merge robustness accumulators that perturbed with different feature std: "
+                             "give every partition the same feature_std")
+        if self.fgsm_active is not None and other.fgsm_active is not None and self.fgsm_active != other.fgsm_active:
+            raise ValueError("cannot merge robustness accumulators that disagree on FGSM")
+        out = copy.deepcopy(self)
+        out.feature_std = self.feature_std if self.feature_std is not None else other.feature_std
+        out.std_source = self.std_source if self.feature_std is not None else other.std_source
+        out.fgsm_active = self.fgsm_active if self.fgsm_active is not None else other.fgsm_active
+        out.skipped = self.skipped or other.skipped
+        out.notes = list(dict.fromkeys(self.notes + other.notes))
+        out.rows = self.rows + other.rows
+        out.clean = self.clean + other.clean
+        out.gaussian = self.gaussian + other.gaussian
+        out.fgsm = self.fgsm + other.fgsm
+        out._positive_column = {**other._positive_column, **self._positive_column}
+        return out
+
+    def result(self) -> Robustness | None:
+        """The measured levels, or None when robustness was skipped (see ``skipped``) or no row was used."""
+        if self.skipped is not None or self.rows == 0:
+            return None
+        clean = self.clean / self.rows
+        levels = [self._level("gaussian", s, self.gaussian[i], clean) for i, s in enumerate(self.spec.sigmas)]
+        if self.fgsm_active:
+            levels += [self._level("fgsm", e, self.fgsm[i], clean) for i, e in enumerate(self.spec.fgsm_epsilons)]
+        return Robustness(seed=self.spec.seed, features=self.features, levels=levels)
+
+    def _level(self, kind: str, level: float, correct: np.ndarray, clean: np.ndarray) -> RobustnessLevel:
+        acc = correct / self.rows
+        drop = clean - acc
+        return RobustnessLevel(
+            perturbation=kind,
+            level=float(level),
+            rows=self.rows,
+            accuracy={r: float(acc[m]) for m, r in enumerate(ROLES)},
+            drop={r: float(drop[m]) for m, r in enumerate(ROLES)},
+            extra_drop=float(drop[1] - drop[0]),
+        )

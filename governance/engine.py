@@ -11,15 +11,16 @@ from .policy import Policy
 from .rules import KINDS
 from .rules.base import finding
 from .rules.slices import MissingDimension
+from .rules.stats import NoInterval
 
 
 def check_rule(rule, evidence: Evidence, policy: Policy) -> Finding:
     """Run one rule; a rule that cannot be applied fails closed as ``error`` rather than vanishing."""
     try:
         return KINDS[rule.kind].check(rule, evidence, policy.defaults)
-    except MissingDimension as exc:
+    except (MissingDimension, NoInterval) as exc:
         return finding(rule, Status.ERROR, f"cannot apply rule: {exc}")
-    except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
+    except (LookupError, TypeError, ValueError, ZeroDivisionError) as exc:
         return finding(rule, Status.ERROR, f"cannot apply rule: {exc.__class__.__name__}: {exc}")
 
 

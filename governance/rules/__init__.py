@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import fairness, performance
+from . import agreement, calibration, efficiency, fairness, performance, robustness
 from .base import PolicyDefaults, RuleBase, RuleKind
 
 _CHECKS = (
@@ -11,6 +11,10 @@ _CHECKS = (
     performance.metric_ceiling,
     performance.slice_metric_drop,
     fairness.fairness_gap,
+    agreement.agreement,
+    calibration.calibration,
+    robustness.robustness_drop,
+    efficiency.efficiency,
 )
 
 KINDS: dict[str, RuleKind] = {c.rule_kind.kind: c.rule_kind for c in _CHECKS}  # type: ignore[attr-defined]

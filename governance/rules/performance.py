@@ -11,6 +11,7 @@ from ..findings import Finding, Status
 from ..metrics import HIGHER_IS_BETTER, METRICS
 from .base import PolicyDefaults, RuleBase, finding, fmt, rule
 from .slices import dimensions, select, slice_name, values
+from .stats import Correction, DecideOn, comparison, drop_interval, p_excess, reject
 
 MetricName = Literal[METRICS]  # type: ignore[valid-type]
 
@@ -24,13 +25,22 @@ def _direction(metric: str) -> str:
     return "higher is better" if HIGHER_IS_BETTER[metric] else "lower is better"
 
 
-class MetricDrop(RuleBase):
+def _moved(d: float) -> str:
+    return f"worsened by {fmt(d)}" if d > 0 else ("did not change" if d == 0 else f"improved by {fmt(-d)}")
+
+
+class _Decides(RuleBase):
+    decide_on: DecideOn = Field("point", description="point: the estimate; bound: the worse end of its "
+                                                     "confidence interval must be within the limit")
+
+
+class MetricDrop(_Decides):
     kind: Literal["metric_drop"]
     metric: MetricName
     max_drop: float = Field(description="largest allowed absolute worsening, baseline vs candidate")
 
 
-class MetricFloor(RuleBase):
+class MetricFloor(_Decides):
     kind: Literal["metric_floor"]
     metric: MetricName
     min: float = Field(description="the candidate's metric must be at least this")
@@ -42,7 +52,7 @@ class MetricFloor(RuleBase):
         return self
 
 
-class MetricCeiling(RuleBase):
+class MetricCeiling(_Decides):
     kind: Literal["metric_ceiling"]
     metric: MetricName
     max: float = Field(description="the candidate's metric must be at most this")
@@ -54,12 +64,16 @@ class MetricCeiling(RuleBase):
         return self
 
 
-class SliceMetricDrop(RuleBase):
+class SliceMetricDrop(_Decides):
     kind: Literal["slice_metric_drop"]
     metric: MetricName
-    by: list[str] = Field(min_length=1, description="sensitive columns; each, and their intersection")
+    by: list[str] = Field(min_length=1, description="sensitive columns; each, and their intersection; "
+                                                    "or [class] for the true label")
     max_drop: float = Field(description="largest allowed absolute worsening in any judged slice")
     min_slice_size: int | None = Field(None, ge=1, description="default: the policy's defaults.min_slice_size")
+    multiple_comparisons: Correction = Field(
+        "none", description="holm / bh: a slice fails only if its drop exceeds max_drop significantly after "
+                            "correcting for the number of slices tested")
 
 
 def _overall(evidence: Evidence, metric: str) -> tuple[float | None, float | None, int]:
@@ -76,6 +90,10 @@ def _too_thin(rule: RuleBase, metric: str, n: int, minimum: int) -> Finding | No
     return None
 
 
+def _ci_text(low: float, high: float, confidence: float) -> str:
+    return f"{confidence:.0%} interval [{fmt(low)}, {fmt(high)}]"
+
+
 @rule("metric_drop", MetricDrop)
 def metric_drop(rule: MetricDrop, evidence: Evidence, defaults: PolicyDefaults) -> Finding:
     base, cand, n = _overall(evidence, rule.metric)
@@ -84,38 +102,58 @@ def metric_drop(rule: MetricDrop, evidence: Evidence, defaults: PolicyDefaults) 
     if base is None or cand is None:
         return finding(rule, Status.INCONCLUSIVE, f"{rule.metric} is undefined on this data (e.g. a single class)")
     d = drop(rule.metric, base, cand)
-    ok = d <= rule.max_drop
-    msg = (f"{rule.metric} {'worsened' if d > 0 else 'changed'} by {fmt(d)} ({fmt(base)} -> {fmt(cand)}), "
-           f"{'within' if ok else 'more than'} the allowed {fmt(rule.max_drop)} "
-           f"(absolute; {_direction(rule.metric)}).")
-    return finding(rule, Status.PASS if ok else Status.FAIL, msg, observed=d, threshold=rule.max_drop,
-                   baseline=base, candidate=cand, decided_on="point")
+    extra: dict = {}
+    decided, ci_note = d, ""
+    if rule.decide_on == "bound" or evidence.comparisons is not None:
+        try:
+            low, high = drop_interval(rule.metric, comparison(evidence, rule.metric))
+            conf = evidence.comparisons.confidence  # type: ignore[union-attr]
+            extra = {"drop_ci_low": low, "drop_ci_high": high}
+            ci_note = f", drop {_ci_text(low, high, conf)}"
+            if rule.decide_on == "bound":
+                decided = high
+        except LookupError:
+            if rule.decide_on == "bound":
+                raise
+    ok = decided <= rule.max_drop
+    basis = "the upper end of its interval" if rule.decide_on == "bound" else "the point estimate"
+    msg = (f"{rule.metric} {_moved(d)} ({fmt(base)} -> {fmt(cand)}{ci_note}); decided on {basis}: "
+           f"{'within' if ok else 'more than'} the allowed {fmt(rule.max_drop)} (absolute; {_direction(rule.metric)}).")
+    return finding(rule, Status.PASS if ok else Status.FAIL, msg, observed=decided, threshold=rule.max_drop,
+                   baseline=base, candidate=cand, drop=d, decided_on=rule.decide_on, **extra)
+
+
+def _limit_rule(rule: MetricFloor | MetricCeiling, evidence: Evidence, defaults: PolicyDefaults,
+                limit: float, floor: bool) -> Finding:
+    _, cand, n = _overall(evidence, rule.metric)
+    if (thin := _too_thin(rule, rule.metric, n, defaults.min_slice_size)) is not None:
+        return thin
+    if cand is None:
+        return finding(rule, Status.INCONCLUSIVE, f"{rule.metric} is undefined on this data (e.g. a single class)")
+    decided, note, extra = cand, "", {}
+    if rule.decide_on == "bound":
+        comp = comparison(evidence, rule.metric)
+        assert comp.candidate_ci is not None
+        decided = comp.candidate_ci.ci_low if floor else comp.candidate_ci.ci_high
+        note = f" ({_ci_text(comp.candidate_ci.ci_low, comp.candidate_ci.ci_high, evidence.comparisons.confidence)};" \
+               f" decided on its {'lower' if floor else 'upper'} end)"  # type: ignore[union-attr]
+        extra = {"ci_low": comp.candidate_ci.ci_low, "ci_high": comp.candidate_ci.ci_high}
+    ok = decided >= limit if floor else decided <= limit
+    side = ("at or above", "below") if floor else ("at or below", "above")
+    what = "floor" if floor else "ceiling"
+    msg = f"candidate {rule.metric} is {fmt(cand)}{note}, {side[0] if ok else side[1]} the {what} of {fmt(limit)}."
+    return finding(rule, Status.PASS if ok else Status.FAIL, msg, observed=decided, threshold=limit,
+                   candidate=cand, decided_on=rule.decide_on, **extra)
 
 
 @rule("metric_floor", MetricFloor)
 def metric_floor(rule: MetricFloor, evidence: Evidence, defaults: PolicyDefaults) -> Finding:
-    _, cand, n = _overall(evidence, rule.metric)
-    if (thin := _too_thin(rule, rule.metric, n, defaults.min_slice_size)) is not None:
-        return thin
-    if cand is None:
-        return finding(rule, Status.INCONCLUSIVE, f"{rule.metric} is undefined on this data (e.g. a single class)")
-    ok = cand >= rule.min
-    msg = f"candidate {rule.metric} is {fmt(cand)}, {'at or above' if ok else 'below'} the floor of {fmt(rule.min)}."
-    return finding(rule, Status.PASS if ok else Status.FAIL, msg, observed=cand, threshold=rule.min,
-                   decided_on="point")
+    return _limit_rule(rule, evidence, defaults, rule.min, floor=True)
 
 
 @rule("metric_ceiling", MetricCeiling)
 def metric_ceiling(rule: MetricCeiling, evidence: Evidence, defaults: PolicyDefaults) -> Finding:
-    _, cand, n = _overall(evidence, rule.metric)
-    if (thin := _too_thin(rule, rule.metric, n, defaults.min_slice_size)) is not None:
-        return thin
-    if cand is None:
-        return finding(rule, Status.INCONCLUSIVE, f"{rule.metric} is undefined on this data (e.g. a single class)")
-    ok = cand <= rule.max
-    msg = f"candidate {rule.metric} is {fmt(cand)}, {'at or below' if ok else 'above'} the ceiling of {fmt(rule.max)}."
-    return finding(rule, Status.PASS if ok else Status.FAIL, msg, observed=cand, threshold=rule.max,
-                   decided_on="point")
+    return _limit_rule(rule, evidence, defaults, rule.max, floor=False)
 
 
 @rule("slice_metric_drop", SliceMetricDrop)
@@ -123,27 +161,49 @@ def slice_metric_drop(rule: SliceMetricDrop, evidence: Evidence, defaults: Polic
     minimum = rule.min_slice_size or defaults.min_slice_size
     sel = select(evidence, dimensions(rule.by, evidence), minimum, rule.metric)
     skipped = sel.skipped_summary()
+    corrected = rule.multiple_comparisons != "none"
+    basis = (f"{rule.multiple_comparisons}-corrected one-sided tests" if corrected
+             else "upper ends of the drop intervals" if rule.decide_on == "bound" else "point estimates")
     common = {"min_slice_size": minimum, "slices_tested": len(sel.judged), "skipped_too_small": sel.too_small,
-              "skipped_undefined": sel.undefined, "decided_on": "point"}
+              "skipped_undefined": sel.undefined, "decided_on": rule.decide_on,
+              "multiple_comparisons": rule.multiple_comparisons}
     if not sel.judged:
         return finding(rule, Status.INCONCLUSIVE,
                        f"no slice of {' / '.join(rule.by)} could be judged ({skipped}): "
                        f"{rule.metric} drop per slice not established.", threshold=rule.max_drop, **common)
-    drops = []
+    rows = []
     for dim, value in sel.judged:
         b = values(evidence, "baseline", dim, value)[rule.metric]
         c = values(evidence, "candidate", dim, value)[rule.metric]
-        drops.append((drop(rule.metric, b, c), dim, value, b, c))  # type: ignore[arg-type]
-    worst = max(drops, key=lambda t: t[0])
-    d, dim, value, b, c = worst
-    ok = d <= rule.max_drop
-    count = int(values(evidence, "candidate", dim, value).get("count") or 0)
-    msg = (f"worst slice {slice_name(dim, value)} (n={count}): {rule.metric} "
-           f"{'worsened' if d > 0 else 'changed'} by {fmt(d)} ({fmt(b)} -> {fmt(c)}), "
-           f"{'within' if ok else 'more than'} the allowed {fmt(rule.max_drop)} "
-           f"(absolute; {_direction(rule.metric)}); {len(sel.judged)} slice(s) tested"
-           + (f"; {skipped}." if skipped else "."))
-    failing = [slice_name(x[1], x[2]) for x in drops if x[0] > rule.max_drop]
-    return finding(rule, Status.PASS if ok else Status.FAIL, msg, observed=d, threshold=rule.max_drop,
-                   worst_slice=slice_name(dim, value), worst_slice_count=count, baseline=b, candidate=c,
-                   failing_slices=failing, **common)
+        d = drop(rule.metric, b, c)  # type: ignore[arg-type]
+        row = {"slice": slice_name(dim, value), "dim": dim, "value": value, "baseline": b, "candidate": c,
+               "drop": d, "count": int(values(evidence, "candidate", dim, value).get("count") or 0)}
+        if rule.decide_on == "bound" or corrected:
+            row["drop_ci_low"], row["drop_ci_high"] = drop_interval(rule.metric,
+                                                                    comparison(evidence, rule.metric, dim, value))
+        rows.append(row)
+    if corrected:
+        conf = evidence.comparisons.confidence  # type: ignore[union-attr]
+        for row in rows:
+            row["p_value"] = p_excess(row["drop"], row["drop_ci_low"], row["drop_ci_high"], rule.max_drop, conf)
+        flags = reject([r["p_value"] for r in rows], 1 - conf, rule.multiple_comparisons)
+        key = "drop"
+    else:
+        key = "drop_ci_high" if rule.decide_on == "bound" else "drop"
+        flags = [r[key] > rule.max_drop for r in rows]
+    failing = [r for r, f in zip(rows, flags) if f]
+    worst = max(failing or rows, key=lambda r: r[key])
+    ok = not failing
+    msg = (f"worst slice {worst['slice']} (n={worst['count']}): {rule.metric} {_moved(worst['drop'])} "
+           f"({fmt(worst['baseline'])} -> {fmt(worst['candidate'])}"
+           + (f", drop interval [{fmt(worst['drop_ci_low'])}, {fmt(worst['drop_ci_high'])}]" if "drop_ci_low" in worst
+              else "")
+           + f"); {len(rows)} slice(s) tested, decided on {basis}: "
+           + (f"all within the allowed {fmt(rule.max_drop)}" if ok else
+              f"{len(failing)} slice(s) beyond the allowed {fmt(rule.max_drop)}")
+           + f" (absolute; {_direction(rule.metric)})" + (f"; {skipped}." if skipped else "."))
+    return finding(rule, Status.PASS if ok else Status.FAIL, msg, observed=worst[key] if not corrected else worst["drop"],
+                   threshold=rule.max_drop, worst_slice=worst["slice"], worst_slice_count=worst["count"],
+                   baseline=worst["baseline"], candidate=worst["candidate"],
+                   failing_slices=[r["slice"] for r in failing],
+                   slices=[{k: v for k, v in r.items() if k not in ("dim", "value")} for r in rows], **common)

@@ -1,0 +1,71 @@
+"""Deciding on intervals: the drop's bound, one-sided p-values, and multiple-comparison corrections."""
+
+from __future__ import annotations
+
+from statistics import NormalDist
+from typing import Literal
+
+import numpy as np
+
+from ..evidence.schema import Comparison, Evidence
+from ..metrics import HIGHER_IS_BETTER
+
+DecideOn = Literal["point", "bound"]
+Correction = Literal["holm", "bh", "none"]
+
+
+class NoInterval(LookupError):
+    """The rule asks for an interval the evidence does not carry (e.g. intervals were turned off)."""
+
+
+def comparison(evidence: Evidence, metric: str, dim: str | None = None, value: str | None = None) -> Comparison:
+    comps = evidence.comparisons
+    if comps is None:
+        raise NoInterval("the evidence has no confidence intervals (evaluation.bootstrap.resamples is 0)")
+    found = comps.overall.get(metric) if dim is None else comps.slices.get(dim, {}).get(value or "", {}).get(metric)
+    if found is None or found.difference_ci is None:
+        where = "overall" if dim is None else f"{dim}={value}"
+        raise NoInterval(f"no interval for {metric} ({where}): intervals cover count-based metrics only")
+    return found
+
+
+def drop_interval(metric: str, comp: Comparison) -> tuple[float, float]:
+    """The interval of the drop (positive = worse), from the interval of candidate - baseline."""
+    ci = comp.difference_ci
+    assert ci is not None
+    if HIGHER_IS_BETTER[metric]:
+        return -ci.ci_high, -ci.ci_low
+    return ci.ci_low, ci.ci_high
+
+
+def p_excess(drop: float, low: float, high: float, limit: float, confidence: float) -> float:
+    """One-sided p-value for "the true drop is within the limit", by a normal approximation whose spread
+    is read off the bootstrap interval. Small p: the drop is significantly larger than the limit."""
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    se = (high - low) / (2 * z)
+    if se <= 0:
+        return 0.0 if drop > limit else 1.0
+    return 1.0 - NormalDist().cdf((drop - limit) / se)
+
+
+def reject(pvalues: list[float], alpha: float, method: Correction) -> list[bool]:
+    """Which hypotheses are rejected at family-wise (Holm) or false-discovery (Benjamini-Hochberg) level alpha."""
+    m = len(pvalues)
+    if m == 0:
+        return []
+    p = np.asarray(pvalues, dtype=np.float64)
+    if method == "none":
+        return list(p <= alpha)
+    order = np.argsort(p, kind="stable")
+    ranked = p[order]
+    out = np.zeros(m, dtype=bool)
+    if method == "holm":
+        for i, pv in enumerate(ranked):
+            if pv > alpha / (m - i):
+                break
+            out[order[i]] = True
+    else:  # bh: reject the k smallest, k the largest rank with p_(k) <= k/m * alpha
+        below = np.flatnonzero(ranked <= (np.arange(1, m + 1) / m) * alpha)
+        if below.size:
+            out[order[: below[-1] + 1]] = True
+    return list(out)

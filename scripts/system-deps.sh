@@ -2,7 +2,7 @@
 # Debian libraries WeasyPrint needs (Pango, HarfBuzz subsetting). Installs only what is missing;
 # needs root (or passwordless sudo) the first time, and does nothing once they are there.
 set -euo pipefail
-pkgs=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0)
+pkgs=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

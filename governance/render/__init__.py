@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
-from ..evidence.schema import Evidence
+from ..card import CardFacts
+from ..evidence.schema import Evidence, FileRef
 from ..findings import Verdict
-from . import junit, jsonfiles
+from . import documents, junit, jsonfiles
 
 
 @dataclass(frozen=True)
 class RenderContext:
     evidence: Evidence
     verdict: Verdict
+    #: the release's card facts (card.yaml), or None: documents then say "[More Information Needed]"
+    card: CardFacts | None = None
+    #: the card file's path and sha256, listed with the input hashes
+    card_file: FileRef | None = None
+    #: a folder whose templates override the packaged ones by file name
+    templates: Path | None = None
+    #: renderers share work here (the template context, the audit HTML the PDF is made from)
+    cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 Renderer = Callable[[RenderContext], bytes]
@@ -23,6 +34,10 @@ RENDERERS: dict[str, Renderer] = {
     "evidence.json": lambda ctx: jsonfiles.evidence_json(ctx.evidence),
     "verdict.json": lambda ctx: jsonfiles.verdict_json(ctx.verdict),
     "junit.xml": lambda ctx: junit.junit_xml(ctx.verdict),
+    "model_card.md": documents.model_card_md,
+    "model_card.html": documents.model_card_html,
+    "audit_report.html": documents.audit_report_html,
+    "audit_report.pdf": documents.audit_report_pdf,
 }
 
 

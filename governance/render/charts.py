@@ -1,0 +1,181 @@
+"""Charts as small inline SVG, drawn in Python at render time: no images, no JavaScript, no network.
+
+Every label that comes from data (slice names, metric names) is XML-escaped here, so a chart can be
+marked safe for the autoescaping HTML templates.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from xml.sax.saxutils import escape, quoteattr
+
+BASELINE = "#7a7a7a"
+CANDIDATE = "#1f5fa8"
+WORSE = "#b3261e"
+GRID = "#d9d9d9"
+FONT = "font-family=\"DejaVu Sans, Arial, sans-serif\""
+
+
+def _n(x: float) -> str:
+    """Compact coordinates keep the SVG small."""
+    return f"{x:.1f}".rstrip("0").rstrip(".")
+
+
+def _text(x: float, y: float, s: str, *, size: float = 9, anchor: str = "start", fill: str = "#222",
+          weight: str = "normal") -> str:
+    return (f'<text x="{_n(x)}" y="{_n(y)}" font-size="{size}" text-anchor="{anchor}" fill="{fill}"'
+            f'{" font-weight=" + quoteattr(weight) if weight != "normal" else ""}>{escape(s)}</text>')
+
+
+def _nice_range(lo: float, hi: float) -> tuple[float, float, float]:
+    """A padded axis range and a tick step of 1, 2 or 5 x 10^k."""
+    if not math.isfinite(lo) or not math.isfinite(hi):
+        lo, hi = 0.0, 1.0
+    if hi - lo < 1e-9:
+        lo, hi = lo - 0.05, hi + 0.05
+    span = hi - lo
+    raw = span / 5
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 5, 10) if m * mag >= raw)
+    return math.floor(lo / step) * step, math.ceil(hi / step) * step, step
+
+
+def _ticks(lo: float, hi: float, step: float) -> list[float]:
+    out, t = [], lo
+    while t <= hi + step * 1e-6:
+        out.append(round(t, 10))
+        t += step
+    return out
+
+
+def _fmt_tick(v: float, step: float) -> str:
+    decimals = max(0, -math.floor(math.log10(step))) if step < 1 else 0
+    return f"{v:.{decimals}f}"
+
+
+def _svg(width: float, height: float, body: list[str], title: str) -> str:
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{_n(width)}" height="{_n(height)}" '
+            f'viewBox="0 0 {_n(width)} {_n(height)}" role="img" {FONT}>'
+            f"<title>{escape(title)}</title>{''.join(body)}</svg>")
+
+
+@dataclass(frozen=True)
+class Point:
+    """One slice in a metric-by-slice chart: both models' values and (optional) intervals."""
+
+    label: str
+    baseline: float | None
+    candidate: float | None
+    baseline_ci: tuple[float, float] | None = None
+    candidate_ci: tuple[float, float] | None = None
+    worse: bool = False
+
+
+def slice_chart(points: list[Point], metric: str, *, width: float = 640) -> str:
+    """Metric by slice for both models, with interval whiskers where the evidence has intervals."""
+    label_w, value_w, row_h, top = 170.0, 96.0, 17.0, 34.0
+    plot_l, plot_r = label_w, width - value_w
+    values = [v for p in points for v in (p.baseline, p.candidate) if v is not None]
+    values += [v for p in points for ci in (p.baseline_ci, p.candidate_ci) if ci for v in ci]
+    lo, hi, step = _nice_range(min(values, default=0.0), max(values, default=1.0))
+    height = top + row_h * len(points) + 22
+
+    def x(v: float) -> float:
+        return plot_l + (v - lo) / (hi - lo) * (plot_r - plot_l)
+
+    body = [
+        f'<circle cx="{_n(plot_l)}" cy="10" r="4" fill="{BASELINE}"/>',
+        _text(plot_l + 8, 13, "baseline"),
+        f'<circle cx="{_n(plot_l + 70)}" cy="10" r="4" fill="{CANDIDATE}"/>',
+        _text(plot_l + 78, 13, "candidate (pruned)"),
+        _text(plot_r, 13, metric, anchor="end", weight="bold"),
+    ]
+    axis_y = top + row_h * len(points) + 2
+    for t in _ticks(lo, hi, step):
+        body.append(f'<line x1="{_n(x(t))}" y1="{_n(top - 6)}" x2="{_n(x(t))}" y2="{_n(axis_y)}" '
+                    f'stroke="{GRID}" stroke-width="0.6"/>')
+        body.append(_text(x(t), axis_y + 11, _fmt_tick(t, step), size=8, anchor="middle", fill="#555"))
+    for i, p in enumerate(points):
+        cy = top + row_h * i + row_h / 2
+        label = p.label if len(p.label) <= 30 else p.label[:29] + "…"
+        body.append(_text(label_w - 6, cy + 3, label, anchor="end"))
+        for value, ci, colour, dy in ((p.baseline, p.baseline_ci, BASELINE, -3.0),
+                                      (p.candidate, p.candidate_ci, WORSE if p.worse else CANDIDATE, 3.0)):
+            if ci is not None:
+                body.append(f'<line x1="{_n(x(ci[0]))}" y1="{_n(cy + dy)}" x2="{_n(x(ci[1]))}" y2="{_n(cy + dy)}" '
+                            f'stroke="{colour}" stroke-width="1.2"/>')
+            if value is not None:
+                body.append(f'<circle cx="{_n(x(value))}" cy="{_n(cy + dy)}" r="3.2" fill="{colour}"/>')
+        shown = " → ".join("n/a" if v is None else f"{v:.3f}" for v in (p.baseline, p.candidate))
+        body.append(_text(width - 4, cy + 3, shown, size=8, anchor="end", fill=WORSE if p.worse else "#444"))
+    return _svg(width, height, body, f"{metric} by slice, baseline and candidate")
+
+
+@dataclass(frozen=True)
+class Curve:
+    name: str
+    colour: str
+    points: list[tuple[float, float, int]]  # (mean confidence, accuracy, count)
+
+
+def reliability_chart(curves: list[Curve], score: str, *, size: float = 250) -> str:
+    """Reliability diagram: observed frequency against mean predicted score per bin; the diagonal is perfect."""
+    pad_l, pad_b, pad_t, pad_r = 38.0, 32.0, 22.0, 10.0
+    w = pad_l + size + pad_r
+    h = pad_t + size + pad_b
+
+    def x(v: float) -> float:
+        return pad_l + v * size
+
+    def y(v: float) -> float:
+        return pad_t + (1 - v) * size
+
+    body = []
+    for t in (0.0, 0.2, 0.4, 0.6, 0.8, 1.0):
+        body.append(f'<line x1="{_n(x(t))}" y1="{_n(y(0))}" x2="{_n(x(t))}" y2="{_n(y(1))}" stroke="{GRID}" '
+                    f'stroke-width="0.6"/>')
+        body.append(f'<line x1="{_n(x(0))}" y1="{_n(y(t))}" x2="{_n(x(1))}" y2="{_n(y(t))}" stroke="{GRID}" '
+                    f'stroke-width="0.6"/>')
+        body.append(_text(x(t), y(0) + 11, f"{t:.1f}", size=8, anchor="middle", fill="#555"))
+        body.append(_text(x(0) - 4, y(t) + 3, f"{t:.1f}", size=8, anchor="end", fill="#555"))
+    body.append(f'<line x1="{_n(x(0))}" y1="{_n(y(0))}" x2="{_n(x(1))}" y2="{_n(y(1))}" stroke="#999" '
+                f'stroke-dasharray="3 3"/>')
+    body.append(_text(x(0.5), h - 4, f"mean predicted ({score})", size=8, anchor="middle"))
+    body.append(f'<text x="10" y="{_n(y(0.5))}" font-size="8" text-anchor="middle" '
+                f'transform="rotate(-90 10 {_n(y(0.5))})">observed frequency</text>')
+    lx = pad_l
+    for c in curves:
+        pts = [(m, a) for m, a, n in c.points if n > 0]
+        if pts:
+            body.append(f'<polyline fill="none" stroke="{c.colour}" stroke-width="1.3" points="'
+                        + " ".join(f"{_n(x(m))},{_n(y(a))}" for m, a in pts) + '"/>')
+            body += [f'<circle cx="{_n(x(m))}" cy="{_n(y(a))}" r="2.4" fill="{c.colour}"/>' for m, a in pts]
+        body.append(f'<rect x="{_n(lx)}" y="6" width="10" height="8" fill="{c.colour}"/>')
+        body.append(_text(lx + 13, 13, c.name, size=8))
+        lx += 13 + 6.5 * len(c.name) + 12
+    return _svg(w, h, body, "reliability diagram")
+
+
+def ratio_chart(rows: list[tuple[str, float]], *, width: float = 520) -> str:
+    """Candidate / baseline ratios as bars with a reference line at 1 (below 1: smaller, cheaper or faster)."""
+    label_w, value_w, row_h, top = 190.0, 56.0, 18.0, 10.0
+    hi = max([1.2] + [r for _, r in rows if math.isfinite(r)]) * 1.05
+    plot_l, plot_r = label_w, width - value_w
+    height = top + row_h * len(rows) + 24
+
+    def x(v: float) -> float:
+        return plot_l + min(max(v, 0.0), hi) / hi * (plot_r - plot_l)
+
+    body = []
+    for i, (label, ratio) in enumerate(rows):
+        cy = top + row_h * i
+        body.append(_text(label_w - 6, cy + 12, label, anchor="end"))
+        body.append(f'<rect x="{_n(plot_l)}" y="{_n(cy + 3)}" width="{_n(x(ratio) - plot_l)}" height="11" '
+                    f'fill="{CANDIDATE if ratio <= 1 else WORSE}"/>')
+        body.append(_text(x(ratio) + 4, cy + 12, f"{ratio:.2f}×", size=8))
+    axis_y = top + row_h * len(rows) + 2
+    body.append(f'<line x1="{_n(x(1))}" y1="{_n(top - 4)}" x2="{_n(x(1))}" y2="{_n(axis_y)}" stroke="#222" '
+                f'stroke-dasharray="3 2"/>')
+    body.append(_text(x(1), axis_y + 11, "1× (baseline)", size=8, anchor="middle", fill="#555"))
+    return _svg(width, height, body, "candidate / baseline ratios")

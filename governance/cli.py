@@ -35,13 +35,17 @@ def _parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="gate a release: evidence, policy, verdict, exit code", epilog=EPILOG_CHECK,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("manifest", type=Path, help="the release manifest (release.yaml)")
-    c.add_argument("--out", type=Path, required=True, help="folder for evidence.json, verdict.json, junit.xml")
+    c.add_argument("--out", type=Path, required=True,
+                   help="folder for evidence.json, verdict.json, junit.xml, the model card and the audit report")
     c.add_argument("--policy", help="policy file or builtin:NAME (default: the manifest's 'policy')")
     c.add_argument("--trust-pickle", action="store_true",
                    help="allow pickle/joblib/torch-export model files (they can run arbitrary code)")
     c.add_argument("--device", default="cpu", help="torch device for torch models (cpu, cuda)")
-    c.add_argument("--today", type=_date, help="the date rules are evaluated on (default: today)")
+    c.add_argument("--today", type=_date, help="the date waivers are checked against (default: today)")
+    c.add_argument("--waivers", type=Path, help="a YAML file of waivers (in addition to the policy's own)")
+    c.add_argument("--sign-key", type=Path, help="Ed25519 private key (PEM): sign the outputs into verdict.sig")
     c.add_argument("--quiet", action="store_true", help="print only the decision line")
+    c.add_argument("--templates", type=Path, help="folder of templates that override the packaged ones by file name")
     c.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     e = sub.add_parser("evaluate", help="decide again from a saved evidence.json, without models or data",
@@ -51,9 +55,22 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--evidence", type=Path, required=True)
     e.add_argument("--policy", required=True, help="policy file or builtin:NAME")
     e.add_argument("--out", type=Path, required=True)
-    e.add_argument("--today", type=_date)
+    e.add_argument("--today", type=_date, help="the date waivers are checked against (default: today)")
+    e.add_argument("--waivers", type=Path, help="a YAML file of waivers (in addition to the policy's own)")
+    e.add_argument("--sign-key", type=Path, help="Ed25519 private key (PEM): sign the outputs into verdict.sig")
     e.add_argument("--quiet", action="store_true")
     e.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    r = sub.add_parser("render", help="write the model card, audit report, JSON and JUnit from saved files",
+                       epilog="example:\n  governance render --evidence out/credit/evidence.json --verdict "
+                              "out/credit/verdict.json --card examples/credit/card.yaml --out out/docs",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("--evidence", type=Path, required=True, help="a saved evidence.json")
+    r.add_argument("--verdict", type=Path, required=True, help="a saved verdict.json")
+    r.add_argument("--card", type=Path, help="the model-card facts (card.yaml); without it facts show as missing")
+    r.add_argument("--templates", type=Path, help="folder of templates that override the packaged ones by file name")
+    r.add_argument("--out", type=Path, required=True)
+    r.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     pol = sub.add_parser("policy", help="validate or explain a policy")
     psub = pol.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
@@ -66,6 +83,17 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("policy")
     explain.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
+    v = sub.add_parser("verify", help="check that no output or input changed since the gate ran (exit 0 / 1)",
+                       epilog="example:\n  governance verify out/credit --public-key release-key.pub.pem",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    v.add_argument("out", type=Path, help="a folder written by governance check")
+    v.add_argument("--public-key", type=Path, help="Ed25519 public key (PEM) to check verdict.sig with")
+    v.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    k = sub.add_parser("keygen", help="write an Ed25519 key pair for --sign-key / --public-key")
+    k.add_argument("key", type=Path, help="private key file to write (KEY.pem; the public key goes to KEY.pub.pem)")
+    k.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
     s = sub.add_parser("schema", help="print the JSON Schema of an input or output file")
     s.add_argument("which", choices=["evidence", "verdict", "policy", "manifest"])
     s.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
@@ -73,20 +101,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _resolve_policy(ref: str, base: Path | None, field_file: Path | None) -> Path:
-    from .packaged import builtin_policies
+    from .policy import resolve_policy_ref
 
-    if ref.startswith("builtin:"):
-        name = ref.split(":", 1)[1]
-        packs = builtin_policies()
-        if name not in packs:
-            raise InputError(field_file, "policy", f"no built-in policy {name!r} (available: {', '.join(packs)})")
-        return packs[name]
-    path = Path(ref)
-    if base is not None and not path.is_absolute():
-        path = base / path
-    if not path.exists():
-        raise InputError(field_file, "policy", f"policy file not found: {path}")
-    return path
+    return resolve_policy_ref(ref, base, field_file)
 
 
 def _load_policy(path: Path):
@@ -95,9 +112,14 @@ def _load_policy(path: Path):
     return load_policy(path)
 
 
-def _finish(verdict: Verdict, files: dict[str, bytes], out: Path, quiet: bool) -> int:
+def _finish(verdict: Verdict, files: dict[str, bytes], out: Path, quiet: bool, sign_key: Path | None = None) -> int:
+    """Add the checksums (and signature) of every output, then write them all atomically."""
     from .outputs import write_all
+    from .trail import CHECKSUMS, SIGNATURE, checksums, sign
 
+    files = {**files, CHECKSUMS: checksums(files)}
+    if sign_key is not None:
+        files[SIGNATURE] = sign(files[CHECKSUMS], sign_key)
     write_all(out, files)
     _summary(verdict, out, quiet)
     return int(exit_code(verdict))
@@ -129,9 +151,18 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .evidence.collect import collect
     from .hashing import file_ref
     from .manifest import load_manifest
-    from .render import RenderContext, render_all
+    from .render import RenderContext
+    from .render.templating import template_folders
 
     release = load_manifest(args.manifest)
+    templates = args.templates
+    if templates is not None:
+        template_folders(templates)  # a missing folder is bad input before any model runs
+    card_path = None
+    if release.manifest.card:
+        card_path = Path(release.manifest.card)
+        card_path = card_path if card_path.is_absolute() else release.folder / card_path
+    card, card_file = _load_card(card_path, release.path, "card")
     policy_path = _resolve_policy(args.policy or release.manifest.policy, None if args.policy else release.folder,
                                   None if args.policy else release.path)
     policy = _load_policy(policy_path)
@@ -139,13 +170,68 @@ def cmd_check(args: argparse.Namespace) -> int:
     if problems:
         i, field, msg = problems[0]
         raise InputError(policy_path, f"rules[{i}] ({policy.rules[i].id}).{field}", msg)
+    waivers = _waivers_and_key(args, policy)
     evidence = _with_progress(lambda progress: collect(release, trust_pickle=args.trust_pickle, device=args.device,
                                                        progress=progress), quiet=args.quiet)
     for w in evidence.warnings:
         print(f"warning: {w}", file=sys.stderr)
-    verdict = evaluate(policy, evidence, args.today or date.today())
-    verdict = verdict.model_copy(update={"policy": {**verdict.policy, "file": file_ref(policy_path).model_dump()}})
-    return _finish(verdict, render_all(RenderContext(evidence, verdict)), args.out, args.quiet)
+    verdict = evaluate(policy, evidence, args.today or date.today(), waivers)
+    provenance = release.folder / release.manifest.provenance if release.manifest.provenance else None
+    verdict = _recorded(verdict, evidence, policy_path, {"manifest": release.path, "card": card_path,
+                                                        "provenance": provenance, "waivers": args.waivers})
+    ctx = RenderContext(evidence, verdict, card=card, card_file=card_file, templates=templates)
+    return _finish(verdict, _render_documents(ctx), args.out, args.quiet, args.sign_key)
+
+
+def _recorded(verdict: Verdict, evidence, policy_path: Path, files: dict[str, Path | None]) -> Verdict:
+    """The verdict with the policy file and the hashes of evidence.json and every input recorded in it."""
+    from .hashing import file_ref
+    from .render.jsonfiles import evidence_json
+    from .trail import recorded_inputs
+
+    inputs = recorded_inputs(evidence_json(evidence), {"policy": policy_path, **files})
+    return verdict.model_copy(update={"policy": {**verdict.policy, "file": file_ref(policy_path).model_dump()},
+                                      "inputs": inputs})
+
+
+def _waivers_and_key(args: argparse.Namespace, policy) -> list:
+    """Read --waivers and check --sign-key before any model runs (bad input fails fast)."""
+    from .policy import load_waivers
+    from .trail import _load_key
+
+    if getattr(args, "sign_key", None) is not None:
+        _load_key(args.sign_key, private=True)
+    return load_waivers(args.waivers, policy) if getattr(args, "waivers", None) else []
+
+
+def _render_documents(ctx) -> dict[str, bytes]:
+    """Render every output file in memory (nothing is written until all succeed); refused URLs: one line each."""
+    import warnings
+
+    from .render import render_all
+    from .render.pdf import RefusedURLWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", RefusedURLWarning)
+        files = render_all(ctx)
+    for w in caught:
+        if issubclass(w.category, RefusedURLWarning):
+            print(f"warning: {w.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    return files
+
+
+def _load_card(path: Path | None, field_file: Path | None, field: str):
+    """The card facts and their file reference, or (None, None) without a card."""
+    from .card import load_card
+    from .hashing import file_ref
+
+    if path is None:
+        return None, None
+    if not path.is_file():
+        raise InputError(field_file or path, field, f"card file not found: {path}")
+    return load_card(path), file_ref(path, relative_to=field_file.parent if field_file else None)
 
 
 def _with_progress(work, quiet: bool):
@@ -184,9 +270,39 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if problems:
         i, field, msg = problems[0]
         raise InputError(policy_path, f"rules[{i}] ({policy.rules[i].id}).{field}", msg)
-    verdict = evaluate(policy, evidence, args.today or date.today())
-    verdict = verdict.model_copy(update={"policy": {**verdict.policy, "file": file_ref(policy_path).model_dump()}})
-    return _finish(verdict, render_all(RenderContext(evidence, verdict)), args.out, args.quiet)
+    verdict = evaluate(policy, evidence, args.today or date.today(), _waivers_and_key(args, policy))
+    verdict = _recorded(verdict, evidence, policy_path, {"waivers": args.waivers})
+    return _finish(verdict, render_all(RenderContext(evidence, verdict)), args.out, args.quiet, args.sign_key)
+
+
+def _load_saved(path: Path, model, what: str):
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate_json(path.read_bytes())
+    except (FileNotFoundError, IsADirectoryError):
+        raise InputError(path, None, "file not found") from None
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise InputError(path, ".".join(map(str, err["loc"])) or None, f"not a valid {what} file: {err['msg']}") from None
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from .evidence.schema import Evidence
+    from .outputs import write_all
+    from .render import RenderContext
+    from .render.templating import template_folders
+
+    evidence = _load_saved(args.evidence, Evidence, "evidence")
+    verdict = _load_saved(args.verdict, Verdict, "verdict")
+    if args.templates is not None:
+        template_folders(args.templates)
+    card, card_file = _load_card(args.card, None, "--card")
+    files = _render_documents(RenderContext(evidence, verdict, card=card, card_file=card_file,
+                                            templates=args.templates))
+    write_all(args.out, files)
+    print(f"wrote {', '.join(files)} to {args.out}")
+    return 0
 
 
 def cmd_policy(args: argparse.Namespace) -> int:
@@ -231,7 +347,30 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"check": cmd_check, "evaluate": cmd_evaluate, "policy": cmd_policy, "schema": cmd_schema}
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .trail import verify
+
+    problems, checked = verify(args.out, args.public_key)
+    for line in problems:
+        print(f"CHANGED {line}", file=sys.stderr)
+    if problems:
+        print(f"verify: {len(problems)} problem(s) in {args.out}", file=sys.stderr)
+        return int(ExitCode.BLOCKED)
+    print(f"verify: ok, {len(checked)} files unchanged" + (" and the signature holds" if any(
+        c.startswith("verdict.sig (") for c in checked) else ""))
+    return 0
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    from .trail import keygen
+
+    private, public = keygen(args.key)
+    print(f"private key: {private} (keep it secret)\npublic key:  {public}")
+    return 0
+
+
+COMMANDS = {"check": cmd_check, "verify": cmd_verify, "keygen": cmd_keygen, "evaluate": cmd_evaluate, "render": cmd_render, "policy": cmd_policy,
+            "schema": cmd_schema}
 
 
 def main(argv: list[str] | None = None) -> int:

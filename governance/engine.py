@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from datetime import date
 
 from .evidence.schema import Evidence
 from .findings import Finding, Status, Verdict, decide
-from .policy import Policy
+from .policy import Policy, Waiver
 from .rules import KINDS
 from .rules.base import finding
-from .rules.slices import MissingDimension
+from .rules.slices import MissingDimension, NoSensitiveColumns
 from .rules.stats import NoInterval
 
 
@@ -18,14 +19,55 @@ def check_rule(rule, evidence: Evidence, policy: Policy) -> Finding:
     """Run one rule; a rule that cannot be applied fails closed as ``error`` rather than vanishing."""
     try:
         return KINDS[rule.kind].check(rule, evidence, policy.defaults)
+    except NoSensitiveColumns as exc:
+        return finding(rule, Status.INCONCLUSIVE, f"not judged: {exc}")
     except (MissingDimension, NoInterval) as exc:
         return finding(rule, Status.ERROR, f"cannot apply rule: {exc}")
     except (LookupError, TypeError, ValueError, ZeroDivisionError) as exc:
         return finding(rule, Status.ERROR, f"cannot apply rule: {exc.__class__.__name__}: {exc}")
 
 
-def evaluate(policy: Policy, evidence: Evidence, today: date) -> Verdict:
+def _covers(waiver: Waiver, f: Finding) -> bool:
+    """A scoped waiver covers a failure only if every failing slice is in its scope."""
+    if waiver.scope is None:
+        return True
+    failing = f.details.get("failing_slices")
+    return bool(failing) and set(failing) <= set(waiver.scope)
+
+
+def apply_waivers(findings: list[Finding], waivers: Sequence[Waiver], today: date) -> tuple[list[Finding], list[dict]]:
+    """Waive failing (or erring) findings under active waivers; expired ones are ignored and reported."""
+    states: list[dict] = []
+    out = []
+    by_rule: dict[str, list[tuple[int, Waiver]]] = {}
+    for i, w in enumerate(waivers):
+        by_rule.setdefault(w.rule, []).append((i, w))
+        states.append({**w.model_dump(mode="json"), "state": "expired" if w.expires < today else "unused"})
+    for f in findings:
+        if f.status in (Status.FAIL, Status.ERROR):
+            for i, w in by_rule.get(f.rule_id, []):
+                if w.expires >= today and _covers(w, f):
+                    states[i]["state"] = "applied"
+                    note = (f"waived by {w.approved_by} until {w.expires.isoformat()} ({w.reason}); "
+                            f"without the waiver: {f.status.value}: ")
+                    f = f.model_copy(update={"status": Status.WAIVED, "message": note + f.message,
+                                             "details": {**f.details, "waived_status": f.status.value,
+                                                         "waiver": states[i]}})
+                    break
+        out.append(f)
+    for i, w in enumerate(waivers):
+        if states[i]["state"] == "expired":
+            target = next((j for j, f in enumerate(out) if f.rule_id == w.rule), None)
+            if target is not None and out[target].status != Status.WAIVED:
+                f = out[target]
+                out[target] = f.model_copy(update={"details": {**f.details, "expired_waiver": states[i]}})
+    return out, states
+
+
+def evaluate(policy: Policy, evidence: Evidence, today: date, waivers: Sequence[Waiver] = ()) -> Verdict:
+    """The gate decision: findings for every rule, then waivers, then ``blocked`` iff a block rule fails."""
     findings = [check_rule(r, evidence, policy) for r in policy.rules]
+    findings, waiver_states = apply_waivers(findings, [*policy.waivers, *waivers], today)
     counts = Counter(f.status.value for f in findings)
     return Verdict(
         decision=decide(findings),
@@ -34,6 +76,7 @@ def evaluate(policy: Policy, evidence: Evidence, today: date) -> Verdict:
         evaluated_on=today,
         summary={s.value: counts.get(s.value, 0) for s in Status},
         findings=findings,
+        waivers=waiver_states,
     )
 
 
@@ -45,7 +88,7 @@ def compatibility_problems(policy: Policy, evidence_sensitive: list[str], task: 
         if "class" in by and len(by) > 1:
             problems.append((i, "by", "'class' (slicing by the true label) cannot be combined with other columns"))
         for col in by:
-            if col not in evidence_sensitive and col != "class":
+            if col not in evidence_sensitive and col not in ("class", "*"):
                 known = ", ".join(evidence_sensitive) or "none"
                 problems.append((i, "by", f"column {col!r} is not a sensitive column of the release (sensitive: {known})"))
         if r.kind == "fairness_gap" and task != "binary_classification":

@@ -51,7 +51,10 @@ class Verdict(BaseModel):
     evaluated_on: date
     summary: dict[str, int] = Field(default_factory=dict)
     findings: list[Finding]
-    inputs: dict[str, Any] = Field(default_factory=dict)
+    waivers: list[dict[str, Any]] = Field(default_factory=list, description="every waiver with its state: "
+                                          "applied, unused, or expired (ignored)")
+    inputs: dict[str, Any] = Field(default_factory=dict, description="sha256 of evidence.json and of the "
+                                   "policy, manifest, card and provenance files")
 
     @property
     def blocking(self) -> list[Finding]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date as _date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -95,6 +96,16 @@ class EvaluationSpec(_Strict):
     broken_examples: int = Field(20, ge=0, description="row indices of broken flips kept for reviewers")
 
 
+class Approval(_Strict):
+    """A human sign-off of one specific candidate file: re-pruning changes the hash and voids it."""
+
+    role: str = Field(min_length=1, description="e.g. model-owner, risk-officer")
+    name: str = Field(min_length=1)
+    date: _date
+    statement: str = Field(min_length=1)
+    candidate_sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the candidate model file approved")
+
+
 class Manifest(_Strict):
     name: str
     version: str
@@ -110,6 +121,7 @@ class Manifest(_Strict):
     card: str | None = None
     provenance: str | None = None
     evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
+    approvals: list[Approval] = Field(default_factory=list, description="human sign-offs (rule kind attestation)")
 
     @field_validator("version", mode="before")
     @classmethod

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
 from functools import reduce
 from operator import or_
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from .errors import InputError
 from .rules import KINDS, PolicyDefaults, RuleBase
@@ -16,12 +17,46 @@ from .yamlfile import format_loc, read_yaml, validation_error
 Rule = Annotated[reduce(or_, (k.params for k in KINDS.values())), Field(discriminator="kind")]  # type: ignore[valid-type]
 
 
+class Waiver(BaseModel):
+    """A signed-off exception for one rule, visible in every output, that stops working on ``expires``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    rule: str = Field(description="the rule ID it waives")
+    reason: str = Field(min_length=1)
+    approved_by: str = Field(min_length=1)
+    expires: date = Field(description="last day the waiver applies (YYYY-MM-DD)")
+    scope: list[str] | None = Field(None, description="slices it covers, e.g. ['group=C']; a failure in any "
+                                                      "other slice is not waived")
+
+    @field_validator("scope", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+
+class WaiverFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    waivers: list[Waiver]
+
+
 class Policy(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str
     description: str | None = None
+    extends: str | None = Field(None, description="a policy file (relative to this one) or builtin:NAME whose "
+                                                  "rules this one inherits; rules with the same id replace them")
+    disable: list[str] = Field(default_factory=list, description="inherited rule IDs to drop")
     defaults: PolicyDefaults = Field(default_factory=PolicyDefaults)
     rules: list[Rule] = Field(min_length=1)  # type: ignore[valid-type]
+    waivers: list[Waiver] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _waivers_name_rules(self) -> "Policy":
+        ids = {r.id for r in self.rules}
+        for w in self.waivers:
+            if w.rule not in ids:
+                raise ValueError(f"waiver for unknown rule {w.rule!r} (rules: {', '.join(sorted(ids))})")
+        return self
 
     @field_validator("rules")
     @classmethod
@@ -61,10 +96,72 @@ def parse_policy(data: Any, path: Path, node: Any = None) -> Policy:
         raise validation_error(path, exc, data, node) from None
 
 
+def resolve_policy_ref(ref: str, base: Path | None, referrer: Path | None, field: str = "policy") -> Path:
+    """A policy path (relative to ``base``) or ``builtin:NAME`` (a pack shipped with the tool)."""
+    from .packaged import builtin_policies
+
+    if ref.startswith("builtin:"):
+        name = ref.split(":", 1)[1]
+        packs = builtin_policies()
+        if name not in packs:
+            raise InputError(referrer, field, f"no built-in policy {name!r} (available: {', '.join(packs)})")
+        return packs[name]
+    path = Path(ref)
+    if base is not None and not path.is_absolute():
+        path = base / path
+    if not path.exists():
+        raise InputError(referrer, field, f"policy file not found: {path}")
+    return path
+
+
+def _merged(path: Path, data: dict, chain: tuple[Path, ...]) -> dict:
+    """Resolve ``extends``: the parent's rules, replaced by id and extended by this file's, minus ``disable``."""
+    ref = data.get("extends")
+    if not ref:
+        return data
+    if not isinstance(ref, str):
+        raise InputError(path, "extends", "must be a policy path or builtin:NAME")
+    parent_path = resolve_policy_ref(ref, path.parent, path, "extends")
+    if parent_path.resolve() in chain:
+        raise InputError(path, "extends", f"policies extend each other in a loop: {parent_path}")
+    parent_data, _ = read_yaml(parent_path)
+    if not isinstance(parent_data, dict):
+        raise InputError(parent_path, None, "expected a YAML mapping for a policy")
+    parent = _merged(parent_path, parent_data, chain + (parent_path.resolve(),))
+    own = {r.get("id"): r for r in data.get("rules") or [] if isinstance(r, dict)}
+    disabled = set(data.get("disable") or [])
+    unknown = disabled - {r.get("id") for r in parent.get("rules") or [] if isinstance(r, dict)}
+    if unknown:
+        raise InputError(path, "disable", f"no inherited rule {sorted(unknown)[0]!r} to disable")
+    rules = [own.pop(r.get("id"), r) for r in parent.get("rules") or [] if r.get("id") not in disabled]
+    rules += list(own.values())
+    merged = {**{k: v for k, v in parent.items() if k not in ("waivers",)}, **data, "rules": rules,
+              "defaults": {**(parent.get("defaults") or {}), **(data.get("defaults") or {})},
+              "waivers": [*(parent.get("waivers") or []), *(data.get("waivers") or [])]}
+    merged.pop("extends", None)
+    merged.pop("disable", None)
+    return merged
+
+
 def load_policy(path: str | Path) -> Policy:
     path = Path(path)
     data, node = read_yaml(path)
+    if isinstance(data, dict) and data.get("extends"):
+        return parse_policy(_merged(path, data, (path.resolve(),)), path)  # line numbers refer to one file only
     return parse_policy(data, path, node)
+
+
+def load_waivers(path: str | Path, policy: Policy) -> list[Waiver]:
+    """A separate waivers file (``--waivers``): every waiver must name a rule of the policy."""
+    from .yamlfile import load_model_file
+
+    path = Path(path)
+    waivers = load_model_file(path, WaiverFile, what="waivers file").waivers
+    ids = {r.id for r in policy.rules}
+    for i, w in enumerate(waivers):
+        if w.rule not in ids:
+            raise InputError(path, f"waivers[{i}].rule", f"unknown rule {w.rule!r} (rules: {', '.join(sorted(ids))})")
+    return waivers
 
 
 def policy_schema() -> dict:

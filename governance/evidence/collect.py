@@ -242,5 +242,6 @@ def build_evidence(release: Release, acc: Accumulator, source: DataSource, class
         agreement=agreement,
         comparisons=_comparisons(acc, refs, points, m.evaluation.bootstrap) if m.evaluation.bootstrap.resamples else None,
         calibration=calibration,
+        approvals=[a.model_dump(mode="json") for a in m.approvals],
         warnings=warnings,
     )

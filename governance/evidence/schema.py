@@ -170,6 +170,7 @@ class Evidence(_Frozen):
     calibration: Calibration | None = None
     efficiency: Efficiency | None = None
     robustness: Robustness | None = None
+    approvals: list[dict[str, str]] = Field(default_factory=list, description="the manifest's sign-offs, as declared")
     warnings: list[str] = Field(default_factory=list)
 
     def dimension_for(self, columns: list[str]) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import agreement, calibration, efficiency, fairness, performance, robustness
+from . import agreement, attestation, calibration, efficiency, fairness, performance, robustness
 from .base import PolicyDefaults, RuleBase, RuleKind
 
 _CHECKS = (
@@ -15,6 +15,7 @@ _CHECKS = (
     calibration.calibration,
     robustness.robustness_drop,
     efficiency.efficiency,
+    attestation.attestation,
 )
 
 KINDS: dict[str, RuleKind] = {c.rule_kind.kind: c.rule_kind for c in _CHECKS}  # type: ignore[attr-defined]

@@ -11,8 +11,24 @@ class MissingDimension(LookupError):
     """A rule names a column the evidence has no slices for (a policy/manifest mismatch)."""
 
 
+class NoSensitiveColumns(LookupError):
+    """``by: ["*"]`` on a release that declares no sensitive columns: nothing to slice."""
+
+
+def expand(by: list[str], evidence: Evidence) -> list[str]:
+    """``*`` stands for every sensitive column of the release, so generic policy packs can slice."""
+    if "*" not in by:
+        return list(by)
+    cols = [c for c in evidence.data.sensitive if c not in by] + [c for c in by if c != "*"]
+    if not cols:
+        raise NoSensitiveColumns("the release declares no sensitive columns (data.sensitive), so 'by: [\"*\"]' "
+                                 "has nothing to slice")
+    return cols
+
+
 def dimensions(by: list[str], evidence: Evidence) -> list[str]:
     """Each ``by`` column's dimension, then their intersection when there are several."""
+    by = expand(by, evidence)
     wanted = [[c] for c in by] + ([list(by)] if len(by) > 1 else [])
     names = []
     for cols in wanted:

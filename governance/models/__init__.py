@@ -26,6 +26,7 @@ _LOADERS = {
     "torch": "torch_model",
     "torch-export": "torch_export",
     "predictions": "predictions",
+    "onnx": "onnx_model",
     "pickle": "pickled",
     "joblib": "pickled",
 }

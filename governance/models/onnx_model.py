@@ -1,0 +1,247 @@
+"""ONNX models, run with onnxruntime (optional extra: ``pip install 'pruning-governance[onnx]'``).
+
+An ONNX file is a graph of standard operators plus tensors (protobuf): loading it does not unpickle or
+import code, so the format loads without ``--trust-pickle`` (custom-operator libraries are never
+registered, so a graph that needs one fails to load instead of running foreign code).
+
+Input: the graph must take one tensor (rows, features); it gets the chunk's feature columns in data
+order as float32 (float64 if the graph asks for double), like the torch adapter. Output, in order of
+preference:
+
+1. a probability output the graph itself provides: a sequence of maps (scikit-learn-onnx's ``ZipMap``,
+   ``[{class: p}, ...]``) or a tensor whose name contains "prob" (``output_probability`` with
+   ``zipmap=False``): used as probabilities, whatever ``output:`` says;
+2. otherwise the first floating-point tensor output, read as ``output:`` says (``logits``, the
+   default: softmax, or sigmoid for one column; ``probabilities``: as is).
+
+Class labels come from the graph when a node names them (``classlabels_*`` attributes of ZipMap or the
+ai.onnx.ml classifiers). A graph exported with a fixed batch size is run in blocks of that size, the last
+one zero-padded (rows are independent at inference).
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from ..errors import InputError
+from ._common import as_proba, feature_matrix, file_bytes, one_line
+
+INSTALL_HINT = "pip install 'pruning-governance[onnx]'"
+#: Operators whose presence does not stop us counting multiply-adds: element-wise and bookkeeping ops whose
+#: cost is not a multiply-add over weights. A graph with any other operator gets ``macs_dense=None``.
+_ELEMENTWISE = {
+    "Add", "Sub", "Mul", "Div", "Relu", "LeakyRelu", "PRelu", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "Identity",
+    "Cast", "Clip", "Gelu", "Erf", "Sqrt", "Pow", "Neg", "Exp", "Elu", "Selu", "HardSigmoid", "HardSwish",
+    "Softplus", "ZipMap", "ArgMax", "Dropout", "Constant", "Shape", "Gather", "Unsqueeze", "Squeeze", "Concat",
+    "Reshape", "Flatten",
+}
+
+
+def _import(module: str, *, manifest: Path, field: str) -> ModuleType:
+    """Import an optional module or fail naming the manifest field, with the install hint of the ``onnx`` extra."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise InputError(
+            manifest, f"{field}.format", f"format 'onnx' needs {module}, which is not installed: {INSTALL_HINT}"
+        ) from exc
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+class OnnxAdapter:
+    """Scores the chunk's feature matrix with an onnxruntime session."""
+
+    def __init__(self, session: Any, path: Path, *, field: str, output: str) -> None:
+        self.session = session
+        self.path = path
+        self.field = field
+        self.classes: list | None = None
+        self._facts: dict | None = None
+        inputs = session.get_inputs()
+        if len(inputs) != 1:
+            raise InputError(
+                path,
+                f"{field}.path",
+                f"the ONNX graph takes {len(inputs)} inputs ({', '.join(i.name for i in inputs)}); the gate passes "
+                "one (rows, features) tensor",
+            )
+        inp = inputs[0]
+        self._input = inp.name
+        self._dtype = np.float64 if inp.type == "tensor(double)" else np.float32
+        if inp.type not in ("tensor(float)", "tensor(double)"):
+            raise InputError(path, f"{field}.path", f"the ONNX graph's input has type {inp.type}; the gate passes float")
+        shape = list(inp.shape or [])
+        if len(shape) != 2:
+            raise InputError(path, f"{field}.path", f"the ONNX graph takes a {len(shape)}-d input; the gate passes "
+                                                     "(rows, features)")
+        self._batch_rows = shape[0] if isinstance(shape[0], int) and shape[0] > 0 else None
+        self._in_features = shape[1] if isinstance(shape[1], int) else None
+        self._output, self._kind = self._pick_output(session.get_outputs(), output)
+        self._width: int | None = None
+
+    def _pick_output(self, outputs: list[Any], output: str) -> tuple[str, str]:
+        """(output name, how to read it): 'zipmap', 'probabilities' or 'logits'."""
+        for o in outputs:
+            if o.type.startswith("seq(map("):
+                return o.name, "zipmap"
+        tensors = [o for o in outputs if o.type in ("tensor(float)", "tensor(double)", "tensor(float16)")]
+        for o in tensors:
+            if "prob" in o.name.lower():
+                return o.name, "probabilities"
+        if not tensors:
+            raise InputError(
+                self.path,
+                f"{self.field}.path",
+                f"the ONNX graph has no floating-point output (outputs: {', '.join(f'{o.name}: {o.type}' for o in outputs)})",
+            )
+        return tensors[0].name, output
+
+    def _run(self, x: np.ndarray) -> Any:
+        b = self._batch_rows
+        if b is None or x.shape[0] == b:
+            return self.session.run([self._output], {self._input: x})[0]
+        outs: list[Any] = []
+        for start in range(0, x.shape[0], b):
+            block = x[start : start + b]
+            rows = block.shape[0]
+            if rows < b:
+                block = np.concatenate([block, np.zeros((b - rows, x.shape[1]), dtype=x.dtype)])
+            out = self.session.run([self._output], {self._input: block})[0]
+            if isinstance(out, list):  # ZipMap: one dict per row
+                outs.extend(out[:rows])
+            else:
+                outs.append(np.asarray(out)[:rows])
+        return outs if self._kind == "zipmap" else np.concatenate(outs)
+
+    def predict_proba(self, features: pa.Table, row_offset: int) -> np.ndarray:
+        n = features.num_rows
+        x = feature_matrix(features, row_offset, path=self.path, field=self.field, fmt="onnx")
+        if self._in_features is not None and x.shape[1] != self._in_features:
+            raise InputError(
+                self.path, self.field, f"the model takes {self._in_features} features but the data has {x.shape[1]}"
+            )
+        if n == 0:
+            return np.empty((0, self._width or 1), dtype=np.float64)
+        try:
+            out = self._run(np.ascontiguousarray(x, dtype=self._dtype))
+        except Exception as exc:
+            raise InputError(
+                self.path, self.field, f"the model failed on rows {row_offset}-{row_offset + n - 1}: {one_line(exc)}"
+            ) from exc
+        if self._kind == "zipmap":
+            keys = self.classes if self.classes is not None else list(out[0].keys())
+            out = np.array([[row[k] for k in keys] for row in out], dtype=np.float64)
+        arr = as_proba(out, n, path=self.path, field=self.field, width=self._width)
+        self._width = arr.shape[1]
+        if self._kind == "logits":
+            arr = 1.0 / (1.0 + np.exp(-arr)) if arr.shape[1] == 1 else _softmax(arr)
+        return arr
+
+    def describe(self) -> dict:
+        facts = self._graph_facts()
+        return {"format": "onnx", "parameters": facts["parameters"], "nonzero_parameters": facts["nonzero_parameters"],
+                "bytes": file_bytes(self.path)}
+
+    def finish(self, n_rows: int) -> None:
+        return None
+
+    def efficiency_facts(self, sample: pa.Table) -> dict:
+        """Parameters and non-zeros over the graph's floating-point initializers; multiply-adds per row from its
+        Gemm/MatMul nodes with initializer weights (None when the graph has other heavy operators, e.g. Conv)."""
+        return dict(self._graph_facts())
+
+    def _graph_facts(self) -> dict:
+        if self._facts is None:
+            self._facts = _graph_facts(self.path)
+        return self._facts
+
+
+def _graph_facts(path: Path) -> dict:
+    """Counts from the graph itself (needs the ``onnx`` package; without it every count is None)."""
+    facts: dict = dict.fromkeys(("parameters", "nonzero_parameters", "sparsity_scope", "macs_dense",
+                                 "macs_effective", "macs_scope"))
+    try:
+        onnx = importlib.import_module("onnx")
+        from onnx import numpy_helper
+
+        model = onnx.load(str(path))
+    except Exception:  # not installed, or a graph onnxruntime reads but onnx does not: counts stay unknown
+        return facts
+    graph = model.graph
+    weights = {}
+    for init in graph.initializer:
+        arr = numpy_helper.to_array(init)
+        if np.issubdtype(arr.dtype, np.floating):
+            weights[init.name] = arr
+    facts["parameters"] = int(sum(a.size for a in weights.values()))
+    facts["nonzero_parameters"] = int(sum(np.count_nonzero(a) for a in weights.values()))
+    facts["sparsity_scope"] = f"all {len(weights)} floating-point initializers of the ONNX graph"
+    dense = effective = 0
+    counted = 0
+    for node in graph.node:
+        if node.op_type in ("Gemm", "MatMul"):
+            w = weights.get(node.input[1])
+            if w is None or w.ndim != 2:
+                return facts
+            dense += int(w.size)
+            effective += int(np.count_nonzero(w))
+            counted += 1
+        elif node.domain in ("", "ai.onnx") and node.op_type not in _ELEMENTWISE:
+            return facts
+        elif node.domain not in ("", "ai.onnx", "ai.onnx.ml"):
+            return facts
+    facts.update(macs_dense=dense, macs_effective=effective,
+                 macs_scope=f"{counted} Gemm/MatMul nodes with initializer weights; element-wise ops not counted")
+    return facts
+
+
+def _class_labels(path: Path) -> list | None:
+    """Class labels named by a ZipMap or ai.onnx.ml classifier node, if the ``onnx`` package can tell."""
+    try:
+        onnx = importlib.import_module("onnx")
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:
+        return None
+    for node in model.graph.node:
+        for attr in node.attribute:
+            if attr.name in ("classlabels_int64s", "classlabels_ints") and attr.ints:
+                return [int(v) for v in attr.ints]
+            if attr.name == "classlabels_strings" and attr.strings:
+                return [v.decode() for v in attr.strings]
+    return None
+
+
+def load(
+    spec: Any, path: Path, *, field: str, manifest: Path, trust_pickle: bool = False, device: str = "cpu"
+) -> OnnxAdapter:
+    ort = _import("onnxruntime", manifest=manifest, field=field)
+    if device == "cpu":
+        providers = ["CPUExecutionProvider"]
+    elif device.startswith("cuda"):
+        if "CUDAExecutionProvider" not in ort.get_available_providers():
+            raise InputError(None, "device", f"device {device!r} requested but onnxruntime has no CUDA provider "
+                                             "(install onnxruntime-gpu)")
+        index = device.partition(":")[2] or "0"
+        providers = [("CUDAExecutionProvider", {"device_id": int(index)}), "CPUExecutionProvider"]
+    else:
+        raise InputError(None, "device", f"format 'onnx' runs on cpu or cuda, not {device!r}")
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # errors only: onnxruntime's warnings would go to stderr
+    try:
+        session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
+    except Exception as exc:
+        raise InputError(path, f"{field}.path", f"not a loadable ONNX model ({one_line(exc)})") from exc
+    adapter = OnnxAdapter(session, path, field=field, output=spec.output)
+    adapter.classes = _class_labels(path)
+    return adapter

@@ -85,9 +85,12 @@ def hardware_description(device: str = "cpu") -> str:
     except AttributeError:  # not on Linux
         usable = os.cpu_count() or 0
     parts = [f"{cpu}", f"{usable} of {os.cpu_count()} logical CPUs usable", f"{platform.system()} {platform.machine()}"]
+    if hasattr(os, "getloadavg"):  # other work on the machine is the main source of timing noise: show it
+        parts.append("load average {:.2f} {:.2f} {:.2f} (1, 5, 15 min) before timing".format(*os.getloadavg()))
     torch = sys.modules.get("torch")  # only report torch when a model uses it: never import it for that
     if torch is not None:
-        parts.append(f"torch {torch.__version__} with {torch.get_num_threads()} intra-op threads")
+        threads = torch.get_num_threads()
+        parts.append(f"torch {torch.__version__} with {threads} intra-op thread{'s' if threads != 1 else ''}")
         if device.startswith("cuda") and torch.cuda.is_available():
             parts.append(f"GPU {torch.cuda.get_device_name(torch.device(device))}")
     ort = sys.modules.get("onnxruntime")

@@ -32,6 +32,8 @@ def _numeric(t: pa.DataType) -> bool:
 
 class PredictionsAdapter:
     classes: list | None = None
+    #: Scores are read from a file in row order: they cannot be re-computed on perturbed inputs or timed.
+    rescorable = False
 
     def __init__(self, path: Path, *, field: str, columns: list[str] | None) -> None:
         self.path = path

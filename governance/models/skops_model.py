@@ -56,6 +56,45 @@ class SklearnAdapter:
     def finish(self, n_rows: int) -> None:
         return None
 
+    def efficiency_facts(self, sample: pa.Table) -> dict:
+        """Size facts that mean something for this kind of estimator (found with getattr by evidence.efficiency).
+
+        Linear models (``coef_``, also as a Pipeline's last step): parameters = coefficients + intercepts,
+        sparsity over exactly those, multiply-adds per row = coefficients (effective: non-zero ones);
+        preprocessing steps are not counted. Trees and tree ensembles have no weight tensors: parameters,
+        sparsity and multiply-adds stay None and ``sparsity_scope`` reports node and leaf counts instead,
+        since pruning a tree removes nodes. Anything else: unknown (None), never guessed.
+        """
+        facts: dict = dict.fromkeys(("parameters", "nonzero_parameters", "sparsity_scope", "macs_dense",
+                                     "macs_effective", "macs_scope"))
+        est, where = self.model, ""
+        steps = getattr(est, "steps", None)
+        if steps:  # a Pipeline: describe its final estimator
+            est, where = steps[-1][1], " (the pipeline's last step; earlier steps not counted)"
+        name = type(est).__name__
+        coef = getattr(est, "coef_", None)
+        if coef is not None:
+            coef = np.atleast_2d(np.asarray(coef, dtype=np.float64))
+            intercept = np.atleast_1d(np.asarray(getattr(est, "intercept_", np.zeros(0)), dtype=np.float64))
+            facts.update(
+                parameters=int(coef.size + intercept.size),
+                nonzero_parameters=int(np.count_nonzero(coef) + np.count_nonzero(intercept)),
+                sparsity_scope=f"coef_ ({coef.shape[0]}x{coef.shape[1]}) and intercept_ ({intercept.size}) "
+                               f"of {name}{where}",
+                macs_dense=int(coef.size),
+                macs_effective=int(np.count_nonzero(coef)),
+                macs_scope=f"coef_ of {name}: features x outputs{where}",
+            )
+            return facts
+        trees = [est] if hasattr(est, "tree_") else [t for t in np.ravel(getattr(est, "estimators_", []))
+                                                      if hasattr(t, "tree_")]
+        if trees:
+            nodes = sum(int(t.tree_.node_count) for t in trees)
+            leaves = sum(int(t.tree_.n_leaves) for t in trees)
+            facts["sparsity_scope"] = (f"not applicable to trees: {name} has {len(trees)} tree"
+                                       f"{'s' if len(trees) > 1 else ''}, {nodes} nodes, {leaves} leaves{where}")
+        return facts
+
 
 def load(
     spec: Any, path: Path, *, field: str, manifest: Path, trust_pickle: bool = False, device: str = "cpu"

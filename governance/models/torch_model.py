@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any, Callable
 
@@ -132,6 +133,149 @@ class TorchAdapter:
 
     def finish(self, n_rows: int) -> None:
         return None
+
+    # -- optional methods, found with getattr by governance.evidence (efficiency, robustness) ---------------
+    def efficiency_facts(self, sample: pa.Table) -> dict:
+        """Parameters, non-zeros (and over which tensors) and multiply-adds per row, measured on this module.
+
+        Multiply-adds are counted by running ``sample`` (one row is enough) under a dispatch mode that sees
+        every matrix multiply and convolution the module really executes, so the count follows the module's
+        actual shapes (a structurally pruned, smaller layer counts less) for ``nn.Module``s and exported
+        programs alike. ``macs_effective`` scales each op by the share of non-zero entries of its weight
+        operand (a tensor stored as a parameter or buffer): what a sparse kernel would have to do, not what
+        the dense kernel does.
+        """
+        torch = self._torch
+        named = self._named_parameters()
+        facts: dict = {
+            "parameters": sum(int(p.numel()) for _, p in named),
+            "nonzero_parameters": sum(int(torch.count_nonzero(p.detach())) for _, p in named),
+            "sparsity_scope": _scope(named, self.module, torch),
+            "macs_dense": None,
+            "macs_effective": None,
+            "macs_scope": None,
+        }
+        if sample.num_rows == 0:
+            return facts
+        x = feature_matrix(sample.slice(0, 1), 0, path=self.path, field=self.field, fmt=self.fmt)
+        rows = self._batch_rows or 1  # a fixed-batch exported program runs whole blocks: count one block
+        t = torch.from_numpy(np.repeat(x, rows, axis=0)).to(device=self._device, dtype=self._dtype)
+        weights = {p.untyped_storage().data_ptr() for _, p in named}
+        if isinstance(self.module, torch.nn.Module):
+            weights |= {b.untyped_storage().data_ptr() for b in self.module.buffers()}
+        try:
+            dense, effective, ops = _count_macs(torch, self.module, t, weights)
+        except Exception:  # an op the dispatch mode cannot follow: leave the count unknown rather than guess
+            return facts
+        facts["macs_dense"] = dense // rows
+        facts["macs_effective"] = int(round(effective / rows))
+        facts["macs_scope"] = (", ".join(f"{n} {op}" for op, n in sorted(ops.items())) or "no") + (
+            " matrix-multiply/convolution ops; element-wise ops not counted")
+        return facts
+
+    def _named_parameters(self) -> list[tuple[str, Any]]:
+        """The tensors ``describe`` counts, with their names when the module can tell them."""
+        torch = self._torch
+        if isinstance(self.module, torch.nn.Module):
+            named = list(self.module.named_parameters())
+            if sum(int(p.numel()) for _, p in named) == sum(int(p.numel()) for p in self._parameters):
+                return named
+        return [("", p) for p in self._parameters]
+
+    def input_gradient(self, features: pa.Table, y: np.ndarray, row_offset: int, positive_column: int = 1) -> np.ndarray:
+        """Gradient of the summed per-row cross-entropy w.r.t. the feature matrix, float64 (n, d), for FGSM.
+
+        ``y`` holds class indices in the gate's class order. A single-output network gives P(positive), and
+        ``positive_column`` says which class index that is (the loss is then binary cross-entropy). The sum
+        keeps each row's gradient independent of the others in the chunk (the module runs in eval mode).
+        """
+        torch = self._torch
+        n = features.num_rows
+        x = feature_matrix(features, row_offset, path=self.path, field=self.field, fmt=self.fmt)
+        if n == 0:
+            return np.empty_like(x)
+        t = torch.from_numpy(x).to(device=self._device, dtype=self._dtype).requires_grad_(True)
+        target = torch.from_numpy(np.array(y, dtype=np.int64)).to(self._device)
+        fn = torch.nn.functional
+        try:
+            with torch.enable_grad():
+                out = _tensor_out(self._forward(t))
+                out = out.reshape(-1, 1) if out.ndim == 1 else out
+                if out.shape[1] == 1:
+                    score, is_pos = out[:, 0], (target == positive_column).to(out.dtype)
+                    loss = (fn.binary_cross_entropy_with_logits(score, is_pos, reduction="sum")
+                            if self.output == "logits"
+                            else fn.binary_cross_entropy(score.clamp(1e-12, 1 - 1e-12), is_pos, reduction="sum"))
+                elif self.output == "logits":
+                    loss = fn.cross_entropy(out, target, reduction="sum")
+                else:
+                    loss = fn.nll_loss(torch.log(out.clamp_min(1e-12)), target, reduction="sum")
+                (grad,) = torch.autograd.grad(loss, t)
+        except Exception as exc:
+            raise InputError(
+                self.path, self.field, f"the input gradient failed on rows {row_offset}-{row_offset + n - 1}: "
+                                       f"{one_line(exc)}"
+            ) from exc
+        return grad.detach().to(device="cpu", dtype=torch.float64).numpy()
+
+
+def _scope(named: list[tuple[str, Any]], module: Any, torch: Any) -> str:
+    """Which tensors the sparsity is over, e.g. 'all 4 parameter tensors (2 weight, 2 bias) of 2 Linear layers'."""
+    kinds = Counter(name.rsplit(".", 1)[-1] if name else "unnamed" for name, _ in named)
+    text = f"all {len(named)} parameter tensors ({', '.join(f'{n} {k}' for k, n in sorted(kinds.items(), key=lambda kv: (kv[0] != 'weight', kv[0])))})"
+    if isinstance(module, torch.nn.Module) and not isinstance(module, torch.fx.GraphModule):
+        owners = dict(module.named_modules())  # an exported program's submodules are untyped: name no layers
+        layers: dict[str, set[str]] = {}
+        for name, _ in named:
+            owner = name.rpartition(".")[0]
+            layers.setdefault(type(owners.get(owner, module)).__name__, set()).add(owner)
+        text += " of " + ", ".join(f"{len(v)} {k} layer{'s' if len(v) > 1 else ''}" for k, v in layers.items())
+    return text + "; buffers excluded"
+
+
+def _count_macs(torch: Any, module: Callable[[Any], Any], x: Any, weights: set[int]) -> tuple[int, float, Counter]:
+    """Run ``module(x)`` and sum the multiply-adds of its matrix multiplies and convolutions (dense, effective)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    aten = torch.ops.aten
+    matmuls = {aten.linear: (0, 1), aten.mm: (0, 1), aten.bmm: (0, 1), aten.matmul: (0, 1),
+               aten.addmm: (1, 2), aten.baddbmm: (1, 2), aten.addbmm: (1, 2)}
+    convs = {aten.conv1d, aten.conv2d, aten.conv3d, aten.convolution, aten._convolution}
+    transposed_convs = {aten.conv_transpose1d, aten.conv_transpose2d, aten.conv_transpose3d}
+    total = {"dense": 0, "effective": 0.0}
+    ops: Counter = Counter()
+
+    def density(*operands: Any) -> float:
+        for t in operands:  # the operand that is a stored weight (a view of a parameter or buffer)
+            if isinstance(t, torch.Tensor) and t.numel() and t.untyped_storage().data_ptr() in weights:
+                return float(torch.count_nonzero(t)) / t.numel()
+        return 1.0
+
+    class MacCounter(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # noqa: ANN001
+            out = func(*args, **(kwargs or {}))
+            packet = func.overloadpacket
+            macs, share = 0, 1.0
+            if packet in matmuls:
+                i, j = matmuls[packet]
+                a, b = args[i], args[j]
+                macs = out.numel() * a.shape[-1]
+                share = density(b, a)
+            elif packet in convs or packet in transposed_convs:
+                w = args[1]
+                transposed = packet in transposed_convs or (packet in (aten.convolution, aten._convolution) and args[6])
+                per = int(w.shape[1]) * int(np.prod(w.shape[2:]))
+                macs = (args[0].numel() if transposed else out.numel()) * per
+                share = density(w)
+            if macs:
+                total["dense"] += int(macs)
+                total["effective"] += macs * share
+                ops[str(packet).rsplit(".", 1)[-1]] += 1
+            return out
+
+    with torch.inference_mode(), MacCounter():
+        module(x)
+    return total["dense"], total["effective"], ops
 
 
 def _tensor_out(out: Any) -> Any:

@@ -79,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     lint.add_argument("policy")
     lint.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    ref = psub.add_parser("reference", help="print the policy reference (every rule kind, generated from the code)")
+    ref.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     explain = psub.add_parser("explain", help="list a policy's rules with their RMF subcategories")
     explain.add_argument("policy")
     explain.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
@@ -308,6 +310,11 @@ def cmd_render(args: argparse.Namespace) -> int:
 def cmd_policy(args: argparse.Namespace) -> int:
     from .rmf import subcategories
 
+    if args.policy_command == "reference":
+        from .reference import policy_reference
+
+        print(policy_reference(), end="")
+        return 0
     path = _resolve_policy(args.policy, None, None)
     policy = _load_policy(path)
     if args.policy_command == "lint":

@@ -36,3 +36,13 @@ def test_readme_documents_every_rule_kind_and_metric():
         assert f"| `{kind}` |" in README, kind
     for metric in (*METRICS, *FAIRNESS_METRICS):
         assert f"`{metric}`" in README, metric
+
+
+def test_policy_reference_is_current_and_every_kind_has_a_valid_example():
+    from governance.reference import EXAMPLES, policy_reference
+
+    docs = Path(__file__).resolve().parent.parent / "docs" / "policy-reference.md"
+    assert docs.read_text() == policy_reference(), "run: governance policy reference > docs/policy-reference.md"
+    assert set(EXAMPLES) == set(KINDS)
+    policy = parse_policy({"name": "examples", "rules": list(EXAMPLES.values())}, path=docs)
+    assert {r.kind for r in policy.rules} == set(KINDS)

@@ -13,6 +13,9 @@ from .slices import dimensions
 
 
 class AgreementRule(RuleBase):
+    """Fails when the share of rows where both models predict the same label is below ``min`` (overall), or
+    below ``min_per_slice`` in the worst slice of ``by``. The evidence keeps a sample of broken flips."""
+
     kind: Literal["agreement"]
     min: float = Field(ge=0, le=1, description="share of rows where both models predict the same label")
     by: list[str] | None = Field(None, description="also check each slice of these columns (or [class])")

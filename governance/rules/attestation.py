@@ -12,6 +12,9 @@ from .base import PolicyDefaults, RuleBase, finding, rule
 
 
 class Attestation(RuleBase):
+    """Fails unless each role in ``roles`` has an approval in the manifest's ``approvals`` for the sha256 of the
+    candidate file that was evaluated (re-pruning changes the hash and voids old sign-offs)."""
+
     kind: Literal["attestation"]
     roles: list[str] = Field(min_length=1, description="each role needs an approval of the evaluated candidate")
 

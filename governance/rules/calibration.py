@@ -12,6 +12,9 @@ from .base import PolicyDefaults, RuleBase, finding, fmt, rule
 
 
 class CalibrationRule(RuleBase):
+    """Fails when the candidate's expected calibration error exceeds ``max_ece`` or rose by more than
+    ``max_ece_increase`` (same equal-width bins for both models; ``evaluation.calibration_bins``)."""
+
     kind: Literal["calibration"]
     max_ece: float | None = Field(None, ge=0, description="the candidate's expected calibration error at most this")
     max_ece_increase: float | None = Field(None, description="the ECE may grow by at most this versus the baseline")

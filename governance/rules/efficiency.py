@@ -12,6 +12,9 @@ from .base import PolicyDefaults, RuleBase, finding, fmt, rule
 
 
 class EfficiencyRule(RuleBase):
+    """Fails when the measured savings fall short: sparsity, gzip-compressed size reduction, speedup or latency
+    at ``batch_size`` (baseline and candidate timed interleaved on the same machine)."""
+
     kind: Literal["efficiency"]
     min_sparsity: float | None = Field(None, ge=0, le=1, description="candidate's fraction of zero parameters")
     min_size_reduction: float | None = Field(None, le=1, description="1 - candidate/baseline gzip-compressed size")

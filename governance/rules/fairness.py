@@ -18,6 +18,10 @@ _NEEDS = {"demographic_parity": "selection_rate", "equalized_odds": "true_positi
 
 
 class FairnessGap(RuleBase):
+    """Fails when the candidate's gap between the groups of ``by`` (their intersection; ``*`` = every
+    sensitive column) passes ``max`` (differences) / ``min`` (ratios), or pruning widened it by more than
+    ``max_increase`` / ``max_decrease``. Computed as fairlearn does; groups under the minimum size are left out."""
+
     kind: Literal["fairness_gap"]
     metric: FairnessName
     by: list[str] = Field(min_length=1, description="sensitive columns; groups are their intersection")

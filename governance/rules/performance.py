@@ -35,12 +35,17 @@ class _Decides(RuleBase):
 
 
 class MetricDrop(_Decides):
+    """Fails when the candidate's overall metric is worse than the baseline's by more than ``max_drop``
+    (absolute, in the metric's units; for lower-is-better metrics a rise is the drop)."""
+
     kind: Literal["metric_drop"]
     metric: MetricName
     max_drop: float = Field(description="largest allowed absolute worsening, baseline vs candidate")
 
 
 class MetricFloor(_Decides):
+    """Fails when the candidate's overall metric (higher-is-better) is below ``min``."""
+
     kind: Literal["metric_floor"]
     metric: MetricName
     min: float = Field(description="the candidate's metric must be at least this")
@@ -53,6 +58,8 @@ class MetricFloor(_Decides):
 
 
 class MetricCeiling(_Decides):
+    """Fails when the candidate's overall metric (lower-is-better) is above ``max``."""
+
     kind: Literal["metric_ceiling"]
     metric: MetricName
     max: float = Field(description="the candidate's metric must be at most this")
@@ -65,6 +72,11 @@ class MetricCeiling(_Decides):
 
 
 class SliceMetricDrop(_Decides):
+    """Fails when, in the worst judged slice of each ``by`` column (and of their intersection), the drop
+    exceeds ``max_drop``. ``by: ["*"]`` means every sensitive column; ``by: [class]`` slices by the true label
+    (within a class slice, accuracy is that class's recall). Slices under ``min_slice_size`` rows are skipped
+    and reported; if none can be judged the rule is inconclusive, never pass."""
+
     kind: Literal["slice_metric_drop"]
     metric: MetricName
     by: list[str] = Field(min_length=1, description="sensitive columns; each, and their intersection; "

@@ -12,6 +12,10 @@ from .base import PolicyDefaults, RuleBase, finding, fmt, rule
 
 
 class RobustnessDrop(RuleBase):
+    """Fails when, under seeded input perturbation, the candidate loses more accuracy than the baseline by more
+    than ``max_extra_drop`` (worst measured level unless ``level`` names one; levels come from
+    ``evaluation.robustness`` in the manifest)."""
+
     kind: Literal["robustness_drop"]
     max_extra_drop: float = Field(description="the candidate's accuracy loss under perturbation may exceed the "
                                               "baseline's by at most this (absolute)")

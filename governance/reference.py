@@ -1,0 +1,88 @@
+"""The policy reference, generated from the rules' pydantic models so the docs cannot drift from the code."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from pydantic.fields import FieldInfo
+
+import yaml
+
+from .rules import KINDS
+from .rules.base import PolicyDefaults, RuleBase
+
+COMMON = set(RuleBase.model_fields)
+
+#: one runnable example per rule kind (a test validates each and requires one for every kind)
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "metric_drop": {"id": "PERF-001", "kind": "metric_drop", "metric": "accuracy", "max_drop": 0.01,
+                    "decide_on": "bound", "severity": "block", "rmf": ["MEASURE 2.3"],
+                    "rationale": "Pruning may cost at most one point of accuracy, even at the pessimistic end."},
+    "metric_floor": {"id": "PERF-002", "kind": "metric_floor", "metric": "recall", "min": 0.7},
+    "metric_ceiling": {"id": "PERF-003", "kind": "metric_ceiling", "metric": "false_positive_rate", "max": 0.1},
+    "slice_metric_drop": {"id": "SLICE-001", "kind": "slice_metric_drop", "metric": "accuracy", "by": ["*"],
+                          "max_drop": 0.03, "min_slice_size": 50, "multiple_comparisons": "holm"},
+    "fairness_gap": {"id": "FAIR-001", "kind": "fairness_gap", "metric": "equalized_odds_difference",
+                     "by": ["group"], "max": 0.1, "max_increase": 0.02, "severity": "warn"},
+    "agreement": {"id": "AGREE-001", "kind": "agreement", "min": 0.95, "by": ["class"], "min_per_slice": 0.9},
+    "calibration": {"id": "CAL-001", "kind": "calibration", "max_ece": 0.05, "max_ece_increase": 0.01},
+    "robustness_drop": {"id": "ROB-001", "kind": "robustness_drop", "perturbation": "gaussian", "level": 0.3,
+                        "max_extra_drop": 0.02},
+    "efficiency": {"id": "EFF-001", "kind": "efficiency", "min_size_reduction": 0.3, "min_speedup": 1.2,
+                   "batch_size": 256},
+    "attestation": {"id": "SIGN-001", "kind": "attestation", "roles": ["model-owner", "risk-officer"]},
+}
+
+
+def _type(field: FieldInfo) -> str:
+    text = str(field.annotation).replace("typing.", "")
+    for noise in ("<class '", "'>"):
+        text = text.replace(noise, "")
+    return text
+
+
+def _default(field: FieldInfo) -> str:
+    if field.is_required():
+        return "required"
+    if field.default_factory is not None:
+        return f"`{field.default_factory()!r}`"
+    return f"`{field.default!r}`"
+
+
+def _table(fields: dict[str, FieldInfo], skip: set[str]) -> list[str]:
+    rows = ["| key | type | default | meaning |", "|---|---|---|---|"]
+    for name, f in fields.items():
+        if name in skip:
+            continue
+        desc = (f.description or "").replace("|", "\\|")
+        rows.append(f"| `{name}` | `{_type(f)}` | {_default(f)} | {desc} |")
+    return rows
+
+
+def policy_reference() -> str:
+    out: list[Any] = [
+        "# Policy reference",
+        "",
+        "Generated from the code by `governance policy reference` (a test fails if this file is stale).",
+        "",
+        "## Keys every rule has",
+        "",
+        *_table(RuleBase.model_fields, set()),
+        "",
+        "`kind` selects one of the rule kinds below. Unknown keys, unknown kinds and impossible values are",
+        "bad input (exit 2), naming the policy file, the rule and the key.",
+        "",
+        "## `defaults`",
+        "",
+        *_table(PolicyDefaults.model_fields, set()),
+        "",
+    ]
+    for kind, spec in KINDS.items():
+        doc = inspect.getdoc(spec.params) or ""
+        example = EXAMPLES.get(kind)
+        out += [f"## `{kind}` ({spec.family} rules)", "", doc, "",
+                *_table(spec.params.model_fields, COMMON | {"kind"}), ""]
+        if example:
+            out += ["```yaml", yaml.safe_dump([example], sort_keys=False, width=110).rstrip(), "```", ""]
+    return "\n".join(out).rstrip() + "\n"

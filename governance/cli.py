@@ -294,6 +294,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     from .outputs import write_all
     from .render import RenderContext
     from .render.templating import template_folders
+    from .trail import CHECKSUMS, checksums
 
     evidence = _load_saved(args.evidence, Evidence, "evidence")
     verdict = _load_saved(args.verdict, Verdict, "verdict")
@@ -302,6 +303,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     card, card_file = _load_card(args.card, None, "--card")
     files = _render_documents(RenderContext(evidence, verdict, card=card, card_file=card_file,
                                             templates=args.templates))
+    files = {**files, CHECKSUMS: checksums(files)}
     write_all(args.out, files)
     print(f"wrote {', '.join(files)} to {args.out}")
     return 0

@@ -15,7 +15,8 @@ import yaml
 from conftest import write_yaml
 from governance.cli import main
 
-OUTPUTS = {"evidence.json", "verdict.json", "junit.xml"}
+OUTPUTS = {"evidence.json", "verdict.json", "junit.xml", "model_card.md", "model_card.html", "audit_report.html",
+           "audit_report.pdf", "checksums.json"}
 
 
 @pytest.fixture()

@@ -1,0 +1,243 @@
+"""The documents: what `governance check` and `governance render` write, and what a reviewer reads back.
+
+PDFs are slow (1-3 s each), so few are rendered and shared through module-scoped fixtures.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from governance.card import MISSING, CardFacts
+from governance.cli import main
+from governance.render import RENDERERS, RenderContext, render_all
+from governance.render.sample import sample_evidence, sample_verdict
+from governance.render.templating import autoescape
+
+DOCUMENTS = {"model_card.md", "model_card.html", "audit_report.html", "audit_report.pdf"}
+HOSTILE = '<script>alert("card")</script>'
+
+
+def pdf_text(content: bytes) -> str:
+    from pypdf import PdfReader
+
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
+
+
+@pytest.fixture(scope="module")
+def checked(release_dir, tmp_path_factory) -> Path:
+    """`governance check` on the test release, with a card whose description holds markup."""
+    d = tmp_path_factory.mktemp("checked")
+    rel = d / "rel"
+    shutil.copytree(release_dir, rel)
+    card = {"model_details": {"description": f"Scores applications. {HOSTILE}", "owners": ["Risk team"],
+                              "license": "apache-2.0", "pruning": {"method": "magnitude", "target_sparsity": 0.25}},
+            "limitations": ['<img src="http://127.0.0.1:9/x.png"> is text here']}
+    (rel / "card.yaml").write_text(yaml.safe_dump(card))
+    manifest = yaml.safe_load((rel / "release.yaml").read_text())
+    (rel / "release.yaml").write_text(yaml.safe_dump({**manifest, "card": "card.yaml"}))
+    assert main(["check", str(rel / "release.yaml"), "--out", str(d / "out"), "--quiet"]) == 0
+    return d / "out"
+
+
+@pytest.fixture(scope="module")
+def blocked_sample() -> dict[str, bytes]:
+    """Every optional evidence section filled, 12 slices, a blocked verdict: all four documents in memory."""
+    evidence = sample_evidence(slices=12)
+    return render_all(RenderContext(evidence, sample_verdict(evidence, blocked=True)), sorted(DOCUMENTS))
+
+
+# --- check writes everything; the PDF answers the reviewer's question --------------------------------
+def test_check_writes_all_documents(checked):
+    assert {p.name for p in checked.iterdir()} >= DOCUMENTS | {"evidence.json", "verdict.json", "junit.xml"}
+
+
+def test_pdf_names_the_decision_every_rule_and_the_release_on_each_page(checked):
+    from pypdf import PdfReader
+
+    verdict = json.loads((checked / "verdict.json").read_text())
+    content = (checked / "audit_report.pdf").read_bytes()
+    reader = PdfReader(io.BytesIO(content))
+    first = reader.pages[0].extract_text()
+    assert "SHIP: decision pass" in first
+    for f in verdict["findings"]:
+        assert f["rule_id"] in first  # every rule with its status is on the first page
+    pages = [p.extract_text() for p in reader.pages]
+    assert len(pages) >= 3
+    for i, text in enumerate(pages, 1):
+        assert f"page {i} of {len(pages)}" in text and "credit-lr" in text
+    text = "\n".join(pages)
+    for heading in ("Findings by NIST AI RMF function", "GOVERN", "MAP", "MEASURE", "MANAGE", "Waivers",
+                    "No waivers", "Per slice", "Provenance", "NIST AI RMF coverage", "human attestation"):
+        assert heading in text, heading
+    assert "MEASURE 2.3" in text and "AI system performance or assurance criteria" in text  # RMF wording
+    evidence = json.loads((checked / "evidence.json").read_text())
+    assert evidence["inputs"]["data"]["sha256"][:20] in text.replace("\n", "")
+    assert not PdfReader(io.BytesIO(content)).attachments
+
+
+def test_blocked_pdf_leads_with_the_blocking_rules_and_their_margin(blocked_sample):
+    from pypdf import PdfReader
+
+    first = " ".join(PdfReader(io.BytesIO(blocked_sample["audit_report.pdf"])).pages[0].extract_text().split())
+    assert "BLOCKED: decision blocked Blocked by 1 rule: PERF-001." in first
+    assert "0.0027 past the limit" in first.split("Every rule of the policy")[0]
+
+
+def test_documents_are_self_contained(checked, blocked_sample):
+    for html in ((checked / "model_card.html").read_text(), (checked / "audit_report.html").read_text(),
+                 blocked_sample["audit_report.html"].decode()):
+        assert "<script" not in html.lower()
+        assert not re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:|file:|//)""", html, re.I)
+        assert "<link" not in html.lower() and "<style>" in html and "<svg" in html
+
+
+def test_card_markup_is_shown_as_text(checked):
+    for name in ("model_card.html", "audit_report.html"):
+        html = (checked / name).read_text()
+        assert "<script" not in html and "<img" not in html
+    card = (checked / "model_card.html").read_text()
+    assert "&lt;script&gt;alert(&#34;card&#34;)&lt;/script&gt;" in card
+    assert "&lt;img src=&#34;http://127.0.0.1:9/x.png&#34;&gt;" in card
+
+
+def test_optional_sections_say_not_measured_when_absent(checked, blocked_sample):
+    evidence = json.loads((checked / "evidence.json").read_text())
+    html = (checked / "audit_report.html").read_text()
+    for section, phrase in (("efficiency", "Not measured: efficiency"), ("robustness", "Not measured: robustness"),
+                            ("calibration", "Not measured: calibration")):
+        assert (phrase in html) == (evidence.get(section) is None), section
+    full = blocked_sample["audit_report.html"].decode()
+    assert "Not measured" not in full
+    assert "reliability diagram" in full and "candidate / baseline ratios" in full
+    assert "gaussian" in full and "paired percentile bootstrap" in full
+    text = pdf_text(blocked_sample["audit_report.pdf"])
+    assert "expected calibration error" in text and "speed-up" in text and "extra drop" in text
+
+
+def test_slice_tables_carry_intervals_when_the_evidence_has_them(blocked_sample):
+    html = blocked_sample["model_card.html"].decode()
+    row = re.search(r"<td>segment-03.*?</tr>", html, re.S).group(0)
+    assert row.count('class="ci"') == 3  # baseline, candidate and difference intervals
+    assert "segment-01<span class=\"ci\">too few rows: not judged</span>" in html
+
+
+def test_missing_card_facts_are_visible_in_every_document(checked):
+    for name in ("model_card.md", "model_card.html", "audit_report.html"):
+        assert MISSING in (checked / name).read_text(), name
+
+
+def test_waivers_and_their_expiry_are_reported():
+    evidence = sample_evidence(slices=3)
+    verdict = sample_verdict(evidence, blocked=True)
+    verdict = verdict.model_copy(update={"waivers": [
+        {"rule": "PERF-001", "reason": "retraining is scheduled", "approved_by": "Dana (risk officer)",
+         "expires": "2025-03-31", "scope": None, "state": "applied"},
+        {"rule": "FAIR-001", "reason": "old exception", "approved_by": "Lee", "expires": "2024-12-31",
+         "scope": ["segment=segment-01"], "state": "expired"}]})
+    html = RENDERERS["audit_report.html"](RenderContext(evidence, verdict)).decode()
+    waivers = html.split("<h2>Waivers</h2>")[1].split("<h2>")[0]
+    assert "Dana (risk officer)" in waivers and "2025-03-31" in waivers and "applied" in waivers
+    assert "expired (ignored)" in waivers and "segment=segment-01" in waivers
+    md = RENDERERS["model_card.md"](RenderContext(evidence, verdict)).decode()
+    assert "PERF-001: approved by Dana (risk officer), expires 2025-03-31" in md
+
+
+def test_coverage_table_lists_all_72_subcategories():
+    from governance.rmf import subcategories
+
+    evidence = sample_evidence(slices=3)
+    html = RENDERERS["audit_report.html"](RenderContext(evidence, sample_verdict(evidence))).decode()
+    coverage = html.split("NIST AI RMF coverage")[1]
+    for sid in subcategories():
+        assert f"<td>{sid}</td>" in coverage, sid
+    assert "check 3 of the 72" in coverage and "other 69 need a human attestation" in coverage
+    assert "rules PERF-001" in coverage
+
+
+# --- templates: autoescape, strictness, sandbox, overrides ------------------------------------------
+def test_autoescape_covers_html_templates_but_not_markdown():
+    assert autoescape("audit_report.html.j2") and autoescape("x.html")
+    assert not autoescape("model_card.md.j2") and not autoescape("style.css")
+
+
+def _render(checked: Path, out: Path, *extra: str) -> int:
+    return main(["render", "--evidence", str(checked / "evidence.json"), "--verdict", str(checked / "verdict.json"),
+                 "--out", str(out), *extra])
+
+
+def test_user_template_overrides_by_file_name_and_runs_sandboxed_and_strict(checked, tmp_path, capsys):
+    user = tmp_path / "tpl"
+    user.mkdir()
+    (user / "model_card.html.j2").write_text("{{ ''.__class__.__mro__[1].__subclasses__() }}")
+    assert _render(checked, tmp_path / "a", "--templates", str(user)) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "model_card.html.j2" in err and "SecurityError" in err
+    (user / "model_card.html.j2").write_text("<p>{{ release.name }}</p>\n<p>{{ no_such_variable }}</p>\n")
+    assert _render(checked, tmp_path / "b", "--templates", str(user)) == 2
+    err = capsys.readouterr().err
+    assert "model_card.html.j2: line 2: template error" in err and "no_such_variable" in err
+    assert not (tmp_path / "b").exists()
+    (user / "model_card.html.j2").write_text("{% extends 'nope.html.j2' %}{% block x %}{% endblock %}")
+    assert _render(checked, tmp_path / "c", "--templates", str(user)) == 2
+    assert "template not found: nope.html.j2" in capsys.readouterr().err
+
+
+def test_render_bad_inputs_exit_2_with_one_line(checked, tmp_path, capsys):
+    cases = [
+        (["--evidence", str(tmp_path / "missing.json")], "missing.json: file not found"),
+        (["--evidence", str(checked / "verdict.json")], "not a valid evidence file"),
+        (["--card", str(tmp_path / "nope.yaml")], "card file not found"),
+        (["--templates", str(tmp_path / "no-folder")], "--templates: not a folder of templates"),
+    ]
+    for extra, message in cases:
+        argv = ["render", "--evidence", str(checked / "evidence.json"), "--verdict", str(checked / "verdict.json"),
+                "--out", str(tmp_path / "out")]
+        for flag, value in zip(extra[::2], extra[1::2]):
+            if flag in argv:
+                argv[argv.index(flag) + 1] = value
+            else:
+                argv += [flag, value]
+        assert main(argv) == 2, extra
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and message in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_check_refuses_a_missing_templates_folder_before_scoring(release_dir, tmp_path, capsys):
+    code = main(["check", str(release_dir / "release.yaml"), "--out", str(tmp_path / "out"),
+                 "--templates", str(tmp_path / "none")])
+    assert code == 2 and "--templates: not a folder of templates" in capsys.readouterr().err
+
+
+def test_rendering_does_not_import_weasyprint_until_a_pdf_is_made():
+    code = ("import sys\nfrom governance.render import RENDERERS, RenderContext\n"
+            "from governance.render.sample import sample_evidence, sample_verdict\n"
+            "e = sample_evidence(3); ctx = RenderContext(e, sample_verdict(e))\n"
+            "for n in ('model_card.md', 'model_card.html', 'audit_report.html'): RENDERERS[n](ctx)\n"
+            "assert 'weasyprint' not in sys.modules, 'weasyprint imported eagerly'\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_front_matter_must_stay_a_mapping(checked, tmp_path, capsys):
+    user = tmp_path / "tpl"
+    user.mkdir()
+    (user / "model_card.md.j2").write_text("---\n- a list\n---\n# card\n")
+    assert _render(checked, tmp_path / "out", "--templates", str(user)) == 2
+    assert "front matter" in capsys.readouterr().err
+
+
+def test_card_facts_reach_the_context_unchanged():
+    evidence = sample_evidence(slices=3)
+    card = CardFacts.model_validate({"model_details": {"owners": "Risk team", "version": 2}})
+    html = RENDERERS["model_card.html"](RenderContext(evidence, sample_verdict(evidence), card=card)).decode()
+    assert "Risk team" in html and "<h1><span class=\"release-name\">sample-model 2</span></h1>" in html

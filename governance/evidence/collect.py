@@ -17,11 +17,14 @@ from ..hashing import file_ref
 from ..manifest import Release
 from ..metrics import METRICS, fairness_gaps
 from .accumulator import Accumulator
+from .efficiency import measure_efficiency
+from .robustness import RobustnessAccumulator, numeric_features
 from .bootstrap import METHOD, SliceRef, interval, resample_metrics
-from .schema import (Agreement, Calibration, CalibrationStats, Comparison, Comparisons, DataEvidence, Evidence,
-                     Interval, ModelEvidence)
+from .schema import (Agreement, Calibration, CalibrationStats, Comparison, Comparisons, DataEvidence, Efficiency,
+                     Evidence, Interval, ModelEvidence, Robustness)
 
-LIBRARIES = ("numpy", "pyarrow", "pydantic", "scikit-learn", "skops", "torch", "safetensors", "fairlearn")
+LIBRARIES = ("numpy", "pyarrow", "pydantic", "scikit-learn", "skops", "torch", "safetensors", "onnxruntime", "onnx",
+             "fairlearn")
 Progress = Callable[[int], None]
 
 
@@ -121,18 +124,39 @@ def collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu"
     ev = m.evaluation
     acc = Accumulator(len(classes), positive, roc_auc=ev.roc_auc, bins=ev.calibration_bins,
                       examples=ev.broken_examples, seed=ev.bootstrap.seed)
+    rob: RobustnessAccumulator | None = None
+    sample = None  # the first rows, kept for timing the models after the pass
+
+    def to_probabilities(role: str, raw: np.ndarray, offset: int) -> np.ndarray:
+        return _probabilities(raw, classes, positive, paths[role], offset)
+
     rows = 0
     for chunk in source.chunks():
-        probs = [_probabilities(adapters[r].predict_proba(chunk.features, chunk.offset), classes, positive,
-                                paths[r], chunk.offset) for r in ("baseline", "candidate")]
+        probs = [to_probabilities(r, adapters[r].predict_proba(chunk.features, chunk.offset), chunk.offset)
+                 for r in ("baseline", "candidate")]
         y = _encode(chunk.target, classes, data_path, m.data.target, chunk.offset)
         acc.update(_cells(acc, chunk), y, probs[0], probs[1], rows=chunk.offset + np.arange(len(chunk)))
+        if sample is None:
+            sample = chunk.features.slice(0, max(ev.latency.batch_sizes) if ev.latency else 1)
+        if ev.robustness is not None:
+            if rob is None:
+                rob = RobustnessAccumulator(ev.robustness, numeric_features(chunk.features))
+            if rob.wants_more():
+                rob.update(chunk.features, y, adapters, chunk.offset, to_probabilities)
         rows += len(chunk)
         if progress is not None:
             progress(rows)
     for adapter in adapters.values():
         adapter.finish(rows)
-    return build_evidence(release, acc, source, classes, positive, paths, adapters, data_path)
+    efficiency = measure_efficiency(adapters, paths, sample, ev.latency, device)
+    robustness, notes = None, []
+    if rob is not None and rob.skipped:
+        notes.append(rob.skipped)  # e.g. the predictions format cannot be re-scored: loud, rules will error
+    elif rob is not None and (result := rob.result()) is not None:
+        robustness = result.model_copy(update={"feature_std": dict(rob.feature_std or {}),
+                                               "std_source": rob.std_source, "notes": list(rob.notes)})
+    return build_evidence(release, acc, source, classes, positive, paths, adapters, data_path,
+                          efficiency=efficiency, robustness=robustness, notes=notes)
 
 
 CLASS_DIMENSION = "class"
@@ -179,7 +203,9 @@ def _comparisons(acc: Accumulator, refs: dict[str, dict[str, SliceRef]], points:
 
 
 def build_evidence(release: Release, acc: Accumulator, source: DataSource, classes: list[str],
-                   positive: int | None, paths: dict[str, Path], adapters: dict, data_path: Path) -> Evidence:
+                   positive: int | None, paths: dict[str, Path], adapters: dict, data_path: Path, *,
+                   efficiency: Efficiency | None = None, robustness: Robustness | None = None,
+                   notes: list[str] | None = None) -> Evidence:
     m = release.manifest
     refs = slice_refs(acc, m.data.sensitive, classes)
     everything = list(range(len(acc.keys)))
@@ -219,7 +245,7 @@ def build_evidence(release: Release, acc: Accumulator, source: DataSource, class
         slices={d: {v: acc.agreement(r.cells, r.true_class) for v, r in values.items()} for d, values in refs.items()},
         broken_examples=[int(r) for r in acc.broken_rows],
     )
-    warnings = []
+    warnings = list(notes or [])
     if files["baseline"].sha256 == files["candidate"].sha256:
         warnings.append("baseline and candidate are the same file: this gate compares a model with itself")
     elif agreement.max_abs_score_difference == 0.0:
@@ -242,6 +268,8 @@ def build_evidence(release: Release, acc: Accumulator, source: DataSource, class
         agreement=agreement,
         comparisons=_comparisons(acc, refs, points, m.evaluation.bootstrap) if m.evaluation.bootstrap.resamples else None,
         calibration=calibration,
+        efficiency=efficiency,
+        robustness=robustness,
         approvals=[a.model_dump(mode="json") for a in m.approvals],
         warnings=warnings,
     )

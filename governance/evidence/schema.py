@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..provenance import Provenance
+
 Number = float | int | None
 #: metric name -> value; `count` is the number of rows. None where a metric is undefined (e.g. AUC with one class).
 MetricValues = dict[str, Number]
@@ -152,6 +154,61 @@ class Robustness(_Frozen):
     seed: int
     features: list[str] = Field(description="numeric features that were perturbed")
     levels: list[RobustnessLevel]
+    feature_std: dict[str, float] = Field(default_factory=dict, description="the std each sigma is in units of")
+    std_source: str | None = Field(None, description="which rows the feature std was computed from")
+    notes: list[str] = Field(default_factory=list, description="e.g. why FGSM was skipped")
+
+
+class ProvenanceEvidence(_Frozen):
+    """The provenance file as declared, and the files it names as found at collection."""
+
+    file: FileRef = Field(description="the provenance file itself")
+    declared: Provenance
+    files: dict[str, FileRef] = Field(default_factory=dict,
+                                      description="dataset name -> the local file its `path` names, hashed")
+    unavailable: dict[str, str] = Field(default_factory=dict,
+                                        description="dataset name -> why its local file could not be hashed")
+
+
+class LeakageSet(_Frozen):
+    role: str
+    file: FileRef | None = None
+    rows: int | None = Field(None, description="rows in this dataset")
+    overlap_rows: int | None = Field(None, description="evaluation rows whose row hash occurs in this dataset")
+    overlap_share: float | None = Field(None, description="overlap_rows / evaluation rows")
+    problem: str | None = Field(None, description="why it could not be compared (no local file, missing columns)")
+
+
+class Leakage(_Frozen):
+    """Evaluation rows that also occur in the training, fine-tuning or validation data the provenance names."""
+
+    method: str
+    columns: list[str] = Field(description="the columns hashed: the features, then the target")
+    evaluation_rows: int
+    evaluation_distinct_rows: int
+    datasets: dict[str, LeakageSet] = Field(default_factory=dict, description="dataset name -> overlap")
+
+
+class PiiColumn(_Frozen):
+    sampled: int = Field(description="non-null values examined")
+    matches: dict[str, int] = Field(description="detector -> sampled values in which it found a match")
+
+
+class PiiScan(_Frozen):
+    """A bounded sample of the evaluation data scanned for personal data. Counts only: no value is kept."""
+
+    method: str
+    detectors: list[str]
+    rows_sampled: int
+    columns: dict[str, PiiColumn]
+    not_scanned: list[str] = Field(default_factory=list, description="columns of types that cannot hold them "
+                                                                     "(floating point, boolean, dates)")
+
+
+class Documentation(_Frozen):
+    card_file: FileRef | None = Field(description="the model-card facts file (card.yaml), None when not given")
+    sections: dict[str, bool] = Field(description="card section (dotted path, e.g. intended_use.out_of_scope_uses)"
+                                                  " -> whether it is filled")
 
 
 class Evidence(_Frozen):
@@ -170,6 +227,10 @@ class Evidence(_Frozen):
     calibration: Calibration | None = None
     efficiency: Efficiency | None = None
     robustness: Robustness | None = None
+    provenance: ProvenanceEvidence | None = Field(None, description="None: the manifest names no provenance file")
+    leakage: Leakage | None = None
+    pii: PiiScan | None = None
+    documentation: Documentation | None = None
     approvals: list[dict[str, str]] = Field(default_factory=list, description="the manifest's sign-offs, as declared")
     warnings: list[str] = Field(default_factory=list)
 

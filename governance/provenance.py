@@ -1,0 +1,131 @@
+"""The provenance manifest (``provenance.yaml``): where the release's data and models came from.
+
+It is named by the release manifest's ``provenance:`` key (a path relative to the manifest). Paths inside it
+are relative to the provenance file's own folder. It declares; it does not decide: evidence collection records
+the declared values next to the hashes of the files actually used, and the ``provenance``, ``leakage`` and
+``pii_scan`` rules compare them. See docs/provenance.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .yamlfile import load_model_file
+
+DatasetRole = Literal["evaluation", "training", "fine-tuning", "validation", "reference"]
+#: roles whose rows must not reappear in the evaluation data (compared by the leakage check)
+LEAKAGE_ROLES: tuple[str, ...] = ("training", "fine-tuning", "validation")
+#: the two models every provenance file describes: the ones the gate evaluates
+RELEASE_MODELS = ("baseline", "candidate")
+SHA256 = r"^[0-9a-f]{64}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _lower_hash(value: Any) -> Any:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+class CollectionPeriod(_Strict):
+    start: dt.date | None = None
+    end: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "CollectionPeriod":
+        if self.start is None and self.end is None:
+            raise ValueError("give at least one of 'start' and 'end'")
+        if self.start is not None and self.end is not None and self.start > self.end:
+            raise ValueError(f"start {self.start} is after end {self.end}")
+        return self
+
+
+class DatasetProvenance(_Strict):
+    """One dataset: where it is, what exactly it is (its hash), where it came from and on what terms."""
+
+    role: DatasetRole = Field(description="evaluation (the release's data), training, fine-tuning, validation, "
+                                          "reference")
+    path: str | None = Field(None, description="a local file (CSV or Parquet), relative to provenance.yaml; "
+                                               "it is hashed at collection")
+    uri: str | None = Field(None, description="where the dataset is kept, when not (only) a local file")
+    sha256: str | None = Field(None, pattern=SHA256, description="the dataset file's sha256 (lower-case hex)")
+    description: str | None = None
+    source: str | None = Field(None, description="who produced or supplied the data")
+    license: str | None = Field(None, description="an SPDX id (e.g. CC-BY-4.0) or the licence's name")
+    collection_period: CollectionPeriod | None = None
+    collection_process: str | None = Field(None, description="how the rows were collected")
+    consent_basis: str | None = Field(None, description="the legal or consent basis for using the data")
+    preprocessing: str | None = None
+    personal_data: list[str] | None = Field(
+        None, description="columns that hold personal data; [] declares that none does (absent: not declared)")
+
+    hashes_lower_case = field_validator("sha256", mode="before")(_lower_hash)
+
+    @model_validator(mode="after")
+    def _located(self) -> "DatasetProvenance":
+        if self.path is None and self.uri is None:
+            raise ValueError("a dataset needs 'path' (a local file) or 'uri'")
+        if self.personal_data is not None and len(set(self.personal_data)) != len(self.personal_data):
+            raise ValueError("personal_data lists a column twice")
+        return self
+
+
+class Pruning(_Strict):
+    method: str = Field(description="e.g. 'global magnitude pruning (torch.nn.utils.prune.l1_unstructured)'")
+    settings: dict[str, Any] = Field(default_factory=dict, description="e.g. {amount: 0.5, scope: all Linear weights}")
+
+
+class ModelProvenance(_Strict):
+    """One model: its hash, the model it was derived from (``parent``), how it was made."""
+
+    sha256: str | None = Field(None, pattern=SHA256, description="the model file's sha256 (lower-case hex)")
+    parent: str | None = Field(None, pattern=SHA256,
+                               description="sha256 of the model this one was derived from (the candidate's is the "
+                                           "baseline's: the lineage of the pruning)")
+    description: str | None = None
+    source: str | None = None
+    license: str | None = None
+    pruning: Pruning | None = Field(None, description="candidate: how it was pruned")
+    training_code_revision: str | None = Field(None, description="e.g. the git commit of the training code")
+    training_code: str | None = Field(None, description="e.g. the training code's repository")
+    datasets: list[str] = Field(default_factory=list,
+                                description="names of the datasets (above) it was trained or fine-tuned on")
+
+    hashes_lower_case = field_validator("sha256", "parent", mode="before")(_lower_hash)
+
+
+class Provenance(_Strict):
+    """The content of ``provenance.yaml``. Unknown keys are an error (exit 2), naming file, field and line."""
+
+    datasets: dict[str, DatasetProvenance] = Field(min_length=1, description="dataset name -> its provenance")
+    models: dict[str, ModelProvenance] = Field(
+        description="model name -> its provenance; 'baseline' and 'candidate' are the release's models")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Provenance":
+        missing = [m for m in RELEASE_MODELS if m not in self.models]
+        if missing:
+            raise ValueError(f"models must describe {' and '.join(missing)} (the release's "
+                             f"{'models' if len(missing) > 1 else 'model'})")
+        evaluation = [n for n, d in self.datasets.items() if d.role == "evaluation"]
+        if len(evaluation) > 1:
+            raise ValueError(f"only one dataset can have role 'evaluation' (the release's data), found "
+                             f"{', '.join(evaluation)}")
+        for name, model in self.models.items():
+            unknown = [d for d in model.datasets if d not in self.datasets]
+            if unknown:
+                raise ValueError(f"model {name!r} names unknown datasets: {', '.join(unknown)}")
+        return self
+
+    def evaluation_dataset(self) -> tuple[str, DatasetProvenance] | None:
+        return next(((n, d) for n, d in self.datasets.items() if d.role == "evaluation"), None)
+
+
+def load_provenance(path: str | Path) -> Provenance:
+    """Read and validate a ``provenance.yaml``; problems are an InputError naming file, field and line."""
+    return load_model_file(Path(path), Provenance, what="provenance manifest")

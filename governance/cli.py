@@ -341,6 +341,10 @@ def cmd_policy(args: argparse.Namespace) -> int:
     covered = {ref for r in policy.rules for ref in r.rmf}
     left = [ref for ref in rmf if ref not in covered]
     print(f"\ncovered by rules: {len(covered)} of {len(rmf)} RMF subcategories; left to human attestation: {len(left)}")
+    for fn in ("GOVERN", "MAP", "MEASURE", "MANAGE"):
+        ids = [ref.split()[1] for ref in left if ref.startswith(fn + " ")]
+        if ids:
+            print(f"  {fn}: {', '.join(ids)}")
     return 0
 
 
@@ -396,6 +400,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `governance policy explain P | head`: the reader left, nothing to report
+        sys.stderr.close()
+        return 0
     except Exception as exc:  # noqa: BLE001 - the gate must never crash with a traceback
         if args.debug:
             traceback.print_exc()

@@ -91,9 +91,4 @@ def compatibility_problems(policy: Policy, evidence_sensitive: list[str], task: 
             if col not in evidence_sensitive and col not in ("class", "*"):
                 known = ", ".join(evidence_sensitive) or "none"
                 problems.append((i, "by", f"column {col!r} is not a sensitive column of the release (sensitive: {known})"))
-        if r.kind == "fairness_gap" and task != "binary_classification":
-            problems.append((i, "metric", f"{r.metric} needs a binary classification task, not {task}"))
-        metric = getattr(r, "metric", "")
-        if task != "binary_classification" and metric in ("selection_rate", "false_positive_rate", "false_negative_rate"):
-            problems.append((i, "metric", f"{metric} is defined for binary classification only"))
     return problems

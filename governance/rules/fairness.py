@@ -46,7 +46,8 @@ class FairnessGap(RuleBase):
 @rule("fairness_gap", FairnessGap)
 def fairness_gap(rule: FairnessGap, evidence: Evidence, defaults: PolicyDefaults) -> Finding:
     if evidence.task != "binary_classification":
-        return finding(rule, Status.ERROR, f"{rule.metric} is defined for binary classification only")
+        return finding(rule, Status.INCONCLUSIVE, f"not applicable: {rule.metric} is defined for binary "
+                                                  f"classification, this release is {evidence.task}")
     minimum = rule.min_slice_size or defaults.min_slice_size
     dim = dimensions(rule.by, evidence)[-1]  # the intersection (or the single column)
     needed = _NEEDS[rule.metric.rsplit("_", 1)[0]]

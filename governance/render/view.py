@@ -436,6 +436,7 @@ def build(evidence: Evidence, verdict: Verdict, card: CardFacts | None, card_fil
         "dates": {"measured": evidence.created_at.strftime("%Y-%m-%d %H:%M UTC"),
                   "evaluated_on": verdict.evaluated_on.isoformat()},
         "warnings": list(evidence.warnings),
+        "approvals": [dict(a) for a in getattr(evidence, "approvals", None) or []],
         "front_matter": fm,
         "front_matter_yaml": dump_front_matter(fm),
         "card_given": card is not None,

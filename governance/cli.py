@@ -45,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--waivers", type=Path, help="a YAML file of waivers (in addition to the policy's own)")
     c.add_argument("--sign-key", type=Path, help="Ed25519 private key (PEM): sign the outputs into verdict.sig")
     c.add_argument("--quiet", action="store_true", help="print only the decision line")
+    c.add_argument("--json", action="store_true", help="print a JSON summary on stdout instead of the table")
     c.add_argument("--templates", type=Path, help="folder of templates that override the packaged ones by file name")
     c.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
@@ -58,7 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--today", type=_date, help="the date waivers are checked against (default: today)")
     e.add_argument("--waivers", type=Path, help="a YAML file of waivers (in addition to the policy's own)")
     e.add_argument("--sign-key", type=Path, help="Ed25519 private key (PEM): sign the outputs into verdict.sig")
-    e.add_argument("--quiet", action="store_true")
+    e.add_argument("--quiet", action="store_true", help="print only the decision line")
+    e.add_argument("--json", action="store_true", help="print a JSON summary on stdout instead of the table")
     e.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     r = sub.add_parser("render", help="write the model card, audit report, JSON and JUnit from saved files",
@@ -114,7 +116,8 @@ def _load_policy(path: Path):
     return load_policy(path)
 
 
-def _finish(verdict: Verdict, files: dict[str, bytes], out: Path, quiet: bool, sign_key: Path | None = None) -> int:
+def _finish(verdict: Verdict, files: dict[str, bytes], out: Path, quiet: bool, sign_key: Path | None = None,
+            as_json: bool = False) -> int:
     """Add the checksums (and signature) of every output, then write them all atomically."""
     from .outputs import write_all
     from .trail import CHECKSUMS, SIGNATURE, checksums, sign
@@ -123,8 +126,43 @@ def _finish(verdict: Verdict, files: dict[str, bytes], out: Path, quiet: bool, s
     if sign_key is not None:
         files[SIGNATURE] = sign(files[CHECKSUMS], sign_key)
     write_all(out, files)
-    _summary(verdict, out, quiet)
+    _step_summary(verdict, out)
+    if as_json:
+        print(json.dumps(_machine_summary(verdict, out), indent=2))
+    else:
+        _summary(verdict, out, quiet)
     return int(exit_code(verdict))
+
+
+def _machine_summary(verdict: Verdict, out: Path) -> dict:
+    return {"decision": verdict.decision, "exit_code": int(exit_code(verdict)), "out": str(out),
+            "blocking": [f.rule_id for f in verdict.blocking], "summary": verdict.summary,
+            "findings": [{"rule_id": f.rule_id, "status": f.status.value, "severity": f.severity,
+                          "observed": f.observed, "threshold": f.threshold, "message": f.message}
+                         for f in verdict.findings]}
+
+
+def _step_summary(verdict: Verdict, out: Path) -> None:
+    """In GitHub Actions, append a Markdown summary to $GITHUB_STEP_SUMMARY (shown on the run's page)."""
+    import os
+
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return
+    icon = {"pass": "✅", "fail": "❌", "error": "❌", "waived": "⚠️", "inconclusive": "❔"}
+    name = f"{verdict.release.get('name', '')} {verdict.release.get('version', '')}".strip()
+    head = ("**PASS**: the candidate may ship" if verdict.decision == "pass"
+            else f"**BLOCKED** by {', '.join(f.rule_id for f in verdict.blocking)}")
+    lines = [f"### Release gate: {name}", "", head, "", "| rule | status | severity | finding |", "|---|---|---|---|"]
+    for f in verdict.findings:
+        msg = f.message.replace("|", "\\|").replace("\n", " ")
+        lines.append(f"| {f.rule_id} | {icon[f.status.value]} {f.status.value} | {f.severity} | {msg} |")
+    lines += ["", f"Outputs (audit report, model card, evidence): `{out}`", ""]
+    try:
+        with open(target, "a", encoding="utf-8") as fh:
+            fh.write("\n".join(lines))
+    except OSError as exc:
+        print(f"warning: cannot write GITHUB_STEP_SUMMARY ({target}): {exc.strerror or exc}", file=sys.stderr)
 
 
 def _summary(verdict: Verdict, out: Path, quiet: bool) -> None:
@@ -182,7 +220,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     verdict = _recorded(verdict, evidence, policy_path, {"manifest": release.path, "card": card_path,
                                                         "provenance": provenance, "waivers": args.waivers})
     ctx = RenderContext(evidence, verdict, card=card, card_file=card_file, templates=templates)
-    return _finish(verdict, _render_documents(ctx), args.out, args.quiet, args.sign_key)
+    return _finish(verdict, _render_documents(ctx), args.out, args.quiet, args.sign_key, args.json)
 
 
 def _recorded(verdict: Verdict, evidence, policy_path: Path, files: dict[str, Path | None]) -> Verdict:
@@ -191,9 +229,11 @@ def _recorded(verdict: Verdict, evidence, policy_path: Path, files: dict[str, Pa
     from .render.jsonfiles import evidence_json
     from .trail import recorded_inputs
 
+    from .policy import rule_locations
+
     inputs = recorded_inputs(evidence_json(evidence), {"policy": policy_path, **files})
-    return verdict.model_copy(update={"policy": {**verdict.policy, "file": file_ref(policy_path).model_dump()},
-                                      "inputs": inputs})
+    policy = {**verdict.policy, "file": file_ref(policy_path).model_dump(), "locations": rule_locations(policy_path)}
+    return verdict.model_copy(update={"policy": policy, "inputs": inputs})
 
 
 def _waivers_and_key(args: argparse.Namespace, policy) -> list:
@@ -274,7 +314,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise InputError(policy_path, f"rules[{i}] ({policy.rules[i].id}).{field}", msg)
     verdict = evaluate(policy, evidence, args.today or date.today(), _waivers_and_key(args, policy))
     verdict = _recorded(verdict, evidence, policy_path, {"waivers": args.waivers})
-    return _finish(verdict, render_all(RenderContext(evidence, verdict)), args.out, args.quiet, args.sign_key)
+    return _finish(verdict, _render_documents(RenderContext(evidence, verdict)), args.out, args.quiet, args.sign_key,
+                   args.json)
 
 
 def _load_saved(path: Path, model, what: str):

@@ -151,6 +151,28 @@ def load_policy(path: str | Path) -> Policy:
     return parse_policy(data, path, node)
 
 
+def rule_locations(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, dict[str, object]]:
+    """Rule id -> {file, line} where the rule is written (following ``extends``), for SARIF and reviewers."""
+    import yaml
+
+    data, node = read_yaml(path)
+    out: dict[str, dict[str, object]] = {}
+    if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
+        return out
+    if isinstance(data.get("extends"), str) and path.resolve() not in chain:
+        try:
+            parent = resolve_policy_ref(data["extends"], path.parent, path, "extends")
+            out.update(rule_locations(parent, chain + (path.resolve(),)))
+        except InputError:
+            pass
+    rules = next((v for k, v in node.value if getattr(k, "value", None) == "rules"), None)
+    if isinstance(rules, yaml.SequenceNode):
+        for item, raw in zip(rules.value, data.get("rules") or []):
+            if isinstance(raw, dict) and "id" in raw:
+                out[str(raw["id"])] = {"file": str(path), "line": item.start_mark.line + 1}
+    return out
+
+
 def load_waivers(path: str | Path, policy: Policy) -> list[Waiver]:
     """A separate waivers file (``--waivers``): every waiver must name a rule of the policy."""
     from .yamlfile import load_model_file

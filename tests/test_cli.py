@@ -248,3 +248,33 @@ def test_schema_command_prints_json_schema(capsys):
     code, out, _ = run(capsys, "schema", "evidence")
     schema = json.loads(out)
     assert code == 0 and "models" in schema["properties"]
+
+
+def test_sarif_lists_each_finding_at_its_rule_in_the_policy(rel, tmp_path, capsys, monkeypatch):
+    from sarif_pydantic import Sarif
+
+    monkeypatch.chdir(rel)
+    run(capsys, "check", rel / "release-harsh.yaml", "--out", tmp_path / "out")
+    doc = json.loads((tmp_path / "out" / "governance.sarif").read_text())
+    Sarif.model_validate(doc)
+    assert doc["version"] == "2.1.0"
+    results = {r["ruleId"]: r for r in doc["runs"][0]["results"]}
+    assert set(results) == {"PERF-001", "PERF-002", "FAIR-001", "FAIR-002"}
+    assert results["PERF-001"]["kind"] == "fail" and results["PERF-001"]["level"] == "error"
+    assert results["PERF-002"]["kind"] == "pass" and results["PERF-002"]["level"] == "none"
+    policy_lines = (rel / "policy.yaml").read_text().splitlines()
+    for rule_id, result in results.items():
+        loc = result["locations"][0]["physicalLocation"]
+        assert loc["artifactLocation"]["uri"] == "policy.yaml"
+        assert rule_id in policy_lines[loc["region"]["startLine"] - 1]
+
+
+def test_json_summary_and_github_step_summary(rel, tmp_path, capsys, monkeypatch):
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    code, out, _ = run(capsys, "check", rel / "release-harsh.yaml", "--out", tmp_path / "out", "--json")
+    data = json.loads(out)
+    assert code == 1 == data["exit_code"] and data["decision"] == "blocked" and "PERF-001" in data["blocking"]
+    text = summary.read_text()
+    assert text.startswith("earlier step\n") and "**BLOCKED** by PERF-001" in text and "| FAIR-002 |" in text

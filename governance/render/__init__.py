@@ -10,7 +10,7 @@ from typing import Any
 from ..card import CardFacts
 from ..evidence.schema import Evidence, FileRef
 from ..findings import Verdict
-from . import documents, junit, jsonfiles
+from . import bom, documents, junit, jsonfiles, sarif
 
 
 @dataclass(frozen=True)
@@ -34,10 +34,12 @@ RENDERERS: dict[str, Renderer] = {
     "evidence.json": lambda ctx: jsonfiles.evidence_json(ctx.evidence),
     "verdict.json": lambda ctx: jsonfiles.verdict_json(ctx.verdict),
     "junit.xml": lambda ctx: junit.junit_xml(ctx.verdict),
+    "governance.sarif": lambda ctx: sarif.sarif(ctx.verdict),
     "model_card.md": documents.model_card_md,
     "model_card.html": documents.model_card_html,
     "audit_report.html": documents.audit_report_html,
     "audit_report.pdf": documents.audit_report_pdf,
+    "bom.cdx.json": bom.bom_json,
 }
 
 

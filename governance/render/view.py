@@ -282,9 +282,9 @@ def _efficiency(evidence: Evidence) -> dict | None:
                         "baseline_median_ms": lb.median_ms, "candidate_median_ms": lc.median_ms if lc else None,
                         "baseline_p95_ms": lb.p95_ms, "candidate_p95_ms": lc.p95_ms if lc else None,
                         "speedup": eff.speedup.get(str(lb.batch_size), _ratio(lb.median_ms, lc.median_ms if lc else None))})
-    bars = [(r["quantity"], r["ratio"]) for r in rows
-            if r["ratio"] is not None and r["quantity"] in ("non-zero parameters", "multiply-adds per row (non-zero weights)",
-                                                            "gzip size (bytes)")]
+    short = {"non-zero parameters": "non-zero parameters", "multiply-adds per row (non-zero weights)":
+             "multiply-adds (non-zero)", "gzip size (bytes)": "size (gzip)"}
+    bars = [(short[r["quantity"]], r["ratio"]) for r in rows if r["ratio"] is not None and r["quantity"] in short]
     bars += [(f"median latency, batch {x['batch_size']}", 1 / x["speedup"]) for x in latency if x["speedup"]]
     return {
         "device": eff.device, "hardware": eff.hardware, "method": eff.method,

@@ -390,14 +390,9 @@ def cmd_policy(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from pydantic import TypeAdapter
+    from .schemas import schema_text
 
-    from .evidence.schema import Evidence
-    from .manifest import Manifest
-    from .policy import Policy
-
-    model = {"evidence": Evidence, "verdict": Verdict, "policy": Policy, "manifest": Manifest}[args.which]
-    print(json.dumps(TypeAdapter(model).json_schema(), indent=2))
+    print(schema_text(args.which), end="")
     return 0
 
 

@@ -46,3 +46,12 @@ def test_policy_reference_is_current_and_every_kind_has_a_valid_example():
     assert set(EXAMPLES) == set(KINDS)
     policy = parse_policy({"name": "examples", "rules": list(EXAMPLES.values())}, path=docs)
     assert {r.kind for r in policy.rules} == set(KINDS)
+
+
+def test_published_json_schemas_are_current():
+    from governance.schemas import schema_text, schemas
+
+    folder = Path(__file__).resolve().parent.parent / "docs" / "schemas"
+    for name in schemas():
+        assert (folder / f"{name}.schema.json").read_text() == schema_text(name), \
+            f"run: governance schema {name} > docs/schemas/{name}.schema.json"

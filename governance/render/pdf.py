@@ -38,7 +38,7 @@ def _inside(path: Path, roots: list[Path]) -> bool:
 
 def safe_fetcher(roots: list[Path]):
     """A WeasyPrint URL fetcher for ``data:`` URIs and files under ``roots`` (symlinks resolved); nothing else."""
-    weasyprint = _weasyprint()
+    _weasyprint()
     from weasyprint.urls import URLFetcher, URLFetcherResponse
 
     real_roots = [Path(os.path.realpath(r)) for r in roots]
@@ -63,7 +63,6 @@ def safe_fetcher(roots: list[Path]):
                           f"template folders are allowed)", RefusedURLWarning, stacklevel=2)
             raise ValueError(f"refused to fetch {url}")
 
-    del weasyprint
     return SafeFetcher()
 
 
@@ -76,7 +75,7 @@ def _mime(path: Path) -> str:
     return _MIME.get(path.suffix.lower(), "application/octet-stream")
 
 
-def html_to_pdf(html: str, roots: list[Path], *, title: str | None = None) -> bytes:
+def html_to_pdf(html: str, roots: list[Path]) -> bytes:
     """Lay out ``html`` as a PDF; relative URLs resolve against the first template folder."""
     weasyprint = _weasyprint()
     fetcher = safe_fetcher(roots)

@@ -13,7 +13,6 @@ from typing import Any
 
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
-from markupsafe import Markup
 
 from ..card import MISSING
 from ..errors import InputError
@@ -144,7 +143,3 @@ def _template_frame(exc: BaseException) -> tuple[str | None, int | None]:
             found = (filename, tb.tb_lineno)
         tb = tb.tb_next
     return found
-
-
-def markup(svg: str) -> Markup:
-    return Markup(svg)

@@ -1,7 +1,9 @@
 """The provenance manifest (``provenance.yaml``): where the release's data and models came from.
 
 It is named by the release manifest's ``provenance:`` key (a path relative to the manifest). Paths inside it
-are relative to the provenance file's own folder. It declares; it does not decide: evidence collection records
+are relative to the provenance file's own folder. One file can serve several releases of a model family: the
+gate finds the evaluated data, baseline and candidate among the declared datasets and models *by their sha256*,
+so a file that changed by one byte matches nothing. It declares; it does not decide: evidence collection records
 the declared values next to the hashes of the files actually used, and the ``provenance``, ``leakage`` and
 ``pii_scan`` rules compare them. See docs/provenance.md.
 """
@@ -19,8 +21,6 @@ from .yamlfile import load_model_file
 DatasetRole = Literal["evaluation", "training", "fine-tuning", "validation", "reference"]
 #: roles whose rows must not reappear in the evaluation data (compared by the leakage check)
 LEAKAGE_ROLES: tuple[str, ...] = ("training", "fine-tuning", "validation")
-#: the two models every provenance file describes: the ones the gate evaluates
-RELEASE_MODELS = ("baseline", "candidate")
 SHA256 = r"^[0-9a-f]{64}$"
 
 
@@ -83,7 +83,8 @@ class Pruning(_Strict):
 class ModelProvenance(_Strict):
     """One model: its hash, the model it was derived from (``parent``), how it was made."""
 
-    sha256: str | None = Field(None, pattern=SHA256, description="the model file's sha256 (lower-case hex)")
+    sha256: str = Field(pattern=SHA256, description="the model file's sha256 (lower-case hex): how the gate finds "
+                                                    "the evaluated baseline and candidate")
     parent: str | None = Field(None, pattern=SHA256,
                                description="sha256 of the model this one was derived from (the candidate's is the "
                                            "baseline's: the lineage of the pruning)")
@@ -104,26 +105,33 @@ class Provenance(_Strict):
 
     datasets: dict[str, DatasetProvenance] = Field(min_length=1, description="dataset name -> its provenance")
     models: dict[str, ModelProvenance] = Field(
-        description="model name -> its provenance; 'baseline' and 'candidate' are the release's models")
+        min_length=1, description="model name -> its provenance; the evaluated baseline and candidate are found "
+                                  "by their sha256")
 
     @model_validator(mode="after")
     def _consistent(self) -> "Provenance":
-        missing = [m for m in RELEASE_MODELS if m not in self.models]
-        if missing:
-            raise ValueError(f"models must describe {' and '.join(missing)} (the release's "
-                             f"{'models' if len(missing) > 1 else 'model'})")
-        evaluation = [n for n, d in self.datasets.items() if d.role == "evaluation"]
-        if len(evaluation) > 1:
-            raise ValueError(f"only one dataset can have role 'evaluation' (the release's data), found "
-                             f"{', '.join(evaluation)}")
+        seen: dict[str, str] = {}
         for name, model in self.models.items():
+            if model.sha256 in seen:
+                raise ValueError(f"models {seen[model.sha256]!r} and {name!r} declare the same sha256")
+            seen[model.sha256] = name
             unknown = [d for d in model.datasets if d not in self.datasets]
             if unknown:
                 raise ValueError(f"model {name!r} names unknown datasets: {', '.join(unknown)}")
         return self
 
-    def evaluation_dataset(self) -> tuple[str, DatasetProvenance] | None:
-        return next(((n, d) for n, d in self.datasets.items() if d.role == "evaluation"), None)
+    def model_by_hash(self, sha256: str | None) -> tuple[str, ModelProvenance] | None:
+        return next(((n, m) for n, m in self.models.items() if sha256 is not None and m.sha256 == sha256), None)
+
+    def dataset_by_hash(self, sha256: str | None) -> tuple[str, DatasetProvenance] | None:
+        return next(((n, d) for n, d in self.datasets.items() if sha256 is not None and d.sha256 == sha256), None)
+
+    def evaluation_dataset(self, sha256: str | None) -> tuple[str, DatasetProvenance] | None:
+        """The declared dataset that is the evaluated data: by hash, else the only one with role evaluation."""
+        if (found := self.dataset_by_hash(sha256)) is not None:
+            return found
+        evaluation = [(n, d) for n, d in self.datasets.items() if d.role == "evaluation"]
+        return evaluation[0] if len(evaluation) == 1 else None
 
 
 def load_provenance(path: str | Path) -> Provenance:

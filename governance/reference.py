@@ -32,6 +32,15 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "efficiency": {"id": "EFF-001", "kind": "efficiency", "min_size_reduction": 0.3, "min_speedup": 1.2,
                    "batch_size": 256},
     "attestation": {"id": "SIGN-001", "kind": "attestation", "roles": ["model-owner", "risk-officer"]},
+    "provenance": {"id": "PROV-001", "kind": "provenance", "require": ["source", "license", "consent_basis"],
+                   "require_models": ["training_code_revision", "pruning"],
+                   "allowed_licenses": ["CC0-1.0", "CC-BY-4.0", "Apache-2.0"], "rmf": ["MAP 4.1", "GOVERN 6.1"]},
+    "leakage": {"id": "DATA-001", "kind": "leakage", "roles": ["training", "fine-tuning"], "max_overlap_share": 0.0,
+                "rmf": ["MAP 2.3", "MEASURE 2.5"]},
+    "pii_scan": {"id": "DATA-002", "kind": "pii_scan", "min_share": 0.05, "rmf": ["MEASURE 2.10", "MAP 4.1"]},
+    "documentation": {"id": "DOC-001", "kind": "documentation",
+                      "required_sections": ["primary_uses", "out_of_scope_uses", "limitations",
+                                            "ethical_considerations"], "rmf": ["MAP 1.1", "MAP 2.2"]},
 }
 
 

@@ -17,6 +17,7 @@ from ..hashing import file_ref
 from ..manifest import Release
 from ..metrics import METRICS, fairness_gaps
 from .accumulator import Accumulator
+from .provenance_facts import release_facts
 from .efficiency import measure_efficiency
 from .robustness import RobustnessAccumulator, numeric_features
 from .bootstrap import METHOD, SliceRef, interval, resample_metrics
@@ -117,6 +118,8 @@ def collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu"
     data_path = release.resolve(m.data.path, "data.path")
     paths = {role: release.resolve(getattr(m, role).path, f"{role}.path") for role in ("baseline", "candidate")}
     source = DataSource(data_path, m.data, release.path)
+    # provenance (files hashed), leakage, personal-data scan, card sections: first, so bad input fails fast
+    facts = release_facts(release, source, data_path)
     adapters = {role: load_model(getattr(m, role), paths[role], field=role, manifest=release.path,
                                  trust_pickle=trust_pickle, device=device) for role in paths}
     classes = _classes(release, adapters)
@@ -155,8 +158,9 @@ def collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu"
     elif rob is not None and (result := rob.result()) is not None:
         robustness = result.model_copy(update={"feature_std": dict(rob.feature_std or {}),
                                                "std_source": rob.std_source, "notes": list(rob.notes)})
-    return build_evidence(release, acc, source, classes, positive, paths, adapters, data_path,
-                          efficiency=efficiency, robustness=robustness, notes=notes)
+    evidence = build_evidence(release, acc, source, classes, positive, paths, adapters, data_path,
+                              efficiency=efficiency, robustness=robustness, notes=notes)
+    return evidence.model_copy(update=facts)
 
 
 CLASS_DIMENSION = "class"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import agreement, attestation, calibration, efficiency, fairness, performance, robustness
+from . import data_checks, documentation, provenance
 from .base import PolicyDefaults, RuleBase, RuleKind
 
 _CHECKS = (
@@ -16,6 +17,10 @@ _CHECKS = (
     robustness.robustness_drop,
     efficiency.efficiency,
     attestation.attestation,
+    provenance.provenance,
+    data_checks.leakage,
+    data_checks.pii_scan,
+    documentation.documentation,
 )
 
 KINDS: dict[str, RuleKind] = {c.rule_kind.kind: c.rule_kind for c in _CHECKS}  # type: ignore[attr-defined]

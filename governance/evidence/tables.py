@@ -1,0 +1,59 @@
+"""Stream any columns of a CSV or Parquet file in chunks with pyarrow (for the leakage and personal-data scans)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pyarrow as pa
+
+from ..data import _arrow_error, _kind, _rechunk
+from ..errors import InputError
+
+
+def column_names(path: Path) -> list[str]:
+    """The file's columns, read from its header or footer only."""
+    try:
+        if _kind(path) == "parquet":
+            import pyarrow.parquet as pq
+
+            return list(pq.ParquetFile(path).schema_arrow.names)
+        import pyarrow.csv as pcsv
+
+        with pcsv.open_csv(path) as reader:
+            return list(reader.schema.names)
+    except (pa.ArrowException, OSError) as exc:
+        raise _arrow_error(path, exc) from None
+
+
+def iter_tables(path: Path, columns: list[str] | None, chunk_rows: int, *, csv_text: bool = False) -> Iterator[pa.Table]:
+    """Tables of ``chunk_rows`` rows (the last may be shorter) holding ``columns`` (None: all) of ``path``.
+
+    CSV columns are typed by pyarrow's inference, with integer columns widened to float64 (so a later "1.5"
+    cannot break the inference made on the first block), or read as the exact text when ``csv_text``.
+    An unreadable file is an InputError naming it.
+    """
+    kind = _kind(path)
+    try:
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+
+            batches = pq.ParquetFile(path).iter_batches(batch_size=chunk_rows, columns=columns)
+            yield from _rechunk(batches, chunk_rows)
+            return
+        import pyarrow.csv as pcsv
+
+        with pcsv.open_csv(path) as reader:
+            schema = reader.schema
+        names = columns if columns is not None else list(schema.names)
+        if csv_text:
+            types = {c: pa.string() for c in names}
+        else:
+            types = {c: pa.float64() for c in names if pa.types.is_integer(schema.field(c).type)}
+        convert = pcsv.ConvertOptions(column_types=types, include_columns=names)
+        with pcsv.open_csv(path, convert_options=convert, read_options=pcsv.ReadOptions(block_size=1 << 22)) as reader:
+            yield from _rechunk(iter(reader), chunk_rows)
+    except pa.ArrowException as exc:
+        raise _arrow_error(path, exc) from None
+    except OSError as exc:
+        raise InputError(path, None, f"cannot read data ({exc.__class__.__name__}: {exc})") from None

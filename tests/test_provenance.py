@@ -229,3 +229,16 @@ def test_the_bundled_example_declares_its_real_hashes():
         assert cand is not None and base is not None, name
         assert cand[1].parent == base[1].sha256
     assert prov.dataset_by_hash(sha(root / "eval.csv"))[0] == "credit-eval"
+
+
+def test_saved_evidence_re_decides_the_same(release_dir, tmp_path):
+    """The rules are pure: evidence.json round-trips (dates, hashes, declared facts) and gives the same findings."""
+    from governance.evidence.schema import Evidence
+
+    rules = (PROVENANCE_RULE, {"id": "DATA-001", "kind": "leakage"}, {"id": "PII-001", "kind": "pii_scan"},
+             {"id": "DOC-001", "kind": "documentation"})
+    findings, ev = gate(make_release(release_dir, tmp_path), *rules)
+    saved = Evidence.model_validate_json(ev.model_dump_json())
+    assert saved == ev
+    policy = parse_policy({"name": "p", "rules": list(rules)}, path=Path("p.yaml"))
+    assert [f.model_dump() for f in evaluate(policy, saved, TODAY).findings] == [f.model_dump() for f in findings]

@@ -16,7 +16,7 @@ from conftest import write_yaml
 from governance.cli import main
 
 OUTPUTS = {"evidence.json", "verdict.json", "junit.xml", "model_card.md", "model_card.html", "audit_report.html",
-           "audit_report.pdf", "checksums.json"}
+           "audit_report.pdf", "checksums.json", "governance.sarif", "bom.cdx.json"}
 
 
 @pytest.fixture()

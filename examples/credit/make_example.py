@@ -8,7 +8,8 @@ Writes, next to this script:
   pruned.skops              the same tree with mild cost-complexity pruning (the release candidate)
   pruned_aggressive.skops   the same tree pruned hard (the gate should block it)
 
-The training set is drawn from the same generator but never saved: the gate only sees held-out rows.
+The training set is drawn from the same generator and saved as train.parquet, so the leakage rule can check
+that it shares no row with the held-out evaluation rows.
 Everything is seeded, so re-running reproduces the same data (and, with the same scikit-learn version,
 the same trees).
 """
@@ -60,6 +61,8 @@ def main() -> None:
         models[name] = DecisionTreeClassifier(**TREE, ccp_alpha=alpha).fit(train[FEATURES], train[TARGET])
 
     evaluation.to_csv(HERE / "eval.csv", index=False)
+    # the training set is kept (compressed) so the leakage rule can prove it shares no row with eval.csv
+    train.to_parquet(HERE / "train.parquet", index=False, compression="zstd")
     for name, model in models.items():
         sio.dump(model, HERE / f"{name}.skops")
 

@@ -44,8 +44,9 @@ def calibration(rule: CalibrationRule, evidence: Evidence, defaults: PolicyDefau
             f"{fmt(cand.ece)}, baseline {fmt(base.ece)}; Brier {fmt(cand.brier)} vs {fmt(base.brier)}")
     details = {"baseline": base.ece, "change": change, "brier_baseline": base.brier, "brier_candidate": cand.brier,
                "bins": cal.bins}
-    threshold = rule.max_ece if rule.max_ece is not None else rule.max_ece_increase
+    # observed and threshold are always the same quantity: the ECE, or its change when only that is limited
+    observed, threshold = (cand.ece, rule.max_ece) if rule.max_ece is not None else (change, rule.max_ece_increase)
     if problems:
-        return finding(rule, Status.FAIL, f"{head}: {'; '.join(problems)}.", observed=cand.ece,
+        return finding(rule, Status.FAIL, f"{head}: {'; '.join(problems)}.", observed=observed,
                        threshold=threshold, **details)
-    return finding(rule, Status.PASS, f"{head}: within limits.", observed=cand.ece, threshold=threshold, **details)
+    return finding(rule, Status.PASS, f"{head}: within limits.", observed=observed, threshold=threshold, **details)

@@ -78,19 +78,22 @@ def fairness_gap(rule: FairnessGap, evidence: Evidence, defaults: PolicyDefaults
             problems.append(f"gap {fmt(cand)} exceeds the maximum {fmt(rule.max)}")
         if rule.max_increase is not None and change > rule.max_increase:
             problems.append(f"it grew by {fmt(change)}, more than the allowed {fmt(rule.max_increase)}")
-        threshold = rule.max if rule.max is not None else None
+        limit = rule.max
     else:
         if rule.min is not None and cand < rule.min:
             problems.append(f"ratio {fmt(cand)} is below the minimum {fmt(rule.min)}")
         if rule.max_decrease is not None and change > rule.max_decrease:
             problems.append(f"it shrank by {fmt(change)}, more than the allowed {fmt(rule.max_decrease)}")
-        threshold = rule.min if rule.min is not None else None
+        limit = rule.min
+    # observed and threshold are the same quantity: the gap itself, or its change when only that is limited
+    observed, threshold = (cand, limit) if limit is not None else (
+        change, rule.max_increase if is_difference else rule.max_decrease)
     head = (f"{rule.metric} over {len(sel.judged)} groups of {dim}: candidate {fmt(cand)} "
             f"(baseline {fmt(base)})")
     skipped = sel.skipped_summary()
     tail = f"; {skipped}." if skipped else "."
     if problems:
-        return finding(rule, Status.FAIL, f"{head}: {'; '.join(problems)}{tail}", observed=cand,
+        return finding(rule, Status.FAIL, f"{head}: {'; '.join(problems)}{tail}", observed=observed,
                        threshold=threshold, baseline=base, change=change, **common)
-    return finding(rule, Status.PASS, f"{head}, within limits{tail}", observed=cand, threshold=threshold,
+    return finding(rule, Status.PASS, f"{head}, within limits{tail}", observed=observed, threshold=threshold,
                    baseline=base, change=change, **common)

@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from fairlearn.metrics import MetricFrame, false_negative_rate, false_positive_rate, selection_rate
 from sklearn.metrics import accuracy_score, log_loss, precision_score, recall_score, roc_auc_score
 
@@ -60,8 +62,10 @@ def ours(data: dict[str, np.ndarray], roc_auc: bool = True) -> tuple[float, floa
     def fold() -> None:
         for start in range(0, len(data["y"]), CHUNK):
             part = slice(start, start + CHUNK)
-            keys, inverse = np.unique(data["group"][part], return_inverse=True)
-            cells = acc.cell_ids([(str(k),) for k in keys])[inverse.reshape(-1)]
+            # as the gate does: Arrow dictionary-encodes the sensitive column, the accumulator maps codes to cells
+            encoded = pc.dictionary_encode(pa.array(data["group"][part]))
+            cells = acc.cells_for([(encoded.indices.to_numpy().astype(np.int64), encoded.dictionary.to_pylist())],
+                                  len(encoded))
             acc.update(cells, data["y"][part], data["baseline_proba"][part], data["candidate_proba"][part])
 
     def read() -> dict[str, dict[str, dict]]:

@@ -21,7 +21,7 @@ class Chunk:
     offset: int  # index of the first row in the file
     features: pa.Table
     target: np.ndarray  # labels as text
-    sensitive: np.ndarray  # (rows, n_sensitive) values as text; nulls are "(missing)"
+    sensitive: list[tuple[np.ndarray, list[str]]]  # per sensitive column: (codes, values); nulls are "(missing)"
 
     def __len__(self) -> int:
         return len(self.target)
@@ -110,12 +110,15 @@ class DataSource:
             first = int(np.flatnonzero(pc.is_null(target_col).to_numpy(zero_copy_only=False))[0])
             raise InputError(self.path, self.spec.target, f"missing target value in data row {offset + first + 1}")
         target = _as_text(target_col)
-        if self.spec.sensitive:
-            sensitive = np.stack([_as_text(pc.fill_null(pc.cast(table.column(c), pa.string()), MISSING))
-                                  for c in self.spec.sensitive], axis=1)
-        else:
-            sensitive = np.empty((table.num_rows, 0), dtype=object)
+        sensitive = [_encode(table.column(c)) for c in self.spec.sensitive]
         return Chunk(offset, table.select(self.features), target, sensitive)
+
+
+def _encode(col: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+    """Dictionary-encode a column as text (hashing in Arrow, not sorting strings in numpy)."""
+    text = pc.fill_null(pc.cast(col, pa.string()), MISSING).combine_chunks()
+    encoded = pc.dictionary_encode(text)
+    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary.to_pylist()
 
 
 def _as_text(col: pa.ChunkedArray) -> np.ndarray:

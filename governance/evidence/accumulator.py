@@ -64,6 +64,26 @@ class Accumulator:
         self._grow()
         return ids
 
+    def cells_for(self, columns: Sequence[tuple[np.ndarray, list[str]]], rows: int) -> np.ndarray:
+        """Each row's global cell id from its dictionary-encoded sensitive columns (codes, values)."""
+        if not columns:
+            return np.full(rows, self.cell_ids([()])[0], dtype=np.int64)
+        sizes = [max(len(values), 1) for _, values in columns]
+        if float(np.prod(sizes, dtype=np.float64)) < 2**62:  # one integer per combination: a fast unique
+            combined = np.zeros(rows, dtype=np.int64)
+            for (codes, _), size in zip(columns, sizes):
+                combined = combined * size + codes
+            uniq, inverse = np.unique(combined, return_inverse=True)
+            digits = []
+            for size in reversed(sizes):
+                digits.append(uniq % size)
+                uniq = uniq // size
+            parts = np.stack(digits[::-1], axis=1)
+        else:
+            parts, inverse = np.unique(np.stack([c for c, _ in columns], axis=1), axis=0, return_inverse=True)
+        keys = [tuple(values[int(code)] for (_, values), code in zip(columns, row)) for row in parts]
+        return self.cell_ids(keys)[inverse.reshape(-1)]
+
     def _grow(self) -> None:
         extra = len(self.keys) - self.counts.shape[0]
         if extra <= 0:
@@ -88,8 +108,10 @@ class Accumulator:
         flat = ((cells * k + y) * k + preds[0]) * k + preds[1]
         self.counts += np.bincount(flat, minlength=n_cells * k**3).reshape(n_cells, k, k, k)
         idx = np.arange(len(y))
-        order = np.argsort(cells, kind="stable")
-        segments = np.split(order, np.flatnonzero(np.diff(cells[order])) + 1)
+        segments: list[np.ndarray] = []
+        if self.auc_classes:  # rows grouped by cell, for the per-cell score tables
+            order = np.argsort(cells, kind="stable")
+            segments = np.split(order, np.flatnonzero(np.diff(cells[order])) + 1)
         for m, proba in enumerate((proba_base, proba_cand)):
             nl = M.clipped_neg_log(proba[idx, y])
             self.neg_log[:, m, :] += np.bincount(cells * k + y, weights=nl, minlength=n_cells * k).reshape(n_cells, k)

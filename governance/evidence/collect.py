@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..data import Chunk, DataSource
+from ..data import DataSource
 from ..errors import InputError
 from ..hashing import file_ref
 from ..manifest import Release
@@ -103,13 +103,6 @@ def _encode(target: np.ndarray, classes: list[str], data: Path, column: str, fir
     return codes[inverse]
 
 
-def _cells(acc: Accumulator, chunk: Chunk) -> np.ndarray:
-    if chunk.sensitive.shape[1] == 0:
-        return np.broadcast_to(acc.cell_ids([()]), (len(chunk),)).copy()
-    keys, inverse = np.unique(chunk.sensitive.astype(str), axis=0, return_inverse=True)
-    return acc.cell_ids([tuple(k) for k in keys])[inverse.reshape(-1)]
-
-
 def collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu",
             progress: Progress | None = None) -> Evidence:
     from ..models import load_model
@@ -138,7 +131,7 @@ def collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu"
         probs = [to_probabilities(r, adapters[r].predict_proba(chunk.features, chunk.offset), chunk.offset)
                  for r in ("baseline", "candidate")]
         y = _encode(chunk.target, classes, data_path, m.data.target, chunk.offset)
-        acc.update(_cells(acc, chunk), y, probs[0], probs[1], rows=chunk.offset + np.arange(len(chunk)))
+        acc.update(acc.cells_for(chunk.sensitive, len(chunk)), y, probs[0], probs[1], rows=chunk.offset + np.arange(len(chunk)))
         if sample is None:
             sample = chunk.features.slice(0, max(ev.latency.batch_sizes) if ev.latency else 1)
         if ev.robustness is not None:

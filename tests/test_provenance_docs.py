@@ -46,7 +46,9 @@ def test_documented_example_runs_as_described(tmp_path, capsys):
     assert main([*argv, "--out", str(tmp_path / "out")]) == 0, capsys.readouterr().err
     verdict = json.loads((tmp_path / "out" / "verdict.json").read_text())
     status = {f["rule_id"]: f["status"] for f in verdict["findings"]}
-    assert status == {"PROV-001": "pass", "DATA-001": "error", "DATA-002": "pass", "DOC-001": "pass"}
+    assert status == {"PROV-001": "pass", "DATA-001": "pass", "DATA-002": "pass", "DOC-001": "pass"}
+    leakage = json.loads((tmp_path / "out" / "evidence.json").read_text())["leakage"]
+    assert {k: (d["role"], d["overlap_rows"]) for k, d in leakage["datasets"].items()} == {"credit-train": ("training", 0)}
     assert json.loads((tmp_path / "out" / "bom.cdx.json").read_text())["specVersion"] == "1.6"
 
     data = example / "eval.csv"

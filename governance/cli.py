@@ -101,6 +101,31 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("schema", help="print the JSON Schema of an input or output file")
     s.add_argument("which", choices=["evidence", "verdict", "policy", "manifest"])
     s.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    d = sub.add_parser("demo", help="train a torch MLP on the bundled UCI Adult data, prune it four ways, gate each",
+                       epilog="example:\n  governance demo --out out/demo\n"
+                              "exit codes: 0 the demo ran (whatever the decisions), 2 bad input, 3 internal error",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    d.add_argument("--out", type=Path, required=True, help="folder for the models, manifests and one report folder "
+                                                           "per candidate")
+    d.add_argument("--seed", type=int, default=0, help="seed of the data subset, training and fine-tuning (default 0)")
+    d.add_argument("--quick", action="store_true", help="fewer rows and epochs (for tests; numbers are noisier)")
+    d.add_argument("--quiet", action="store_true", help="no progress or table: one line per candidate")
+    d.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    i = sub.add_parser("init", help="write a commented release.yaml, policy.yaml, card.yaml and provenance.yaml",
+                       epilog="example:\n  governance init my-release --from-models baseline.skops pruned.skops "
+                              "--data eval.csv",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    i.add_argument("dir", type=Path, nargs="?", default=Path("."), help="folder to write into (default: here)")
+    i.add_argument("--from-models", nargs=2, type=Path, metavar=("BASELINE", "CANDIDATE"),
+                   help="the two model files: fills in paths, formats and sha256 (needs --data)")
+    i.add_argument("--data", type=Path, help="the evaluation data (CSV or Parquet): fills in its path, columns "
+                                             "and sha256")
+    i.add_argument("--train-data", type=Path, help="the training data (CSV or Parquet): declared in provenance.yaml "
+                                                   "with its sha256, so the gate can look for leakage")
+    i.add_argument("--force", action="store_true", help="overwrite files that already exist")
+    i.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return p
 
 
@@ -418,8 +443,27 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    run_demo(args.out, seed=args.seed, quick=args.quick, quiet=args.quiet)
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from .scaffold import Inputs, scaffold
+
+    baseline, candidate = args.from_models or (None, None)
+    written = scaffold(args.dir, Inputs(baseline, candidate, args.data, args.train_data), force=args.force)
+    what = {"release.yaml": "the release manifest", "policy.yaml": "your policy (extends builtin:nist-ai-rmf)",
+            "card.yaml": "model-card facts to fill in", "provenance.yaml": "where the data and models came from"}
+    for path in written:
+        print(f"wrote {path}: {what.get(path.name, '')}")
+    return 0
+
+
 COMMANDS = {"check": cmd_check, "verify": cmd_verify, "keygen": cmd_keygen, "evaluate": cmd_evaluate, "render": cmd_render, "policy": cmd_policy,
-            "schema": cmd_schema}
+            "schema": cmd_schema, "demo": cmd_demo, "init": cmd_init}
 
 
 def main(argv: list[str] | None = None) -> int:

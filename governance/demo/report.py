@@ -144,7 +144,7 @@ def table(rows: list[Row], title: str):
     t = Table(title=title, title_justify="left")
     for col, justify, width in (("candidate", "left", 12), ("sparsity", "right", None),
                                 ("accuracy drop, pt\n[95% CI]", "right", None),
-                                ("worst group / worst class\ndrop, pt [95% CI]", "left", 40),
+                                ("worst group / worst class\ndrop, pt [95% CI]", "left", None),
                                 ("ECE\nchange", "right", None), ("size\n(gzip)", "right", None),
                                 ("speedup", "right", None), ("decision", "left", None), ("blocked by", "left", None)):
         t.add_column(col, justify=justify, overflow="fold", min_width=width)

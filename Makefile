@@ -1,12 +1,13 @@
 # Two commands take a fresh machine to a running gate and a green test suite:
-#   make example   set up (.venv, system libraries) and gate the bundled example
+#   make demo      set up (.venv, system libraries), then prune a model on the bundled data and gate each candidate
 #   make test      set up and run the tests
+# Also: make example (gate the small credit example), make benchmark.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup example test benchmark clean
+.PHONY: setup demo example test benchmark clean
 
 setup: $(STAMP)
 
@@ -17,6 +18,9 @@ $(STAMP): pyproject.toml scripts/system-deps.sh
 	$(BIN)/pip install --quiet --disable-pip-version-check torch==2.13.0
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[torch,onnx,dev]'
 	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/governance demo --out out/demo
 
 example: $(STAMP)
 	$(BIN)/governance check examples/credit/release.yaml --out out/credit

@@ -74,16 +74,19 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", type=Path, required=True)
     r.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
-    pol = sub.add_parser("policy", help="validate or explain a policy")
+    pol = sub.add_parser("policy", help="validate or explain a policy",
+                         epilog="example:\n  governance policy explain builtin:nist-ai-rmf", formatter_class=argparse.RawDescriptionHelpFormatter)
     psub = pol.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
     lint = psub.add_parser("lint", help="validate a policy (exit 0 valid, 2 invalid)",
                            epilog="example:\n  governance policy lint examples/credit/policy.yaml",
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     lint.add_argument("policy")
     lint.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    ref = psub.add_parser("reference", help="print the policy reference (every rule kind, generated from the code)")
+    ref = psub.add_parser("reference", help="print the policy reference (every rule kind, generated from the code)",
+                          epilog="example:\n  governance policy reference > docs/policy-reference.md", formatter_class=argparse.RawDescriptionHelpFormatter)
     ref.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    explain = psub.add_parser("explain", help="list a policy's rules with their RMF subcategories")
+    explain = psub.add_parser("explain", help="list a policy's rules with their RMF subcategories",
+                              epilog="example:\n  governance policy explain examples/credit/policy.yaml", formatter_class=argparse.RawDescriptionHelpFormatter)
     explain.add_argument("policy")
     explain.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
@@ -94,11 +97,13 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--public-key", type=Path, help="Ed25519 public key (PEM) to check verdict.sig with")
     v.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
-    k = sub.add_parser("keygen", help="write an Ed25519 key pair for --sign-key / --public-key")
+    k = sub.add_parser("keygen", help="write an Ed25519 key pair for --sign-key / --public-key",
+                       epilog="example:\n  governance keygen release-key.pem   # also writes release-key.pub.pem", formatter_class=argparse.RawDescriptionHelpFormatter)
     k.add_argument("key", type=Path, help="private key file to write (KEY.pem; the public key goes to KEY.pub.pem)")
     k.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
-    s = sub.add_parser("schema", help="print the JSON Schema of an input or output file")
+    s = sub.add_parser("schema", help="print the JSON Schema of an input or output file",
+                       epilog="example:\n  governance schema evidence > evidence.schema.json", formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("which", choices=["evidence", "verdict", "policy", "manifest"])
     s.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 

@@ -278,3 +278,22 @@ def test_json_summary_and_github_step_summary(rel, tmp_path, capsys, monkeypatch
     assert code == 1 == data["exit_code"] and data["decision"] == "blocked" and "PERF-001" in data["blocking"]
     text = summary.read_text()
     assert text.startswith("earlier step\n") and "**BLOCKED** by PERF-001" in text and "| FAIR-002 |" in text
+
+
+def test_every_command_has_help_with_an_example(capsys):
+    import argparse
+
+    from governance.cli import _parser
+
+    def walk(parser, path):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    yield from walk(sub, path + [name])
+        yield path, parser
+
+    for path, parser in walk(_parser(), []):
+        if path:
+            assert parser.epilog and "example:" in parser.epilog and "governance" in parser.epilog, path
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and "pruning-governance" in out

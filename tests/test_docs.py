@@ -55,3 +55,12 @@ def test_published_json_schemas_are_current():
     for name in schemas():
         assert (folder / f"{name}.schema.json").read_text() == schema_text(name), \
             f"run: governance schema {name} > docs/schemas/{name}.schema.json"
+
+
+def test_policy_explain_output_in_the_docs_is_current(capsys):
+    from governance.cli import main
+
+    assert main(["policy", "explain", "builtin:nist-ai-rmf"]) == 0
+    out = capsys.readouterr().out
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "nist-ai-rmf-pack.md").read_text()
+    assert "```text\n" + out + "```" in docs, "regenerate docs/nist-ai-rmf-pack.md (see its header)"

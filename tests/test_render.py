@@ -18,6 +18,9 @@ import yaml
 
 from governance.card import MISSING, CardFacts
 from governance.cli import main
+from governance.evidence.schema import (Documentation, Evidence, FileRef, Leakage, LeakageSet, PiiColumn, PiiScan,
+                                        ProvenanceEvidence)
+from governance.provenance import Provenance
 from governance.render import RENDERERS, RenderContext, render_all
 from governance.render.sample import sample_evidence, sample_verdict
 from governance.render.templating import autoescape
@@ -48,10 +51,57 @@ def checked(release_dir, tmp_path_factory) -> Path:
     return d / "out"
 
 
+def with_data_sections(evidence: Evidence) -> Evidence:
+    """The sample evidence plus provenance, leakage, PII and documentation sections, with one of each problem:
+    a file whose hash differs, one that could not be hashed, a URI-only dataset, a leakage overlap, a dataset
+    that could not be compared and a column with e-mail addresses."""
+    data_sha, base_sha = evidence.data.file.sha256, evidence.models["baseline"].file.sha256
+    cand_sha = evidence.models["candidate"].file.sha256
+    declared = Provenance.model_validate({
+        "datasets": {
+            "sample-eval": {"role": "evaluation", "path": "eval.csv", "sha256": data_sha, "source": "branch network",
+                            "license": "CC-BY-4.0", "collection_period": {"start": "2025-01-01", "end": "2025-06-30"},
+                            "consent_basis": "contract", "personal_data": ["notes"]},
+            "sample-train": {"role": "training", "path": "train.parquet", "sha256": "a" * 64, "license": "CC0-1.0"},
+            "sample-finetune": {"role": "fine-tuning", "path": "finetune.parquet", "source": "call centre"},
+            "sample-val": {"role": "validation", "uri": "s3://bucket/validation.parquet"},
+        },
+        "models": {
+            "sample-base": {"sha256": base_sha, "license": "Apache-2.0"},
+            "sample-pruned": {"sha256": cand_sha, "parent": base_sha, "license": "Apache-2.0",
+                              "pruning": {"method": "global magnitude pruning", "settings": {"amount": 0.55}}},
+        },
+    })
+    provenance = ProvenanceEvidence(
+        file=FileRef(path="provenance.yaml", sha256="c" * 64, bytes=900), declared=declared,
+        files={"sample-eval": evidence.data.file,
+               "sample-train": FileRef(path="train.parquet", sha256="b" * 64, bytes=5000)},
+        unavailable={"sample-finetune": "file not found: finetune.parquet"})
+    leakage = Leakage(method="64-bit row hash", columns=["x0", "x1", "label"], evaluation_rows=evidence.data.rows,
+                      evaluation_distinct_rows=evidence.data.rows - 3, datasets={
+                          "sample-train": LeakageSet(role="training", file=provenance.files["sample-train"],
+                                                     rows=50_000, overlap_rows=37,
+                                                     overlap_share=37 / evidence.data.rows),
+                          "sample-finetune": LeakageSet(role="fine-tuning", problem="no local file")})
+    zero = {d: 0 for d in ("email", "phone", "ssn", "payment_card", "ip_address")}
+    pii = PiiScan(method="first 1000 rows", detectors=list(zero), rows_sampled=1000,
+                  columns={"x0": PiiColumn(sampled=1000, matches=zero),
+                           "notes": PiiColumn(sampled=800, matches={**zero, "email": 40, "phone": 3})},
+                  not_scanned=["x1"])
+    documentation = Documentation(card_file=None, sections={
+        "intended_use": False, "intended_use.primary_uses": False, "intended_use.out_of_scope_uses": False,
+        "model_details": True, "model_details.name": True, "model_details.citation": False, "limitations": True})
+    robustness = evidence.robustness.model_copy(update={
+        "feature_std": {"x0": 1.5, "x1": 0.25}, "std_source": "the first 5000 rows used",
+        "notes": ["FGSM levels skipped: the models expose no input gradient"]})
+    return evidence.model_copy(update={"provenance": provenance, "leakage": leakage, "pii": pii,
+                                       "documentation": documentation, "robustness": robustness})
+
+
 @pytest.fixture(scope="module")
 def blocked_sample() -> dict[str, bytes]:
     """Every optional evidence section filled, 12 slices, a blocked verdict: all four documents in memory."""
-    evidence = sample_evidence(slices=12)
+    evidence = with_data_sections(sample_evidence(slices=12))
     return render_all(RenderContext(evidence, sample_verdict(evidence, blocked=True)), sorted(DOCUMENTS))
 
 
@@ -121,6 +171,60 @@ def test_optional_sections_say_not_measured_when_absent(checked, blocked_sample)
     assert "gaussian" in full and "paired percentile bootstrap" in full
     text = pdf_text(blocked_sample["audit_report.pdf"])
     assert "expected calibration error" in text and "speed-up" in text and "extra drop" in text
+
+
+def test_pdf_shows_data_and_lineage_with_hash_checks_leakage_pii_and_documentation(blocked_sample):
+    text = " ".join(pdf_text(blocked_sample["audit_report.pdf"]).split())
+    section = text.split("Data and lineage")[1].split("Input files")[0]
+    for name in ("sample-eval", "sample-train", "sample-finetune", "sample-val", "sample-base", "sample-pruned"):
+        assert name in section, name
+    assert "CC-BY-4.0" in section and "2025-01-01 to 2025-06-30" in section and "contract" in section
+    assert "✓" in section and "matches the declared sha256" in section  # the evaluated file
+    assert "✗" in section and "differs from the declared sha256" in section  # train.parquet
+    assert "unavailable: file not found: finetune.parquet" in section
+    assert "no local file (uri only)" in section
+    assert "global magnitude pruning" in section and "amount = 0.55" in section
+    assert "baseline" in section and "candidate" in section  # evaluated as
+    rows = sample_evidence(slices=12).data.rows
+    assert f"training 50,000 37 {37 / rows:.2%}" in section  # rows, overlap rows, overlap share
+    assert "not compared: no local file" in section
+    assert "email: 40 (5.0%); phone: 3 (0.4%)" in section and "x1" in section.split("Columns not scanned")[1]
+    assert "No card file: the release names no card facts" in section and "primary_uses, out_of_scope_uses" in section and "citation" in section
+    assert "FGSM levels skipped: the models expose no input gradient" in text
+    assert "computed from the first 5000 rows used" in text and "x0 1.500" in text
+    html = blocked_sample["audit_report.html"].decode()
+    assert html.count('<span class="better">✓</span>') == 1 and html.count('<span class="worse">✗</span>') == 1
+
+
+def test_model_cards_list_the_declared_data_provenance(blocked_sample):
+    md = blocked_sample["model_card.md"].decode()
+    part = md.split("## Training and Evaluation Data Provenance")[1].split("## Quantitative Analyses")[0]
+    assert "- **sample-eval** (evaluation, the evaluated data): license CC-BY-4.0; source: branch network" in part
+    assert f"- **sample-finetune** (fine-tuning): license {MISSING}; source: call centre" in part
+    assert "- FGSM levels skipped: the models expose no input gradient" in md
+    html = blocked_sample["model_card.html"].decode()
+    part = html.split("Training and evaluation data provenance")[1].split("Quantitative analyses")[0]
+    assert "<b>sample-train</b> (training): license CC0-1.0; source: " in part and MISSING in part
+    assert "FGSM levels skipped" in html
+
+
+def test_evidence_without_data_sections_says_not_measured(checked):
+    evidence = sample_evidence(slices=3)
+    assert evidence.provenance is None and evidence.leakage is None and evidence.pii is None
+    docs = render_all(RenderContext(evidence, sample_verdict(evidence)), ["audit_report.html", "model_card.md",
+                                                                          "model_card.html"])
+    html = docs["audit_report.html"].decode()
+    for phrase in ("Not measured: data provenance", "Not measured: leakage", "Not measured: personal data",
+                   "Not measured: documentation completeness"):
+        assert phrase in html, phrase
+    assert f"{MISSING} (the release names no provenance file)" in docs["model_card.md"].decode()
+    assert f"{MISSING} (the release names no provenance file)" in docs["model_card.html"].decode()
+    # a real check without a provenance file: the PDF says so, and still shows the sections it did measure
+    text = " ".join(pdf_text((checked / "audit_report.pdf").read_bytes()).split())
+    assert "Data and lineage" in text and "Not measured: data provenance" in text and "Not measured: leakage" in text
+    measured = json.loads((checked / "evidence.json").read_text())
+    assert ("Not measured: personal data" in text) == (measured.get("pii") is None)
+    assert ("Not measured: documentation completeness" in text) == (measured.get("documentation") is None)
 
 
 def test_slice_tables_carry_intervals_when_the_evidence_has_them(blocked_sample):

@@ -15,7 +15,7 @@ from typing import Any
 from markupsafe import Markup
 
 from ..card import MISSING, CardFacts, dump_front_matter
-from ..evidence.schema import Comparison, Evidence, FileRef
+from ..evidence.schema import ROLES, Comparison, Evidence, FileRef
 from ..findings import Finding, Status, Verdict
 from ..metrics import HIGHER_IS_BETTER, METRICS
 from ..rmf import subcategories
@@ -303,7 +303,118 @@ def _robustness(evidence: Evidence) -> dict | None:
              "baseline_accuracy": lv.accuracy.get("baseline"), "candidate_accuracy": lv.accuracy.get("candidate"),
              "baseline_drop": lv.drop.get("baseline"), "candidate_drop": lv.drop.get("candidate"),
              "extra_drop": lv.extra_drop} for lv in rob.levels]
-    return {"seed": rob.seed, "features": list(rob.features), "rows": rows}
+    return {"seed": rob.seed, "features": list(rob.features), "rows": rows, "feature_std": dict(rob.feature_std),
+            "std_source": rob.std_source, "notes": list(rob.notes)}
+
+
+# --- data and lineage ----------------------------------------------------------------------------------
+#: characters of a sha256 shown where the full hash would not fit (the input-files table has the full ones)
+SHORT_HASH = 12
+
+
+def _period(period: Any) -> str | None:
+    if period is None:
+        return None
+    start, end = period.start, period.end
+    if start is not None and end is not None:
+        return start.isoformat() if start == end else f"{start.isoformat()} to {end.isoformat()}"
+    return f"from {start.isoformat()}" if start is not None else f"until {end.isoformat()}"
+
+
+def _settings(settings: dict[str, Any]) -> str:
+    return ", ".join(f"{k} = {v}" for k, v in settings.items())
+
+
+def _file_check(name: str, declared: Any, prov: Any) -> dict:
+    """A declared dataset's local file: declared vs measured sha256 (match True/False, None: not comparable)."""
+    found = prov.files.get(name)
+    measured = found.sha256 if found is not None else None
+    match = None if measured is None or declared.sha256 is None else measured == declared.sha256
+    if found is not None:
+        state = ("matches the declared sha256" if match else "differs from the declared sha256" if match is False
+                 else "hashed; no sha256 declared to compare")
+    elif name in prov.unavailable:
+        state = f"unavailable: {prov.unavailable[name]}"
+    elif declared.path is None:
+        state = "no local file (uri only): not hashed"
+    else:
+        state = "not hashed"
+    return {"declared_sha256": declared.sha256, "measured_sha256": measured, "hash_match": match,
+            "unavailable": prov.unavailable.get(name), "file_state": state}
+
+
+def _provenance(evidence: Evidence) -> dict | None:
+    prov = evidence.provenance
+    if prov is None:
+        return None
+    decl = prov.declared
+    evaluated = decl.evaluation_dataset(evidence.data.file.sha256)
+    datasets = []
+    for name, d in decl.datasets.items():
+        datasets.append({
+            "name": name, "role": d.role, "evaluated": evaluated is not None and evaluated[0] == name,
+            "path": d.path, "uri": d.uri, "description": d.description, "source": d.source, "license": d.license,
+            "collection_period": _period(d.collection_period), "consent_basis": d.consent_basis,
+            "personal_data": None if d.personal_data is None else list(d.personal_data),
+            **_file_check(name, d, prov),
+        })
+    roles = {evidence.models[r].file.sha256: r for r in ROLES if r in evidence.models}
+    names = {m.sha256: n for n, m in decl.models.items()}
+    models = []
+    for name, mdl in decl.models.items():
+        models.append({
+            "name": name, "sha256": mdl.sha256, "sha256_short": mdl.sha256[:SHORT_HASH],
+            "evaluated_as": roles.get(mdl.sha256),
+            "parent": mdl.parent, "parent_short": mdl.parent[:SHORT_HASH] if mdl.parent else None,
+            "parent_name": names.get(mdl.parent) if mdl.parent else None,
+            "pruning_method": mdl.pruning.method if mdl.pruning else None,
+            "pruning_settings": _settings(mdl.pruning.settings) if mdl.pruning else None,
+            "license": mdl.license, "training_code_revision": mdl.training_code_revision,
+            "datasets": list(mdl.datasets),
+        })
+    unmatched = [role for sha, role in roles.items() if sha not in names]
+    if evaluated is None:
+        unmatched.insert(0, "data")
+    return {"file": prov.file.model_dump(), "datasets": datasets, "models": models, "unmatched": unmatched}
+
+
+def _leakage(evidence: Evidence) -> dict | None:
+    leak = evidence.leakage
+    if leak is None:
+        return None
+    rows = [{"name": name, "role": s.role, "path": s.file.path if s.file else None, "rows": s.rows,
+             "overlap_rows": s.overlap_rows, "overlap_share": s.overlap_share, "problem": s.problem}
+            for name, s in leak.datasets.items()]
+    return {"method": leak.method, "columns": list(leak.columns), "evaluation_rows": leak.evaluation_rows,
+            "evaluation_distinct_rows": leak.evaluation_distinct_rows, "datasets": rows}
+
+
+def _pii(evidence: Evidence) -> dict | None:
+    scan = evidence.pii
+    if scan is None:
+        return None
+    flagged = [{"column": col, "sampled": c.sampled, "matches": {k: v for k, v in c.matches.items() if v}}
+               for col, c in scan.columns.items() if any(c.matches.values())]
+    return {"method": scan.method, "detectors": list(scan.detectors), "rows_sampled": scan.rows_sampled,
+            "scanned": list(scan.columns), "flagged": flagged, "not_scanned": list(scan.not_scanned)}
+
+
+def _documentation(evidence: Evidence) -> dict | None:
+    doc = evidence.documentation
+    if doc is None:
+        return None
+    groups: dict[str, dict] = {}
+    for path, filled in doc.sections.items():
+        top, _, rest = path.partition(".")
+        group = groups.setdefault(top, {"section": top, "filled": filled, "fields": 0, "missing": []})
+        if not rest:
+            group["filled"] = filled
+            continue
+        group["fields"] += 1
+        if not filled:
+            group["missing"].append(rest)
+    return {"card_file": doc.card_file.model_dump() if doc.card_file else None, "sections": list(groups.values()),
+            "filled": sum(doc.sections.values()), "total": len(doc.sections)}
 
 
 def _slice_charts(tables: list[dict], metric: str) -> list[dict]:
@@ -418,6 +529,10 @@ def build(evidence: Evidence, verdict: Verdict, card: CardFacts | None, card_fil
         "calibration": _calibration(evidence),
         "efficiency": _efficiency(evidence),
         "robustness": _robustness(evidence),
+        "provenance": _provenance(evidence),
+        "leakage": _leakage(evidence),
+        "pii": _pii(evidence),
+        "documentation": _documentation(evidence),
         "sparsity": _sparsity(evidence),
         "data": {"path": evidence.data.file.path, "sha256": evidence.data.file.sha256, "rows": evidence.data.rows,
                  "target": evidence.data.target, "sensitive": list(evidence.data.sensitive),

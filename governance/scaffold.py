@@ -12,13 +12,13 @@ overwritten without ``--force``.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError
+from .hashing import sha256_file
 
 FILES = ("release.yaml", "policy.yaml", "card.yaml", "provenance.yaml")
 PACK = "builtin:nist-ai-rmf"
@@ -44,12 +44,7 @@ class Inputs:
     train: Path | None = None  # the training data: declared, so the gate can look for leakage
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
+sha256 = sha256_file  # the project's one streaming hash (governance.hashing)
 
 
 def _q(value: object) -> str:

@@ -7,7 +7,6 @@ cannot hand the gate a file the gate would refuse.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -16,18 +15,14 @@ import yaml
 from .. import __version__
 from . import arch
 from .train import SENSITIVE, TARGET, Candidate, Settings
+from ..hashing import sha256_file
 
 ARCH_MODULE = "adult_mlp"  # the architecture file's name in the output folder
 POLICY = "builtin:nist-ai-rmf"
 NAME = "adult-income-mlp"
 
 
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
+sha256 = sha256_file  # the project's one streaming hash (governance.hashing)
 
 
 def _dump(path: Path, header: str, data: dict[str, Any]) -> None:

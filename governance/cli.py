@@ -25,6 +25,15 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
+def _decision_options(p: argparse.ArgumentParser) -> None:
+    """Options of every command that decides and writes a verdict (check, evaluate)."""
+    p.add_argument("--today", type=_date, help="the date waivers are checked against (default: today)")
+    p.add_argument("--waivers", type=Path, help="a YAML file of waivers (in addition to the policy's own)")
+    p.add_argument("--sign-key", type=Path, help="Ed25519 private key (PEM): sign the outputs into verdict.sig")
+    p.add_argument("--quiet", action="store_true", help="print only the decision line")
+    p.add_argument("--json", action="store_true", help="print a JSON summary on stdout instead of the table")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="governance", description="A release gate for pruned ML models.",
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -41,11 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--trust-pickle", action="store_true",
                    help="allow pickle/joblib/torch-export model files (they can run arbitrary code)")
     c.add_argument("--device", default="cpu", help="torch device for torch models (cpu, cuda)")
-    c.add_argument("--today", type=_date, help="the date waivers are checked against (default: today)")
-    c.add_argument("--waivers", type=Path, help="a YAML file of waivers (in addition to the policy's own)")
-    c.add_argument("--sign-key", type=Path, help="Ed25519 private key (PEM): sign the outputs into verdict.sig")
-    c.add_argument("--quiet", action="store_true", help="print only the decision line")
-    c.add_argument("--json", action="store_true", help="print a JSON summary on stdout instead of the table")
+    _decision_options(c)
     c.add_argument("--templates", type=Path, help="folder of templates that override the packaged ones by file name")
     c.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
@@ -56,11 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--evidence", type=Path, required=True)
     e.add_argument("--policy", required=True, help="policy file or builtin:NAME")
     e.add_argument("--out", type=Path, required=True)
-    e.add_argument("--today", type=_date, help="the date waivers are checked against (default: today)")
-    e.add_argument("--waivers", type=Path, help="a YAML file of waivers (in addition to the policy's own)")
-    e.add_argument("--sign-key", type=Path, help="Ed25519 private key (PEM): sign the outputs into verdict.sig")
-    e.add_argument("--quiet", action="store_true", help="print only the decision line")
-    e.add_argument("--json", action="store_true", help="print a JSON summary on stdout instead of the table")
+    _decision_options(e)
     e.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     r = sub.add_parser("render", help="write the model card, audit report, JSON and JUnit from saved files",
@@ -140,6 +141,16 @@ def _resolve_policy(ref: str, base: Path | None, field_file: Path | None) -> Pat
     return resolve_policy_ref(ref, base, field_file)
 
 
+def _require_compatible(policy, policy_path: Path, sensitive: list[str]) -> None:
+    """A rule that slices by a column the release does not have is bad input, before any model runs."""
+    from .engine import compatibility_problems
+
+    problems = compatibility_problems(policy, sensitive)
+    if problems:
+        i, field, msg = problems[0]
+        raise InputError(policy_path, f"rules[{i}] ({policy.rules[i].id}).{field}", msg)
+
+
 def _load_policy(path: Path):
     from .policy import load_policy
 
@@ -217,7 +228,7 @@ def _summary(verdict: Verdict, out: Path, quiet: bool) -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from .engine import compatibility_problems, evaluate
+    from .engine import evaluate
     from .evidence.collect import collect
     from .hashing import file_ref
     from .manifest import load_manifest
@@ -236,10 +247,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     policy_path = _resolve_policy(args.policy or release.manifest.policy, None if args.policy else release.folder,
                                   None if args.policy else release.path)
     policy = _load_policy(policy_path)
-    problems = compatibility_problems(policy, release.manifest.data.sensitive, release.manifest.task)
-    if problems:
-        i, field, msg = problems[0]
-        raise InputError(policy_path, f"rules[{i}] ({policy.rules[i].id}).{field}", msg)
+    _require_compatible(policy, policy_path, release.manifest.data.sensitive)
     waivers = _waivers_and_key(args, policy)
     evidence = _with_progress(lambda progress: collect(release, trust_pickle=args.trust_pickle, device=args.device,
                                                        progress=progress), quiet=args.quiet)
@@ -323,7 +331,7 @@ def _with_progress(work, quiet: bool):
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from .engine import compatibility_problems, evaluate
+    from .engine import evaluate
     from .evidence.schema import Evidence
     from .hashing import file_ref
     from .render import RenderContext, render_all
@@ -338,10 +346,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                          f"not a valid evidence file: {err['msg']}") from None
     policy_path = _resolve_policy(args.policy, None, None)
     policy = _load_policy(policy_path)
-    problems = compatibility_problems(policy, evidence.data.sensitive, evidence.task)
-    if problems:
-        i, field, msg = problems[0]
-        raise InputError(policy_path, f"rules[{i}] ({policy.rules[i].id}).{field}", msg)
+    _require_compatible(policy, policy_path, evidence.data.sensitive)
     verdict = evaluate(policy, evidence, args.today or date.today(), _waivers_and_key(args, policy))
     verdict = _recorded(verdict, evidence, policy_path, {"waivers": args.waivers})
     return _finish(verdict, _render_documents(RenderContext(evidence, verdict)), args.out, args.quiet, args.sign_key,

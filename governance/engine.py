@@ -80,7 +80,7 @@ def evaluate(policy: Policy, evidence: Evidence, today: date, waivers: Sequence[
     )
 
 
-def compatibility_problems(policy: Policy, evidence_sensitive: list[str], task: str) -> list[tuple[int, str, str]]:
+def compatibility_problems(policy: Policy, evidence_sensitive: list[str]) -> list[tuple[int, str, str]]:
     """Rules that cannot apply to this release: (rule index, field, message). Checked before any model runs."""
     problems = []
     for i, r in enumerate(policy.rules):

@@ -8,13 +8,31 @@ from operator import or_
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, ValidationInfo, field_validator,
+                      model_validator)
+from pydantic_core import PydanticCustomError
 
 from .errors import InputError
-from .rules import KINDS, PolicyDefaults, RuleBase
-from .yamlfile import format_loc, read_yaml, validation_error
+from .rules import KINDS, PolicyDefaults, RuleBase, limits
+from .yamlfile import line_of, format_loc, read_yaml, suggest, validation_error
 
 Rule = Annotated[reduce(or_, (k.params for k in KINDS.values())), Field(discriminator="kind")]  # type: ignore[valid-type]
+
+#: ``extends:`` may chain this many policy files (a pack, a team policy, a release policy is three)
+MAX_EXTENDS_DEPTH = 8
+EXTENDS_TOO_DEEP = f"policies extend each other more than {MAX_EXTENDS_DEPTH} levels deep"
+WAIVER_NO_APPROVER = "a waiver needs a named approver: write who approved the exception (e.g. \"Dana Roe (risk)\")"
+WAIVER_NO_REASON = "a waiver needs a reason: write why the exception is acceptable and until when"
+#: stand-ins for a person or a reason, compared lower-case after trimming; text in <...> is a template marker too
+WAIVER_PLACEHOLDERS = frozenset({"todo", "tbd", "fixme", "xxx", "n/a", "na", "none", "null", "-", "?", "name",
+                                 "your name", "reason", "your reason", "approver", "someone", "unknown"})
+_LIMITS_DEFERRED = "limits_deferred"
+
+
+def _filled_in(text: str) -> bool:
+    """False for blank text, a template marker such as ``<name>`` and the stock placeholders above."""
+    norm = " ".join(text.split()).lower().strip("\"'.:")
+    return bool(norm) and norm not in WAIVER_PLACEHOLDERS and not (norm.startswith("<") and norm.endswith(">"))
 
 
 class Waiver(BaseModel):
@@ -22,11 +40,25 @@ class Waiver(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     rule: str = Field(description="the rule ID it waives")
-    reason: str = Field(min_length=1)
-    approved_by: str = Field(min_length=1)
+    reason: str = Field(json_schema_extra={"minLength": 1}, description="why the exception is acceptable")
+    approved_by: str = Field(json_schema_extra={"minLength": 1}, description="who approved it: a named person")
     expires: date = Field(description="last day the waiver applies (YYYY-MM-DD)")
     scope: list[str] | None = Field(None, description="slices it covers, e.g. ['group=C']; a failure in any "
                                                       "other slice is not waived")
+
+    @field_validator("approved_by")
+    @classmethod
+    def _named_approver(cls, v: str) -> str:
+        if not _filled_in(v):
+            raise PydanticCustomError("waiver_approver", WAIVER_NO_APPROVER)
+        return v
+
+    @field_validator("reason")
+    @classmethod
+    def _real_reason(cls, v: str) -> str:
+        if not _filled_in(v):
+            raise PydanticCustomError("waiver_reason", WAIVER_NO_REASON)
+        return v
 
     @field_validator("scope", mode="before")
     @classmethod
@@ -58,6 +90,15 @@ class Policy(BaseModel):
                 raise ValueError(f"waiver for unknown rule {w.rule!r} (rules: {', '.join(sorted(ids))})")
         return self
 
+    @model_validator(mode="after")
+    def _thresholds_in_range(self, info: ValidationInfo) -> "Policy":
+        if info.context and info.context.get(_LIMITS_DEFERRED):
+            return self  # parse_policy checks them itself, to name the rule, the field and the line
+        for rule in self.rules:
+            for _, message in limits.problems(rule):
+                raise ValueError(f"rule {rule.id}: {message}")
+        return self
+
     @field_validator("rules")
     @classmethod
     def _unique_ids(cls, rules: list[RuleBase]) -> list[RuleBase]:
@@ -69,7 +110,7 @@ class Policy(BaseModel):
         return rules
 
 
-def _unknown_kind(path: Path, data: dict) -> InputError | None:
+def _unknown_kind(path: Path, data: dict, node: Any = None) -> InputError | None:
     """Name an unknown or missing rule kind plainly, listing the known ones."""
     rules = data.get("rules")
     if not isinstance(rules, list):
@@ -78,22 +119,37 @@ def _unknown_kind(path: Path, data: dict) -> InputError | None:
         if not isinstance(r, dict):
             return InputError(path, f"rules[{i}]", "each rule must be a mapping with id, kind and parameters")
         kind = r.get("kind")
-        if kind not in KINDS:
+        if not isinstance(kind, str) or kind not in KINDS:
             what = "missing 'kind'" if kind is None else f"unknown rule kind {kind!r}"
-            return InputError(path, format_loc(("rules", i, "kind"), data),
-                              f"{what} (known kinds: {', '.join(sorted(KINDS))})")
+            hint = suggest(kind, KINDS) if isinstance(kind, str) else ""
+            line = line_of(node, ("rules", i, "kind")) if node is not None else None
+            field = format_loc(("rules", i, "kind"), data)
+            return InputError(path, f"{field} (line {line})" if line else field,
+                              what + (hint or f" (known kinds: {', '.join(sorted(KINDS))})"))
     return None
 
 
 def parse_policy(data: Any, path: Path, node: Any = None) -> Policy:
+    """Validate a policy mapping; every threshold must lie in its range (governance/rules/limits.py)."""
     if not isinstance(data, dict):
         raise InputError(path, None, f"expected a YAML mapping for a policy, found {type(data).__name__}")
-    if (err := _unknown_kind(path, data)) is not None:
+    if (err := _unknown_kind(path, data, node)) is not None:
         raise err
+    _check_limits(path, data, node, data["rules"] if isinstance(data.get("rules"), list) else [])
     try:
-        return Policy.model_validate(data)
+        policy = Policy.model_validate(data, context={_LIMITS_DEFERRED: True})
     except ValidationError as exc:
-        raise validation_error(path, exc, data, node) from None
+        raise validation_error(path, exc, data, node, Policy) from None
+    _check_limits(path, data, node, policy.rules)  # values pydantic converted (a quoted "nan") are checked here
+    return policy
+
+
+def _check_limits(path: Path, data: dict, node: Any, rules: list) -> None:
+    for i, rule in enumerate(rules):
+        for name, message in limits.problems(rule) if isinstance(rule, (dict, BaseModel)) else []:
+            field = format_loc(("rules", i, name), data)
+            line = line_of(node, ("rules", i, name)) if node is not None else None
+            raise InputError(path, f"{field} (line {line})" if line else field, message)
 
 
 def resolve_policy_ref(ref: str, base: Path | None, referrer: Path | None, field: str = "policy") -> Path:
@@ -121,6 +177,8 @@ def _merged(path: Path, data: dict, chain: tuple[Path, ...]) -> dict:
         return data
     if not isinstance(ref, str):
         raise InputError(path, "extends", "must be a policy path or builtin:NAME")
+    if len(chain) >= MAX_EXTENDS_DEPTH:
+        raise InputError(path, "extends", EXTENDS_TOO_DEEP)
     parent_path = resolve_policy_ref(ref, path.parent, path, "extends")
     if parent_path.resolve() in chain:
         raise InputError(path, "extends", f"policies extend each other in a loop: {parent_path}")
@@ -128,13 +186,20 @@ def _merged(path: Path, data: dict, chain: tuple[Path, ...]) -> dict:
     if not isinstance(parent_data, dict):
         raise InputError(parent_path, None, "expected a YAML mapping for a policy")
     parent = _merged(parent_path, parent_data, chain + (parent_path.resolve(),))
-    own = {r.get("id"): r for r in data.get("rules") or [] if isinstance(r, dict)}
-    disabled = set(data.get("disable") or [])
-    unknown = disabled - {r.get("id") for r in parent.get("rules") or [] if isinstance(r, dict)}
+    for name in ("rules", "disable"):
+        if not isinstance(data.get(name) or [], list) or not isinstance(parent.get(name) or [], list):
+            raise InputError(path if not isinstance(data.get(name) or [], list) else parent_path, name, "must be a list")
+    own = {str(r.get("id")): r for r in data.get("rules") or [] if isinstance(r, dict)}
+    disabled = {str(d) for d in data.get("disable") or []}
+    unknown = disabled - {str(r.get("id")) for r in parent.get("rules") or [] if isinstance(r, dict)}
     if unknown:
         raise InputError(path, "disable", f"no inherited rule {sorted(unknown)[0]!r} to disable")
-    rules = [own.pop(r.get("id"), r) for r in parent.get("rules") or [] if r.get("id") not in disabled]
+    rules = [own.pop(str(r.get("id")), r) if isinstance(r, dict) else r for r in parent.get("rules") or []
+             if not (isinstance(r, dict) and str(r.get("id")) in disabled)]
     rules += list(own.values())
+    for where, d in ((path, data), (parent_path, parent)):
+        if not isinstance(d.get("defaults") or {}, dict):
+            raise InputError(where, "defaults", "must be a mapping")
     merged = {**{k: v for k, v in parent.items() if k not in ("waivers",)}, **data, "rules": rules,
               "defaults": {**(parent.get("defaults") or {}), **(data.get("defaults") or {})},
               "waivers": [*(parent.get("waivers") or []), *(data.get("waivers") or [])]}

@@ -1,7 +1,22 @@
-"""Load YAML into pydantic models with errors that name the file, the field and the line."""
+"""Load YAML into pydantic models with errors that name the file, the field and the line.
+
+Every YAML input (release manifest, policy, provenance, card facts, waivers) goes through ``read_yaml``,
+which is strict where PyYAML is lenient, because a lenient reading changes a release decision silently:
+a duplicated key keeps only its last value, ``.nan`` compares false with every threshold, an impossible date
+crashes the constructor, and a small file of aliases (billion laughs) expands into gigabytes. The loader is a
+``yaml.SafeLoader`` subclass (safe_load semantics, never the full loader) with bounds on size, depth and
+alias expansion, and each refusal is an ``InputError`` naming the file, the field and the line.
+"""
 
 from __future__ import annotations
 
+import difflib
+import math
+import os
+import re
+import stat
+import types
+import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -12,27 +27,223 @@ from .errors import InputError
 
 M = TypeVar("M", bound=BaseModel)
 
+# Limits for YAML inputs: generous for any real policy, manifest, card, provenance or waivers file.
+MAX_YAML_BYTES = 1024 * 1024
+MAX_YAML_DEPTH = 64
+MAX_YAML_ALIASES = 100
+MAX_YAML_NODES = 100_000  # values after alias expansion
 
-def read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
-    """Parse with ``yaml.safe_load`` (never the full loader) and keep the node tree for line numbers."""
+FILE_NOT_FOUND = "file not found"
+NOT_REGULAR = "not a regular file ({what}): refusing to read it"
+TOO_LARGE = "file is {size} bytes, over the {limit}-byte limit for YAML inputs"
+DUPLICATE_KEY = "duplicate key {key!r} (lines {first} and {second})"
+NOT_FINITE = "{text!r} is not a finite number: NaN and infinity are refused"
+BAD_NUMBER = "{text!r} is not a usable number"
+TOO_DEEP = f"nested deeper than {MAX_YAML_DEPTH} levels"
+TOO_MANY_ALIASES = f"more than {MAX_YAML_ALIASES} YAML aliases (*name): refusing the document"
+TOO_MANY_NODES = f"expands to more than {MAX_YAML_NODES} values through YAML aliases: refusing the document"
+RECURSIVE_ALIAS = "a YAML alias refers to itself: refusing the document"
+UNKNOWN_KEY = "unknown key {key!r}"
+DID_YOU_MEAN = " (did you mean {suggestion!r}?)"
+
+_FLOAT = "tag:yaml.org,2002:float"
+_INT = "tag:yaml.org,2002:int"
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+class _Refused(yaml.YAMLError):
+    """A bound of the strict loader was hit while composing; carries the position."""
+
+    def __init__(self, message: str, mark: yaml.Mark | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.mark = mark
+
+
+class StrictLoader(yaml.SafeLoader):
+    """``SafeLoader`` plus bounds on nesting depth and aliases, and impossible dates kept as text.
+
+    An impossible date such as ``2026-02-30`` stays a string, so the pydantic field that expects a date
+    reports it with its name and line (PyYAML's timestamp constructor raises a bare ValueError).
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+        self._aliases = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:  # type: ignore[override]
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_YAML_ALIASES:
+                raise _Refused(TOO_MANY_ALIASES, self.peek_event().start_mark)
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise _Refused(TOO_DEEP, self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:  # type: ignore[override]
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError:
+            return node.value
+
+    def construct_yaml_float(self, node: yaml.ScalarNode) -> float:  # type: ignore[override]
+        value = super().construct_yaml_float(node)
+        if not math.isfinite(value):
+            raise _Refused(NOT_FINITE.format(text=node.value), node.start_mark)
+        return value
+
+
+StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", StrictLoader.construct_yaml_timestamp)
+StrictLoader.add_constructor(_FLOAT, StrictLoader.construct_yaml_float)
+
+
+def _open_regular(path: Path) -> bytes:
+    """Read at most the size limit, refusing anything but a regular file before opening it (a FIFO would hang)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        st = os.stat(path)
     except FileNotFoundError:
-        raise InputError(path, None, "file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(path, None, FILE_NOT_FOUND) from None
+    except OSError as exc:
+        raise InputError(path, None, f"cannot read file ({exc.__class__.__name__}: {exc})") from None
+    _require_regular(path, st)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
         raise InputError(path, None, f"cannot read file ({exc.__class__.__name__}: {exc})") from None
     try:
-        data = yaml.safe_load(text)
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        _require_regular(path, os.fstat(fd))  # the path may have been swapped since the stat
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            raw = fh.read(MAX_YAML_BYTES + 1)
+    except OSError as exc:
+        raise InputError(path, None, f"cannot read file ({exc.__class__.__name__}: {exc})") from None
+    finally:
+        os.close(fd)
+    if len(raw) > MAX_YAML_BYTES:
+        raise InputError(path, None, TOO_LARGE.format(size=max(len(raw), os.stat(path).st_size), limit=MAX_YAML_BYTES))
+    return raw
+
+
+def _require_regular(path: Path, st: os.stat_result) -> None:
+    if stat.S_ISREG(st.st_mode):
+        if st.st_size > MAX_YAML_BYTES:
+            raise InputError(path, None, TOO_LARGE.format(size=st.st_size, limit=MAX_YAML_BYTES))
+        return
+    what = ("a directory" if stat.S_ISDIR(st.st_mode) else "a FIFO" if stat.S_ISFIFO(st.st_mode)
+            else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode)
+            else "a socket" if stat.S_ISSOCK(st.st_mode) else "not a file")
+    raise InputError(path, None, NOT_REGULAR.format(what=what))
+
+
+def read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
+    """Parse strictly (see the module docstring) and keep the node tree for line numbers."""
+    path = Path(path)
+    raw = _open_regular(path)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(path, None, f"cannot read file ({exc.__class__.__name__}: {exc})") from None
+    loader = StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is not None:
+            _expanded_size(node, {}, set())
+            _check_nodes(path, loader, node, "", set())
+        data = loader.construct_document(node) if node is not None else None
+    except _Refused as exc:
+        where = f"line {exc.mark.line + 1}" if exc.mark is not None else None
+        raise InputError(path, where, exc.message) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark is not None else None
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise InputError(path, where, f"malformed YAML: {problem}") from None
+    finally:
+        loader.dispose()
     return data, node
 
 
-def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+def _expanded_size(node: yaml.Node, memo: dict[int, int], active: set[int]) -> int:
+    """Number of values the node stands for once aliases are expanded; refuses cycles and blow-ups."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    if key in active:
+        raise _Refused(RECURSIVE_ALIAS, node.start_mark)
+    active.add(key)
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        children: list[yaml.Node] = list(node.value)
+    elif isinstance(node, yaml.MappingNode):
+        children = [n for pair in node.value for n in pair]
+    else:
+        children = []
+    for child in children:
+        size += _expanded_size(child, memo, active)
+        if size > MAX_YAML_NODES:
+            raise _Refused(TOO_MANY_NODES, child.start_mark)
+    active.discard(key)
+    memo[key] = size
+    return size
+
+
+def _label(node: yaml.MappingNode) -> str:
+    """`` (PERF-001)`` for a mapping with a scalar ``id``, so messages name rules as format_loc does."""
+    for k, v in node.value:
+        if isinstance(k, yaml.ScalarNode) and k.value == "id" and isinstance(v, yaml.ScalarNode):
+            return f" ({v.value})"
+    return ""
+
+
+def _check_nodes(path: Path, loader: StrictLoader, node: yaml.Node, where: str, seen: set[int]) -> None:
+    """Duplicate keys and non-finite or unusable numbers, named by field and line."""
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    line = node.start_mark.line + 1
+    if isinstance(node, yaml.ScalarNode):
+        field = f"{where} (line {line})" if where else f"line {line}"
+        if node.tag == _FLOAT:
+            value = yaml.SafeLoader.construct_yaml_float(loader, node)
+            if not math.isfinite(value):
+                raise InputError(path, field, NOT_FINITE.format(text=node.value))
+        elif node.tag == _INT:
+            try:
+                loader.construct_yaml_int(node)
+            except ValueError:
+                raise InputError(path, field, BAD_NUMBER.format(text=node.value[:40])) from None
+        return
+    if isinstance(node, yaml.SequenceNode):
+        for i, child in enumerate(node.value):
+            label = f"[{i}]" + (_label(child) if isinstance(child, yaml.MappingNode) else "")
+            _check_nodes(path, loader, child, where + label, seen)
+        return
+    if isinstance(node, yaml.MappingNode):
+        first: dict[Any, int] = {}
+        for k, v in node.value:
+            if isinstance(k, yaml.ScalarNode) and k.tag != _MERGE:
+                try:
+                    ident: Any = loader.construct_object(k)
+                    hash(ident)
+                except Exception:  # noqa: BLE001 - an odd key is compared by its text
+                    ident = (k.tag, k.value)
+                k_line = k.start_mark.line + 1
+                if ident in first:
+                    field = where or None
+                    raise InputError(path, field, DUPLICATE_KEY.format(key=k.value, first=first[ident], second=k_line))
+                first[ident] = k_line
+                child_where = f"{where}.{k.value}" if where else str(k.value)
+            else:
+                child_where = where
+            _check_nodes(path, loader, k, where, seen)
+            _check_nodes(path, loader, v, child_where, seen)
+
+
+def line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     """Walk the composed node tree along a pydantic error location; return a 1-based line."""
     line = None
     for key in loc:
@@ -48,6 +259,23 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
     if node is not None:
         line = node.start_mark.line + 1
     return line
+
+
+def key_line(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """Line of the *key* at the end of ``loc`` (where an unknown key is written), else of its value."""
+    parent = node
+    for key in loc[:-1]:
+        if isinstance(parent, yaml.MappingNode):
+            parent = next((v for k, v in parent.value if getattr(k, "value", None) == str(key)), None)
+        elif isinstance(parent, yaml.SequenceNode) and isinstance(key, int) and key < len(parent.value):
+            parent = parent.value[key]
+        else:
+            parent = None
+    if isinstance(parent, yaml.MappingNode) and loc:
+        for k, _ in parent.value:
+            if getattr(k, "value", None) == str(loc[-1]):
+                return k.start_mark.line + 1
+    return line_of(node, loc)
 
 
 def format_loc(loc: tuple[Any, ...], data: Any = None) -> str:
@@ -73,21 +301,107 @@ def format_loc(loc: tuple[Any, ...], data: Any = None) -> str:
     return out
 
 
-def validation_error(path: Path, exc: ValidationError, data: Any, node: yaml.Node | None) -> InputError:
-    """Turn the first pydantic error into one readable InputError (file, field, line)."""
-    err = exc.errors()[0]
+def suggest(word: str, options: typing.Iterable[str]) -> str:
+    """`` (did you mean 'max_drop'?)`` for the nearest option, or an empty string."""
+    match = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
+    return DID_YOU_MEAN.format(suggestion=match[0]) if match else ""
+
+
+def _unwrap(tp: Any) -> list[Any]:
+    """The concrete alternatives of an annotation: Annotated and unions opened, None dropped."""
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(tp)[0])
+    if origin is typing.Union or origin is types.UnionType:
+        return [t for a in typing.get_args(tp) if a is not type(None) for t in _unwrap(a)]
+    return [tp]
+
+
+def _model_tag(model: type[BaseModel]) -> set[Any]:
+    field = model.model_fields.get("kind")
+    if field is None or typing.get_origin(field.annotation) is not typing.Literal:
+        return set()
+    return set(typing.get_args(field.annotation))
+
+
+def _keys_at(root: type[BaseModel] | None, loc: tuple[Any, ...]) -> list[str] | None:
+    """The valid keys of the model that ``loc`` (an error location, minus its last element) points into."""
+    if root is None:
+        return None
+    current: list[Any] = [root]
+    i = 0
+    while i < len(loc):
+        key = loc[i]
+        nxt: list[Any] = []
+        models = [t for t in current if isinstance(t, type) and issubclass(t, BaseModel)]
+        tagged = [m for m in models if key in _model_tag(m)]
+        if tagged and len(models) > 1:  # a discriminated union: pydantic puts the tag in the location
+            current = tagged
+            i += 1
+            continue
+        for t in current:
+            if isinstance(t, type) and issubclass(t, BaseModel):
+                if isinstance(key, str) and key in t.model_fields:
+                    nxt += _unwrap(t.model_fields[key].annotation)
+            elif typing.get_origin(t) in (list, tuple, set, frozenset) and isinstance(key, int):
+                nxt += [a for arg in typing.get_args(t) if arg is not Ellipsis for a in _unwrap(arg)]
+            elif typing.get_origin(t) is dict and isinstance(key, str):
+                args = typing.get_args(t)
+                if len(args) == 2:
+                    nxt += _unwrap(args[1])
+        current = nxt
+        i += 1
+    keys: list[str] = []
+    for t in current:
+        if isinstance(t, type) and issubclass(t, BaseModel):
+            keys += [f.alias or name for name, f in t.model_fields.items()]
+    return keys or None
+
+
+def _expected_values(err: dict[str, Any]) -> list[str]:
+    expected = str((err.get("ctx") or {}).get("expected", ""))
+    return re.findall(r"'([^']*)'", expected)
+
+
+def validation_error(path: Path, exc: ValidationError, data: Any, node: yaml.Node | None,
+                     model: type[BaseModel] | None = None) -> InputError:
+    """Turn the most useful pydantic error into one readable InputError (file, field, line).
+
+    An unknown key is reported before anything else (a typo such as ``max_dorp`` otherwise reads as the
+    required ``max_drop`` missing), with the nearest valid key of ``model`` at that place.
+    """
+    errors = exc.errors()
+    err = next((e for e in errors if e.get("type") == "extra_forbidden"), errors[0])
     loc = tuple(err.get("loc", ()))
     field = format_loc(loc, data) or None
-    line = _line_of(node, tuple(k for k in loc if not (isinstance(k, str) and _is_tag(k, data, loc))))
+    clean = tuple(k for k in loc if not (isinstance(k, str) and _is_tag(k, data, loc)))
+    line = key_line(node, clean) if err.get("type") == "extra_forbidden" else line_of(node, clean)
     if line is not None:
         field = f"{field} (line {line})" if field else f"line {line}"
     msg = err.get("msg", "invalid value")
-    if err.get("type") == "extra_forbidden":
-        msg = "unknown key"
+    skipped = 0
+    if err.get("type") == "extra_forbidden" and loc:
+        typed = str(loc[-1])
+        valid = _keys_at(model, loc[:-1])
+        if valid is None:  # no model to ask: the missing keys next to it are the likely targets
+            valid = [str(e["loc"][-1]) for e in errors if e.get("type") == "missing"
+                     and tuple(e["loc"][:-1]) == loc[:-1]]
+        hint = suggest(typed, valid)
+        msg = UNKNOWN_KEY.format(key=typed) + hint
+        if hint:  # the missing twin of the typo is the same problem, not one more
+            meant = difflib.get_close_matches(typed, valid, n=1, cutoff=0.6)[0]
+            skipped = sum(1 for e in errors if e.get("type") == "missing"
+                          and tuple(e["loc"]) == loc[:-1] + (meant,))
     elif err.get("type") == "missing":
         msg = "required key is missing"
-    more = len(exc.errors()) - 1
-    if more:
+    elif err.get("type") in ("literal_error", "enum") and loc:
+        name = next((str(k) for k in reversed(loc) if isinstance(k, str)), "value")
+        options = _expected_values(err)
+        typed = err.get("input")
+        hint = suggest(str(typed), options) if isinstance(typed, str) else ""
+        msg = f"unknown {name} {typed!r}" + (hint or f" (expected one of: {', '.join(map(repr, options))})")
+    more = len(errors) - 1 - skipped
+    if more > 0:
         msg += f" (and {more} more problem{'s' if more > 1 else ''})"
     return InputError(path, field, msg)
 
@@ -114,4 +428,4 @@ def load_model_file(path: Path, model: type[M], *, what: str) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise validation_error(path, exc, data, node) from None
+        raise validation_error(path, exc, data, node, model) from None

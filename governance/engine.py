@@ -15,10 +15,17 @@ from .rules.slices import MissingDimension, NoSensitiveColumns
 from .rules.stats import NoInterval
 
 
-def check_rule(rule, evidence: Evidence, policy: Policy) -> Finding:
-    """Run one rule; a rule that cannot be applied fails closed as ``error`` rather than vanishing."""
+def check_rule(rule, evidence: Evidence, policy: Policy, today: date | None = None) -> Finding:
+    """Run one rule and record its stance on an inconclusive result, so the decision and every renderer see it."""
+    stance = rule.on_inconclusive or policy.defaults.on_inconclusive
+    return _run_rule(rule, evidence, policy, today).model_copy(update={"on_inconclusive": stance})
+
+
+def _run_rule(rule, evidence: Evidence, policy: Policy, today: date | None) -> Finding:
+    """A rule that cannot be applied fails closed as ``error`` rather than vanishing."""
     try:
-        return KINDS[rule.kind].check(rule, evidence, policy.defaults)
+        kind = KINDS[rule.kind]  # a dated kind (attestation) also gets the evaluation date
+        return kind.check(rule, evidence, policy.defaults, **({"today": today} if kind.dated and today else {}))
     except NoSensitiveColumns as exc:
         return finding(rule, Status.INCONCLUSIVE, f"not judged: {exc}")
     except (MissingDimension, NoInterval) as exc:
@@ -44,7 +51,7 @@ def apply_waivers(findings: list[Finding], waivers: Sequence[Waiver], today: dat
         by_rule.setdefault(w.rule, []).append((i, w))
         states.append({**w.model_dump(mode="json"), "state": "expired" if w.expires < today else "unused"})
     for f in findings:
-        if f.status in (Status.FAIL, Status.ERROR):
+        if f.status in (Status.FAIL, Status.ERROR) or f.blocks:  # f.blocks: inconclusive under the block stance
             for i, w in by_rule.get(f.rule_id, []):
                 if w.expires >= today and _covers(w, f):
                     states[i]["state"] = "applied"
@@ -65,8 +72,9 @@ def apply_waivers(findings: list[Finding], waivers: Sequence[Waiver], today: dat
 
 
 def evaluate(policy: Policy, evidence: Evidence, today: date, waivers: Sequence[Waiver] = ()) -> Verdict:
-    """The gate decision: findings for every rule, then waivers, then ``blocked`` iff a block rule fails."""
-    findings = [check_rule(r, evidence, policy) for r in policy.rules]
+    """The gate decision: findings for every rule, then waivers, then ``blocked`` iff a block rule fails, errs,
+    or is inconclusive under the ``block`` stance; ``not_judged`` lists every undecided block rule."""
+    findings = [check_rule(r, evidence, policy, today) for r in policy.rules]
     findings, waiver_states = apply_waivers(findings, [*policy.waivers, *waivers], today)
     counts = Counter(f.status.value for f in findings)
     return Verdict(

@@ -6,7 +6,7 @@ from datetime import date
 from enum import Enum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Status(str, Enum):
@@ -18,6 +18,13 @@ class Status(str, Enum):
 
 
 Severity = Literal["block", "warn", "info"]
+#: what an ``inconclusive`` finding means for the decision: block the release, warn (reported as not judged,
+#: does not block), or pass (explicitly accepted, still listed). Only ``block``-severity rules can block.
+OnInconclusive = Literal["block", "warn", "pass"]
+#: the most not-judged rules the one-line decision names before "and N more"
+NOT_JUDGED_SHOWN = 5
+#: a not-judged rule's reason is cut to this many characters in the one-line decision (in full in verdict.json)
+REASON_CHARS = 90
 
 
 class Finding(BaseModel):
@@ -34,10 +41,41 @@ class Finding(BaseModel):
     message: str
     rationale: str | None = None
     details: dict[str, Any] = Field(default_factory=dict)
+    on_inconclusive: OnInconclusive | None = Field(
+        None, description="the rule's effective stance on an inconclusive result (its own, else the policy "
+                          "default), recorded by the engine; null in verdicts from older versions (never blocks)")
 
     @property
     def blocks(self) -> bool:
-        return self.severity == "block" and self.status in (Status.FAIL, Status.ERROR)
+        """A block rule blocks when it fails, errs, or is inconclusive under the ``block`` stance."""
+        if self.severity != "block":
+            return False
+        return self.status in (Status.FAIL, Status.ERROR) or (
+            self.status == Status.INCONCLUSIVE and self.on_inconclusive == "block")
+
+    @property
+    def not_judged(self) -> bool:
+        """A block rule the evidence could not decide: inconclusive or error (also when a waiver covers it)."""
+        undecided = (Status.INCONCLUSIVE.value, Status.ERROR.value)
+        return self.severity == "block" and (
+            self.status.value in undecided
+            or (self.status == Status.WAIVED and self.details.get("waived_status") in undecided))
+
+
+class NotJudged(BaseModel):
+    """One block rule the evidence could not decide, and what the policy made of that."""
+
+    model_config = ConfigDict(frozen=True)
+    rule_id: str
+    status: Status = Field(description="inconclusive, error, or waived (a waiver covered the undecided rule)")
+    on_inconclusive: OnInconclusive | None = Field(description="the rule's stance (an error blocks regardless)")
+    blocks: bool = Field(description="whether this rule blocks the release")
+    reason: str = Field(description="the finding's message: why it could not be judged")
+
+
+def not_judged(findings: list[Finding]) -> list[NotJudged]:
+    return [NotJudged(rule_id=f.rule_id, status=f.status, on_inconclusive=f.on_inconclusive, blocks=f.blocks,
+                      reason=f.message) for f in findings if f.not_judged]
 
 
 class Verdict(BaseModel):
@@ -55,6 +93,14 @@ class Verdict(BaseModel):
                                           "applied, unused, or expired (ignored)")
     inputs: dict[str, Any] = Field(default_factory=dict, description="sha256 of evidence.json and of the "
                                    "policy, manifest, card and provenance files")
+    not_judged: list[NotJudged] = Field(default_factory=list, description="every block rule whose finding is "
+                                        "inconclusive or error (derived from the findings)")
+
+    @model_validator(mode="after")
+    def _derive_not_judged(self) -> "Verdict":
+        # derived, never trusted from input: the list always matches the findings (frozen, hence __setattr__)
+        object.__setattr__(self, "not_judged", not_judged(self.findings))
+        return self
 
     @property
     def blocking(self) -> list[Finding]:
@@ -63,6 +109,37 @@ class Verdict(BaseModel):
 
 def decide(findings: list[Finding]) -> Literal["pass", "blocked"]:
     return "blocked" if any(f.blocks for f in findings) else "pass"
+
+
+def _short(text: str, limit: int = REASON_CHARS) -> str:
+    text = " ".join(text.split()).rstrip(".")
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + " …"
+
+
+def _rules_word(n: int) -> str:
+    return f"{n} block rule{'s' if n != 1 else ''}"
+
+
+def not_judged_clause(verdict: "Verdict", *, verb: bool = True) -> str:
+    """'2 block rules were not judged: FAIR-001 (reason), ...' (without 'were' when ``verb`` is false),
+    or '' when every block rule was judged."""
+    items = verdict.not_judged
+    if not items:
+        return ""
+    shown = [f"{n.rule_id} ({_short(n.reason)})" for n in items[:NOT_JUDGED_SHOWN]]
+    more = f" and {len(items) - NOT_JUDGED_SHOWN} more" if len(items) > NOT_JUDGED_SHOWN else ""
+    were = ("were " if len(items) != 1 else "was ") if verb else ""
+    return f"{_rules_word(len(items))} {were}not judged: {', '.join(shown)}{more}"
+
+
+def decision_line(verdict: "Verdict") -> str:
+    """The one-line decision every output states: PASS / BLOCKED, and which block rules were not judged."""
+    if verdict.decision == "pass":
+        clause = not_judged_clause(verdict)
+        return f"PASS, but {clause}" if clause else "PASS: the candidate may ship"
+    head = f"BLOCKED by {', '.join(f.rule_id for f in verdict.blocking)}"
+    clause = not_judged_clause(verdict, verb=False)
+    return f"{head}; {clause}" if clause else head
 
 
 class ExitCode(int, Enum):

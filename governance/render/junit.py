@@ -1,25 +1,40 @@
-"""junit.xml: one testcase per rule so CI systems show the gate rule by rule."""
+"""junit.xml: one testcase per rule so CI systems show the gate rule by rule.
+
+An inconclusive finding that blocks (a block rule under ``on_inconclusive: block``) is a ``<failure
+type="inconclusive">``: the gate ruled against the release, so CI must show it red, while ``<error>`` stays
+for rules that could not be applied at all. An inconclusive that does not block is ``<skipped>`` whose message
+starts "not judged"."""
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from ..findings import Status, Verdict
+from ..findings import Finding, Status, Verdict, decision_line
+
+
+def not_judged_text(f: Finding) -> str:
+    """What an inconclusive finding's testcase says: not judged, and what the policy made of it."""
+    stance = f"on_inconclusive: {f.on_inconclusive}" if f.on_inconclusive else "stance not recorded"
+    effect = "blocks the release" if f.blocks else "does not block"
+    return f"not judged ({stance}, {effect}): {f.message}"
 
 
 def junit_xml(verdict: Verdict) -> bytes:
     counts = {s: sum(f.status == s for f in verdict.findings) for s in Status}
+    blocking_inconclusive = sum(f.status == Status.INCONCLUSIVE and f.blocks for f in verdict.findings)
     name = f"governance: {verdict.release.get('name', 'release')} {verdict.release.get('version', '')}".strip()
     suite = ET.Element("testsuite", {
         "name": name,
         "tests": str(len(verdict.findings)),
-        "failures": str(counts[Status.FAIL]),
+        "failures": str(counts[Status.FAIL] + blocking_inconclusive),
         "errors": str(counts[Status.ERROR]),
-        "skipped": str(counts[Status.WAIVED] + counts[Status.INCONCLUSIVE]),
+        "skipped": str(counts[Status.WAIVED] + counts[Status.INCONCLUSIVE] - blocking_inconclusive),
     })
     props = ET.SubElement(suite, "properties")
     ET.SubElement(props, "property", {"name": "decision", "value": verdict.decision})
     ET.SubElement(props, "property", {"name": "policy", "value": str(verdict.policy.get("name", ""))})
+    ET.SubElement(props, "property", {"name": "decision_line", "value": decision_line(verdict)})
+    ET.SubElement(props, "property", {"name": "not_judged", "value": str(len(verdict.not_judged))})
     for f in verdict.findings:
         case = ET.SubElement(suite, "testcase", {"classname": f"{f.kind}", "name": f.rule_id})
         text = f"[{f.severity}] {f.message}" + (f" RMF: {', '.join(f.rmf)}." if f.rmf else "")
@@ -29,7 +44,12 @@ def junit_xml(verdict: Verdict) -> bytes:
         elif f.status == Status.ERROR:
             el = ET.SubElement(case, "error", {"message": f.message, "type": f.severity})
             el.text = text
-        elif f.status in (Status.WAIVED, Status.INCONCLUSIVE):
+        elif f.status == Status.INCONCLUSIVE and f.blocks:
+            el = ET.SubElement(case, "failure", {"message": not_judged_text(f), "type": "inconclusive"})
+            el.text = f"[{f.severity}] {not_judged_text(f)}" + (f" RMF: {', '.join(f.rmf)}." if f.rmf else "")
+        elif f.status == Status.INCONCLUSIVE:
+            ET.SubElement(case, "skipped", {"message": not_judged_text(f)})
+        elif f.status == Status.WAIVED:
             ET.SubElement(case, "skipped", {"message": f"{f.status.value}: {f.message}"})
         else:
             ET.SubElement(case, "system-out").text = text

@@ -10,6 +10,9 @@ from ..findings import Finding, Status, Verdict
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {"block": "error", "warn": "warning", "info": "note"}
+#: an inconclusive finding's level follows the rule's stance, never above its severity's level
+_STANCE_LEVEL = {"block": "error", "warn": "warning", "pass": "none"}
+_ORDER = ("none", "note", "warning", "error")
 _KIND = {Status.PASS: "pass", Status.FAIL: "fail", Status.ERROR: "fail", Status.INCONCLUSIVE: "review",
          Status.WAIVED: "fail"}
 
@@ -23,15 +26,26 @@ def _uri(file: str) -> str:
         return p.resolve().as_uri()
 
 
+def _inconclusive_level(f: Finding) -> str:
+    stance = _STANCE_LEVEL.get(f.on_inconclusive or "pass", "none")
+    return min(stance, _LEVEL[f.severity], key=_ORDER.index)
+
+
 def _result(f: Finding, locations: dict) -> dict:
     failed = f.status in (Status.FAIL, Status.ERROR, Status.WAIVED)
+    level = _LEVEL[f.severity] if failed else _inconclusive_level(f) if f.status == Status.INCONCLUSIVE else "none"
+    # SARIF: a level other than "none" needs kind "fail"; an accepted (or non-blocking) not-judged stays "review"
+    kind = "fail" if f.status == Status.INCONCLUSIVE and level != "none" else _KIND[f.status]
+    text = f"not judged (on_inconclusive: {f.on_inconclusive}): {f.message}" if f.status == Status.INCONCLUSIVE \
+        else f"{f.status.value}: {f.message}"
     result: dict = {
         "ruleId": f.rule_id,
-        "kind": _KIND[f.status],
-        "level": _LEVEL[f.severity] if failed else "none",
-        "message": {"text": f"{f.status.value}: {f.message}"},
+        "kind": kind,
+        "level": level,
+        "message": {"text": text},
         "properties": {"status": f.status.value, "severity": f.severity, "observed": f.observed,
-                       "threshold": f.threshold, "rmf": f.rmf},
+                       "threshold": f.threshold, "rmf": f.rmf, "on_inconclusive": f.on_inconclusive,
+                       "not_judged": f.not_judged, "blocks": f.blocks},
     }
     where = locations.get(f.rule_id)
     if where:
@@ -65,7 +79,8 @@ def sarif(verdict: Verdict) -> bytes:
             "tool": {"driver": {"name": "pruning-governance", "version": __version__,
                                 "informationUri": "https://doi.org/10.6028/NIST.AI.100-1", "rules": rules}},
             "results": [_result(f, locations) for f in verdict.findings],
-            "properties": {"decision": verdict.decision, "release": verdict.release},
+            "properties": {"decision": verdict.decision, "release": verdict.release,
+                           "not_judged": [n.model_dump(mode="json") for n in verdict.not_judged]},
         }],
     }
     return json.dumps(doc, indent=2).encode() + b"\n"

@@ -8,13 +8,16 @@ from typing import Any, Callable
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..evidence.schema import Evidence
-from ..findings import Finding, Severity, Status
+from ..findings import Finding, OnInconclusive, Severity, Status
 from ..rmf import normalise, subcategories
 
 
 class PolicyDefaults(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     min_slice_size: int = Field(30, ge=1, description="slices with fewer rows are reported, not judged")
+    on_inconclusive: OnInconclusive = Field(
+        "block", description="what a rule's inconclusive result (too little data to decide) means, unless the rule "
+                             "says otherwise: block (fail closed), warn (reported as not judged), pass (accepted)")
 
 
 class RuleBase(BaseModel):
@@ -25,6 +28,9 @@ class RuleBase(BaseModel):
     severity: Severity = Field("block", description="block: a failure blocks the release; warn/info: reported")
     rmf: list[str] = Field(default_factory=list, description="NIST AI RMF subcategories served, e.g. MEASURE 2.3")
     rationale: str | None = Field(None, description="one sentence: why this rule exists")
+    on_inconclusive: OnInconclusive | None = Field(
+        None, description="block / warn / pass: what an inconclusive result of this rule means for the decision "
+                          "(only block-severity rules can block); default: the policy's defaults.on_inconclusive")
 
     @field_validator("rmf")
     @classmethod
@@ -48,13 +54,15 @@ class RuleKind:
     params: type[RuleBase]
     check: Check
     family: str
+    dated: bool = False  # the check takes ``today=`` (the evaluation date): sign-offs dated after it do not count
 
 
-def rule(kind: str, params: type[RuleBase]) -> Callable[[Check], Check]:
+def rule(kind: str, params: type[RuleBase], *, dated: bool = False) -> Callable[[Check], Check]:
     """Mark ``check`` as the implementation of ``kind``; the registry lists checks explicitly."""
 
     def mark(check: Check) -> Check:
-        check.rule_kind = RuleKind(kind, params, check, check.__module__.rsplit(".", 1)[-1])  # type: ignore[attr-defined]
+        family = check.__module__.rsplit(".", 1)[-1]
+        check.rule_kind = RuleKind(kind, params, check, family, dated)  # type: ignore[attr-defined]
         return check
 
     return mark

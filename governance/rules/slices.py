@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..evidence.schema import Evidence, MetricValues
+from ..metrics import HIGHER_IS_BETTER
+from .stats import NoInterval, comparison, drop_interval
+
+#: how many thin slices a skipped-slices summary names before "..."
+THIN_NAMED = 3
 
 
 class MissingDimension(LookupError):
@@ -51,7 +56,10 @@ class SliceSelection:
     def skipped_summary(self) -> str:
         parts = []
         if self.too_small:
-            parts.append(f"{len(self.too_small)} slice(s) below the minimum size skipped")
+            named = ", ".join(f"{slice_name(t['dimension'], t['slice'])} n={t['count']}"
+                              for t in sorted(self.too_small, key=lambda t: t["count"])[:THIN_NAMED])
+            more = ", ..." if len(self.too_small) > THIN_NAMED else ""
+            parts.append(f"{len(self.too_small)} slice(s) below the minimum size skipped ({named}{more})")
         if self.undefined:
             parts.append(f"{len(self.undefined)} slice(s) where the metric is undefined skipped")
         return "; ".join(parts)
@@ -73,6 +81,29 @@ def select(evidence: Evidence, dims: list[str], min_size: int, metric: str) -> S
             else:
                 sel.judged.append((dim, value))
     return sel
+
+
+def thin_slices(evidence: Evidence, sel: SliceSelection, metric: str, *, with_drop: bool = True) -> list[dict]:
+    """Every slice under the minimum size with what was observed there, worst drop first, so a thin but badly
+    hurt group is named rather than only counted. ``drop`` is directional (positive = the candidate is worse)
+    and ``None`` where the metric is undefined in the slice, or when ``with_drop`` is false (a fairness rate,
+    whose change is no harm by itself)."""
+    rows = []
+    for t in sel.too_small:
+        dim, value = t["dimension"], t["slice"]
+        b = evidence.models["baseline"].slices.get(dim, {}).get(value, {}).get(metric)
+        c = evidence.models["candidate"].slices.get(dim, {}).get(value, {}).get(metric)
+        d = None
+        if with_drop and b is not None and c is not None and metric in HIGHER_IS_BETTER:
+            d = b - c if HIGHER_IS_BETTER[metric] else c - b
+        row = {"slice": slice_name(dim, value), "count": t["count"], "baseline": b, "candidate": c, "drop": d}
+        if d is not None:
+            try:  # the paired interval, where the evidence has one: a thin slice's drop is mostly noise
+                row["drop_ci_low"], row["drop_ci_high"] = drop_interval(metric, comparison(evidence, metric, dim, value))
+            except NoInterval:
+                pass
+        rows.append(row)
+    return sorted(rows, key=lambda r: (r["drop"] is None, -(r["drop"] or 0.0), r["count"], r["slice"]))
 
 
 def slice_name(dim: str, value: str) -> str:

@@ -14,7 +14,7 @@ undefined (NaN, or an error such as AUC with a single class) is ``None``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -292,4 +292,48 @@ def fairness_gaps(groups: Mapping[str, Mapping[str, float | None]]) -> dict[str,
     out["demographic_parity_ratio"] = _none(dp_ratio)
     out["equalized_odds_difference"] = _none(max([tpr_diff, fpr_diff]))
     out["equalized_odds_ratio"] = _none(min([tpr_ratio, fpr_ratio]))
+    return out
+
+
+#: One group's one-vs-rest counts: (rows, per class: rows truly of it, rows predicted as it, rows both).
+OneVsRest = tuple[int, Sequence[int], Sequence[int], Sequence[int]]
+_GROUP_RATES = ("selection_rate", "true_positive_rate", "false_positive_rate")
+
+
+def one_vs_rest_rates(groups: Mapping[str, OneVsRest]) -> list[dict[str, dict[str, float | None]]]:
+    """Per class k, per group: selection rate, TPR and FPR of the labels binarised as (y == k, pred == k).
+
+    The binarised 2 x 2 matrices go through ``confusion_metrics_batch`` with positive = 1, so each class's
+    rates are exactly the binary task's (and fairlearn's on the binarised labels). Empty groups are None.
+    """
+    out: list[dict[str, dict[str, float | None]]] = []
+    for name, (count, true, predicted, correct) in groups.items():
+        t, p, c = (np.asarray(a, dtype=np.int64) for a in (true, predicted, correct))
+        cms = np.empty((len(t), 2, 2), dtype=np.int64)  # [class, is k, predicted k]
+        cms[:, 1, 1], cms[:, 0, 1], cms[:, 1, 0] = c, p - c, t - c
+        cms[:, 0, 0] = int(count) - t - (p - c)
+        if (cms < 0).any():
+            raise ValueError(f"inconsistent one-vs-rest counts for group {name!r}")
+        batch = confusion_metrics_batch(cms, 1)
+        while len(out) < len(t):
+            out.append({})
+        for k in range(len(t)):
+            out[k][name] = {"count": int(count),
+                            **{r: None if np.isnan(batch[r][k]) else float(batch[r][k]) for r in _GROUP_RATES}}
+    return out
+
+
+def class_fairness_gaps(groups: Mapping[str, OneVsRest]) -> list[dict[str, float | None]]:
+    """Multiclass fairness one-vs-rest: ``fairness_gaps`` for each class's binarised labels, in class order."""
+    return [fairness_gaps(per_group) for per_group in one_vs_rest_rates(groups)]
+
+
+def worst_class_gaps(per_class: list[dict[str, float | None]]) -> dict[str, float | None]:
+    """Per fairness metric, the worst class's value (largest difference, smallest ratio); undefined classes are
+    skipped, None when no class is defined."""
+    out: dict[str, float | None] = {}
+    for metric in FAIRNESS_METRICS:
+        defined = [g[metric] for g in per_class if g.get(metric) is not None]
+        pick = max if FAIRNESS_HIGHER_IS_WORSE[metric] else min
+        out[metric] = float(pick(defined)) if defined else None  # type: ignore[type-var]
     return out

@@ -183,6 +183,13 @@ class Accumulator:
         joint = self.joint(cells, true_class)
         return joint.sum(axis=2) if model == 0 else joint.sum(axis=1)
 
+    def class_counts(self, cells: Sequence[int], model: int) -> dict[str, list[int]]:
+        """Per class over ``cells``: rows truly of it, rows ``model`` predicts as it, rows both; the one-vs-rest
+        counts multiclass fairness needs, read from the merged counts (no second pass)."""
+        cm = self.confusion(cells, model)
+        return {"true": cm.sum(axis=1).tolist(), "predicted": cm.sum(axis=0).tolist(),
+                "correct": np.diagonal(cm).tolist()}
+
     def metrics(self, cells: Sequence[int], model: int, true_class: int | None = None) -> dict[str, float | int | None]:
         """Every metric of ``model`` on the union of ``cells`` (restricted to one true class if given)."""
         cells = list(cells)

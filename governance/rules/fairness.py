@@ -8,19 +8,26 @@ from pydantic import Field, model_validator
 
 from ..evidence.schema import Evidence
 from ..findings import Finding, Status
-from ..metrics import FAIRNESS_HIGHER_IS_WORSE, FAIRNESS_METRICS, fairness_gaps
+from ..metrics import FAIRNESS_HIGHER_IS_WORSE, FAIRNESS_METRICS, fairness_gaps, one_vs_rest_rates
 from .base import PolicyDefaults, RuleBase, finding, fmt, rule
-from .slices import dimensions, select, values
+from .slices import dimensions, select, thin_slices, values
 
 FairnessName = Literal[FAIRNESS_METRICS]  # type: ignore[valid-type]
 # the per-group rates a gap is made of
 _NEEDS = {"demographic_parity": "selection_rate", "equalized_odds": "true_positive_rate"}
+# multiclass: the per-group rates each gap compares (equalized odds: the worse of the two)
+_RATES = {"demographic_parity": ("selection_rate",), "equalized_odds": ("true_positive_rate", "false_positive_rate")}
+NO_CLASS_COUNTS = ("the evidence has no per-class counts for {dim} (it was collected by an older version): "
+                   "re-run 'governance check' to judge {metric} one-vs-rest")
+UNDEFINED_EVERY_CLASS = "{metric} one-vs-rest is undefined for every class over these groups"
 
 
 class FairnessGap(RuleBase):
     """Fails when the candidate's gap between the groups of ``by`` (their intersection; ``*`` = every
     sensitive column) passes ``max`` (differences) / ``min`` (ratios), or pruning widened it by more than
-    ``max_increase`` / ``max_decrease``. Computed as fairlearn does; groups under the minimum size are left out."""
+    ``max_increase`` / ``max_decrease``. Computed as fairlearn does; groups under the minimum size are left out.
+    Multiclass: one-vs-rest, each class's labels binarised (y == k, prediction == k); the gap is the worst
+    class's and the change the largest per-class widening, with the class and group pair named."""
 
     kind: Literal["fairness_gap"]
     metric: FairnessName
@@ -45,11 +52,10 @@ class FairnessGap(RuleBase):
 
 @rule("fairness_gap", FairnessGap)
 def fairness_gap(rule: FairnessGap, evidence: Evidence, defaults: PolicyDefaults) -> Finding:
-    if evidence.task != "binary_classification":
-        return finding(rule, Status.INCONCLUSIVE, f"not applicable: {rule.metric} is defined for binary "
-                                                  f"classification, this release is {evidence.task}")
     minimum = rule.min_slice_size or defaults.min_slice_size
     dim = dimensions(rule.by, evidence)[-1]  # the intersection (or the single column)
+    if evidence.task != "binary_classification":
+        return _multiclass(rule, evidence, dim, minimum)
     needed = _NEEDS[rule.metric.rsplit("_", 1)[0]]
     sel = select(evidence, [dim], minimum, needed)
     if rule.metric.startswith("equalized_odds"):
@@ -58,7 +64,8 @@ def fairness_gap(rule: FairnessGap, evidence: Evidence, defaults: PolicyDefaults
         sel.undefined += [u for u in sel_fpr.undefined if (u["dimension"], u["slice"]) in set(sel.judged)]
         sel.judged = [j for j in sel.judged if j in keep]
     common = {"dimension": dim, "min_slice_size": minimum, "groups_compared": len(sel.judged),
-              "skipped_too_small": sel.too_small, "skipped_undefined": sel.undefined, "decided_on": "point"}
+              "skipped_too_small": sel.too_small, "skipped_undefined": sel.undefined, "decided_on": "point",
+              "thin_slices": thin_slices(evidence, sel, needed, with_drop=False)}  # named, with their rates
     if len(sel.judged) < 2:
         return finding(rule, Status.INCONCLUSIVE,
                        f"fewer than two groups of {dim} could be compared ({sel.skipped_summary() or 'one group'}): "
@@ -97,3 +104,104 @@ def fairness_gap(rule: FairnessGap, evidence: Evidence, defaults: PolicyDefaults
                        threshold=threshold, baseline=base, change=change, **common)
     return finding(rule, Status.PASS, f"{head}, within limits{tail}", observed=observed, threshold=threshold,
                    baseline=base, change=change, **common)
+
+
+def _pair(groups: dict[str, dict[str, float | None]], metric: str) -> dict:
+    """The two groups a class's gap lies between: the rate that decides it (equalized odds: TPR or FPR, whichever
+    is worse, as fairlearn's worst case picks), with its highest and lowest group."""
+    is_difference = FAIRNESS_HIGHER_IS_WORSE[metric]
+    best: dict | None = None
+    for rate in _RATES[metric.rsplit("_", 1)[0]]:
+        vals = {g: r[rate] for g, r in groups.items() if r.get(rate) is not None}
+        if not vals:
+            continue
+        hi, lo = max(vals, key=vals.__getitem__), min(vals, key=vals.__getitem__)
+        gap = vals[hi] - vals[lo]
+        ratio = vals[lo] / vals[hi] if vals[hi] else float("nan")
+        score = gap if is_difference else -ratio  # larger = worse
+        if best is None or score > best["score"]:
+            best = {"score": score, "rate": rate, "high": [hi, vals[hi]], "low": [lo, vals[lo]]}
+    if best is None:
+        return {}
+    best.pop("score")
+    return best
+
+
+def _say_pair(pair: dict, dim: str) -> str:
+    if not pair:
+        return "no groups"
+    (hi, vhi), (lo, vlo) = pair["high"], pair["low"]
+    return f"{pair['rate'].replace('_', ' ')} {fmt(vhi)} for {dim}={hi} vs {fmt(vlo)} for {dim}={lo}"
+
+
+def _multiclass(rule: FairnessGap, evidence: Evidence, dim: str, minimum: int) -> Finding:
+    """One-vs-rest: each class's gap from its binarised labels; the worst class decides."""
+    counts = {role: evidence.models[role].class_counts.get(dim) for role in ("baseline", "candidate")}
+    if any(c is None for c in counts.values()):
+        return finding(rule, Status.INCONCLUSIVE, NO_CLASS_COUNTS.format(dim=dim, metric=rule.metric), dimension=dim)
+    judged, too_small = [], []
+    for value, stats in evidence.models["baseline"].slices[dim].items():
+        n = int(stats.get("count") or 0)
+        if n < minimum:
+            too_small.append({"dimension": dim, "slice": value, "count": n})
+        else:
+            judged.append((value, n))
+    common = {"dimension": dim, "min_slice_size": minimum, "groups_compared": len(judged),
+              "skipped_too_small": too_small, "skipped_undefined": [], "decided_on": "point",
+              "one_vs_rest": True}
+    skipped = f"{len(too_small)} slice(s) below the minimum size skipped" if too_small else ""
+    if len(judged) < 2:
+        return finding(rule, Status.INCONCLUSIVE,
+                       f"fewer than two groups of {dim} could be compared ({skipped or 'one group'}): "
+                       f"{rule.metric} not established.", **common)
+    rates = {role: one_vs_rest_rates({v: (n, c[v].true, c[v].predicted, c[v].correct) for v, n in judged})
+             for role, c in counts.items()}  # type: ignore[union-attr]
+    is_difference = FAIRNESS_HIGHER_IS_WORSE[rule.metric]
+    per_class: dict[str, dict] = {}
+    undefined: list[str] = []
+    for k, label in enumerate(evidence.data.classes):
+        b = fairness_gaps(rates["baseline"][k])[rule.metric]
+        c = fairness_gaps(rates["candidate"][k])[rule.metric]
+        if b is None or c is None:
+            undefined.append(label)
+            continue
+        per_class[label] = {"baseline": b, "candidate": c, "change": c - b if is_difference else b - c,
+                            "groups": _pair(rates["candidate"][k], rule.metric)}
+    common.update(classes_compared=len(per_class), classes_undefined=undefined, per_class=per_class)
+    if not per_class:
+        return finding(rule, Status.INCONCLUSIVE, UNDEFINED_EVERY_CLASS.format(metric=rule.metric), **common)
+    pick = max if is_difference else min
+    worst = pick(per_class, key=lambda label: per_class[label]["candidate"])
+    widest = max(per_class, key=lambda label: per_class[label]["change"])
+    cand, change = per_class[worst]["candidate"], per_class[widest]["change"]
+    base = pick(v["baseline"] for v in per_class.values())
+    problems = []
+    # the widest class's groups, when it is not the worst class (whose groups the head names)
+    where = "" if widest == worst else f" ({_say_pair(per_class[widest]['groups'], dim)})"
+    if is_difference:
+        if rule.max is not None and cand > rule.max:
+            problems.append(f"gap {fmt(cand)} exceeds the maximum {fmt(rule.max)}")
+        if rule.max_increase is not None and change > rule.max_increase:
+            problems.append(f"class {widest!r} grew by {fmt(change)}, more than the allowed "
+                            f"{fmt(rule.max_increase)}{where}")
+        limit = rule.max
+    else:
+        if rule.min is not None and cand < rule.min:
+            problems.append(f"ratio {fmt(cand)} is below the minimum {fmt(rule.min)}")
+        if rule.max_decrease is not None and change > rule.max_decrease:
+            problems.append(f"class {widest!r} shrank by {fmt(change)}, more than the allowed "
+                            f"{fmt(rule.max_decrease)}{where}")
+        limit = rule.min
+    observed, threshold = (cand, limit) if limit is not None else (
+        change, rule.max_increase if is_difference else rule.max_decrease)
+    head = (f"{rule.metric} one-vs-rest over {len(judged)} groups of {dim}, worst of {len(per_class)} classes: "
+            f"candidate {fmt(cand)} for class {worst!r} ({_say_pair(per_class[worst]['groups'], dim)}; "
+            f"baseline worst {fmt(base)}, largest change {fmt(change)} for class {widest!r})")
+    notes = [n for n in (skipped, f"undefined for class(es) {', '.join(map(repr, undefined))}" if undefined else "")
+             if n]
+    tail = f"; {'; '.join(notes)}." if notes else "."
+    common.update(worst_class=worst, widest_class=widest)
+    status = Status.FAIL if problems else Status.PASS
+    body = f"{head}: {'; '.join(problems)}{tail}" if problems else f"{head}, within limits{tail}"
+    return finding(rule, status, body, observed=observed, threshold=threshold, baseline=base, change=change,
+                   **common)

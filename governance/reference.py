@@ -31,6 +31,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
                         "max_extra_drop": 0.02},
     "efficiency": {"id": "EFF-001", "kind": "efficiency", "min_size_reduction": 0.3, "min_speedup": 1.2,
                    "batch_size": 256},
+    "distinct_models": {"id": "EFF-002", "kind": "distinct_models", "rmf": ["MEASURE 2.3", "MEASURE 2.12"]},
     "attestation": {"id": "SIGN-001", "kind": "attestation", "roles": ["model-owner", "risk-officer"]},
     "provenance": {"id": "PROV-001", "kind": "provenance", "require": ["source", "license", "consent_basis"],
                    "require_models": ["training_code_revision", "pruning"],

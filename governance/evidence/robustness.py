@@ -12,7 +12,10 @@ Pruned networks can lose robustness to corrupted inputs faster than they lose cl
   adapter with ``input_gradient``; if either model lacks it (scikit-learn, ONNX), FGSM levels are left out
   for both and ``notes`` says so.
 
-Only the columns in ``features`` (numeric ones) are perturbed; other columns pass through unchanged.
+Only the columns in ``features`` are perturbed; other columns pass through unchanged. ``perturbable_features``
+chooses them: continuous numeric columns, never declared-categorical ones (``data.categorical``) nor integer
+columns with few distinct values (label-encoded categories) unless declared continuous (``data.continuous``);
+``unperturbed`` records each column left alone and why.
 Only the first ``spec.max_rows`` rows of the data (by row index) are used.
 
 **Feature standard deviation.** Evidence is collected in one pass, so the std cannot come from all the
@@ -58,6 +61,51 @@ def numeric_features(table: pa.Table | pa.Schema) -> list[str]:
     return [f.name for f in schema if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)]
 
 
+#: an integer-valued column with at most this many distinct values in the first chunk is taken as categorical
+#: (label-encoded categories, counts of a few levels): Gaussian noise on a category code is meaningless
+MAX_CATEGORICAL_DISTINCT = 20
+DECLARED_CATEGORICAL = "declared categorical (data.categorical)"
+FEW_INTEGERS = ("only {distinct} distinct integer values in the first {rows} rows, at most {limit}: taken as "
+                "categorical; list it in data.continuous to perturb it")
+NO_VALUES = "no values in the first {rows} rows"
+NOT_NUMERIC = "not numeric ({type})"
+
+
+def perturbable_features(table: pa.Table, categorical: list[str] | None = None,
+                         continuous: list[str] | None = None,
+                         max_distinct: int = MAX_CATEGORICAL_DISTINCT) -> tuple[list[str], dict[str, str]]:
+    """Split ``table``'s columns into the continuous ones Gaussian noise is added to and the others, with why.
+
+    A column in ``continuous`` is perturbed, one in ``categorical`` never is; any other numeric column is
+    perturbed unless its values in ``table`` (the first chunk) are all integers with at most ``max_distinct``
+    distinct values. Non-numeric columns (text, booleans, dictionary-encoded) are never perturbed. The caller
+    checks that the declared names are numeric feature columns.
+    """
+    declared_cat, declared_cont = set(categorical or ()), set(continuous or ())
+    numeric = set(numeric_features(table))
+    perturbed: list[str] = []
+    left: dict[str, str] = {}
+    for field in table.schema:
+        name = field.name
+        if name in declared_cat:
+            left[name] = DECLARED_CATEGORICAL
+        elif name not in numeric:
+            left[name] = NOT_NUMERIC.format(type=field.type)
+        elif name in declared_cont:
+            perturbed.append(name)
+        else:
+            values = _column(table, name)
+            values = values[np.isfinite(values)]
+            distinct = len(np.unique(values))
+            if distinct == 0:
+                left[name] = NO_VALUES.format(rows=table.num_rows)
+            elif distinct <= max_distinct and bool(np.all(values == np.round(values))):
+                left[name] = FEW_INTEGERS.format(distinct=distinct, rows=table.num_rows, limit=max_distinct)
+            else:
+                perturbed.append(name)
+    return perturbed, left
+
+
 def _column(table: pa.Table, name: str) -> np.ndarray:
     return np.asarray(table.column(name).to_numpy(zero_copy_only=False), dtype=np.float64)
 
@@ -95,9 +143,11 @@ def _replace(table: pa.Table, columns: list[str], values: np.ndarray) -> pa.Tabl
 class RobustnessAccumulator:
     """Counts correct predictions of both models, clean and under each perturbation, chunk by chunk."""
 
-    def __init__(self, spec: "RobustnessSpec", features: list[str], feature_std: dict[str, float] | None = None) -> None:
+    def __init__(self, spec: "RobustnessSpec", features: list[str], feature_std: dict[str, float] | None = None,
+                 unperturbed: dict[str, str] | None = None) -> None:
         self.spec = spec
         self.features = list(features)
+        self.unperturbed = dict(unperturbed or {})  # column -> why it gets no noise (reported in the evidence)
         self.feature_std = dict(feature_std) if feature_std is not None else None
         self.std_source = "given by the caller" if feature_std is not None else None
         if self.feature_std is not None and set(self.features) - set(self.feature_std):
@@ -181,7 +231,7 @@ class RobustnessAccumulator:
     # -- combining and reporting ------------------------------------------------------------------
     def merge(self, other: "RobustnessAccumulator") -> "RobustnessAccumulator":
         """A new accumulator holding both; they must share spec, features and (once known) feature std."""
-        if other.spec != self.spec or other.features != self.features:
+        if other.spec != self.spec or other.features != self.features or other.unperturbed != self.unperturbed:
             raise ValueError("cannot merge robustness accumulators with different specs or features")
         if (self.feature_std is not None and other.feature_std is not None
                 and self.feature_std != other.feature_std):
@@ -210,7 +260,7 @@ class RobustnessAccumulator:
         levels = [self._level("gaussian", s, self.gaussian[i], clean) for i, s in enumerate(self.spec.sigmas)]
         if self.fgsm_active:
             levels += [self._level("fgsm", e, self.fgsm[i], clean) for i, e in enumerate(self.spec.fgsm_epsilons)]
-        return Robustness(seed=self.spec.seed, features=self.features, levels=levels)
+        return Robustness(seed=self.spec.seed, features=self.features, unperturbed=self.unperturbed, levels=levels)
 
     def _level(self, kind: str, level: float, correct: np.ndarray, clean: np.ndarray) -> RobustnessLevel:
         acc = correct / self.rows

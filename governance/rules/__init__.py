@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import agreement, attestation, calibration, efficiency, fairness, performance, robustness
-from . import data_checks, documentation, provenance
+from . import data_checks, documentation, identity, provenance
 from .base import PolicyDefaults, RuleBase, RuleKind
 
 _CHECKS = (
@@ -16,6 +16,7 @@ _CHECKS = (
     calibration.calibration,
     robustness.robustness_drop,
     efficiency.efficiency,
+    identity.distinct_models,
     attestation.attestation,
     provenance.provenance,
     data_checks.leakage,

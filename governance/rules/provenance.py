@@ -11,6 +11,7 @@ from ..evidence.schema import Evidence
 from ..findings import Finding, Status
 from ..provenance import DatasetRole, ModelProvenance
 from .base import PolicyDefaults, RuleBase, finding, rule
+from .efficiency import pruning_claim
 
 DatasetField = Literal["path", "uri", "sha256", "description", "source", "license", "collection_period",
                        "collection_process", "consent_basis", "preprocessing", "personal_data"]
@@ -27,7 +28,9 @@ class ProvenanceRule(RuleBase):
     provenance file (by sha256: a file changed by one byte matches nothing), when the candidate's declared
     ``parent`` is not the evaluated baseline, when a local file the provenance names differs from its declared
     hash or is missing, when a declared dataset (or the evaluated models) lacks a ``require``d fact, or when a
-    licence is not in ``allowed_licenses``. No provenance file is ``error`` (not declared)."""
+    licence is not in ``allowed_licenses``, or when the candidate's pruning claim (a fraction in its pruning
+    settings) is more than ``max_pruning_shortfall`` above the fraction of weights measured removed. No provenance
+    file is ``error`` (not declared)."""
 
     kind: Literal["provenance"]
     require: list[DatasetField] = Field(default_factory=lambda: ["source", "license"],
@@ -40,6 +43,11 @@ class ProvenanceRule(RuleBase):
     allowed_licenses: list[str] | None = Field(
         None, description="licences allowed for every dataset and model that declares one (case-insensitive); "
                           "None: any")
+
+    max_pruning_shortfall: float | None = Field(
+        0.05, ge=0, le=1, description="the candidate's pruning claim (settings sparsity, target_sparsity or amount, a "
+                                      "fraction) may exceed the measured fraction of weights removed by at most this; "
+                                      "None: the claim is not compared")
 
     @field_validator("allowed_licenses")
     @classmethod
@@ -108,6 +116,10 @@ def provenance(rule: ProvenanceRule, evidence: Evidence, defaults: PolicyDefault
                             f"evaluated baseline ({_short(base_sha)}…)")
         else:
             verified.append("candidate's parent = evaluated baseline")
+        if cand.pruning is not None and rule.max_pruning_shortfall is not None:  # a claim the weights contradict
+            claim = pruning_claim(name, cand.pruning.settings, evidence, rule.max_pruning_shortfall)
+            if claim is not None:
+                (problems if claim[0] else verified).append(claim[1])
     # every local file the provenance names
     for name, ds in declared.datasets.items():
         if ds.path is None:

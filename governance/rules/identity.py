@@ -1,0 +1,59 @@
+"""Identity: a "pruned" candidate that is the baseline itself (the same file, or the same scores on every row)
+saves nothing and changes nothing, so every comparison in the report is trivially perfect. It must not ship
+as a pruned model."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from ..evidence.schema import Evidence
+from ..findings import Finding, Status
+from .base import PolicyDefaults, RuleBase, finding, rule
+
+SAME_FILE = ("baseline and candidate are the same file (sha256 {sha}…): the candidate is the baseline, not a pruned "
+             "model, and every comparison in this report compares a model with itself")
+SAME_SCORES = ("baseline and candidate gave identical scores on every one of the {rows} rows{within}: the candidate "
+               "behaves exactly as the baseline, so it is the baseline under another name (re-saved, converted or "
+               "copied) rather than a pruned model")
+WITHIN_TOLERANCE = " (largest difference {diff:g}, within score_tolerance {tolerance:g})"
+DISTINCT = ("baseline and candidate are different files and their scores differ (largest difference {diff:g} on "
+            "{rows} rows)")
+IDENTICAL_ALLOWED = ("baseline and candidate are different files with identical scores on all {rows} rows (largest "
+                     "difference {diff:g}), which this rule allows (allow_identical_scores)")
+NO_ROWS = "no evaluation row was scored: whether the candidate differs from the baseline was not judged"
+
+
+class DistinctModels(RuleBase):
+    """Fails when the candidate is the baseline: the same file (equal sha256), or, unless
+    ``allow_identical_scores``, scores within ``score_tolerance`` of the baseline's on every row."""
+
+    kind: Literal["distinct_models"]
+    allow_identical_scores: bool = Field(
+        False, description="true: only an identical file fails (e.g. a release that re-packages the same weights "
+                           "on purpose)")
+    score_tolerance: float = Field(0.0, ge=0, le=1, description="scores whose largest absolute difference on every "
+                                                                "row is at most this count as identical")
+
+
+@rule("distinct_models", DistinctModels)
+def distinct_models(rule: DistinctModels, evidence: Evidence, defaults: PolicyDefaults) -> Finding:
+    base, cand = evidence.inputs.get("baseline"), evidence.inputs.get("candidate")
+    agreement = evidence.agreement
+    diff, rows = agreement.max_abs_score_difference, agreement.rows
+    details = {"baseline_sha256": base.sha256 if base else None, "candidate_sha256": cand.sha256 if cand else None,
+               "max_abs_score_difference": diff, "rows": rows}
+    if base is not None and cand is not None and base.sha256 == cand.sha256:
+        return finding(rule, Status.FAIL, SAME_FILE.format(sha=base.sha256[:12]) + ".", observed=diff,
+                       threshold=rule.score_tolerance, same_file=True, **details)
+    if rows == 0:
+        return finding(rule, Status.INCONCLUSIVE, NO_ROWS, same_file=False, **details)
+    if not rule.allow_identical_scores and diff <= rule.score_tolerance:
+        within = WITHIN_TOLERANCE.format(diff=diff, tolerance=rule.score_tolerance) if diff else ""
+        return finding(rule, Status.FAIL, SAME_SCORES.format(rows=rows, within=within) + ".", observed=diff,
+                       threshold=rule.score_tolerance, same_file=False, **details)
+    message = (DISTINCT.format(diff=diff, rows=rows) if diff > rule.score_tolerance
+               else IDENTICAL_ALLOWED.format(diff=diff, rows=rows))
+    return finding(rule, Status.PASS, message + ".", observed=diff, threshold=rule.score_tolerance, same_file=False,
+                   **details)

@@ -63,6 +63,13 @@ class DatasetProvenance(_Strict):
     preprocessing: str | None = None
     personal_data: list[str] | None = Field(
         None, description="columns that hold personal data; [] declares that none does (absent: not declared)")
+    personal_data_justification: str | None = Field(
+        None, description="why the personal-data columns that are model features are used, and on what basis "
+                          "(NIST AI RMF MAP 4.1 / MEASURE 2.10: such use known and justified); reported by pii_scan")
+    key: list[str] | None = Field(
+        None, min_length=1, description="columns that identify a record (e.g. [customer_id]): the leakage check "
+                                        "compares rows by key (identity) instead of by content; a training set's "
+                                        "key stands for the evaluation data's key columns in the same order")
 
     hashes_lower_case = field_validator("sha256", mode="before")(_lower_hash)
 
@@ -72,6 +79,11 @@ class DatasetProvenance(_Strict):
             raise ValueError("a dataset needs 'path' (a local file) or 'uri'")
         if self.personal_data is not None and len(set(self.personal_data)) != len(self.personal_data):
             raise ValueError("personal_data lists a column twice")
+        if self.key is not None and len(set(self.key)) != len(self.key):
+            raise ValueError("key lists a column twice")
+        if self.personal_data_justification is not None and not self.personal_data_justification.strip():
+            raise ValueError("personal_data_justification is blank: say why the personal-data features are used, "
+                             "or leave it out")
         return self
 
 

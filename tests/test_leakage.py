@@ -56,7 +56,9 @@ def test_overlap_counts_evaluation_rows_found_in_a_streamed_file(tmp_path):
     other.write_text("b,a,c\ny,2.0,extra\nq,9,extra\n")
     rows = EvaluationRows.read(ev, ["a", "b"], 2)
     assert (rows.rows, len(rows.hashes)) == (4, 3)
-    assert rows.overlap(other, ["a", "b"], 1) == (2, 2)  # both copies of (2, y) count
+    found = rows.overlap(other, ["a", "b"], 1)
+    assert (found.rows, found.overlap_rows) == (2, 2)  # both copies of (2, y) count
+    assert rows.duplicated_rows == 2
 
 
 def _fine_tuning_set(d, shared: int, *, parquet: bool = True):

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from conftest import FEATURES
-from governance.evidence.pii import detect, luhn_valid, scan_pii
+from governance.evidence.pii import detect, luhn_valid, sample_rows, scan_pii
 from governance.findings import Status
 from test_provenance import gate, make_release, provenance_for
 
@@ -54,10 +54,12 @@ def test_scan_counts_without_keeping_values(tmp_path):
                        "ip": [f"10.0.{i % 250}.{i % 7}" for i in range(n)], "flag": rng.integers(0, 2, n) == 1})
     path = tmp_path / "d.parquet"
     df.to_parquet(path)
-    scan = scan_pii(path, chunk_rows=50, rows_per_chunk=20)
-    assert scan.rows_sampled == 80  # the first 20 rows of each of the 4 chunks
+    scan = scan_pii(path, chunk_rows=50, max_rows=80)
+    assert (scan.rows_sampled, scan.rows_scanned, scan.rows_total) == (80, 80, 200)  # a uniform sample of 80
+    sample, _, _ = sample_rows(path, 50, 80)
+    invalid = sample.column("card").to_pylist().count("4111111111111112")  # every third number fails Luhn
     card = scan.columns["card"]
-    assert card.sampled == 80 and card.matches["payment_card"] == 80 - 26  # every third number fails Luhn
+    assert card.sampled == 80 and 10 < invalid < 45 and card.matches["payment_card"] == 80 - invalid
     assert scan.columns["ip"].matches["ip_address"] == 80
     assert set(scan.not_scanned) == {"amount", "flag"}
     assert "4111" not in scan.model_dump_json()

@@ -18,11 +18,30 @@ Memory: the evaluation rows' hashes are kept as one sorted array of distinct uin
 about 8 bytes per evaluation row while it is built and 17 bytes per distinct row after; every other dataset is
 streamed in chunks against it, so its size does not matter. (Keeping the evaluation side, not the training side,
 bounds memory by the smaller set in the usual case and serves any number of training and fine-tuning sets.)
+The evaluation side is built chunk by chunk too: each chunk's distinct hashes with counts are merged into the
+running set, so no array of all evaluation rows is ever held.
+
+Identity or coincidence. Two people with identical features are two rows with one hash: without a key an overlap
+can be coincidence. So next to the overlap the evidence records what chance explains:
+
+* the *within-set duplicate share*: the share of evaluation rows whose hash occurs more than once in the evaluation
+  set. For evaluation rows drawn independently of the training rows from the same population, this is exactly the
+  expected share of evaluation rows found among ``n - 1`` other independent rows (n: evaluation rows);
+* the *matched overlap*: evaluation rows found in a uniform sample of ``n - 1`` training rows (or all of them when
+  the training set is smaller), chosen by a hash of the row's position (``_mix(index ^ _PICK)``), independent of
+  chunking. Each evaluation hash keeps the smallest such priority among its matches, so one pass serves any sample
+  size. When the training set has fewer than ``n - 1`` rows, the expected share for that size is computed exactly
+  from the evaluation counts (hypergeometric, :func:`chance_share`).
+
+Under coincidence alone the matched overlap share and the chance share are equal in expectation, whatever the
+data's distribution; copied rows push the first above the second. With declared key columns (``data.key``,
+provenance ``key``) rows are compared on the key only: identity is exact and nothing is attributed to chance.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +53,11 @@ from ..errors import InputError
 from .tables import column_names, iter_tables
 
 METHOD = ("64-bit row hash over the feature and target columns (numbers by float64 value, text by its bytes, "
-          "null = NaN); evaluation rows counted when their hash occurs in the dataset")
+          "null = NaN); evaluation rows counted when their hash occurs in the dataset; chance judged by the "
+          "evaluation set's within-set duplicate share against the overlap with a uniform sample of as many "
+          "training rows")
+KEY_METHOD = ("64-bit hash over the declared key columns (numbers by float64 value, text by its bytes); evaluation "
+              "rows counted when their key occurs in the dataset: identity, nothing attributed to chance")
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -42,6 +65,8 @@ _FOLD = np.uint64(0x9E3779B97F4A7C15)
 _NUMBER = np.uint64(0x6E756D6265723634)  # tags keep a number and a text from sharing a hash by construction
 _MISSING = np.uint64(0x6D697373696E6721)
 _SEED = np.uint64(0x726F772D68617368)
+_PICK = np.uint64(0x73616D706C652121)  # seeds the row-position priority of the matched training sample
+_TOP = float(2 ** 64)
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -97,6 +122,42 @@ def row_hashes(table: pa.Table, columns: list[str]) -> np.ndarray:
     return h
 
 
+def position_priority(offset: int, n: int) -> np.ndarray:
+    """A uniform uint64 per row position ``offset .. offset + n - 1``: equal for equal positions, whatever the
+    chunking (used to pick a uniform sample of rows in one pass: keep the rows of smallest priority)."""
+    with np.errstate(over="ignore"):
+        return _mix(np.arange(offset, offset + n, dtype=np.uint64) ^ _PICK)
+
+
+def chance_share(counts: np.ndarray, rows: int, sample: int) -> float:
+    """Expected share of evaluation rows whose value occurs among ``sample`` other rows drawn from the same
+    population, estimated without bias from the evaluation counts (``sample <= rows - 1``): for a row whose value
+    occurs ``c`` times, the chance that a random ``sample`` of the other ``rows - 1`` rows holds one of its ``c - 1``
+    twins. With ``sample = rows - 1`` it is the within-set duplicate share."""
+    if rows < 2 or sample <= 0:
+        return 0.0
+    sample = min(sample, rows - 1)
+    values, weight = np.unique(counts[counts > 1], return_counts=True)
+    total = 0.0
+    for c, w in zip(values.tolist(), weight.tolist()):
+        rest = rows - c  # the other rows without this value
+        miss = 0.0 if rest < sample else math.exp(math.lgamma(rest + 1) - math.lgamma(rest - sample + 1)
+                                                 - math.lgamma(rows) + math.lgamma(rows - sample))
+        total += c * w * (1.0 - miss)
+    return total / rows
+
+
+@dataclass
+class Overlap:
+    """One dataset against the evaluation rows."""
+
+    rows: int  #: rows in the dataset
+    overlap_rows: int  #: evaluation rows whose hash occurs in it
+    sample_rows: int  #: expected size of the uniform sample compared at the evaluation set's size
+    sample_overlap_rows: int  #: evaluation rows whose hash occurs in that sample
+    chance_share: float  #: expected share of evaluation rows in a sample of that size by coincidence alone
+
+
 @dataclass
 class EvaluationRows:
     """The evaluation rows' distinct hashes (sorted) and how many rows have each."""
@@ -107,17 +168,38 @@ class EvaluationRows:
 
     @classmethod
     def read(cls, path: Path, columns: list[str], chunk_rows: int) -> "EvaluationRows":
-        parts = [row_hashes(t, columns) for t in iter_tables(path, columns, chunk_rows)]
-        allh = np.concatenate(parts) if parts else np.empty(0, dtype=np.uint64)
-        hashes, counts = np.unique(allh, return_counts=True)
-        return cls(hashes, counts.astype(np.int64), int(len(allh)))
+        """Stream ``path``: each chunk's distinct hashes with counts are merged into the running set (merges are
+        batched so the work stays O(n log n); memory: the distinct hashes plus at most as many pending)."""
+        hashes, counts = np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
+        pending: list[tuple[np.ndarray, np.ndarray]] = []
+        pending_size, rows = 0, 0
+        for table in iter_tables(path, columns, chunk_rows):
+            h, c = np.unique(row_hashes(table, columns), return_counts=True)
+            rows += table.num_rows
+            pending.append((h, c.astype(np.int64)))
+            pending_size += len(h)
+            if pending_size >= max(len(hashes), 1 << 16):
+                hashes, counts = _merge([(hashes, counts), *pending])
+                pending, pending_size = [], 0
+        if pending:
+            hashes, counts = _merge([(hashes, counts), *pending])
+        return cls(hashes, counts, rows)
 
-    def overlap(self, path: Path, columns: list[str], chunk_rows: int) -> tuple[int, int]:
-        """(rows of ``path``, evaluation rows whose hash occurs in ``path``), streaming ``path`` in chunks."""
+    @property
+    def duplicated_rows(self) -> int:
+        """Evaluation rows whose hash occurs more than once in the evaluation set."""
+        return int(self.counts[self.counts > 1].sum())
+
+    def overlap(self, path: Path, columns: list[str], chunk_rows: int,
+                other_columns: list[str] | None = None) -> Overlap:
+        """Stream ``path`` in chunks (hashing ``other_columns``, default ``columns``) against the evaluation rows."""
+        other = other_columns or columns
+        best = np.full(len(self.hashes), np.iinfo(np.uint64).max, dtype=np.uint64)  # smallest priority of a match
         found = np.zeros(len(self.hashes), dtype=bool)
         rows = 0
-        for table in iter_tables(path, columns, chunk_rows):
-            h = row_hashes(table, columns)
+        for table in iter_tables(path, other, chunk_rows):
+            h = row_hashes(table, other)
+            priority = position_priority(rows, len(h))
             rows += len(h)
             if not len(self.hashes):
                 continue
@@ -125,34 +207,70 @@ class EvaluationRows:
             idx[idx == len(self.hashes)] = 0
             hit = self.hashes[idx] == h
             found[idx[hit]] = True
-        return rows, int(self.counts[found].sum())
+            np.minimum.at(best, idx[hit], priority[hit])
+        n = self.rows
+        sample = min(rows, max(n - 1, 0))
+        if sample >= rows:
+            in_sample = found
+        else:
+            in_sample = found & (best.astype(np.float64) < sample / rows * _TOP)
+        return Overlap(rows=rows, overlap_rows=int(self.counts[found].sum()), sample_rows=sample,
+                       sample_overlap_rows=int(self.counts[in_sample].sum()),
+                       chance_share=chance_share(self.counts, n, sample))
 
 
-def measure_leakage(data_path: Path, columns: list[str], datasets: dict[str, tuple[str, Path | None, str | None]],
-                    chunk_rows: int, folder: Path | None = None):
-    """Overlap of the evaluation rows with each dataset: ``{name: (role, path or None, why it has none)}``;
-    file paths are shown relative to ``folder``."""
+def _merge(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    h = np.concatenate([p[0] for p in parts])
+    c = np.concatenate([p[1] for p in parts])
+    hashes, inverse = np.unique(h, return_inverse=True)
+    return hashes, np.bincount(inverse, weights=c, minlength=len(hashes)).astype(np.int64)
+
+
+def measure_leakage(data_path: Path, columns: list[str],
+                    datasets: dict[str, tuple[str, Path | None, str | None, list[str] | None]],
+                    chunk_rows: int, folder: Path | None = None, key: list[str] | None = None):
+    """Overlap of the evaluation rows with each dataset: ``{name: (role, path or None, why it has none, its key
+    columns or None)}``. With ``key`` (the evaluation data's key columns) rows are compared on their key only, a
+    dataset's own key columns standing for the evaluation's in that order; without, on ``columns``. File paths are
+    shown relative to ``folder``."""
     from ..hashing import file_ref
     from .schema import Leakage, LeakageSet
 
-    evaluation = EvaluationRows.read(data_path, columns, chunk_rows)
+    hashed = list(key) if key else list(columns)
+    evaluation = EvaluationRows.read(data_path, hashed, chunk_rows)
+    n = evaluation.rows
     out = {}
-    for name, (role, path, problem) in datasets.items():
+    for name, (role, path, problem, own_key) in datasets.items():
         if path is None:
             out[name] = LeakageSet(role=role, problem=problem or "no local file ('path') to compare")
             continue
         ref = file_ref(path, folder)
+        other = list(own_key) if key and own_key else hashed
+        if key and len(other) != len(hashed):
+            out[name] = LeakageSet(role=role, file=ref, key=other,
+                                   problem=f"its key ({', '.join(other)}) has {len(other)} columns, the evaluation "
+                                           f"data's ({', '.join(hashed)}) {len(hashed)}")
+            continue
         try:
             have = set(column_names(path))
         except InputError as exc:
             out[name] = LeakageSet(role=role, file=ref, problem=exc.message)
             continue
-        lacking = [c for c in columns if c not in have]
+        lacking = [c for c in other if c not in have]
         if lacking:
-            out[name] = LeakageSet(role=role, file=ref, problem=f"lacks the columns {', '.join(lacking)}")
+            what = "key columns" if key else "columns"
+            out[name] = LeakageSet(role=role, file=ref, key=other if key else None,
+                                   problem=f"lacks the {what} {', '.join(lacking)}")
             continue
-        rows, overlap = evaluation.overlap(path, columns, chunk_rows)
-        out[name] = LeakageSet(role=role, file=ref, rows=rows, overlap_rows=overlap,
-                               overlap_share=overlap / evaluation.rows if evaluation.rows else None)
-    return Leakage(method=METHOD, columns=list(columns), evaluation_rows=evaluation.rows,
-                   evaluation_distinct_rows=int(len(evaluation.hashes)), datasets=out)
+        o = evaluation.overlap(path, hashed, chunk_rows, other)
+        share = (lambda x: x / n if n else None)
+        out[name] = LeakageSet(role=role, file=ref, rows=o.rows, overlap_rows=o.overlap_rows,
+                               overlap_share=share(o.overlap_rows), key=other if key else None,
+                               sample_rows=None if key else o.sample_rows,
+                               sample_overlap_rows=None if key else o.sample_overlap_rows,
+                               sample_overlap_share=None if key else share(o.sample_overlap_rows),
+                               chance_share=None if key else o.chance_share)
+    duplicated = evaluation.duplicated_rows
+    return Leakage(method=KEY_METHOD if key else METHOD, columns=hashed, key=list(key) if key else None,
+                   evaluation_rows=n, evaluation_distinct_rows=int(len(evaluation.hashes)),
+                   duplicated_rows=duplicated, duplicated_share=duplicated / n if n else None, datasets=out)

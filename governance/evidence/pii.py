@@ -1,10 +1,14 @@
-"""Personal data in the evaluation data: a bounded sample of every column scanned for direct identifiers.
+"""Personal data in the evaluation data: a uniform sample of rows, drawn over the whole file, scanned for direct
+identifiers.
 
-What is sampled: the first ``ROWS_PER_CHUNK`` rows of each chunk of the data (chunks of the manifest's
-``data.chunk_rows``), at most ``MAX_ROWS`` rows in all, every column that can hold text or whole numbers (CSV
-columns are read as their exact text; Parquet integer and text columns; floating-point, boolean and date columns
-are listed as not scanned). What is recorded: per column, how many non-empty values were examined and in how many
-each detector matched. No value is ever copied into the evidence.
+What is sampled: ``MAX_ROWS`` rows at most, chosen uniformly over the whole file by a hash of each row's position
+(the rows of smallest priority ``splitmix64(index ^ seed)``, a bottom-k sample: every row has the same chance, and
+the sample is the same whatever ``data.chunk_rows`` is; a file of at most ``MAX_ROWS`` rows is scanned entirely).
+Memory stays bounded: at most ``2 * MAX_ROWS`` candidate rows of the scannable columns are held while the file
+streams. Every column that can hold text or whole numbers is scanned (CSV columns are read as their exact text;
+Parquet integer and text columns; floating-point, boolean and date columns are listed as not scanned). What is
+recorded: how many rows were scanned out of how many, and per column how many non-empty values were examined and
+in how many each detector matched. No value is ever copied into the evidence.
 
 Detectors (each looks for the identifier anywhere in the value, so free text counts too):
 
@@ -24,14 +28,15 @@ import ipaddress
 import re
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from .tables import iter_tables
 
 DETECTORS = ("email", "phone", "ssn", "payment_card", "ip_address")
-ROWS_PER_CHUNK = 1000
 MAX_ROWS = 50_000
+_PRIORITY = "__pg_priority__"
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _SSN = re.compile(r"(?<![\d-])(?!000|666|9\d\d)\d{3}-(?!00)\d{2}-(?!0000)\d{4}(?![\d-])")
@@ -128,39 +133,72 @@ def _scannable(t: pa.DataType) -> bool:
             or (pa.types.is_dictionary(t) and _scannable(t.value_type)))
 
 
-def method_text(rows_per_chunk: int = ROWS_PER_CHUNK, max_rows: int = MAX_ROWS) -> str:
-    return (f"first {rows_per_chunk} rows of each chunk, at most {max_rows} rows; every text or integer column; "
-            f"detectors: {', '.join(DETECTORS)}")
+def method_text(max_rows: int = MAX_ROWS) -> str:
+    return (f"uniform sample of at most {max_rows} rows over the whole file (row-position hash, independent of "
+            f"chunking); every text or integer column; detectors: {', '.join(DETECTORS)}")
 
 
-def scan_pii(path: Path, chunk_rows: int, *, rows_per_chunk: int = ROWS_PER_CHUNK, max_rows: int = MAX_ROWS):
-    """Scan a bounded sample of ``path``; returns the evidence's ``PiiScan`` (counts only)."""
+def _as_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    if pa.types.is_dictionary(column.type):
+        column = pc.cast(column, column.type.value_type)
+    return column if pa.types.is_large_string(column.type) else pc.cast(column, pa.large_string())
+
+
+def sample_rows(path: Path, chunk_rows: int, max_rows: int = MAX_ROWS) -> tuple[pa.Table | None, list[str], int]:
+    """(the sampled rows of the scannable columns as text, the columns not scanned, rows in the file).
+
+    Bottom-k by position priority: a chunk contributes only rows below the current k-th smallest priority, and the
+    candidates are cut back to ``max_rows`` whenever they reach twice that, so memory stays bounded."""
+    from .leakage import position_priority
+
+    kept: pa.Table | None = None
+    scannable: list[str] | None = None
+    not_scanned: list[str] = []
+    threshold = np.iinfo(np.uint64).max
+    total = 0
+    for table in iter_tables(path, None, chunk_rows, csv_text=True):
+        if scannable is None:
+            scannable = [n for n, f in zip(table.schema.names, table.schema) if _scannable(f.type)]
+            not_scanned = [n for n in table.schema.names if n not in scannable]
+        priority = position_priority(total, table.num_rows)
+        total += table.num_rows
+        full = kept is not None and kept.num_rows >= max_rows
+        pick = np.flatnonzero(priority < threshold) if full else np.arange(table.num_rows)
+        if not len(pick):
+            continue
+        part = table.select(scannable).take(pa.array(pick))
+        part = pa.table({**{n: _as_text(part.column(n)) for n in scannable},
+                         _PRIORITY: pa.array(priority[pick], pa.uint64())})
+        kept = part if kept is None else pa.concat_tables([kept, part])
+        if kept.num_rows >= 2 * max_rows:
+            kept, threshold = _bottom(kept, max_rows)
+    if kept is not None and kept.num_rows > max_rows:
+        kept, threshold = _bottom(kept, max_rows)
+    return (kept.drop_columns([_PRIORITY]) if kept is not None else None), not_scanned, total
+
+
+def _bottom(table: pa.Table, k: int) -> tuple[pa.Table, np.uint64]:
+    """The ``k`` rows of smallest priority, and the largest priority kept (rows above it can never enter)."""
+    order = pc.sort_indices(table, sort_keys=[(_PRIORITY, "ascending")])[:k]
+    kept = table.take(order)
+    return kept, np.uint64(pc.max(kept.column(_PRIORITY)).as_py())
+
+
+def scan_pii(path: Path, chunk_rows: int, *, max_rows: int = MAX_ROWS):
+    """Scan a uniform sample of ``path``; returns the evidence's ``PiiScan`` (counts only)."""
     from .schema import PiiColumn, PiiScan
 
-    sampled: dict[str, int] = {}
-    matches: dict[str, dict[str, int]] = {}
-    not_scanned: list[str] = []
-    rows = 0
-    for table in iter_tables(path, None, chunk_rows, csv_text=True):
-        take = min(rows_per_chunk, max_rows - rows, table.num_rows)
-        if take <= 0:
-            break
-        sample = table.slice(0, take)
-        rows += take
-        for name, column in zip(sample.column_names, sample.columns):
-            if not _scannable(column.type):
-                if name not in not_scanned and name not in sampled:
-                    not_scanned.append(name)
-                continue
-            if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
-                column = pc.cast(column, pa.string())
-            counts = matches.setdefault(name, dict.fromkeys(DETECTORS, 0))
-            filled = pc.fill_null(pc.invert(pc.match_substring_regex(column, r"^\s*$")), False)
-            plain = pc.fill_null(pc.match_substring_regex(column, _PLAIN_NUMBER), True)
-            for value in pc.filter(column, pc.and_(filled, pc.invert(plain))).to_pylist():
-                for kind in detect(value):
-                    counts[kind] += 1
-            sampled[name] = sampled.get(name, 0) + int(pc.sum(pc.cast(filled, pa.int64())).as_py() or 0)
-    return PiiScan(method=method_text(rows_per_chunk, max_rows), detectors=list(DETECTORS), rows_sampled=rows,
-                   columns={c: PiiColumn(sampled=sampled[c], matches=matches[c]) for c in sampled},
-                   not_scanned=[c for c in not_scanned if c not in sampled])
+    sample, not_scanned, total = sample_rows(path, chunk_rows, max_rows)
+    columns: dict[str, PiiColumn] = {}
+    rows = sample.num_rows if sample is not None else 0
+    for name in (sample.column_names if sample is not None else []):
+        column = sample.column(name)
+        counts = dict.fromkeys(DETECTORS, 0)
+        filled = pc.fill_null(pc.invert(pc.match_substring_regex(column, r"^\s*$")), False)
+        plain = pc.fill_null(pc.match_substring_regex(column, _PLAIN_NUMBER), True)
+        for value in pc.filter(column, pc.and_(filled, pc.invert(plain))).to_pylist():
+            for kind in detect(value):
+                counts[kind] += 1
+        columns[name] = PiiColumn(sampled=int(pc.sum(pc.cast(filled, pa.int64())).as_py() or 0), matches=counts)
+    return PiiScan(method=method_text(max_rows), detectors=list(DETECTORS), rows_sampled=rows, rows_scanned=rows,
+                   rows_total=total, columns=columns, not_scanned=not_scanned)

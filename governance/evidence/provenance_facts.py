@@ -12,7 +12,7 @@ from typing import Any
 
 from ..data import DataSource
 from ..errors import InputError
-from ..hashing import file_ref
+from ..hashing import check_input_file, file_ref
 from ..manifest import Release
 from ..provenance import LEAKAGE_ROLES, load_provenance
 from .schema import Documentation, ProvenanceEvidence
@@ -36,7 +36,8 @@ def collect_provenance(release: Release) -> ProvenanceEvidence | None:
         if ds.path is None:
             continue
         local = _local(ds.path, path)
-        if local.is_file():
+        if local.exists() or local.is_symlink():  # a FIFO, folder or link out of the release folder: exit 2
+            check_input_file(local, named_in=path, field=f"datasets.{name}.path", root=release.folder)
             files[name] = file_ref(local, release.folder)
         else:
             unavailable[name] = f"file not found: {local}"
@@ -51,21 +52,41 @@ def _local(ds_path: str, provenance_file: Path) -> Path:
 
 def _leakage(release: Release, provenance: ProvenanceEvidence, source: DataSource, data_path: Path):
     from .leakage import measure_leakage
+    from .tables import column_names
 
     path = provenance_path(release)
     assert path is not None
-    sets: dict[str, tuple[str, Path | None, str | None]] = {}
+    sets: dict[str, tuple[str, Path | None, str | None, list[str] | None]] = {}
     for name, ds in provenance.declared.datasets.items():
         if ds.role not in LEAKAGE_ROLES:
             continue
         if name in provenance.files and ds.path is not None:
-            sets[name] = (ds.role, _local(ds.path, path), None)
+            sets[name] = (ds.role, _local(ds.path, path), None, ds.key)
         else:
-            sets[name] = (ds.role, None, provenance.unavailable.get(name, "no local file ('path') to compare"))
+            sets[name] = (ds.role, None, provenance.unavailable.get(name, "no local file ('path') to compare"), ds.key)
     if not sets:
         return None
+    key = release.manifest.data.key
+    if key is None:
+        key = _evaluation_key(provenance, path, data_path)
+        if key:
+            lacking = [c for c in key if c not in column_names(data_path)]
+            if lacking:
+                raise InputError(path, "key", f"key column {lacking[0]!r} of the evaluation dataset is not in "
+                                              f"{data_path.name}")
     columns = [*source.features, release.manifest.data.target]
-    return measure_leakage(data_path, columns, sets, release.manifest.data.chunk_rows, release.folder)
+    return measure_leakage(data_path, columns, sets, release.manifest.data.chunk_rows, release.folder, key=key)
+
+
+def _evaluation_key(provenance: ProvenanceEvidence, provenance_file: Path, data_path: Path) -> list[str] | None:
+    """The key of the declared dataset that is the evaluated file (same local file), else of the only
+    ``evaluation`` dataset."""
+    for ds in provenance.declared.datasets.values():
+        local = _local(ds.path, provenance_file) if ds.path is not None else None
+        if local is not None and local.is_file() and local.samefile(data_path):
+            return ds.key
+    evaluation = [ds for ds in provenance.declared.datasets.values() if ds.role == "evaluation"]
+    return evaluation[0].key if len(evaluation) == 1 else None
 
 
 def collect_documentation(release: Release) -> Documentation:

@@ -7,7 +7,7 @@ from typing import Iterator
 
 import pyarrow as pa
 
-from ..data import _arrow_error, _kind, _rechunk
+from ..data import _arrow_error, _kind, _rechunk, csv_batches, csv_schema
 from ..errors import InputError
 
 
@@ -18,10 +18,7 @@ def column_names(path: Path) -> list[str]:
             import pyarrow.parquet as pq
 
             return list(pq.ParquetFile(path).schema_arrow.names)
-        import pyarrow.csv as pcsv
-
-        with pcsv.open_csv(path) as reader:
-            return list(reader.schema.names)
+        return list(csv_schema(path).names)  # a first block large enough for the first rows
     except (pa.ArrowException, OSError) as exc:
         raise _arrow_error(path, exc) from None
 
@@ -41,18 +38,13 @@ def iter_tables(path: Path, columns: list[str] | None, chunk_rows: int, *, csv_t
             batches = pq.ParquetFile(path).iter_batches(batch_size=chunk_rows, columns=columns)
             yield from _rechunk(batches, chunk_rows)
             return
-        import pyarrow.csv as pcsv
-
-        with pcsv.open_csv(path) as reader:
-            schema = reader.schema
+        schema = csv_schema(path)
         names = columns if columns is not None else list(schema.names)
         if csv_text:
             types = {c: pa.string() for c in names}
         else:
             types = {c: pa.float64() for c in names if pa.types.is_integer(schema.field(c).type)}
-        convert = pcsv.ConvertOptions(column_types=types, include_columns=names)
-        with pcsv.open_csv(path, convert_options=convert, read_options=pcsv.ReadOptions(block_size=1 << 22)) as reader:
-            yield from _rechunk(iter(reader), chunk_rows)
+        yield from _rechunk(csv_batches(path, names, types), chunk_rows)  # larger blocks for a large row
     except pa.ArrowException as exc:
         raise _arrow_error(path, exc) from None
     except OSError as exc:

@@ -35,12 +35,16 @@ from governance.models import load_model
 ARCH = """
 import torch
 
+class Net(torch.nn.Sequential):
+    def __init__(self, in_features, hidden, out=2):
+        super().__init__(
+            torch.nn.Linear(in_features, hidden), torch.nn.ReLU(),
+            torch.nn.Linear(hidden, hidden), torch.nn.ReLU(),
+            torch.nn.Linear(hidden, out),
+        )
+
 def build(in_features, hidden, out=2):
-    return torch.nn.Sequential(
-        torch.nn.Linear(in_features, hidden), torch.nn.ReLU(),
-        torch.nn.Linear(hidden, hidden), torch.nn.ReLU(),
-        torch.nn.Linear(hidden, out),
-    )
+    return Net(in_features, hidden, out)
 """
 
 
@@ -115,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     for i, (name, (model, hidden)) in enumerate(models.items()):
         paths[name] = folder / f"model{i}.safetensors"
         save_file({k: v.contiguous() for k, v in model.state_dict().items()}, paths[name])
-        spec = ModelSpec(path=paths[name].name, format="torch", architecture="bench_mlp_arch:build",
+        spec = ModelSpec(path=paths[name].name, format="torch", architecture="bench_mlp_arch:Net",
                          architecture_kwargs={"in_features": args.features, "hidden": hidden})
         adapters[name] = load_model(spec, paths[name], field=name, manifest=folder / "release.yaml")
 

@@ -114,9 +114,25 @@ def load_card(path: str | Path) -> CardFacts:
 FRONT_MATTER = re.compile(r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(\r\n|\n|$))")
 
 
+class _FrontMatterDumper(yaml.SafeDumper):
+    """Strings holding ``<`` or ``>`` are double-quoted, so those characters can be written as YAML escapes."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = '"' if "<" in value or ">" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_FrontMatterDumper.add_representer(str, _represent_str)
+
+
 def dump_front_matter(data: dict[str, Any]) -> str:
-    """YAML for the front matter, in insertion order, as huggingface_hub writes it."""
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True).strip()
+    """YAML for the front matter, in insertion order, as huggingface_hub writes it.
+
+    No raw HTML reaches the card: every ``<`` and ``>`` is inside a double-quoted scalar (see the dumper) and is
+    written as the YAML escape ``\\x3C`` / ``\\x3E``, which loads back as the same character."""
+    text = yaml.dump(data, Dumper=_FrontMatterDumper, sort_keys=False, allow_unicode=True).strip()
+    return text.replace("<", "\\x3C").replace(">", "\\x3E")
 
 
 class MarkdownCard:

@@ -22,6 +22,10 @@ from .hashing import sha256_file
 
 FILES = ("release.yaml", "policy.yaml", "card.yaml", "provenance.yaml")
 PACK = "builtin:nist-ai-rmf"
+#: what the commented sign-off holds until a person fills it in; the manifest refuses both (governance/manifest.py)
+PLACEHOLDER_NAME = "<your name>"
+PLACEHOLDER_SHA256 = "<sha256 of the candidate file>"
+TORCH_ARCHITECTURE = "arch:Net"  # the torch architecture init writes (a class in arch.py)
 
 #: file extension -> model format (README, "Model formats")
 FORMATS = {".skops": "skops", ".safetensors": "torch", ".pt2": "torch-export", ".onnx": "onnx",
@@ -118,9 +122,9 @@ def _model_block(role: str, path: Path | None, folder: Path, comment: str) -> st
             lines.append(f"  # the file holds types skops does not trust by default: [{', '.join(found)}]")
             lines.append("  # review them (only trust files from a source you trust), then list them above")
     elif fmt == "torch":
-        lines.append('  architecture: "arch:build"    # TODO: module:callable that builds the nn.Module; the module')
-        lines.append("                                # is imported from this folder (e.g. arch.py next to this file)")
-        lines.append("  # architecture_kwargs: {}     # keyword arguments for the callable")
+        lines.append(f'  architecture: "{TORCH_ARCHITECTURE}"      # TODO: module:Class, an nn.Module subclass in a .py')
+        lines.append("                                # file in this folder (arch.py next to this file, or a/b.py as a.b)")
+        lines.append("  # architecture_kwargs: {}     # keyword arguments for the class")
     elif fmt == "predictions":
         lines.append("  # columns: [p0, p1]           # probability columns in class order (default: all columns)")
     elif fmt in ("pickle", "joblib", "torch-export"):
@@ -134,23 +138,17 @@ def release_yaml(folder: Path, name: str, inputs: Inputs, columns: list[str] | N
     guessed = "guessed from the column names: check it" if columns else "TODO: the column with the true label"
     sens_note = ("guessed from the column names: check them" if columns and sensitive else
                  "TODO: columns of groups to slice by (not model inputs)")
-    approval = ""
-    if inputs.candidate is not None:
-        approval = (
-            "# Human sign-off, required by the pack's SIGN-001: who approved this exact candidate file (its sha256).\n"
-            "# Uncomment and fill in after reviewing the audit report; re-pruning changes the hash and voids it.\n"
-            "# approvals:\n"
-            "#   - role: model-owner\n"
-            '#     name: "Your Name (your team)"\n'
-            f"#     date: {dt.date.today().isoformat()}\n"
-            '#     statement: "Reviewed the audit report."\n'
-            f'#     candidate_sha256: "{sha256(inputs.candidate)}"\n')
-    else:
-        approval = (
-            "# Human sign-off, required by the pack's SIGN-001 (candidate_sha256: sha256sum of the candidate file):\n"
-            "# approvals:\n"
-            '#   - {role: model-owner, name: "Your Name", date: 2026-01-31, statement: "Reviewed the audit report.",\n'
-            '#      candidate_sha256: "<sha256 of the candidate file>"}\n')
+    candidate = _rel(inputs.candidate, folder) if inputs.candidate is not None else "pruned.skops"
+    approval = (  # never a sign-off that could count: both placeholders are refused until a person fills them in
+        "# Human sign-off, required by the pack's SIGN-001: who approved this exact candidate file (its sha256).\n"
+        "# Uncomment and fill in after reviewing the audit report; re-pruning changes the hash and voids it.\n"
+        f"# candidate_sha256: `sha256sum {candidate}`, or the audit report's table of inputs (the file evaluated).\n"
+        "# approvals:\n"
+        "#   - role: model-owner\n"
+        f'#     name: "{PLACEHOLDER_NAME}"\n'
+        f"#     date: {dt.date.today().isoformat()}      # the day of the sign-off; a later date does not count yet\n"
+        '#     statement: "Reviewed the audit report."\n'
+        f'#     candidate_sha256: "{PLACEHOLDER_SHA256}"\n')
     return f"""\
 # Release manifest, written by `governance init`: may the candidate (the pruned model) replace the baseline?
 # Paths are relative to this file's folder; unknown keys are an error. Gate it with:

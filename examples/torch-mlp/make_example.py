@@ -4,7 +4,7 @@
 
 Writes, next to this script:
   eval.csv               1500 held-out applicants (same generator as examples/credit)
-  baseline.safetensors   the trained MLP (architecture: arch.py, ``build(n_features=6)``)
+  baseline.safetensors   the trained MLP (architecture: arch.py, ``CreditMLP(n_features=6)``)
   pruned.safetensors     the same weights with the 50% smallest-magnitude entries of every Linear weight
                          zeroed (l1_unstructured, then prune.remove so the file is a plain state dict)
 
@@ -27,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # examples/, for the shared data generator
 sys.path.insert(0, str(HERE))  # arch.py
 
-from arch import build  # noqa: E402
+from arch import CreditMLP  # noqa: E402
 from synthetic import FEATURES, TARGET, make_credit_data  # noqa: E402
 
 SEED = 7
@@ -40,7 +40,7 @@ SPARSITY = 0.5
 
 def train(x: torch.Tensor, y: torch.Tensor) -> nn.Module:
     torch.manual_seed(SEED)
-    model = build(n_features=x.shape[1], hidden=32)
+    model = CreditMLP(n_features=x.shape[1], hidden=32)
     model[0].mean.copy_(x.mean(dim=0))
     model[0].scale.copy_(x.std(dim=0))
     optimiser = torch.optim.Adam(model.parameters(), lr=3e-3, weight_decay=1e-4)

@@ -1,7 +1,8 @@
 """The network of ``governance demo``: an MLP that predicts Adult's ``income`` (>50K) from 11 census fields.
 
 ``governance demo`` copies this file next to the release manifests it writes (as ``adult_mlp.py``), and each
-manifest names it as ``architecture: "adult_mlp:build"``, so an output folder can be gated again on its own:
+manifest names the class as ``architecture: "adult_mlp:AdultMLP"`` (with ``architecture_kwargs: {hidden: [...]}``
+for a structurally pruned candidate), so an output folder can be gated again on its own:
 the safetensors files hold tensors only and this file is the only code.
 
 Input: one row of floats per person, in the order of ``FEATURES``: six numeric columns as they are, then five
@@ -72,5 +73,6 @@ class AdultMLP(nn.Module):
 
 
 def build(hidden: list[int] | None = None) -> AdultMLP:
-    """The network; ``hidden`` gives the hidden layers' widths (a structurally pruned copy is narrower)."""
+    """The network for the demo's training code; ``hidden`` gives the hidden layers' widths (a structurally pruned
+    copy is narrower). The manifests name the class itself, which the gate requires."""
     return AdultMLP(tuple(hidden) if hidden is not None else HIDDEN)

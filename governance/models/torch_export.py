@@ -17,7 +17,7 @@ untrusted file; it can run arbitrary code while loading and while scoring:
 * if the new-format reader fails, it falls back to the legacy zip loader (same torch.load fallback).
 
 So this format is treated like a pickle: it loads only with ``trust_pickle=True`` (``--trust-pickle``).
-The safe torch format is ``torch``: a safetensors state dict plus a ``module:callable`` architecture.
+The safe torch format is ``torch``: a safetensors state dict plus a ``module:Class`` architecture.
 
 Train/eval mode is frozen when the program is exported (``.eval()`` is not supported on the
 unlifted module), so export the model in eval mode. A program exported with a fixed batch size is

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -14,6 +15,18 @@ from .errors import InputError
 from .manifest import DataSpec
 
 MISSING = "(missing)"
+#: CSV blocks start at 4 MiB and grow (x4) up to 128 MiB when a row does not fit, so a large field is read, not fatal
+BLOCK_START, BLOCK_MAX = 1 << 22, 1 << 27
+ROW_TOO_LARGE = ("a row near data row {row} is larger than {limit} MiB, the most the gate reads at once: shorten or "
+                 "remove the large field (or drop its column from the file)")
+NOT_A_NUMBER = ("data row {row}: {value!r} is not a number, though the column's other values are: fix the value, leave "
+                "the cell empty for a missing value, or list the column under data.categorical if it holds text")
+NOT_READABLE_AS = "data row {row}: {value!r} cannot be read as {type}, the type of the column's other values"
+NOT_FINITE = ("data row {row}: {value} is not a finite number; features must be finite (leave the cell empty for a "
+              "missing value)")
+_NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+_NULLS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "N/A", "NA",
+          "NULL", "NaN", "n/a", "nan", "null")  # pyarrow's CSV null markers, never taken for a bad value
 
 
 @dataclass(frozen=True)
@@ -37,8 +50,95 @@ def _kind(path: Path) -> str:
 
 
 def _arrow_error(path: Path, exc: Exception) -> InputError:
+    if isinstance(exc, InputError):
+        return exc
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+    if "straddl" in first:  # pyarrow's "try to increase block size?" is advice the user cannot act on
+        return InputError(path, None, ROW_TOO_LARGE.format(row="?", limit=BLOCK_MAX >> 20))
     return InputError(path, None, f"cannot read data: {first}")
+
+
+def _straddles(exc: Exception) -> bool:
+    return isinstance(exc, pa.ArrowInvalid) and "straddl" in str(exc)
+
+
+def csv_schema(path: Path) -> pa.Schema:
+    """The CSV's columns and inferred types, from a first block large enough for its first rows."""
+    import pyarrow.csv as pcsv
+
+    block = BLOCK_START
+    while True:
+        try:
+            with pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=block)) as reader:
+                return reader.schema
+        except pa.ArrowInvalid as exc:
+            if not _straddles(exc):
+                raise
+            if block >= BLOCK_MAX:
+                raise InputError(path, None, ROW_TOO_LARGE.format(row=1, limit=BLOCK_MAX >> 20)) from None
+            block *= 4
+
+
+def csv_batches(path: Path, columns: list[str], types: dict[str, pa.DataType]) -> Iterator[pa.RecordBatch]:
+    """Record batches of ``columns``; a row too large for the block is re-read with a larger block (up to
+    ``BLOCK_MAX``), resuming after the rows already returned. Columns not in ``types`` keep the types inferred
+    from the file's first block, fixed up front so a resumed read types them the same way."""
+    import pyarrow.csv as pcsv
+
+    schema = csv_schema(path)
+    fixed = {c: types.get(c, schema.field(c).type) for c in columns}
+    convert = pcsv.ConvertOptions(column_types=fixed, include_columns=columns)
+    block, done = BLOCK_START, 0
+    while True:
+        read = pcsv.ReadOptions(block_size=block, skip_rows_after_names=done)
+        try:
+            with pcsv.open_csv(path, convert_options=convert, read_options=read) as reader:
+                for batch in reader:
+                    done += batch.num_rows
+                    yield batch
+            return
+        except pa.ArrowInvalid as exc:
+            if not _straddles(exc):
+                raise
+            if block >= BLOCK_MAX:
+                raise InputError(path, None, ROW_TOO_LARGE.format(row=done + 1, limit=BLOCK_MAX >> 20)) from None
+            block *= 4
+
+
+def _conversion_error(path: Path, exc: Exception) -> InputError | None:
+    """pyarrow's "In CSV column #k: CSV conversion error to double: invalid value 'x'" with the column named and
+    the row found (a second, text-only read of that one column: only on this error path)."""
+    import pyarrow.csv as pcsv
+
+    found = re.search(r"In CSV column #(\d+): CSV conversion error to (\w+)", str(exc))
+    if not found:
+        return None
+    names = csv_schema(path).names
+    k = int(found.group(1))
+    if k >= len(names):
+        return None
+    column = names[k]
+    target = csv_schema(path).field(column).type
+    if pa.types.is_integer(target):
+        target = pa.float64()
+    offset = 0
+    nulls = pa.array(pcsv.ConvertOptions().null_values or list(_NULLS))
+    for batch in csv_batches(path, [column], {column: pa.string()}):
+        text = batch.column(0)
+        present = pc.if_else(pc.is_in(text, value_set=nulls), pa.scalar(None, pa.string()), text)
+        try:
+            pc.cast(present, target)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            for i, value in enumerate(present.to_pylist()):
+                if value is None:
+                    continue
+                try:
+                    pc.cast(pa.array([value]), target)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                    template = NOT_A_NUMBER if pa.types.is_floating(target) else NOT_READABLE_AS
+                    return InputError(path, column, template.format(row=offset + i + 1, value=value, type=target))
+        offset += batch.num_rows
+    return None
 
 
 class DataSource:
@@ -50,16 +150,17 @@ class DataSource:
         schema = self._schema()
         names = list(schema.names)
         for field, cols in (("data.target", [spec.target]), ("data.sensitive", spec.sensitive),
-                            ("data.features", spec.features or [])):
+                            ("data.features", spec.features or []), ("data.key", spec.key or [])):
             for col in cols:
                 if col not in names:
                     raise InputError(manifest, field, f"column {col!r} not found in {path.name} "
                                                       f"(columns: {', '.join(names)})")
-        excluded = {spec.target, *spec.sensitive}
+        excluded = {spec.target, *spec.sensitive, *(spec.key or [])}  # a key identifies a row, never a feature
         self.features = list(spec.features) if spec.features is not None else [c for c in names if c not in excluded]
         if not self.features:
             raise InputError(manifest, "data.features", f"no feature columns left in {path.name}")
         self._schema_types = {n: schema.field(n).type for n in names}
+        self._text_counts: dict[str, list] = {}  # text feature columns: [values, numbers, first non-number]
 
     def _schema(self) -> pa.Schema:
         try:
@@ -67,10 +168,7 @@ class DataSource:
                 import pyarrow.parquet as pq
 
                 return pq.ParquetFile(self.path).schema_arrow
-            import pyarrow.csv as pcsv
-
-            with pcsv.open_csv(self.path) as reader:
-                return reader.schema
+            return csv_schema(self.path)
         except (pa.ArrowException, OSError) as exc:
             raise _arrow_error(self.path, exc) from None
 
@@ -81,17 +179,12 @@ class DataSource:
 
             yield from pq.ParquetFile(self.path).iter_batches(batch_size=self.spec.chunk_rows, columns=columns)
             return
-        import pyarrow.csv as pcsv
-
         # Text for labels and slices; integers widened to float so a later "1.5" cannot break type inference.
         types: dict[str, pa.DataType] = {c: pa.string() for c in (self.spec.target, *self.spec.sensitive)}
         for c in self.features:
             if pa.types.is_integer(self._schema_types[c]):
                 types[c] = pa.float64()
-        convert = pcsv.ConvertOptions(column_types=types, include_columns=columns)
-        with pcsv.open_csv(self.path, convert_options=convert,
-                           read_options=pcsv.ReadOptions(block_size=1 << 22)) as reader:
-            yield from reader
+        yield from csv_batches(self.path, columns, types)
 
     def chunks(self) -> Iterator[Chunk]:
         offset = 0
@@ -100,7 +193,8 @@ class DataSource:
                 yield self._chunk(table, offset)
                 offset += table.num_rows
         except pa.ArrowException as exc:
-            raise _arrow_error(self.path, exc) from None
+            located = _conversion_error(self.path, exc) if self.format == "csv" else None
+            raise (located or _arrow_error(self.path, exc)) from None
         if offset == 0:
             raise InputError(self.path, None, "the evaluation data has no rows")
 
@@ -111,7 +205,39 @@ class DataSource:
             raise InputError(self.path, self.spec.target, f"missing target value in data row {offset + first + 1}")
         target = _as_text(target_col)
         sensitive = [_encode(table.column(c)) for c in self.spec.sensitive]
+        self._check_features(table, offset)
         return Chunk(offset, table.select(self.features), target, sensitive)
+
+    def _check_features(self, table: pa.Table, offset: int) -> None:
+        """Bad feature values are the data file's problem, named by column and row, before a model sees them:
+        an infinite number, or text in a column of numbers (which made pyarrow read the column as text)."""
+        categorical = set(getattr(self.spec, "categorical", None) or [])
+        for name in self.features:
+            col = table.column(name)
+            if pa.types.is_floating(col.type):
+                bad = pc.fill_null(pc.is_inf(col), False)
+                if pc.any(bad).as_py():
+                    i = int(np.flatnonzero(bad.to_numpy(zero_copy_only=False))[0])
+                    raise InputError(self.path, name, NOT_FINITE.format(row=offset + i + 1, value=col[i].as_py()))
+            elif name not in categorical and (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+                self._numbers_with_text(name, col, offset)
+
+    def _numbers_with_text(self, name: str, col: pa.ChunkedArray, offset: int) -> None:
+        """A text column whose values so far are nine in ten numbers is a column of numbers with a bad value."""
+        text = col.combine_chunks()
+        present = pc.fill_null(pc.invert(pc.is_in(text, value_set=pa.array(_NULLS))), False)
+        numeric = pc.fill_null(pc.match_substring_regex(text, _NUMBER), False)
+        seen = self._text_counts.setdefault(name, [0, 0, None])  # values, numbers, first (row, text) not a number
+        seen[0] += pc.sum(present).as_py() or 0
+        seen[1] += pc.sum(pc.and_(present, numeric)).as_py() or 0
+        if seen[2] is None:
+            bad = pc.and_(present, pc.invert(numeric)).to_numpy(zero_copy_only=False)
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                seen[2] = (offset + i + 1, text[i].as_py())
+        if seen[2] is not None and seen[1] >= 0.9 * seen[0]:
+            row, value = seen[2]
+            raise InputError(self.path, name, NOT_A_NUMBER.format(row=row, value=value))
 
 
 def _encode(col: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:

@@ -1,8 +1,10 @@
 """The tamper-evident audit trail: hashes of every input and output, an Ed25519 signature, and verify.
 
 ``checksums.json`` lists the sha256 of every output file; ``verdict.json`` records the sha256 of
-evidence.json and of the policy, manifest, card and provenance files. ``verdict.sig`` signs
-``checksums.json`` (and so, through it, every output and every recorded input hash).
+evidence.json and of every input the decision depended on: the policy and each policy it ``extends:`` (builtin
+packs too), the manifest, card, provenance and waivers files, the torch architecture files, and the datasets the
+provenance names (training data used for leakage). evidence.json holds the data and model files' hashes.
+``verdict.sig`` signs ``checksums.json`` (and so, through it, every output and every recorded input hash).
 """
 
 from __future__ import annotations
@@ -14,19 +16,70 @@ from pathlib import Path
 from .errors import InputError
 from .evidence.schema import Evidence, FileRef
 from .findings import Verdict
-from .hashing import sha256_file
+from .hashing import check_input_file, sha256_file
 
 CHECKSUMS = "checksums.json"
 SIGNATURE = "verdict.sig"
+SIGNATURE_HOLDS = "and the signature holds"
+SIGNATURE_NOT_CHECKED = "signature not checked (no --public-key)"
+SIGNATURE_PRESENT_UNCHECKED = "verdict.sig present but NOT checked (pass --public-key to check it)"
+_MAX_EXTENDS = 32  # a longer chain was refused when the policy was loaded; never loop here
 
 
-def recorded_inputs(evidence_json: bytes, files: dict[str, Path | None]) -> dict[str, object]:
-    """What verdict.json records: evidence.json's hash and each named input with its absolute path and hash."""
+def recorded_inputs(evidence_json: bytes, files: dict[str, Path | FileRef | None]) -> dict[str, object]:
+    """What verdict.json records: evidence.json's hash and each named input with its absolute path and hash
+    (a ``FileRef`` is recorded as given: a file already hashed at collection is not read twice)."""
     out: dict[str, object] = {"evidence.json": hashlib.sha256(evidence_json).hexdigest()}
     for name, path in files.items():
-        if path is not None:
+        if isinstance(path, FileRef):
+            out[name] = path.model_dump()
+        elif path is not None:
             p = path.resolve()
             out[name] = FileRef(path=str(p), sha256=sha256_file(p), bytes=p.stat().st_size).model_dump()
+    return out
+
+
+def policy_parents(policy_path: Path) -> dict[str, Path]:
+    """``policy.extends[1]`` (the parent), ``[2]`` (its parent), ...: every file whose rules the policy inherits."""
+    from .policy import resolve_policy_ref
+    from .yamlfile import read_yaml
+
+    out: dict[str, Path] = {}
+    path, seen = policy_path, {policy_path.resolve()}
+    for depth in range(1, _MAX_EXTENDS + 1):
+        try:
+            data, _ = read_yaml(path)
+            ref = data.get("extends") if isinstance(data, dict) else None
+            if not isinstance(ref, str) or not ref:
+                break
+            path = resolve_policy_ref(ref, path.parent, path, "extends")
+        except InputError:
+            break  # the policy loaded, so this cannot happen; record what was found
+        if path.resolve() in seen:
+            break
+        seen.add(path.resolve())
+        out[f"policy.extends[{depth}]"] = path
+    return out
+
+
+def release_inputs(release, evidence: Evidence) -> dict[str, Path | FileRef]:
+    """Inputs of a release beyond the manifest's own files: the torch architecture files that were imported, and
+    the datasets the provenance names (hashed at collection: leakage compared the evaluation data with them)."""
+    out: dict[str, Path | FileRef] = {}
+    for role in ("baseline", "candidate"):
+        spec = getattr(release.manifest, role)
+        if spec.architecture:
+            try:
+                from .models.torch_model import architecture_file
+
+                out[f"{role}.architecture"] = architecture_file(spec.architecture, manifest=release.path, field=role)
+            except (ImportError, InputError):
+                continue  # the model loaded, so its file was found; nothing else to record
+    if evidence.provenance is not None:
+        for name, ref in evidence.provenance.files.items():
+            p = Path(ref.path)
+            out[f"dataset:{name}"] = FileRef(path=str(p if p.is_absolute() else release.folder / p), sha256=ref.sha256,
+                                             bytes=ref.bytes)
     return out
 
 
@@ -40,6 +93,7 @@ def _load_key(path: Path, private: bool):
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
     field = "--sign-key" if private else "--public-key"
+    check_input_file(path, named_in=None, field=field, root=None)  # never a FIFO or device
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -65,7 +119,7 @@ def keygen(path: Path) -> tuple[Path, Path]:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from .outputs import write_all
+    from .outputs import write_files
 
     key = Ed25519PrivateKey.generate()
     private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
@@ -73,39 +127,60 @@ def keygen(path: Path) -> tuple[Path, Path]:
     public = key.public_key().public_bytes(serialization.Encoding.PEM,
                                            serialization.PublicFormat.SubjectPublicKeyInfo)
     pub_name = path.name.removesuffix(".pem") + ".pub.pem"
-    write_all(path.parent, {path.name: private, pub_name: public})
+    write_files(path.parent, {path.name: private, pub_name: public})
     path.chmod(0o600)
     return path, path.parent / pub_name
 
 
-def verify(out_dir: Path, public_key: Path | None = None) -> tuple[list[str], list[str]]:
-    """(problems, checked): every changed, missing or unlisted file is a problem naming it."""
+def _plain(p: Path) -> bool:
+    """A regular file that is not a symlink (a FIFO or device planted in the folder is never opened)."""
+    return not p.is_symlink() and p.is_file()
+
+
+def verify(out_dir: Path, public_key: Path | None = None) -> tuple[list[str], list[str], str]:
+    """(problems, checked, signature): every changed, missing or unlisted file is a problem naming it, anywhere
+    under ``out_dir`` (subfolders too); ``signature`` says whether verdict.sig was checked (one of the
+    ``SIGNATURE_*`` phrases)."""
     problems: list[str] = []
     checked: list[str] = []
     listing_path = out_dir / CHECKSUMS
     if not out_dir.is_dir():
         raise InputError(out_dir, None, "not a folder")
-    if not listing_path.is_file():
+    if not _plain(listing_path):
         raise InputError(listing_path, None, "missing: this folder was not written by `governance check`")
+    if public_key is not None:
+        _load_key(public_key, private=False)  # a bad key is bad input before anything is reported
     listing_bytes = listing_path.read_bytes()
     try:
         listed: dict[str, str] = json.loads(listing_bytes)["files"]
+        if not isinstance(listed, dict):
+            raise TypeError
     except (ValueError, KeyError, TypeError):
-        return [f"{CHECKSUMS}: unreadable (changed)"], checked
+        return [f"{CHECKSUMS}: unreadable (changed)"], checked, SIGNATURE_NOT_CHECKED
     for name, digest in listed.items():
         p = out_dir / name
-        if not p.is_file():
-            problems.append(f"{name}: missing")
+        if "/" in name or "\\" in name or name in ("", ".", ".."):
+            problems.append(f"{name}: not a file name the gate writes (changed)")
+        elif not _plain(p):
+            problems.append(f"{name}: missing" if not p.exists() and not p.is_symlink() else
+                            f"{name}: not a regular file (changed)")
         elif sha256_file(p) != digest:
             problems.append(f"{name}: changed since it was written")
         checked.append(name)
-    for p in sorted(out_dir.iterdir()):
-        if p.is_file() and p.name not in listed and p.name not in (CHECKSUMS, SIGNATURE):
-            problems.append(f"{p.name}: not listed in {CHECKSUMS}")
+    for p in sorted(out_dir.rglob("*")):
+        rel = p.relative_to(out_dir).as_posix()
+        if rel in listed or rel in (CHECKSUMS, SIGNATURE):
+            continue
+        if p.is_dir() and not p.is_symlink():
+            if next(p.iterdir(), None) is None:
+                problems.append(f"{rel}/: a folder not written by the gate")
+            continue  # its files are reported one by one
+        problems.append(f"{rel}: not listed in {CHECKSUMS}")
     problems += _verify_inputs(out_dir, checked)
     sig_path = out_dir / SIGNATURE
+    signature = SIGNATURE_NOT_CHECKED
     if public_key is not None:
-        if not sig_path.is_file():
+        if not _plain(sig_path):
             problems.append(f"{SIGNATURE}: missing, but a public key was given")
         else:
             from cryptography.exceptions import InvalidSignature
@@ -113,11 +188,12 @@ def verify(out_dir: Path, public_key: Path | None = None) -> tuple[list[str], li
             try:
                 _load_key(public_key, private=False).verify(sig_path.read_bytes(), listing_bytes)
                 checked.append(f"{SIGNATURE} (Ed25519)")
+                signature = SIGNATURE_HOLDS
             except InvalidSignature:
                 problems.append(f"{SIGNATURE}: signature does not match {CHECKSUMS} and this public key")
-    elif sig_path.is_file():
-        checked.append(f"{SIGNATURE} present (pass --public-key to check it)")
-    return problems, checked
+    elif sig_path.exists() or sig_path.is_symlink():
+        signature = SIGNATURE_PRESENT_UNCHECKED
+    return problems, checked, signature
 
 
 def _verify_inputs(out_dir: Path, checked: list[str]) -> list[str]:
@@ -138,9 +214,14 @@ def _verify_inputs(out_dir: Path, checked: list[str]) -> list[str]:
     for name, ref in evidence.inputs.items():
         if name != "manifest" and base is not None:
             refs.setdefault(name, FileRef(path=str(base / ref.path), sha256=ref.sha256, bytes=ref.bytes))
+    if evidence.provenance is not None and base is not None:  # verdicts written before datasets were recorded
+        for name, ref in evidence.provenance.files.items():
+            p = Path(ref.path)
+            refs.setdefault(f"dataset:{name}", FileRef(path=str(p if p.is_absolute() else base / p),
+                                                       sha256=ref.sha256, bytes=ref.bytes))
     for name, ref in refs.items():
         p = Path(ref.path)
-        if not p.is_file():
+        if not p.is_file():  # a FIFO or device is not a file: reported, never opened
             problems.append(f"{name} ({p}): missing")
         elif sha256_file(p) != ref.sha256:
             problems.append(f"{name} ({p}): changed since it was evaluated")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import InputError
-from .findings import ExitCode, Status, Verdict, exit_code
+from .findings import ExitCode, Status, Verdict, decision_line, exit_code
 
 EPILOG_CHECK = """example:
   governance check examples/credit/release.yaml --out out/credit
@@ -160,13 +160,13 @@ def _load_policy(path: Path):
 def _finish(verdict: Verdict, files: dict[str, bytes], out: Path, quiet: bool, sign_key: Path | None = None,
             as_json: bool = False) -> int:
     """Add the checksums (and signature) of every output, then write them all atomically."""
-    from .outputs import write_all
+    from .outputs import publish
     from .trail import CHECKSUMS, SIGNATURE, checksums, sign
 
     files = {**files, CHECKSUMS: checksums(files)}
     if sign_key is not None:
         files[SIGNATURE] = sign(files[CHECKSUMS], sign_key)
-    write_all(out, files)
+    publish(out, files)  # the whole set replaces the folder in one step (a stale verdict.sig goes with it)
     _step_summary(verdict, out)
     if as_json:
         print(json.dumps(_machine_summary(verdict, out), indent=2))
@@ -177,9 +177,12 @@ def _finish(verdict: Verdict, files: dict[str, bytes], out: Path, quiet: bool, s
 
 def _machine_summary(verdict: Verdict, out: Path) -> dict:
     return {"decision": verdict.decision, "exit_code": int(exit_code(verdict)), "out": str(out),
+            "line": decision_line(verdict),
             "blocking": [f.rule_id for f in verdict.blocking], "summary": verdict.summary,
+            "not_judged": [n.model_dump(mode="json") for n in verdict.not_judged],
             "findings": [{"rule_id": f.rule_id, "status": f.status.value, "severity": f.severity,
-                          "observed": f.observed, "threshold": f.threshold, "message": f.message}
+                          "on_inconclusive": f.on_inconclusive, "observed": f.observed, "threshold": f.threshold,
+                          "message": f.message}
                          for f in verdict.findings]}
 
 
@@ -192,11 +195,15 @@ def _step_summary(verdict: Verdict, out: Path) -> None:
         return
     icon = {"pass": "✅", "fail": "❌", "error": "❌", "waived": "⚠️", "inconclusive": "❔"}
     name = f"{verdict.release.get('name', '')} {verdict.release.get('version', '')}".strip()
-    head = ("**PASS**: the candidate may ship" if verdict.decision == "pass"
-            else f"**BLOCKED** by {', '.join(f.rule_id for f in verdict.blocking)}")
-    lines = [f"### Release gate: {name}", "", head, "", "| rule | status | severity | finding |", "|---|---|---|---|"]
+    word, rest = _split_decision(decision_line(verdict))
+    lines = [f"### Release gate: {name}", "", f"**{word}**{_md(rest)}", ""]
+    if verdict.not_judged:  # which block rules the evidence could not decide, and what the policy made of it
+        lines += [f"- {n.rule_id}: not judged ({n.status.value}; "
+                  f"{'blocks' if n.blocks else 'on_inconclusive: ' + str(n.on_inconclusive)}): {_md(n.reason)}"
+                  for n in verdict.not_judged] + [""]
+    lines += ["| rule | status | severity | finding |", "|---|---|---|---|"]
     for f in verdict.findings:
-        msg = f.message.replace("|", "\\|").replace("\n", " ")
+        msg = _md(f.message)
         lines.append(f"| {f.rule_id} | {icon[f.status.value]} {f.status.value} | {f.severity} | {msg} |")
     lines += ["", f"Outputs (audit report, model card, evidence): `{out}`", ""]
     try:
@@ -221,10 +228,22 @@ def _summary(verdict: Verdict, out: Path, quiet: bool) -> None:
                           "" if f.observed is None else f"{f.observed:.4f}",
                           "" if f.threshold is None else f"{f.threshold:.4f}", f.message)
         console.print(table)
-    blocking = ", ".join(f.rule_id for f in verdict.blocking)
-    line = ("[bold green]PASS[/]: the candidate may ship" if verdict.decision == "pass"
-            else f"[bold red]BLOCKED[/] by {blocking}")
-    console.print(f"{line}  (outputs in {out})")
+    from rich.markup import escape
+
+    word, rest = _split_decision(decision_line(verdict))
+    style = "bold green" if verdict.decision == "pass" else "bold red"
+    # one line, never wrapped, so scripts can grep it; finding text may hold '[' (intervals): escaped
+    console.print(f"[{style}]{word}[/]{escape(rest)}  (outputs in {escape(str(out))})", soft_wrap=True)
+
+
+def _split_decision(line: str) -> tuple[str, str]:
+    """'PASS, but ...' -> ('PASS', ', but ...'): the decision word is styled, the rest is plain text."""
+    word = "PASS" if line.startswith("PASS") else "BLOCKED"
+    return word, line[len(word):]
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -241,8 +260,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         template_folders(templates)  # a missing folder is bad input before any model runs
     card_path = None
     if release.manifest.card:
-        card_path = Path(release.manifest.card)
-        card_path = card_path if card_path.is_absolute() else release.folder / card_path
+        card_path = release.resolve(release.manifest.card, "card", "card file")  # regular, inside the release
     card, card_file = _load_card(card_path, release.path, "card")
     policy_path = _resolve_policy(args.policy or release.manifest.policy, None if args.policy else release.folder,
                                   None if args.policy else release.path)
@@ -255,21 +273,24 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"warning: {w}", file=sys.stderr)
     verdict = evaluate(policy, evidence, args.today or date.today(), waivers)
     provenance = release.folder / release.manifest.provenance if release.manifest.provenance else None
+    from .trail import release_inputs
+
     verdict = _recorded(verdict, evidence, policy_path, {"manifest": release.path, "card": card_path,
-                                                        "provenance": provenance, "waivers": args.waivers})
+                                                        "provenance": provenance, "waivers": args.waivers,
+                                                        **release_inputs(release, evidence)})
     ctx = RenderContext(evidence, verdict, card=card, card_file=card_file, templates=templates)
     return _finish(verdict, _render_documents(ctx), args.out, args.quiet, args.sign_key, args.json)
 
 
-def _recorded(verdict: Verdict, evidence, policy_path: Path, files: dict[str, Path | None]) -> Verdict:
+def _recorded(verdict: Verdict, evidence, policy_path: Path, files: dict) -> Verdict:
     """The verdict with the policy file and the hashes of evidence.json and every input recorded in it."""
     from .hashing import file_ref
     from .render.jsonfiles import evidence_json
-    from .trail import recorded_inputs
+    from .trail import policy_parents, recorded_inputs
 
     from .policy import rule_locations
 
-    inputs = recorded_inputs(evidence_json(evidence), {"policy": policy_path, **files})
+    inputs = recorded_inputs(evidence_json(evidence), {"policy": policy_path, **policy_parents(policy_path), **files})
     policy = {**verdict.policy, "file": file_ref(policy_path).model_dump(), "locations": rule_locations(policy_path)}
     return verdict.model_copy(update={"policy": policy, "inputs": inputs})
 
@@ -337,7 +358,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .render import RenderContext, render_all
 
     try:
-        evidence = Evidence.model_validate_json(args.evidence.read_bytes())
+        evidence = Evidence.model_validate_json(_regular(args.evidence).read_bytes())
     except FileNotFoundError:
         raise InputError(args.evidence, None, "file not found") from None
     except ValidationError as exc:
@@ -353,11 +374,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                    args.json)
 
 
+def _regular(path: Path) -> Path:
+    """A saved file to read: never a FIFO (it would block), a device or a folder (hashing.check_input_file)."""
+    from .hashing import check_input_file
+
+    return check_input_file(path, named_in=None, field=None, root=None)
+
+
 def _load_saved(path: Path, model, what: str):
     from pydantic import ValidationError
 
     try:
-        return model.model_validate_json(path.read_bytes())
+        return model.model_validate_json(_regular(path).read_bytes())
     except (FileNotFoundError, IsADirectoryError):
         raise InputError(path, None, "file not found") from None
     except ValidationError as exc:
@@ -367,7 +395,7 @@ def _load_saved(path: Path, model, what: str):
 
 def cmd_render(args: argparse.Namespace) -> int:
     from .evidence.schema import Evidence
-    from .outputs import write_all
+    from .outputs import publish
     from .render import RenderContext
     from .render.templating import template_folders
     from .trail import CHECKSUMS, checksums
@@ -380,7 +408,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     files = _render_documents(RenderContext(evidence, verdict, card=card, card_file=card_file,
                                             templates=args.templates))
     files = {**files, CHECKSUMS: checksums(files)}
-    write_all(args.out, files)
+    publish(args.out, files)
     print(f"wrote {', '.join(files)} to {args.out}")
     return 0
 
@@ -409,9 +437,11 @@ def cmd_policy(args: argparse.Namespace) -> int:
             continue
         print(f"\n{fn}")
         for r in functions[fn]:
-            params = {k: v for k, v in r.model_dump().items() if k not in ("id", "kind", "severity", "rmf", "rationale")
+            params = {k: v for k, v in r.model_dump().items()
+                      if k not in ("id", "kind", "severity", "rmf", "rationale", "on_inconclusive")
                       and v not in (None, [], {})}
-            print(f"  {r.id} [{r.severity}] {r.kind} {json.dumps(params)}")
+            stance = r.on_inconclusive or policy.defaults.on_inconclusive  # what "not judged" means for it
+            print(f"  {r.id} [{r.severity}; inconclusive: {stance}] {r.kind} {json.dumps(params)}")
             for ref in (x for x in r.rmf if x.startswith(fn)):
                 print(f"    {ref}: {rmf[ref]['text']}")
     covered = {ref for r in policy.rules for ref in r.rmf}
@@ -434,14 +464,17 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from .trail import verify
 
-    problems, checked = verify(args.out, args.public_key)
+    from .trail import SIGNATURE_HOLDS
+
+    problems, checked, signature = verify(args.out, args.public_key)
     for line in problems:
         print(f"CHANGED {line}", file=sys.stderr)
     if problems:
-        print(f"verify: {len(problems)} problem(s) in {args.out}", file=sys.stderr)
+        note = "" if signature == SIGNATURE_HOLDS else f"; {signature}"
+        print(f"verify: {len(problems)} problem(s) in {args.out}{note}", file=sys.stderr)
         return int(ExitCode.BLOCKED)
-    print(f"verify: ok, {len(checked)} files unchanged" + (" and the signature holds" if any(
-        c.startswith("verdict.sig (") for c in checked) else ""))
+    joiner = " " if signature == SIGNATURE_HOLDS else "; "
+    print(f"verify: ok, {len(checked)} files unchanged{joiner}{signature}")
     return 0
 
 
@@ -475,6 +508,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 COMMANDS = {"check": cmd_check, "verify": cmd_verify, "keygen": cmd_keygen, "evaluate": cmd_evaluate, "render": cmd_render, "policy": cmd_policy,
             "schema": cmd_schema, "demo": cmd_demo, "init": cmd_init}
 
+OUTPUT_COMMANDS = ("check", "evaluate", "render")
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
@@ -483,6 +518,11 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
         return int(exc.code or 0)
     try:
+        if args.command in OUTPUT_COMMANDS:  # one run at a time per --out, for the whole run
+            from .outputs import output_lock
+
+            with output_lock(args.out):
+                return COMMANDS[args.command](args)
         return COMMANDS[args.command](args)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date as _date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from .errors import InputError
 from .yamlfile import load_model_file
@@ -14,6 +16,10 @@ from .yamlfile import load_model_file
 ModelFormat = Literal["skops", "torch", "torch-export", "onnx", "predictions", "pickle", "joblib"]
 Task = Literal["binary_classification", "multiclass_classification"]
 Label = int | str
+
+
+#: torch ``architecture``: a module path inside the release's folder and a class (governance/models/torch_model.py)
+_ARCHITECTURE = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
 
 
 class _Strict(BaseModel):
@@ -26,7 +32,9 @@ class ModelSpec(_Strict):
     path: str
     format: ModelFormat
     trusted_types: list[str] = Field(default_factory=list, description="skops: types to trust, nothing else is")
-    architecture: str | None = Field(None, description="torch: `module:callable` that builds the nn.Module")
+    architecture: str | None = Field(
+        None, description="torch: `module:Class`, a torch.nn.Module subclass in a .py file in the release's folder "
+                          "(`arch:Net` is arch.py next to the manifest, `models.arch:Net` is models/arch.py)")
     architecture_kwargs: dict[str, Any] = Field(default_factory=dict)
     output: Literal["logits", "probabilities"] = Field(
         "logits", description="torch formats: what the network returns (softmax/sigmoid applied to logits)"
@@ -38,9 +46,11 @@ class ModelSpec(_Strict):
     @model_validator(mode="after")
     def _format_fields(self) -> "ModelSpec":
         if self.format == "torch" and not self.architecture:
-            raise ValueError("format 'torch' needs 'architecture: module:callable'")
-        if self.architecture is not None and ":" not in self.architecture:
-            raise ValueError("architecture must look like 'module:callable'")
+            raise ValueError("format 'torch' needs 'architecture: module:Class' (an nn.Module subclass in a .py "
+                             "file in the release's folder)")
+        if self.architecture is not None and not _ARCHITECTURE.match(self.architecture):
+            raise ValueError(f"architecture must look like 'module:Class' (a class in a .py file in the release's "
+                             f"folder, e.g. 'arch:Net'), got {self.architecture!r}")
         return self
 
 
@@ -49,7 +59,16 @@ class DataSpec(_Strict):
     target: str
     sensitive: list[str] = Field(default_factory=list)
     features: list[str] | None = None
-    chunk_rows: int = Field(65536, gt=0, description="rows read and scored at a time")
+    key: list[str] | None = Field(
+        None, min_length=1, description="columns that identify a record (e.g. [customer_id]): leakage compares "
+                                        "rows by this key (identity), not by content; never model features")
+    categorical: list[str] = Field(
+        default_factory=list, description="feature columns holding categories (e.g. label-encoded codes): never "
+                                          "given robustness noise")
+    continuous: list[str] = Field(
+        default_factory=list, description="numeric feature columns always given robustness noise, even integer ones "
+                                          "with few distinct values (otherwise taken as categorical)")
+    chunk_rows: int = Field(65536, gt=0, le=10_000_000, description="rows read and scored at a time (at most 10,000,000)")
 
     @model_validator(mode="after")
     def _columns_disjoint(self) -> "DataSpec":
@@ -61,49 +80,118 @@ class DataSpec(_Strict):
             raise ValueError("sensitive columns are listed twice")
         if self.features is not None and self.target in self.features:
             raise ValueError(f"target column {self.target!r} is also listed as a feature")
+        for name in ("categorical", "continuous"):
+            listed = getattr(self, name)
+            if len(set(listed)) != len(listed):
+                raise ValueError(f"data.{name} lists a column twice")
+            if self.target in listed:
+                raise ValueError(f"target column {self.target!r} is listed in data.{name}: only features are "
+                                 f"perturbed")
+            if self.features is not None and (unknown := [c for c in listed if c not in self.features]):
+                raise ValueError(f"data.{name} names columns that are not features: {', '.join(unknown)}")
+        if both := sorted(set(self.categorical) & set(self.continuous)):
+            raise ValueError(f"columns listed in both data.categorical and data.continuous: {', '.join(both)}")
+        if self.key is not None:
+            if len(set(self.key)) != len(self.key):
+                raise ValueError("key columns are listed twice")
+            if clash := [c for c in self.key if c == self.target or c in (self.features or [])]:
+                raise ValueError(f"key column {clash[0]!r} is also the target or a feature: a key identifies a "
+                                 f"record, it is not a model input")
         return self
 
 
 class BootstrapSpec(_Strict):
-    resamples: int = Field(1000, ge=0, description="paired bootstrap resamples (0: no intervals)")
+    resamples: int = Field(1000, ge=0, le=100_000,
+                           description="paired bootstrap resamples (0: no intervals; at most 100,000)")
     seed: int = 0
     confidence: float = Field(0.95, gt=0, lt=1)
 
 
 class RobustnessSpec(_Strict):
-    sigmas: list[float] = Field(default_factory=lambda: [0.1, 0.3],
-                                description="Gaussian noise levels, in each numeric feature's standard deviation")
-    fgsm_epsilons: list[float] = Field(default_factory=lambda: [0.05], description="torch models only")
+    sigmas: list[Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]] = Field(
+        default_factory=lambda: [0.1, 0.3], max_length=20,
+        description="Gaussian noise levels, in each numeric feature's standard deviation (each in [0, 100], at most 20; 0 is a clean control)")
+    fgsm_epsilons: list[Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]] = Field(
+        default_factory=lambda: [0.05], max_length=20, description="torch models only (each in [0, 100], at most 20)")
     seed: int = 0
-    max_rows: int = Field(20000, ge=1, description="rows perturbed (the first ones of the data), bounding the cost")
+    max_rows: int = Field(20000, ge=1, le=10_000_000,
+                          description="rows perturbed (the first ones of the data), bounding the cost (at most 10,000,000)")
 
 
 class LatencySpec(_Strict):
-    batch_sizes: list[int] = Field(default_factory=lambda: [1, 256])
-    repeats: int = Field(30, ge=3)
-    warmup: int = Field(5, ge=0)
+    batch_sizes: list[Annotated[int, Field(ge=1, le=100_000)]] = Field(
+        default_factory=lambda: [1, 256], max_length=10, description="each in [1, 100000], at most 10 sizes")
+    repeats: int = Field(30, ge=3, le=10_000, description="timed runs per batch size, in [3, 10000]")
+    warmup: int = Field(5, ge=0, le=1_000, description="untimed runs first, at most 1000")
 
 
 class EvaluationSpec(_Strict):
     """How evidence is measured; every field has a default, so the block is optional."""
 
     bootstrap: BootstrapSpec = Field(default_factory=BootstrapSpec)
-    calibration_bins: int = Field(15, ge=2)
+    calibration_bins: int = Field(15, ge=2, le=1000, description="equal-width score bins for the ECE, in [2, 1000]")
     roc_auc: bool = Field(True, description="exact ROC AUC keeps one table of distinct scores per slice cell; "
                                             "false bounds memory on very large data with continuous scores")
     robustness: RobustnessSpec | None = Field(default_factory=RobustnessSpec, description="null: skip")
     latency: LatencySpec | None = Field(default_factory=LatencySpec, description="null: skip timing")
-    broken_examples: int = Field(20, ge=0, description="row indices of broken flips kept for reviewers")
+    broken_examples: int = Field(20, ge=0, le=10_000,
+                                 description="row indices of broken flips kept for reviewers (at most 10,000)")
+
+
+#: what stands in for a person in templates and examples (``governance init`` writes "<your name>"): a sign-off
+#: by one of these is refused, so paperwork copied without being filled in never counts (compared lower-case)
+PLACEHOLDER_NAMES = frozenset({
+    "name", "your name", "your name (your team)", "full name", "first last", "firstname lastname", "john doe",
+    "jane doe", "someone", "somebody", "anonymous", "unknown", "nobody", "me", "user", "reviewer", "approver",
+    "owner", "test", "example", "n/a", "na", "none", "null", "nil", "tbd", "todo", "fixme", "xxx", "changeme",
+})
+#: words that mark a name as not filled in wherever they appear in it ("TODO: name", "Name (TBD)")
+PLACEHOLDER_WORDS = frozenset({"todo", "tbd", "fixme", "xxx", "placeholder", "changeme"})
+APPROVAL_BLANK = "{field} is blank: a sign-off needs who signed, in which role, and what they state"
+APPROVAL_PLACEHOLDER_NAME = ("{name} is a placeholder, not a person: write the name of the person who reviewed the "
+                             "audit report and approves this candidate file (e.g. \"Dana Whitfield (credit risk)\")")
+APPROVAL_NOT_SHA256 = ("{value} is not a sha256: write the sha256 of the candidate file that was reviewed and "
+                       "approved (`sha256sum` of the file, or the audit report's table of inputs)")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def placeholder_name(name: str) -> bool:
+    """True for a name that is no person's: blank, a template marker (<...>, [...], {{...}}) or a stock stand-in."""
+    text = " ".join(name.split()).lower()
+    if not any(c.isalpha() for c in text) or any(c in text for c in "<>[]{}"):
+        return True
+    if text.strip("\"'()., ") in PLACEHOLDER_NAMES or text.startswith(("your ", "insert ", "enter ")):
+        return True
+    return bool(set(re.findall(r"[a-z]+", text)) & PLACEHOLDER_WORDS)
 
 
 class Approval(_Strict):
-    """A human sign-off of one specific candidate file: re-pruning changes the hash and voids it."""
+    """A human sign-off of one specific candidate file: re-pruning changes the hash and voids it.
+
+    A placeholder name or a blank field is refused here (exit 2); a date after the evaluation date is judged by
+    the attestation rule, which alone knows that date (the sign-off then does not count)."""
 
     role: str = Field(min_length=1, description="e.g. model-owner, risk-officer")
-    name: str = Field(min_length=1)
-    date: _date
+    name: str = Field(min_length=1, description="the person who signed: a real name, never a placeholder")
+    date: _date = Field(description="the day of the sign-off; one after the evaluation date (--today) does not count")
     statement: str = Field(min_length=1)
     candidate_sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the candidate model file approved")
+
+    @field_validator("role", "name", "statement")
+    @classmethod
+    def _filled_in(cls, v: str, info: ValidationInfo) -> str:
+        if not v.strip():
+            raise PydanticCustomError("blank", APPROVAL_BLANK, {"field": info.field_name})
+        if info.field_name == "name" and placeholder_name(v):
+            raise PydanticCustomError("placeholder_name", APPROVAL_PLACEHOLDER_NAME, {"name": repr(v)})
+        return v
+
+    @field_validator("candidate_sha256", mode="before")
+    @classmethod
+    def _sha256(cls, v: Any) -> Any:
+        if isinstance(v, str) and _SHA256.match(v.strip().lower()):
+            return v.strip().lower()  # `sha256sum` prints lower case; some tools print upper case
+        raise PydanticCustomError("not_sha256", APPROVAL_NOT_SHA256, {"value": repr(v)})
 
 
 class Manifest(_Strict):
@@ -140,12 +228,14 @@ class Release(BaseModel):
     def folder(self) -> Path:
         return self.path.parent
 
-    def resolve(self, relative: str, field: str) -> Path:
+    def resolve(self, relative: str, field: str, kind: str = "file") -> Path:
+        """A path the manifest names, checked before anything reads it: a regular, readable file whose symlinks
+        stay inside the release folder (``hashing.check_input_file``); anything else is exit 2."""
+        from .hashing import check_input_file
+
         p = Path(relative)
         p = p if p.is_absolute() else self.folder / p
-        if not p.exists():
-            raise InputError(self.path, field, f"file not found: {p}")
-        return p
+        return check_input_file(p, named_in=self.path, field=field, root=self.folder, kind=kind)
 
 
 def load_manifest(path: str | Path) -> Release:

@@ -136,7 +136,7 @@ def test_demo_outputs_can_be_gated_again_on_their_own(demo):
     out = demo[0]
     for cand in CANDIDATES:
         m = load_manifest(out / f"release-{cand.name}.yaml").manifest
-        assert m.policy == "builtin:nist-ai-rmf" and m.candidate.architecture == "adult_mlp:build"
+        assert m.policy == "builtin:nist-ai-rmf" and m.candidate.architecture == "adult_mlp:AdultMLP"
         assert m.data.sensitive == ["sex", "race", "age_group"]
     assert (out / "adult_mlp.py").is_file()
     assert pq.read_metadata(out / "eval.parquet").num_rows == 4000

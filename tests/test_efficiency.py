@@ -25,12 +25,16 @@ N_FEATURES, HIDDEN = 8, 64
 ARCH = """
 import torch
 
+class Net(torch.nn.Sequential):
+    def __init__(self, in_features=8, hidden=64, out=2):
+        super().__init__(
+            torch.nn.Linear(in_features, hidden), torch.nn.ReLU(),
+            torch.nn.Linear(hidden, hidden), torch.nn.ReLU(),
+            torch.nn.Linear(hidden, out),
+        )
+
 def build(in_features=8, hidden=64, out=2):
-    return torch.nn.Sequential(
-        torch.nn.Linear(in_features, hidden), torch.nn.ReLU(),
-        torch.nn.Linear(hidden, hidden), torch.nn.ReLU(),
-        torch.nn.Linear(hidden, out),
-    )
+    return Net(in_features, hidden, out)
 """
 COLUMNS = [f"f{i}" for i in range(N_FEATURES)]
 FAST = LatencySpec(batch_sizes=[1, 7, 64], repeats=5, warmup=1)
@@ -61,7 +65,7 @@ def _build(hidden: int = HIDDEN):
 def _save(folder: Path, name: str, model, hidden: int = HIDDEN):
     path = folder / f"{name}.safetensors"
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, path)
-    spec = ModelSpec(path=path.name, format="torch", architecture="gov_test_eff_arch:build",
+    spec = ModelSpec(path=path.name, format="torch", architecture="gov_test_eff_arch:Net",
                      architecture_kwargs={"hidden": hidden})
     return load_model(spec, path, field=name, manifest=folder / "release.yaml"), path
 

@@ -58,8 +58,10 @@ def test_init_from_models_writes_files_that_load_with_hashes_of_the_given_files(
     assert declared.models["baseline"].sha256 == sha256(base)
     assert declared.models["candidate"].sha256 == sha256(cand)
     assert declared.models["candidate"].parent == sha256(base)
-    # the commented sign-off names this exact candidate file
-    assert f'#     candidate_sha256: "{sha256(cand)}"' in (out / "release.yaml").read_text()
+    # the commented sign-off says how to hash the candidate but holds only placeholders (tests/test_paperwork.py)
+    release_text = (out / "release.yaml").read_text()
+    assert '#     candidate_sha256: "<sha256 of the candidate file>"' in release_text
+    assert f"sha256sum {m.candidate.path}" in release_text
 
 
 def test_init_refuses_to_overwrite_without_force(tmp_path, capsys):
@@ -98,7 +100,7 @@ def test_init_fills_torch_and_predictions_formats(tmp_path):
     assert _init(str(out), "--from-models", str(files["base.safetensors"]), str(files["cand.safetensors"]),
                  "--data", str(files["eval.parquet"])) == 0
     m = load_manifest(out / "release.yaml").manifest
-    assert m.candidate.format == "torch" and m.candidate.architecture == "arch:build"
+    assert m.candidate.format == "torch" and m.candidate.architecture == "arch:Net"
     assert m.data.target == "outcome" and m.data.sensitive == ["sex", "race"]
 
 

@@ -172,10 +172,12 @@ def test_missing_model_file(tmp_path, manifest):
 ARCH = """
 import torch
 
+class Net(torch.nn.Sequential):
+    def __init__(self, in_features=3, hidden=8, out=2):
+        super().__init__(torch.nn.Linear(in_features, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, out))
+
 def build(in_features=3, hidden=8, out=2):
-    return torch.nn.Sequential(
-        torch.nn.Linear(in_features, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, out)
-    )
+    return Net(in_features, hidden, out)
 """
 
 
@@ -208,7 +210,7 @@ def _own_proba(model, X: pd.DataFrame, output: str = "softmax") -> np.ndarray:
 
 
 def _torch_spec(path: Path, **kw) -> ModelSpec:
-    return ModelSpec(path=path.name, format="torch", architecture="gov_test_models_arch:build", **kw)
+    return ModelSpec(path=path.name, format="torch", architecture="gov_test_models_arch:Net", **kw)
 
 
 def test_torch_state_dict_matches_the_models_own_softmax(arch_dir, data):
@@ -283,7 +285,7 @@ def test_torch_bad_files_and_architectures_are_input_errors(arch_dir, tmp_path):
         load_model(_torch_spec(path), path, field="baseline", manifest=manifest)
     assert err.value.file == str(path) and "not a valid safetensors file" in err.value.message
 
-    for arch in ["no_such_module_xyz:build", "gov_test_models_arch:nope"]:
+    for arch in ["no_such_module_xyz:Net", "gov_test_models_arch:nope"]:
         spec = ModelSpec(path=path.name, format="torch", architecture=arch)
         with pytest.raises(InputError) as err:
             load_model(spec, path, field="baseline", manifest=manifest)

@@ -194,8 +194,12 @@ torch = pytest.importorskip("torch")
 ARCH = """
 import torch
 
+class Net(torch.nn.Sequential):
+    def __init__(self, out=2):
+        super().__init__(torch.nn.Linear(4, 16), torch.nn.ReLU(), torch.nn.Linear(16, out))
+
 def build(out=2):
-    return torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.ReLU(), torch.nn.Linear(16, out))
+    return Net(out)
 """
 
 
@@ -238,7 +242,7 @@ def _torch_adapters(frame, folder: Path, out: int) -> dict:
     for role, amount in (("baseline", 0.0), ("candidate", 0.6)):
         path = folder / f"{role}{out}.safetensors"
         save_file(_train(frame, out, 0, amount).state_dict(), path)
-        spec = ModelSpec(path=path.name, format="torch", architecture="gov_test_rob_arch:build",
+        spec = ModelSpec(path=path.name, format="torch", architecture="gov_test_rob_arch:Net",
                          architecture_kwargs={"out": out})
         adapters[role] = load_model(spec, path, field=role, manifest=folder / "r.yaml")
     return adapters

@@ -9,17 +9,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
 from .. import __version__
 from ..data import DataSource
 from ..errors import InputError
 from ..hashing import file_ref
 from ..manifest import Release
-from ..metrics import METRICS, fairness_gaps
+from ..metrics import METRICS, class_fairness_gaps, fairness_gaps, worst_class_gaps
 from .accumulator import Accumulator
 from .provenance_facts import release_facts
 from .efficiency import measure_efficiency
-from .robustness import RobustnessAccumulator, numeric_features
+from .robustness import RobustnessAccumulator, numeric_features, perturbable_features
 from .bootstrap import METHOD, SliceRef, interval, resample_metrics
 from .schema import (Agreement, Calibration, CalibrationStats, Comparison, Comparisons, DataEvidence, Efficiency,
                      Evidence, Interval, ModelEvidence, Robustness)
@@ -47,6 +48,11 @@ def _dimensions(sensitive: list[str]) -> dict[str, list[int]]:
     return {" & ".join(sensitive[i] for i in combo): list(combo) for combo in combos}
 
 
+TASK_IS_BINARY = "multiclass_classification but {what}: set task: binary_classification (and positive_label)"
+TASK_IS_MULTICLASS = "binary_classification but {what}: set task: multiclass_classification and classes: {classes}"
+TARGET_HAS_MORE_CLASSES = "; if the task has more than two classes, set task: multiclass_classification and classes"
+
+
 def _classes(release: Release, adapters: dict) -> list[str]:
     """The class labels, in the models' output order, as text."""
     m = release.manifest
@@ -56,16 +62,46 @@ def _classes(release: Release, adapters: dict) -> list[str]:
                                                     f"{known['baseline']} vs {known['candidate']}")
     declared = [str(c) for c in m.classes] if m.classes is not None else None
     from_models = next(iter(known.values()), None)
+    if from_models is not None:  # the task first: its fix is the one to name when the classes differ too
+        _task_fits(release, from_models, "the models have")
     if declared is not None and from_models is not None and declared != from_models:
         raise InputError(release.path, "classes", f"declared classes {declared} differ from the models' {from_models}")
     classes = declared or from_models or (["0", "1"] if m.task == "binary_classification" else None)
     if classes is None:
         raise InputError(release.path, "classes", "multiclass models that do not name their classes need 'classes:'")
-    if m.task == "binary_classification" and len(classes) != 2:
-        raise InputError(release.path, "task", f"binary_classification but the models have {len(classes)} classes")
+    _task_fits(release, classes, "the models have" if declared is None else "'classes' lists")
     if m.task == "binary_classification" and str(m.positive_label) not in classes:
         raise InputError(release.path, "positive_label", f"{m.positive_label!r} is not one of the classes {classes}")
     return classes
+
+
+def _label_list(labels: list[str]) -> str:
+    return "[" + ", ".join(labels) + "]"
+
+
+def _task_fits(release: Release, labels: list[str], source: str) -> None:
+    """Refuse a declared task that this many class labels contradict, naming the fix."""
+    n, task = len(labels), release.manifest.task
+    what = f"{source} {n} class{'es' if n != 1 else ''}"
+    if task == "binary_classification" and n > 2:
+        raise InputError(release.path, "task", TASK_IS_MULTICLASS.format(what=what, classes=_label_list(labels)))
+    if task == "multiclass_classification" and n == 2:
+        raise InputError(release.path, "task", TASK_IS_BINARY.format(what=what))
+    if n < 2:
+        raise InputError(release.path, "classes", f"{what}: a classifier needs at least two")
+
+
+def _check_task(release: Release, classes: list[str], role: str, raw: np.ndarray, target: np.ndarray) -> None:
+    """Refuse a declared task the model's output width contradicts, before any score is used (naming the fix)."""
+    width = 1 if np.ndim(raw) == 1 else int(np.shape(raw)[1])
+    task = release.manifest.task
+    what = f"the {role} model returns {width} score{'s' if width != 1 else ''} per row"
+    if task == "binary_classification" and width > 2:
+        seen = sorted({str(v) for v in target.tolist()})
+        labels = _label_list(seen) if len(seen) == width else "[one label per score column, in order]"
+        raise InputError(release.path, "task", TASK_IS_MULTICLASS.format(what=what, classes=labels))
+    if task == "multiclass_classification" and width <= 2 < len(classes):
+        raise InputError(release.path, "task", TASK_IS_BINARY.format(what=what))
 
 
 def _probabilities(raw: np.ndarray, classes: list[str], positive: int | None, where: Path, first_row: int) -> np.ndarray:
@@ -98,9 +134,24 @@ def _encode(target: np.ndarray, classes: list[str], data: Path, column: str, fir
     if (codes < 0).any():
         unknown = [str(u) for u, c in zip(uniq, codes) if c < 0]
         row = first_row + int(np.flatnonzero(codes[inverse] < 0)[0]) + 1
+        hint = TARGET_HAS_MORE_CLASSES if len(classes) == 2 and len(uniq) > 2 else ""
         raise InputError(data, column, f"target value {unknown[0]!r} (first at data row {row}) is not a class the "
-                                       f"models predict (classes: {', '.join(classes)})")
+                                       f"models predict (classes: {', '.join(classes)}){hint}")
     return codes[inverse]
+
+
+NOT_FEATURES = "not feature columns of {data}: {columns} (features: {features})"
+NOT_NUMERIC = "not numeric in {data}, so noise cannot be added to them: {columns}"
+
+
+def _perturbed(release: Release, first: pa.Table, data_path: Path) -> tuple[list[str], dict[str, str]]:
+    """The features robustness noise goes to (from the first chunk), and those left alone with why."""
+    spec = release.manifest.data
+    numeric = set(numeric_features(first))
+    if wrong := [c for c in spec.continuous if c not in numeric]:
+        raise InputError(release.path, "data.continuous", NOT_NUMERIC.format(data=data_path.name,
+                                                                             columns=", ".join(map(repr, wrong))))
+    return perturbable_features(first, spec.categorical, spec.continuous)
 
 
 def collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu",
@@ -111,6 +162,10 @@ def collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu"
     data_path = release.resolve(m.data.path, "data.path")
     paths = {role: release.resolve(getattr(m, role).path, f"{role}.path") for role in ("baseline", "candidate")}
     source = DataSource(data_path, m.data, release.path)
+    for field in ("categorical", "continuous"):  # robustness noise: the declared columns must be features
+        if unknown := [c for c in getattr(m.data, field) if c not in source.features]:
+            raise InputError(release.path, f"data.{field}", NOT_FEATURES.format(
+                columns=", ".join(map(repr, unknown)), data=data_path.name, features=", ".join(source.features)))
     # provenance (files hashed), leakage, personal-data scan, card sections: first, so bad input fails fast
     facts = release_facts(release, source, data_path)
     adapters = {role: load_model(getattr(m, role), paths[role], field=role, manifest=release.path,
@@ -128,15 +183,18 @@ def collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu"
 
     rows = 0
     for chunk in source.chunks():
-        probs = [to_probabilities(r, adapters[r].predict_proba(chunk.features, chunk.offset), chunk.offset)
-                 for r in ("baseline", "candidate")]
+        raws = {r: adapters[r].predict_proba(chunk.features, chunk.offset) for r in ("baseline", "candidate")}
+        for r, raw in raws.items():
+            _check_task(release, classes, r, raw, chunk.target)
+        probs = [to_probabilities(r, raws[r], chunk.offset) for r in ("baseline", "candidate")]
         y = _encode(chunk.target, classes, data_path, m.data.target, chunk.offset)
         acc.update(acc.cells_for(chunk.sensitive, len(chunk)), y, probs[0], probs[1], rows=chunk.offset + np.arange(len(chunk)))
         if sample is None:
             sample = chunk.features.slice(0, max(ev.latency.batch_sizes) if ev.latency else 1)
         if ev.robustness is not None:
             if rob is None:
-                rob = RobustnessAccumulator(ev.robustness, numeric_features(chunk.features))
+                features, left = _perturbed(release, chunk.features, data_path)
+                rob = RobustnessAccumulator(ev.robustness, features, unperturbed=left)
             if rob.wants_more():
                 rob.update(chunk.features, y, adapters, chunk.offset, to_probabilities)
         rows += len(chunk)
@@ -218,13 +276,20 @@ def build_evidence(release: Release, acc: Accumulator, source: DataSource, class
         for values in slices.values():
             for stats in values.values():
                 stats["share"] = (stats["count"] or 0) / total if total else None
-        fairness = ({d: fairness_gaps(s) for d, s in slices.items() if d != CLASS_DIMENSION}
-                    if positive is not None else {})
+        class_counts: dict[str, dict[str, dict[str, list[int]]]] = {}
+        if positive is not None:
+            fairness = {d: fairness_gaps(s) for d, s in slices.items() if d != CLASS_DIMENSION}
+        else:  # multiclass: one-vs-rest counts per slice and class, and the worst class's gap per dimension
+            class_counts = {d: {v: acc.class_counts(r.cells, i) for v, r in values.items()}
+                            for d, values in refs.items() if d != CLASS_DIMENSION}
+            fairness = {d: worst_class_gaps(class_fairness_gaps(
+                {v: (slices[d][v]["count"], c["true"], c["predicted"], c["correct"]) for v, c in counts.items()}))
+                for d, counts in class_counts.items()}
         overall = acc.metrics(everything, i)
         points[role] = {"overall": overall, "slices": slices}
         models[role] = ModelEvidence(format=getattr(m, role).format, file=files[role],
                                      description=adapters[role].describe(), overall=overall,
-                                     slices=slices, fairness=fairness)
+                                     slices=slices, fairness=fairness, class_counts=class_counts)
     roles = ("baseline", "candidate")
     calibration = Calibration(
         bins=acc.bins,

@@ -36,6 +36,15 @@ class DataEvidence(_Frozen):
     positive_label: str | None = Field(None, description="binary tasks: the positive class")
 
 
+class ClassCounts(_Frozen):
+    """One slice's one-vs-rest counts, per class in ``data.classes`` order: enough for each class's selection
+    rate, TPR and FPR (multiclass fairness) without the rows."""
+
+    true: list[int] = Field(description="rows whose true label is the class")
+    predicted: list[int] = Field(description="rows the model predicts as the class")
+    correct: list[int] = Field(description="rows of the class predicted as it")
+
+
 class ModelEvidence(_Frozen):
     format: str
     file: FileRef
@@ -45,7 +54,11 @@ class ModelEvidence(_Frozen):
         description="dimension -> slice value -> {count, metric...}; an intersection joins names with ' & '"
     )
     fairness: dict[str, dict[str, float | None]] = Field(
-        default_factory=dict, description="dimension -> fairness gap over all its slices (no minimum size)"
+        default_factory=dict, description="dimension -> fairness gap over all its slices (no minimum size); "
+                                          "multiclass: the worst class's one-vs-rest gap"
+    )
+    class_counts: dict[str, dict[str, ClassCounts]] = Field(
+        default_factory=dict, description="multiclass only: dimension -> slice -> one-vs-rest counts per class"
     )
 
 
@@ -152,7 +165,10 @@ class RobustnessLevel(_Frozen):
 
 class Robustness(_Frozen):
     seed: int
-    features: list[str] = Field(description="numeric features that were perturbed")
+    features: list[str] = Field(description="the continuous features that were perturbed")
+    unperturbed: dict[str, str] = Field(
+        default_factory=dict, description="feature -> why it was left alone (declared categorical, few integer "
+                                          "values, not numeric)")
     levels: list[RobustnessLevel]
     feature_std: dict[str, float] = Field(default_factory=dict, description="the std each sigma is in units of")
     std_source: str | None = Field(None, description="which rows the feature std was computed from")
@@ -177,16 +193,33 @@ class LeakageSet(_Frozen):
     overlap_rows: int | None = Field(None, description="evaluation rows whose row hash occurs in this dataset")
     overlap_share: float | None = Field(None, description="overlap_rows / evaluation rows")
     problem: str | None = Field(None, description="why it could not be compared (no local file, missing columns)")
+    key: list[str] | None = Field(None, description="its key columns compared with the evaluation data's key "
+                                                    "(None: rows compared on features and target)")
+    sample_rows: int | None = Field(None, description="no key: expected size of the uniform sample of its rows "
+                                                      "compared at the evaluation set's size (evaluation rows - 1)")
+    sample_overlap_rows: int | None = Field(None, description="no key: evaluation rows whose hash occurs in that "
+                                                              "sample")
+    sample_overlap_share: float | None = Field(None, description="no key: sample_overlap_rows / evaluation rows")
+    chance_share: float | None = Field(None, description="no key: share of evaluation rows expected in a sample "
+                                                         "of that size by coincidence alone (estimated from the "
+                                                         "evaluation set's own duplicates)")
 
 
 class Leakage(_Frozen):
     """Evaluation rows that also occur in the training, fine-tuning or validation data the provenance names."""
 
     method: str
-    columns: list[str] = Field(description="the columns hashed: the features, then the target")
+    columns: list[str] = Field(description="the columns hashed: the features, then the target (with a key: the "
+                                           "key columns)")
     evaluation_rows: int
     evaluation_distinct_rows: int
     datasets: dict[str, LeakageSet] = Field(default_factory=dict, description="dataset name -> overlap")
+    key: list[str] | None = Field(None, description="the evaluation data's key columns (data.key or provenance "
+                                                    "key): rows compared by identity; None: by content")
+    duplicated_rows: int | None = Field(None, description="evaluation rows whose hash occurs more than once in the "
+                                                          "evaluation set")
+    duplicated_share: float | None = Field(None, description="duplicated_rows / evaluation rows: the overlap "
+                                                             "expected by chance with as many independent rows")
 
 
 class PiiColumn(_Frozen):
@@ -195,12 +228,15 @@ class PiiColumn(_Frozen):
 
 
 class PiiScan(_Frozen):
-    """A bounded sample of the evaluation data scanned for personal data. Counts only: no value is kept."""
+    """A uniform sample of the evaluation data (drawn over the whole file) scanned for personal data. Counts only:
+    no value is kept."""
 
     method: str
     detectors: list[str]
     rows_sampled: int
     columns: dict[str, PiiColumn]
+    rows_scanned: int | None = Field(None, description="rows in the sample scanned (= rows_sampled)")
+    rows_total: int | None = Field(None, description="rows in the evaluation data the sample was drawn from")
     not_scanned: list[str] = Field(default_factory=list, description="columns of types that cannot hold them "
                                                                      "(floating point, boolean, dates)")
 

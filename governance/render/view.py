@@ -16,7 +16,7 @@ from markupsafe import Markup
 
 from ..card import MISSING, CardFacts, dump_front_matter
 from ..evidence.schema import ROLES, Comparison, Evidence, FileRef
-from ..findings import Finding, Status, Verdict
+from ..findings import Finding, Status, Verdict, decision_line
 from ..metrics import HIGHER_IS_BETTER, METRICS
 from ..rmf import subcategories
 from . import charts
@@ -102,6 +102,7 @@ def finding_view(f: Finding) -> dict:
         "margin_text": margin_text,
         "message": f.message,
         "rationale": f.rationale,
+        "on_inconclusive": f.on_inconclusive,
         "decided_on": f.details.get("decided_on"),
         "details": f.details,
     }
@@ -196,7 +197,9 @@ def _report_metrics(evidence: Evidence, findings: list[Finding]) -> list[str]:
 
 
 def _thin_slices(findings: list[Finding]) -> set[str]:
-    return {str(s) for f in findings for s in f.details.get("skipped_too_small", []) or []}
+    named = {str(t["slice"]) for f in findings for t in f.details.get("thin_slices", []) or [] if isinstance(t, dict)}
+    return named | {str(s) for f in findings for s in f.details.get("skipped_too_small", []) or []
+                    if not isinstance(s, dict)}
 
 
 def _slice_tables(evidence: Evidence, metrics: list[str], thin: set[str]) -> list[dict]:
@@ -304,7 +307,7 @@ def _robustness(evidence: Evidence) -> dict | None:
              "baseline_drop": lv.drop.get("baseline"), "candidate_drop": lv.drop.get("candidate"),
              "extra_drop": lv.extra_drop} for lv in rob.levels]
     return {"seed": rob.seed, "features": list(rob.features), "rows": rows, "feature_std": dict(rob.feature_std),
-            "std_source": rob.std_source, "notes": list(rob.notes)}
+            "std_source": rob.std_source, "notes": list(rob.notes), "unperturbed": dict(rob.unperturbed)}
 
 
 # --- data and lineage ----------------------------------------------------------------------------------
@@ -383,10 +386,12 @@ def _leakage(evidence: Evidence) -> dict | None:
     if leak is None:
         return None
     rows = [{"name": name, "role": s.role, "path": s.file.path if s.file else None, "rows": s.rows,
-             "overlap_rows": s.overlap_rows, "overlap_share": s.overlap_share, "problem": s.problem}
+             "overlap_rows": s.overlap_rows, "overlap_share": s.overlap_share, "problem": s.problem,
+             "sample_overlap_share": s.sample_overlap_share, "chance_share": s.chance_share}
             for name, s in leak.datasets.items()]
     return {"method": leak.method, "columns": list(leak.columns), "evaluation_rows": leak.evaluation_rows,
-            "evaluation_distinct_rows": leak.evaluation_distinct_rows, "datasets": rows}
+            "evaluation_distinct_rows": leak.evaluation_distinct_rows, "datasets": rows, "key": leak.key,
+            "duplicated_rows": leak.duplicated_rows, "duplicated_share": leak.duplicated_share}
 
 
 def _pii(evidence: Evidence) -> dict | None:
@@ -396,6 +401,7 @@ def _pii(evidence: Evidence) -> dict | None:
     flagged = [{"column": col, "sampled": c.sampled, "matches": {k: v for k, v in c.matches.items() if v}}
                for col, c in scan.columns.items() if any(c.matches.values())]
     return {"method": scan.method, "detectors": list(scan.detectors), "rows_sampled": scan.rows_sampled,
+            "rows_total": scan.rows_total,
             "scanned": list(scan.columns), "flagged": flagged, "not_scanned": list(scan.not_scanned)}
 
 
@@ -512,6 +518,8 @@ def build(evidence: Evidence, verdict: Verdict, card: CardFacts | None, card_fil
         "decision": verdict.decision,
         "ship": verdict.decision == "pass",
         "blocking": blocking,
+        "decision_line": decision_line(verdict),
+        "not_judged": [n.model_dump(mode="json") for n in verdict.not_judged],
         "findings": findings,
         "summary": {s.value: verdict.summary.get(s.value, 0) for s in Status},
         "by_function": _by_function(findings),

@@ -34,7 +34,7 @@ def agreement(rule: AgreementRule, evidence: Evidence, defaults: PolicyDefaults)
     a = evidence.agreement
     if a.same_prediction is None or a.rows < defaults.min_slice_size:
         return finding(rule, Status.INCONCLUSIVE, f"only {a.rows} rows: agreement not judged", rows=a.rows)
-    problems = []
+    problems, hurt = [], None
     if a.same_prediction < rule.min:
         problems.append(f"overall agreement {fmt(a.same_prediction)} is below {fmt(rule.min)}")
     head = (f"the models agree on {fmt(a.same_prediction)} of {a.rows} rows ({a.fixed} fixed, {a.broken} broken "
@@ -48,7 +48,14 @@ def agreement(rule: AgreementRule, evidence: Evidence, defaults: PolicyDefaults)
                 n = int(stats.get("count") or 0)
                 (judged if n >= minimum and stats.get("same_prediction") is not None else small).append(
                     (f"{dim}={value}", n, stats.get("same_prediction")))
-        details.update(slices_tested=len(judged), skipped_too_small=[s for s, *_ in small])
+        thin = sorted(({"slice": s, "count": n, "same_prediction": v} for s, n, v in small),
+                      key=lambda t: (t["same_prediction"] is None, t["same_prediction"] or 0.0, t["count"]))
+        details.update(slices_tested=len(judged), skipped_too_small=[s for s, *_ in small], thin_slices=thin)
+        hurt = thin[0] if thin and thin[0]["same_prediction"] is not None and thin[0]["same_prediction"] < limit \
+            else None
+        if hurt:  # a thin slice below the limit is named and leaves the rule undecided, never passed
+            head = (f"thin slice {hurt['slice']} (n={hurt['count']}) agrees on only {fmt(hurt['same_prediction'])}, "
+                    f"below {fmt(limit)} (not judged: under the minimum of {minimum}); {head}")
         if not judged:
             return finding(rule, Status.INCONCLUSIVE, f"{head}; no slice of {' / '.join(rule.by)} has "
                                                       f"{minimum} rows: per-slice agreement not judged", **details)
@@ -60,5 +67,6 @@ def agreement(rule: AgreementRule, evidence: Evidence, defaults: PolicyDefaults)
     if problems:
         return finding(rule, Status.FAIL, f"{head}: {'; '.join(problems)}.", observed=a.same_prediction,
                        threshold=rule.min, **details)
-    return finding(rule, Status.PASS, f"{head}: at or above the minimum {fmt(rule.min)}.",
+    return finding(rule, Status.INCONCLUSIVE if hurt else Status.PASS,
+                   f"{head}: at or above the minimum {fmt(rule.min)}" + (" in every judged slice." if hurt else "."),
                    observed=a.same_prediction, threshold=rule.min, **details)

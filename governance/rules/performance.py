@@ -10,7 +10,7 @@ from ..evidence.schema import Evidence
 from ..findings import Finding, Status
 from ..metrics import HIGHER_IS_BETTER, METRICS
 from .base import PolicyDefaults, RuleBase, finding, fmt, rule
-from .slices import dimensions, select, slice_name, values
+from .slices import dimensions, select, slice_name, thin_slices, values
 from .stats import Correction, DecideOn, comparison, drop_interval, p_excess, reject
 
 MetricName = Literal[METRICS]  # type: ignore[valid-type]
@@ -74,8 +74,9 @@ class MetricCeiling(_Decides):
 class SliceMetricDrop(_Decides):
     """Fails when, in the worst judged slice of each ``by`` column (and of their intersection), the drop
     exceeds ``max_drop``. ``by: ["*"]`` means every sensitive column; ``by: [class]`` slices by the true label
-    (within a class slice, accuracy is that class's recall). Slices under ``min_slice_size`` rows are skipped
-    and reported; if none can be judged the rule is inconclusive, never pass."""
+    (within a class slice, accuracy is that class's recall). Slices under ``min_slice_size`` rows are not
+    judged but named with their observed drop (``thin_slices``); if none can be judged, or a thin slice's
+    observed drop exceeds ``max_drop`` while no judged slice fails, the rule is inconclusive, never pass."""
 
     kind: Literal["slice_metric_drop"]
     metric: MetricName
@@ -100,6 +101,26 @@ def _too_thin(rule: RuleBase, metric: str, n: int, minimum: int) -> Finding | No
                        f"only {n} rows were evaluated, fewer than the minimum of {minimum}: {metric} not judged",
                        rows=n, min_slice_size=minimum)
     return None
+
+
+#: the clause naming a thin slice whose observed drop passes the limit: thin slices are never silently passed
+THIN_HURT = "thin slice {slice} (n={count}): {metric} {moved}{interval} (not judged: under the minimum of {minimum})"
+
+
+def _thin_hurt(rule: "SliceMetricDrop", thin: list[dict]) -> dict | None:
+    """The worst thin slice whose observed drop exceeds the rule's limit and, where the evidence has its paired
+    interval, is distinguishable from no change (the interval excludes 0): one changed prediction in a slice of
+    four rows is a 25-point "drop" that says nothing. Without an interval the point estimate decides."""
+    for t in thin:  # sorted worst first
+        if t["drop"] is not None and t["drop"] > rule.max_drop and t.get("drop_ci_low", 1.0) > 0:
+            return t
+    return None
+
+
+def _thin_text(rule: "SliceMetricDrop", t: dict, minimum: int) -> str:
+    interval = f", drop interval [{fmt(t['drop_ci_low'])}, {fmt(t['drop_ci_high'])}]" if "drop_ci_low" in t else ""
+    return THIN_HURT.format(slice=t["slice"], count=t["count"], metric=rule.metric, moved=_moved(t["drop"]),
+                            interval=interval, minimum=minimum)
 
 
 def _ci_text(low: float, high: float, confidence: float) -> str:
@@ -176,13 +197,17 @@ def slice_metric_drop(rule: SliceMetricDrop, evidence: Evidence, defaults: Polic
     corrected = rule.multiple_comparisons != "none"
     basis = (f"{rule.multiple_comparisons}-corrected one-sided tests" if corrected
              else "upper ends of the drop intervals" if rule.decide_on == "bound" else "point estimates")
+    thin = thin_slices(evidence, sel, rule.metric)
+    hurt = _thin_hurt(rule, thin)
     common = {"min_slice_size": minimum, "slices_tested": len(sel.judged), "skipped_too_small": sel.too_small,
-              "skipped_undefined": sel.undefined, "decided_on": rule.decide_on,
+              "thin_slices": thin, "skipped_undefined": sel.undefined, "decided_on": rule.decide_on,
               "multiple_comparisons": rule.multiple_comparisons}
     if not sel.judged:
         return finding(rule, Status.INCONCLUSIVE,
-                       f"no slice of {' / '.join(rule.by)} could be judged ({skipped}): "
-                       f"{rule.metric} drop per slice not established.", threshold=rule.max_drop, **common)
+                       (f"{_thin_text(rule, hurt, minimum)}; " if hurt else "")
+                       + f"no slice of {' / '.join(rule.by)} could be judged ({skipped}): "
+                       f"{rule.metric} drop per slice not established.", threshold=rule.max_drop,
+                       observed=hurt["drop"] if hurt else None, **common)
     rows = []
     for dim, value in sel.judged:
         b = values(evidence, "baseline", dim, value)[rule.metric]
@@ -214,7 +239,11 @@ def slice_metric_drop(rule: SliceMetricDrop, evidence: Evidence, defaults: Polic
            + (f"all within the allowed {fmt(rule.max_drop)}" if ok else
               f"{len(failing)} slice(s) beyond the allowed {fmt(rule.max_drop)}")
            + f" (absolute; {_direction(rule.metric)})" + (f"; {skipped}." if skipped else "."))
-    return finding(rule, Status.PASS if ok else Status.FAIL, msg, observed=worst[key] if not corrected else worst["drop"],
+    # a judged failure fails; otherwise a thin slice hurt beyond the limit leaves the rule undecided, not passed
+    status = Status.FAIL if failing else Status.INCONCLUSIVE if hurt else Status.PASS
+    if hurt:  # named first: it is the reason the decision line quotes
+        msg = f"{_thin_text(rule, hurt, minimum)}; {msg}"
+    return finding(rule, status, msg, observed=worst[key] if not corrected else worst["drop"],
                    threshold=rule.max_drop, worst_slice=worst["slice"], worst_slice_count=worst["count"],
                    baseline=worst["baseline"], candidate=worst["candidate"],
                    failing_slices=[r["slice"] for r in failing],

@@ -1,17 +1,26 @@
-"""The command line: thin. Parses, calls the stages, maps errors to exit codes, shows progress."""
+"""The command line: thin. Parses, calls the library (``governance.gate``), prints a summary renderer's text,
+maps errors to exit codes, shows progress."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 import traceback
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .errors import InputError
-from .findings import ExitCode, Status, Verdict, decision_line, exit_code
+from .findings import ExitCode
+
+if TYPE_CHECKING:
+    from .gate import Result
+    from .render.summary import SummaryRenderer
 
 EPILOG_CHECK = """example:
   governance check examples/credit/release.yaml --out out/credit
@@ -34,7 +43,8 @@ def _decision_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout instead of the table")
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line (public: tests walk it to check every command has help with an example)."""
     p = argparse.ArgumentParser(prog="governance", description="A release gate for pruned ML models.",
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"pruning-governance {__version__}")
@@ -76,7 +86,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     pol = sub.add_parser("policy", help="validate or explain a policy",
-                         epilog="example:\n  governance policy explain builtin:nist-ai-rmf", formatter_class=argparse.RawDescriptionHelpFormatter)
+                         epilog="example:\n  governance policy explain builtin:nist-ai-rmf",
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
     psub = pol.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
     lint = psub.add_parser("lint", help="validate a policy (exit 0 valid, 2 invalid)",
                            epilog="example:\n  governance policy lint examples/credit/policy.yaml",
@@ -84,10 +95,12 @@ def _parser() -> argparse.ArgumentParser:
     lint.add_argument("policy")
     lint.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     ref = psub.add_parser("reference", help="print the policy reference (every rule kind, generated from the code)",
-                          epilog="example:\n  governance policy reference > docs/policy-reference.md", formatter_class=argparse.RawDescriptionHelpFormatter)
+                          epilog="example:\n  governance policy reference > docs/policy-reference.md",
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
     ref.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     explain = psub.add_parser("explain", help="list a policy's rules with their RMF subcategories",
-                              epilog="example:\n  governance policy explain examples/credit/policy.yaml", formatter_class=argparse.RawDescriptionHelpFormatter)
+                              epilog="example:\n  governance policy explain examples/credit/policy.yaml",
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
     explain.add_argument("policy")
     explain.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
@@ -99,12 +112,14 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     k = sub.add_parser("keygen", help="write an Ed25519 key pair for --sign-key / --public-key",
-                       epilog="example:\n  governance keygen release-key.pem   # also writes release-key.pub.pem", formatter_class=argparse.RawDescriptionHelpFormatter)
+                       epilog="example:\n  governance keygen release-key.pem   # also writes release-key.pub.pem",
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
     k.add_argument("key", type=Path, help="private key file to write (KEY.pem; the public key goes to KEY.pub.pem)")
     k.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     s = sub.add_parser("schema", help="print the JSON Schema of an input or output file",
-                       epilog="example:\n  governance schema evidence > evidence.schema.json", formatter_class=argparse.RawDescriptionHelpFormatter)
+                       epilog="example:\n  governance schema evidence > evidence.schema.json",
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("which", choices=["evidence", "verdict", "policy", "manifest"])
     s.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
@@ -135,282 +150,85 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _resolve_policy(ref: str, base: Path | None, field_file: Path | None) -> Path:
-    from .policy import resolve_policy_ref
-
-    return resolve_policy_ref(ref, base, field_file)
-
-
-def _require_compatible(policy, policy_path: Path, sensitive: list[str]) -> None:
-    """A rule that slices by a column the release does not have is bad input, before any model runs."""
-    from .engine import compatibility_problems
-
-    problems = compatibility_problems(policy, sensitive)
-    if problems:
-        i, field, msg = problems[0]
-        raise InputError(policy_path, f"rules[{i}] ({policy.rules[i].id}).{field}", msg)
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    """The decision options every deciding command shares (check, evaluate)."""
+    return {"today": args.today, "waivers": args.waivers, "sign_key": args.sign_key, "on_warning": _warn}
 
 
-def _load_policy(path: Path):
-    from .policy import load_policy
-
-    return load_policy(path)
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
 
 
-def _finish(verdict: Verdict, files: dict[str, bytes], out: Path, quiet: bool, sign_key: Path | None = None,
-            as_json: bool = False) -> int:
-    """Add the checksums (and signature) of every output, then write them all atomically."""
-    from .outputs import publish
-    from .trail import CHECKSUMS, SIGNATURE, checksums, sign
-
-    files = {**files, CHECKSUMS: checksums(files)}
-    if sign_key is not None:
-        files[SIGNATURE] = sign(files[CHECKSUMS], sign_key)
-    publish(out, files)  # the whole set replaces the folder in one step (a stale verdict.sig goes with it)
-    _step_summary(verdict, out)
-    if as_json:
-        print(json.dumps(_machine_summary(verdict, out), indent=2))
-    else:
-        _summary(verdict, out, quiet)
-    return int(exit_code(verdict))
-
-
-def _machine_summary(verdict: Verdict, out: Path) -> dict:
-    return {"decision": verdict.decision, "exit_code": int(exit_code(verdict)), "out": str(out),
-            "line": decision_line(verdict),
-            "blocking": [f.rule_id for f in verdict.blocking], "summary": verdict.summary,
-            "not_judged": [n.model_dump(mode="json") for n in verdict.not_judged],
-            "findings": [{"rule_id": f.rule_id, "status": f.status.value, "severity": f.severity,
-                          "on_inconclusive": f.on_inconclusive, "observed": f.observed, "threshold": f.threshold,
-                          "message": f.message}
-                         for f in verdict.findings]}
-
-
-def _step_summary(verdict: Verdict, out: Path) -> None:
-    """In GitHub Actions, append a Markdown summary to $GITHUB_STEP_SUMMARY (shown on the run's page)."""
-    import os
-
-    target = os.environ.get("GITHUB_STEP_SUMMARY")
-    if not target:
-        return
-    icon = {"pass": "✅", "fail": "❌", "error": "❌", "waived": "⚠️", "inconclusive": "❔"}
-    name = f"{verdict.release.get('name', '')} {verdict.release.get('version', '')}".strip()
-    word, rest = _split_decision(decision_line(verdict))
-    lines = [f"### Release gate: {name}", "", f"**{word}**{_md(rest)}", ""]
-    if verdict.not_judged:  # which block rules the evidence could not decide, and what the policy made of it
-        lines += [f"- {n.rule_id}: not judged ({n.status.value}; "
-                  f"{'blocks' if n.blocks else 'on_inconclusive: ' + str(n.on_inconclusive)}): {_md(n.reason)}"
-                  for n in verdict.not_judged] + [""]
-    lines += ["| rule | status | severity | finding |", "|---|---|---|---|"]
-    for f in verdict.findings:
-        msg = _md(f.message)
-        lines.append(f"| {f.rule_id} | {icon[f.status.value]} {f.status.value} | {f.severity} | {msg} |")
-    lines += ["", f"Outputs (audit report, model card, evidence): `{out}`", ""]
-    try:
-        with open(target, "a", encoding="utf-8") as fh:
-            fh.write("\n".join(lines))
-    except OSError as exc:
-        print(f"warning: cannot write GITHUB_STEP_SUMMARY ({target}): {exc.strerror or exc}", file=sys.stderr)
-
-
-def _summary(verdict: Verdict, out: Path, quiet: bool) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console(highlight=False)
-    colour = {"pass": "green", "fail": "red", "error": "red", "waived": "yellow", "inconclusive": "yellow"}
-    if not quiet:
-        table = Table(title=f"{verdict.release.get('name', '')} {verdict.release.get('version', '')}".strip())
-        for col in ("rule", "status", "severity", "observed", "threshold", "finding"):
-            table.add_column(col, overflow="fold")
-        for f in verdict.findings:
-            table.add_row(f.rule_id, f"[{colour[f.status.value]}]{f.status.value}[/]", f.severity,
-                          "" if f.observed is None else f"{f.observed:.4f}",
-                          "" if f.threshold is None else f"{f.threshold:.4f}", f.message)
-        console.print(table)
-    from rich.markup import escape
-
-    word, rest = _split_decision(decision_line(verdict))
-    style = "bold green" if verdict.decision == "pass" else "bold red"
-    # one line, never wrapped, so scripts can grep it; finding text may hold '[' (intervals): escaped
-    console.print(f"[{style}]{word}[/]{escape(rest)}  (outputs in {escape(str(out))})", soft_wrap=True)
-
-
-def _split_decision(line: str) -> tuple[str, str]:
-    """'PASS, but ...' -> ('PASS', ', but ...'): the decision word is styled, the rest is plain text."""
-    word = "PASS" if line.startswith("PASS") else "BLOCKED"
-    return word, line[len(word):]
-
-
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def cmd_check(args: argparse.Namespace) -> int:
-    from .engine import evaluate
-    from .evidence.collect import collect
-    from .hashing import file_ref
-    from .manifest import load_manifest
-    from .render import RenderContext
-    from .render.templating import template_folders
-
-    release = load_manifest(args.manifest)
-    templates = args.templates
-    if templates is not None:
-        template_folders(templates)  # a missing folder is bad input before any model runs
-    card_path = None
-    if release.manifest.card:
-        card_path = release.resolve(release.manifest.card, "card", "card file")  # regular, inside the release
-    card, card_file = _load_card(card_path, release.path, "card")
-    policy_path = _resolve_policy(args.policy or release.manifest.policy, None if args.policy else release.folder,
-                                  None if args.policy else release.path)
-    policy = _load_policy(policy_path)
-    _require_compatible(policy, policy_path, release.manifest.data.sensitive)
-    waivers = _waivers_and_key(args, policy)
-    evidence = _with_progress(lambda progress: collect(release, trust_pickle=args.trust_pickle, device=args.device,
-                                                       progress=progress), quiet=args.quiet)
-    for w in evidence.warnings:
-        print(f"warning: {w}", file=sys.stderr)
-    verdict = evaluate(policy, evidence, args.today or date.today(), waivers)
-    provenance = release.folder / release.manifest.provenance if release.manifest.provenance else None
-    from .trail import release_inputs
-
-    verdict = _recorded(verdict, evidence, policy_path, {"manifest": release.path, "card": card_path,
-                                                        "provenance": provenance, "waivers": args.waivers,
-                                                        **release_inputs(release, evidence)})
-    ctx = RenderContext(evidence, verdict, card=card, card_file=card_file, templates=templates)
-    return _finish(verdict, _render_documents(ctx), args.out, args.quiet, args.sign_key, args.json)
-
-
-def _recorded(verdict: Verdict, evidence, policy_path: Path, files: dict) -> Verdict:
-    """The verdict with the policy file and the hashes of evidence.json and every input recorded in it."""
-    from .hashing import file_ref
-    from .render.jsonfiles import evidence_json
-    from .trail import policy_parents, recorded_inputs
-
-    from .policy import rule_locations
-
-    inputs = recorded_inputs(evidence_json(evidence), {"policy": policy_path, **policy_parents(policy_path), **files})
-    policy = {**verdict.policy, "file": file_ref(policy_path).model_dump(), "locations": rule_locations(policy_path)}
-    return verdict.model_copy(update={"policy": policy, "inputs": inputs})
-
-
-def _waivers_and_key(args: argparse.Namespace, policy) -> list:
-    """Read --waivers and check --sign-key before any model runs (bad input fails fast)."""
-    from .policy import load_waivers
-    from .trail import _load_key
-
-    if getattr(args, "sign_key", None) is not None:
-        _load_key(args.sign_key, private=True)
-    return load_waivers(args.waivers, policy) if getattr(args, "waivers", None) else []
-
-
-def _render_documents(ctx) -> dict[str, bytes]:
-    """Render every output file in memory (nothing is written until all succeed); refused URLs: one line each."""
-    import warnings
-
-    from .render import render_all
-    from .render.pdf import RefusedURLWarning
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", RefusedURLWarning)
-        files = render_all(ctx)
-    for w in caught:
-        if issubclass(w.category, RefusedURLWarning):
-            print(f"warning: {w.message}", file=sys.stderr)
-        else:
-            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
-    return files
-
-
-def _load_card(path: Path | None, field_file: Path | None, field: str):
-    """The card facts and their file reference, or (None, None) without a card."""
-    from .card import load_card
-    from .hashing import file_ref
-
-    if path is None:
-        return None, None
-    if not path.is_file():
-        raise InputError(field_file or path, field, f"card file not found: {path}")
-    return load_card(path), file_ref(path, relative_to=field_file.parent if field_file else None)
-
-
-def _with_progress(work, quiet: bool):
-    """Run ``work(progress)`` with a rich progress line on stderr when it is a terminal."""
+@contextlib.contextmanager
+def _progress_bar(quiet: bool) -> Iterator[Callable[[int], None] | None]:
+    """A rich progress line on stderr while rows are scored, when stderr is a terminal."""
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     console = Console(stderr=True)
     if quiet or not console.is_terminal:
-        return work(None)
+        yield None
+        return
     with Progress(SpinnerColumn(), TextColumn("scoring rows: {task.completed:,}"), TimeElapsedColumn(),
                   console=console, transient=True) as bar:
         task = bar.add_task("score", total=None)
-        return work(lambda rows: bar.update(task, completed=rows))
+        yield lambda rows: bar.update(task, completed=rows)
+
+
+def _report(result: Result, args: argparse.Namespace) -> int:
+    """The job summary (in GitHub Actions), then the console summary or ``--json``; the exit code."""
+    from .render.job_summary import JobSummary
+
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if target:  # shown on the run's page
+        try:
+            with open(target, "a", encoding="utf-8") as fh:
+                fh.write(JobSummary().render(result))
+        except OSError as exc:
+            print(f"warning: cannot write GITHUB_STEP_SUMMARY ({target}): {exc.strerror or exc}", file=sys.stderr)
+    name = "json" if args.json else "quiet" if args.quiet else "table"
+    sys.stdout.write(_summary_renderer(name).render(result))
+    return int(result.exit_code)
+
+
+def _summary_renderer(name: str) -> SummaryRenderer:
+    """--json / --quiet / default -> the renderer of the summary printed on stdout (imported when used)."""
+    from .render.console import ConsoleSummary
+    from .render.json_summary import JsonSummary
+
+    renderers: dict[str, Callable[[], SummaryRenderer]] = {
+        "table": ConsoleSummary, "quiet": lambda: ConsoleSummary(quiet=True), "json": JsonSummary}
+    return renderers[name]()
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from .gate import CheckOptions, check
+
+    options = CheckOptions(policy=args.policy, trust_pickle=args.trust_pickle, device=args.device,
+                           templates=args.templates, progress=lambda: _progress_bar(args.quiet), **_options(args))
+    return _report(check(args.manifest, out=args.out, options=options), args)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
+    from .gate import DecisionOptions, evaluate
 
-    from .engine import evaluate
-    from .evidence.schema import Evidence
-    from .hashing import file_ref
-    from .render import RenderContext, render_all
-
-    try:
-        evidence = Evidence.model_validate_json(_regular(args.evidence).read_bytes())
-    except FileNotFoundError:
-        raise InputError(args.evidence, None, "file not found") from None
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise InputError(args.evidence, ".".join(map(str, err["loc"])) or None,
-                         f"not a valid evidence file: {err['msg']}") from None
-    policy_path = _resolve_policy(args.policy, None, None)
-    policy = _load_policy(policy_path)
-    _require_compatible(policy, policy_path, evidence.data.sensitive)
-    verdict = evaluate(policy, evidence, args.today or date.today(), _waivers_and_key(args, policy))
-    verdict = _recorded(verdict, evidence, policy_path, {"waivers": args.waivers})
-    return _finish(verdict, _render_documents(RenderContext(evidence, verdict)), args.out, args.quiet, args.sign_key,
-                   args.json)
-
-
-def _regular(path: Path) -> Path:
-    """A saved file to read: never a FIFO (it would block), a device or a folder (hashing.check_input_file)."""
-    from .hashing import check_input_file
-
-    return check_input_file(path, named_in=None, field=None, root=None)
-
-
-def _load_saved(path: Path, model, what: str):
-    from pydantic import ValidationError
-
-    try:
-        return model.model_validate_json(_regular(path).read_bytes())
-    except (FileNotFoundError, IsADirectoryError):
-        raise InputError(path, None, "file not found") from None
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        raise InputError(path, ".".join(map(str, err["loc"])) or None, f"not a valid {what} file: {err['msg']}") from None
+    result = evaluate(args.evidence, args.policy, out=args.out, options=DecisionOptions(**_options(args)))
+    return _report(result, args)
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from .evidence.schema import Evidence
-    from .outputs import publish
-    from .render import RenderContext
-    from .render.templating import template_folders
-    from .trail import CHECKSUMS, checksums
+    from .gate import render
 
-    evidence = _load_saved(args.evidence, Evidence, "evidence")
-    verdict = _load_saved(args.verdict, Verdict, "verdict")
-    if args.templates is not None:
-        template_folders(args.templates)
-    card, card_file = _load_card(args.card, None, "--card")
-    files = _render_documents(RenderContext(evidence, verdict, card=card, card_file=card_file,
-                                            templates=args.templates))
-    files = {**files, CHECKSUMS: checksums(files)}
-    publish(args.out, files)
-    print(f"wrote {', '.join(files)} to {args.out}")
+    outputs = render(args.evidence, args.verdict, out=args.out, card=args.card, templates=args.templates,
+                     on_warning=_warn)
+    print(f"wrote {', '.join(outputs.files)} to {args.out}")
     return 0
+
+
+def _resolve_policy(ref: str) -> Path:
+    from .policy import resolve_policy_ref
+
+    return resolve_policy_ref(ref, None, None)
 
 
 def cmd_policy(args: argparse.Namespace) -> int:
@@ -421,8 +239,10 @@ def cmd_policy(args: argparse.Namespace) -> int:
 
         print(policy_reference(), end="")
         return 0
-    path = _resolve_policy(args.policy, None, None)
-    policy = _load_policy(path)
+    from .policy import load_policy
+
+    path = _resolve_policy(args.policy)
+    policy = load_policy(path)
     if args.policy_command == "lint":
         print(f"{path}: ok ({len(policy.rules)} rules)")
         return 0
@@ -462,9 +282,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from .trail import verify
-
-    from .trail import SIGNATURE_HOLDS
+    from .trail import SIGNATURE_HOLDS, verify
 
     problems, checked, signature = verify(args.out, args.public_key)
     for line in problems:
@@ -505,25 +323,17 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"check": cmd_check, "verify": cmd_verify, "keygen": cmd_keygen, "evaluate": cmd_evaluate, "render": cmd_render, "policy": cmd_policy,
-            "schema": cmd_schema, "demo": cmd_demo, "init": cmd_init}
-
-OUTPUT_COMMANDS = ("check", "evaluate", "render")
-
+COMMANDS = {"check": cmd_check, "verify": cmd_verify, "keygen": cmd_keygen, "evaluate": cmd_evaluate,
+            "render": cmd_render, "policy": cmd_policy, "schema": cmd_schema, "demo": cmd_demo, "init": cmd_init}
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
+    parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: --help/--version exit 0, usage errors exit 2
         return int(exc.code or 0)
     try:
-        if args.command in OUTPUT_COMMANDS:  # one run at a time per --out, for the whole run
-            from .outputs import output_lock
-
-            with output_lock(args.out):
-                return COMMANDS[args.command](args)
-        return COMMANDS[args.command](args)
+        return COMMANDS[args.command](args)  # check/evaluate/render hold the --out lock for the whole run (gate)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return int(ExitCode.BAD_INPUT)

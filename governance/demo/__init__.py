@@ -7,8 +7,9 @@
    is fine-tuned briefly with its pruning mask attached before the mask is baked in.
 3. Writes, for each candidate, a release manifest, model-card facts and provenance next to the models, the
    evaluation data and the architecture file, so every release can be gated again with ``governance check``.
-4. Gates each candidate with the default policy pack (``builtin:nist-ai-rmf``) through ``governance check`` itself,
-   and prints one table: sparsity, accuracy drop with its paired interval, the worst slice, calibration, size,
+4. Gates each candidate with the default policy pack (``builtin:nist-ai-rmf``) through the library
+   (``governance.gate.check``, what ``governance check`` runs), and prints one table: sparsity, accuracy drop
+   with its paired interval, the worst slice, calibration, size,
    measured speedup, the decision and the rules that blocked it.
 
 Layout of DIR::
@@ -20,8 +21,6 @@ Layout of DIR::
 
 from __future__ import annotations
 
-import contextlib
-import io
 import sys
 import time
 from dataclasses import dataclass
@@ -30,6 +29,8 @@ from pathlib import Path
 from .train import CANDIDATES, FULL, QUICK, Candidate
 
 __all__ = ["CANDIDATES", "Candidate", "DemoResult", "run_demo"]
+
+TORCH_NEEDED = "the demo trains a torch model: pip install 'pruning-governance[torch]'"
 
 
 @dataclass(frozen=True)
@@ -53,12 +54,12 @@ def run_demo(out: Path, *, seed: int = 0, quick: bool = False, quiet: bool = Fal
     except ImportError:
         from ..errors import InputError
 
-        raise InputError(None, "demo", "the demo trains a torch model: pip install 'pruning-governance[torch]'") from None
+        raise InputError(None, "demo", TORCH_NEEDED) from None
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from ..cli import _parser, cmd_check
     from ..datasets import load_adult
+    from ..gate import CheckOptions, Result, check
     from ..policy import load_policy, resolve_policy_ref
     from . import files, report, train
 
@@ -66,7 +67,7 @@ def run_demo(out: Path, *, seed: int = 0, quick: bool = False, quiet: bool = Fal
     settings = QUICK if quick else FULL
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    console = Console(file=sys.stderr, highlight=False)  # fixed now: gating below redirects sys.stdout/stderr
+    console = Console(file=sys.stderr, highlight=False)
     steps = 2 + len(CANDIDATES) * 2
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -119,17 +120,18 @@ def run_demo(out: Path, *, seed: int = 0, quick: bool = False, quiet: bool = Fal
             files.card(out, cand, settings, rows, hidden[cand.name], seed)
             manifests[cand.name] = files.manifest(out, cand, hidden[cand.name], quick, has_provenance=prov is not None)
 
-        parser = _parser()
+        results: dict[str, Result] = {}
         for cand in CANDIDATES:
             progress.update(overall, description=f"gating {cand.name} (governance check)")
-            args = parser.parse_args(["check", str(manifests[cand.name]), "--out", str(out / cand.name), "--quiet"])
-            captured_out, captured_err = io.StringIO(), io.StringIO()
-            with contextlib.redirect_stdout(captured_out), contextlib.redirect_stderr(captured_err):
-                code = cmd_check(args)
+
+            def warn(message: str, name: str = cand.name) -> None:
+                if not quiet:
+                    progress.console.print(f"  {name}: warning: {message}", markup=False)
+
+            result = check(manifests[cand.name], out=out / cand.name, options=CheckOptions(on_warning=warn))
+            results[cand.name] = result
             progress.advance(overall)
-            for line in captured_err.getvalue().splitlines():
-                if line.strip() and not quiet:
-                    progress.console.print(f"  {cand.name}: {line}", markup=False)
+            code = int(result.exit_code)
             done(f"{cand.name}: {'PASS' if code == 0 else 'BLOCKED'} (exit {code}) -> {out / cand.name}")
 
     policy_path = resolve_policy_ref(files.POLICY, None, None)
@@ -138,7 +140,8 @@ def run_demo(out: Path, *, seed: int = 0, quick: bool = False, quiet: bool = Fal
     # the worst slice shown is one the slice rules would test: at least their smallest minimum size
     sizes = [getattr(r, "min_slice_size", None) for r in slice_rules]
     min_size = min([s for s in sizes if s is not None] or [policy.defaults.min_slice_size])
-    rows_ = [report.read_row(c.name, out / c.name, min_size) for c in CANDIDATES]
+    rows_ = [report.row(c.name, out / c.name, results[c.name].evidence, results[c.name].verdict, min_size)
+             for c in CANDIDATES]
     story = report.story(rows_, policy.name, [r.id for r in slice_rules])
     seconds = time.perf_counter() - started
     _print(rows_, story, out, policy.name, min_size, settings is QUICK, seconds, quiet)

@@ -1,9 +1,14 @@
-"""The demo's summary: one row per candidate, read back from the evidence.json and verdict.json the gate wrote."""
+"""The demo's summary: one row per candidate, from the evidence and verdict the gate returned."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from ..evidence.schema import Evidence
+    from ..findings import Verdict
 
 #: rule kinds that decide on slices of the data (groups, classes), not on the overall average
 SLICE_KINDS = ("slice_metric_drop", "fairness_gap")
@@ -62,14 +67,11 @@ def _drop(comparison) -> tuple[float | None, tuple[float, float] | None]:
     return -comparison.difference, ((-ci.ci_high, -ci.ci_low) if ci is not None else None)
 
 
-def read_row(name: str, folder: Path, min_slice_size: int) -> Row:
-    from ..evidence.schema import Evidence
-    from ..findings import Verdict
-
-    ev = Evidence.model_validate_json((folder / "evidence.json").read_bytes())
-    verdict = Verdict.model_validate_json((folder / "verdict.json").read_bytes())
+def row(name: str, folder: Path, ev: Evidence, verdict: Verdict, min_slice_size: int) -> Row:
+    """The candidate's row: sparsity, drops with intervals, worst slice and class, size, speed, blocking rules."""
     cand, base = ev.models["candidate"], ev.models["baseline"]
     eff = ev.efficiency
+    sparsity: float | None
     if eff is not None and eff.models["candidate"].sparsity is not None:
         sparsity, scope = eff.models["candidate"].sparsity, eff.models["candidate"].sparsity_scope
         params, base_params = eff.models["candidate"].parameters, eff.models["baseline"].parameters
@@ -142,11 +144,12 @@ def table(rows: list[Row], title: str):
     from rich.table import Table
 
     t = Table(title=title, title_justify="left")
-    for col, justify, width in (("candidate", "left", 12), ("sparsity", "right", None),
-                                ("accuracy drop, pt\n[95% CI]", "right", None),
-                                ("worst group / worst class\ndrop, pt [95% CI]", "left", None),
-                                ("ECE\nchange", "right", None), ("size\n(gzip)", "right", None),
-                                ("speedup", "right", None), ("decision", "left", None), ("blocked by", "left", None)):
+    columns: tuple[tuple[str, Literal["left", "right"], int | None], ...] = (
+        ("candidate", "left", 12), ("sparsity", "right", None), ("accuracy drop, pt\n[95% CI]", "right", None),
+        ("worst group / worst class\ndrop, pt [95% CI]", "left", None), ("ECE\nchange", "right", None),
+        ("size\n(gzip)", "right", None), ("speedup", "right", None), ("decision", "left", None),
+        ("blocked by", "left", None))
+    for col, justify, width in columns:
         t.add_column(col, justify=justify, overflow="fold", min_width=width)
     for r in rows:
         sparsity = "n/a" if r.sparsity is None else f"{r.sparsity:.1%}"
@@ -193,7 +196,7 @@ def story(rows: list[Row], policy_name: str, slice_rules: list[str]) -> list[str
             lines.append(f"{r.name} passes: it may ship under {policy_name}.")
     if not any(any(kind in SLICE_KINDS for _, kind, _ in r.measured_blocking) for r in rows):
         passing = [r for r in rows if not r.measured_blocking and r.worst_slice_drop is not None]
-        worst = max(passing, key=lambda r: r.worst_slice_drop, default=None)
+        worst = max(passing, key=lambda r: r.worst_slice_drop or 0.0, default=None)  # all defined (filtered)
         if slice_rules:
             why = f"the slice rules of {policy_name} ({', '.join(slice_rules)}) passed for every candidate"
         else:
@@ -202,7 +205,8 @@ def story(rows: list[Row], policy_name: str, slice_rules: list[str]) -> list[str
         if worst is not None:
             line += (f" The largest single-attribute slice drop among the candidates that pass the measured rules "
                      f"is {worst.name}'s {_pt(worst.worst_slice_drop)} pt for {worst.worst_slice} "
-                     f"(n={worst.worst_slice_count:,}{', 95% CI' + _ci(worst.worst_slice_ci) if worst.worst_slice_ci else ''}).")
+                     f"(n={worst.worst_slice_count:,}"
+                     f"{', 95% CI' + _ci(worst.worst_slice_ci) if worst.worst_slice_ci else ''}).")
         lines.append(line)
     elif not by_slice:
         lines.append("Every candidate blocked by a slice rule is also blocked by an overall rule here: "

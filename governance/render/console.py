@@ -1,0 +1,64 @@
+"""The console summary of ``governance check``/``evaluate``: a table of findings and the decision line."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal, NoReturn
+
+from ..findings import Status
+from .summary import exhaustive, split_decision
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..gate import Result
+
+#: outcome -> rich colour of its status cell
+COLOUR = exhaustive({Status.PASS: "green", Status.FAIL: "red", Status.ERROR: "red", Status.WAIVED: "yellow",
+                     Status.INCONCLUSIVE: "yellow"}, "COLOUR")
+COLUMNS = ("rule", "status", "severity", "observed", "threshold", "finding")
+
+
+class ConsoleSummary:
+    """The findings table (unless ``quiet``) and one decision line, as ``console`` would print them."""
+
+    def __init__(self, *, quiet: bool = False, console: Console | None = None) -> None:
+        self.quiet = quiet
+        self.console = console
+
+    def render(self, result: Result) -> str:
+        from rich.console import Console
+        from rich.markup import escape
+        from rich.table import Table
+
+        console = self.console or Console(highlight=False)
+        verdict = result.verdict
+        with console.capture() as captured:
+            if not self.quiet:
+                table = Table(title=f"{verdict.release.get('name', '')} {verdict.release.get('version', '')}".strip())
+                for col in COLUMNS:
+                    table.add_column(col, overflow="fold")
+                for f in verdict.findings:
+                    table.add_row(f.rule_id, f"[{COLOUR[f.status]}]{f.status.value}[/]", f.severity,
+                                  "" if f.observed is None else f"{f.observed:.4f}",
+                                  "" if f.threshold is None else f"{f.threshold:.4f}", f.message)
+                console.print(table)
+            word, rest = split_decision(result.decision_line)
+            # one line, never wrapped, so scripts can grep it; finding text may hold '[' (intervals): escaped
+            where = escape(str(result.out))
+            console.print(f"[{_style(verdict.decision)}]{word}[/]{escape(rest)}  (outputs in {where})", soft_wrap=True)
+        return captured.get()
+
+
+def _style(decision: Literal["pass", "blocked"]) -> str:
+    match decision:
+        case "pass":
+            return "bold green"
+        case "blocked":
+            return "bold red"
+        case _:
+            _unreachable(decision)
+
+
+def _unreachable(value: NoReturn) -> NoReturn:
+    """``typing.assert_never`` (3.11+) for 3.10: mypy reports a decision the match above does not handle."""
+    raise AssertionError(f"unhandled decision: {value!r}")

@@ -60,56 +60,70 @@ def _svg(width: float, height: float, body: list[str], title: str) -> str:
             f"<title>{escape(title)}</title>{''.join(body)}</svg>")
 
 
+#: colour of a slice by the rule's outcome for it (never by the sign of the change)
+OUTCOME_COLOURS = {"pass": "#1a7f37", "fail": WORSE, "thin": "#b7791f", "not judged": BASELINE}
+
+
 @dataclass(frozen=True)
-class Point:
-    """One slice in a metric-by-slice chart: both models' values and (optional) intervals."""
+class DropPoint:
+    """One slice in a drop chart: how much worse the candidate is (positive = worse), its interval, the outcome."""
 
     label: str
-    baseline: float | None
-    candidate: float | None
-    baseline_ci: tuple[float, float] | None = None
-    candidate_ci: tuple[float, float] | None = None
-    worse: bool = False
+    drop: float | None
+    ci: tuple[float, float] | None = None
+    outcome: str = "not judged"  # pass | fail | thin | not judged: the rule's decision for this slice
+    count: int | None = None
 
 
-def slice_chart(points: list[Point], metric: str, *, width: float = 640) -> str:
-    """Metric by slice for both models, with interval whiskers where the evidence has intervals."""
-    label_w, value_w, row_h, top = 170.0, 96.0, 17.0, 34.0
+def drop_chart(points: list[DropPoint], metric: str, limit: float | None, *, width: float = 640) -> str:
+    """Each slice's drop in ``metric`` (candidate worse = right of 0) with its interval whisker, against the
+    rule's limit (a dashed line); each slice is coloured by the rule's outcome for it."""
+    label_w, value_w, row_h, top = 170.0, 118.0, 12.0, 26.0
     plot_l, plot_r = label_w, width - value_w
-    values = [v for p in points for v in (p.baseline, p.candidate) if v is not None]
-    values += [v for p in points for ci in (p.baseline_ci, p.candidate_ci) if ci for v in ci]
-    lo, hi, step = _nice_range(min(values, default=0.0), max(values, default=1.0))
+    values = [0.0] + [p.drop for p in points if p.drop is not None]
+    values += [v for p in points if p.ci for v in p.ci]
+    if limit is not None:
+        values.append(limit)
+    lo, hi, step = _nice_range(min(values), max(values))
     height = top + row_h * len(points) + 22
 
     def x(v: float) -> float:
         return plot_l + (v - lo) / (hi - lo) * (plot_r - plot_l)
 
-    body = [
-        f'<circle cx="{_n(plot_l)}" cy="10" r="4" fill="{BASELINE}"/>',
-        _text(plot_l + 8, 13, "baseline"),
-        f'<circle cx="{_n(plot_l + 70)}" cy="10" r="4" fill="{CANDIDATE}"/>',
-        _text(plot_l + 78, 13, "candidate (pruned)"),
-        _text(plot_r, 13, metric, anchor="end", weight="bold"),
-    ]
+    body, lx = [], plot_l
+    for name in ("pass", "fail", "thin", "not judged"):
+        if any(p.outcome == name for p in points):
+            body.append(f'<circle cx="{_n(lx)}" cy="10" r="4" fill="{OUTCOME_COLOURS[name]}"/>')
+            body.append(_text(lx + 7, 13, name, size=8))
+            lx += 20 + 5.2 * len(name)
+    body.append(_text(width - 4, 13, f"drop in {metric}" + ("" if limit is None else f" · limit {limit:g}"),
+                      anchor="end", weight="bold"))
     axis_y = top + row_h * len(points) + 2
     for t in _ticks(lo, hi, step):
         body.append(f'<line x1="{_n(x(t))}" y1="{_n(top - 6)}" x2="{_n(x(t))}" y2="{_n(axis_y)}" '
                     f'stroke="{GRID}" stroke-width="0.6"/>')
         body.append(_text(x(t), axis_y + 11, _fmt_tick(t, step), size=8, anchor="middle", fill="#555"))
+    body.append(f'<line x1="{_n(x(0))}" y1="{_n(top - 6)}" x2="{_n(x(0))}" y2="{_n(axis_y)}" stroke="#555" '
+                f'stroke-width="0.8"/>')
+    if limit is not None:
+        body.append(f'<line x1="{_n(x(limit))}" y1="{_n(top - 6)}" x2="{_n(x(limit))}" y2="{_n(axis_y)}" '
+                    f'stroke="{WORSE}" stroke-width="1" stroke-dasharray="4 2"/>')
     for i, p in enumerate(points):
         cy = top + row_h * i + row_h / 2
+        colour = OUTCOME_COLOURS.get(p.outcome, BASELINE)
         label = p.label if len(p.label) <= 30 else p.label[:29] + "…"
         body.append(_text(label_w - 6, cy + 3, label, anchor="end"))
-        for value, ci, colour, dy in ((p.baseline, p.baseline_ci, BASELINE, -3.0),
-                                      (p.candidate, p.candidate_ci, WORSE if p.worse else CANDIDATE, 3.0)):
-            if ci is not None:
-                body.append(f'<line x1="{_n(x(ci[0]))}" y1="{_n(cy + dy)}" x2="{_n(x(ci[1]))}" y2="{_n(cy + dy)}" '
-                            f'stroke="{colour}" stroke-width="1.2"/>')
-            if value is not None:
-                body.append(f'<circle cx="{_n(x(value))}" cy="{_n(cy + dy)}" r="3.2" fill="{colour}"/>')
-        shown = " → ".join("n/a" if v is None else f"{v:.3f}" for v in (p.baseline, p.candidate))
-        body.append(_text(width - 4, cy + 3, shown, size=8, anchor="end", fill=WORSE if p.worse else "#444"))
-    return _svg(width, height, body, f"{metric} by slice, baseline and candidate")
+        if p.ci is not None:
+            body.append(f'<line x1="{_n(x(p.ci[0]))}" y1="{_n(cy)}" x2="{_n(x(p.ci[1]))}" y2="{_n(cy)}" '
+                        f'stroke="{colour}" stroke-width="1.2"/>')
+        if p.drop is not None:
+            body.append(f'<circle cx="{_n(x(p.drop))}" cy="{_n(cy)}" r="3.2" fill="{colour}" '
+                        f'data-outcome={quoteattr(p.outcome)}/>')
+        shown = "n/a" if p.drop is None else f"{p.drop:+.3f}".replace("-", "\u2212")
+        if p.ci is not None:
+            shown += f" [{p.ci[0]:+.3f}, {p.ci[1]:+.3f}]".replace("-", "\u2212")
+        body.append(_text(width - 4, cy + 3, shown, size=7.5, anchor="end", fill=colour))
+    return _svg(width, height, body, f"drop in {metric} by slice against the rule's limit")
 
 
 @dataclass(frozen=True)
@@ -151,6 +165,9 @@ def reliability_chart(curves: list[Curve], score: str, *, size: float = 250) -> 
             body.append(f'<polyline fill="none" stroke="{c.colour}" stroke-width="1.3" points="'
                         + " ".join(f"{_n(x(m))},{_n(y(a))}" for m, a in pts) + '"/>')
             body += [f'<circle cx="{_n(x(m))}" cy="{_n(y(a))}" r="2.4" fill="{c.colour}"/>' for m, a in pts]
+            if c.name == "candidate":  # the rows behind each point: a bin of a few rows zig-zags by chance
+                body += [_text(x(m), y(a) - 5, f"n={n}", size=6, anchor="middle", fill=c.colour)
+                         for m, a, n in c.points if n > 0]
         body.append(f'<rect x="{_n(lx)}" y="6" width="10" height="8" fill="{c.colour}"/>')
         body.append(_text(lx + 13, 13, c.name, size=8))
         lx += 13 + 6.5 * len(c.name) + 12

@@ -12,21 +12,21 @@ if TYPE_CHECKING:
     from . import RenderContext
 
 
-def context(ctx: "RenderContext") -> dict:
+def context(ctx: RenderContext) -> dict:
     """The template context, built once per render context (charts for many slices are not free)."""
     if "view" not in ctx.cache:
         ctx.cache["view"] = view.build(ctx.evidence, ctx.verdict, ctx.card, ctx.card_file)
     return ctx.cache["view"]
 
 
-def _render(ctx: "RenderContext", name: str) -> str:
+def _render(ctx: RenderContext, name: str) -> str:
     key = f"text:{name}"
     if key not in ctx.cache:
         ctx.cache[key] = templating.render(name, context(ctx), ctx.templates)
     return ctx.cache[key]
 
 
-def model_card_md(ctx: "RenderContext") -> bytes:
+def model_card_md(ctx: RenderContext) -> bytes:
     """The Hugging Face model card; its front matter must load back as a YAML mapping."""
     text = _render(ctx, "model_card.md.j2")
     try:
@@ -37,15 +37,15 @@ def model_card_md(ctx: "RenderContext") -> bytes:
     return text.encode("utf-8")
 
 
-def model_card_html(ctx: "RenderContext") -> bytes:
+def model_card_html(ctx: RenderContext) -> bytes:
     return _render(ctx, "model_card.html.j2").encode("utf-8")
 
 
-def audit_report_html(ctx: "RenderContext") -> bytes:
+def audit_report_html(ctx: RenderContext) -> bytes:
     return _render(ctx, "audit_report.html.j2").encode("utf-8")
 
 
-def audit_report_pdf(ctx: "RenderContext") -> bytes:
+def audit_report_pdf(ctx: RenderContext) -> bytes:
     from .pdf import html_to_pdf
 
     return html_to_pdf(_render(ctx, "audit_report.html.j2"), templating.template_folders(ctx.templates))

@@ -49,7 +49,7 @@ def safe_fetcher(roots: list[Path]):
                              fail_on_errors=False)
             self.refused: list[str] = []
 
-        def fetch(self, url, headers=None):  # noqa: ANN001 - WeasyPrint's signature
+        def fetch(self, url, headers=None):
             scheme = urlsplit(url).scheme.lower()
             if scheme == "data":
                 return super().fetch(url, headers)

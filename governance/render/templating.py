@@ -27,6 +27,7 @@ from typing import Any
 import jinja2
 from jinja2.loaders import split_template_path
 from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup, escape
 
 from ..card import MISSING
 from ..errors import InputError
@@ -37,7 +38,7 @@ HTML_SUFFIXES = (".html.j2", ".html", ".htm", ".svg.j2", ".xml.j2")
 
 def autoescape(name: str | None) -> bool:
     """Every HTML template escapes what it prints (select_autoescape() does not cover ``.html.j2``)."""
-    return bool(name) and name.endswith(HTML_SUFFIXES)
+    return name is not None and name.endswith(HTML_SUFFIXES)
 
 
 def default_folder() -> Path:
@@ -96,6 +97,24 @@ def pct(value: Any, digits: int = 1) -> str:
     return f"{100 * value:.{digits}f}%"
 
 
+#: characters of a sha256 shown wherever a hash is shortened (the input-files table has the full ones)
+SHORT_HASH = 12
+
+
+def wbr(value: Any) -> Markup:
+    """``{{ f.kind | wbr }}``: escaped text with a line-break opportunity after each ``_`` and ``.``, so a long
+    id wraps there instead of splitting mid-word."""
+    text = str(escape("" if value is None else value))
+    return Markup(text.replace("_", "_<wbr>").replace(".", ".<wbr>"))
+
+
+def short_hash(value: Any) -> str:
+    """``{{ sha | short_hash }}``: the first SHORT_HASH characters and an ellipsis, the one width every
+    document uses."""
+    text = "" if value is None else str(value)
+    return text if len(text) <= SHORT_HASH else text[:SHORT_HASH] + "\u2026"
+
+
 def no_html(text: str) -> str:
     """``<`` and ``>`` as entities: Markdown renderers pass raw HTML through, so a card fact or a release name
     like ``<script>`` or ``<img onerror=...>`` must reach the card as text, never as a tag."""
@@ -133,7 +152,7 @@ def md_code(value: Any) -> str:
 
 
 FILTERS = {"or_missing": or_missing, "num": num, "signed": signed, "interval": interval, "pct": pct,
-           "md_cell": md_cell, "md_text": md_text, "md_code": md_code}
+           "short_hash": short_hash, "wbr": wbr, "md_cell": md_cell, "md_text": md_text, "md_code": md_code}
 
 
 # --- limits ------------------------------------------------------------------------------------------

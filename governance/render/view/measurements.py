@@ -1,0 +1,239 @@
+"""The measurements section: overall and per-slice tables, drop charts, fairness, agreement, calibration,
+efficiency and robustness. Which metrics and which limits a chart shows come from the findings' details
+(``metric``, ``slices``, ``failing_slices``, ``thin_slices``), never from their messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from markupsafe import Markup
+
+from ...evidence.schema import Evidence
+from ...findings import Finding
+from .. import charts
+from .common import comparison_row, higher_is_better, ordered_metrics
+
+#: metrics shown in every per-slice table, ahead of those the policy's findings name
+HEADLINE = "accuracy"
+#: at most this many metrics side by side in one per-slice table (A4 width)
+MAX_SLICE_METRICS = 3
+#: rule kinds that judge each slice of a metric, so the per-slice tables show their metric
+SLICE_KINDS = frozenset({"slice_metric_drop"})
+#: reliability bins with fewer rows than this are left out of the chart (their accuracy is noise)
+MIN_BIN_COUNT = 10
+
+
+def report_metrics(evidence: Evidence, findings: list[Finding]) -> list[str]:
+    """The headline metric plus the metric of every rule that judges slices (its ``metric`` detail), in METRICS
+    order; overall-only rules' metrics are in the overall table."""
+    slice_values = next((v for dim in evidence.models["candidate"].slices.values() for v in dim.values()), {})
+    available = ordered_metrics(slice_values or evidence.models["candidate"].overall)
+    named = {f.details.get("metric") for f in findings if f.kind in SLICE_KINDS}
+    chosen = ([HEADLINE] if HEADLINE in available else []) + [m for m in available if m in named and m != HEADLINE]
+    return (chosen or available[:1])[:MAX_SLICE_METRICS]
+
+
+def thin_slices(findings: list[Finding]) -> set[str]:
+    named = {str(t["slice"]) for f in findings for t in f.details.get("thin_slices", []) or [] if isinstance(t, dict)}
+    return named | {str(s) for f in findings for s in f.details.get("skipped_too_small", []) or []
+                    if not isinstance(s, dict)}
+
+
+def slice_tables(evidence: Evidence, metrics: list[str], thin: set[str]) -> list[dict]:
+    base, cand = evidence.models["baseline"], evidence.models["candidate"]
+    comps = evidence.comparisons.slices if evidence.comparisons else {}
+    agree = evidence.agreement.slices
+    cal = evidence.calibration.slices if evidence.calibration else {}
+    tables = []
+    for dim, values in cand.slices.items():
+        rows = []
+        for value, cvals in values.items():
+            bvals = base.slices.get(dim, {}).get(value, {})
+            comp = comps.get(dim, {}).get(value, {})
+            a = agree.get(dim, {}).get(value)
+            c = cal.get(dim, {}).get(value)
+            rows.append({
+                "value": value,
+                "count": cvals.get("count"),
+                "thin": f"{dim}={value}" in thin,
+                "metrics": {m: comparison_row(m, bvals.get(m), cvals.get(m), comp.get(m)) for m in metrics},
+                # one row per slice for every per-slice measurement, so the slices are listed once, not three times
+                "same_prediction": a.get("same_prediction") if a else None,
+                "broken": a.get("broken") if a else None,
+                "ece_baseline": getattr(c.get("baseline"), "ece", None) if c else None,
+                "ece_candidate": getattr(c.get("candidate"), "ece", None) if c else None,
+            })
+        tables.append({"dimension": dim, "columns": evidence.dimensions.get(dim, [dim]), "rows": rows,
+                       "has_agreement": any(r["same_prediction"] is not None for r in rows),
+                       "has_calibration": any(r["ece_candidate"] is not None for r in rows)})
+    return tables
+
+
+def _slice_rule(findings: list[Finding], metric: str, dim: str) -> Finding | None:
+    """The slice_metric_drop finding on ``metric`` that looked at dimension ``dim`` (judged or skipped it)."""
+    for f in findings:
+        if f.kind != "slice_metric_drop" or f.details.get("metric") != metric:
+            continue
+        seen = [str(s.get("slice", "")) for s in f.details.get("slices", []) or [] if isinstance(s, dict)]
+        seen += [str(t.get("slice", "")) for t in f.details.get("thin_slices", []) or [] if isinstance(t, dict)]
+        seen += [str(t.get("dimension", "")) + "=" for t in f.details.get("skipped_too_small", []) or []
+                 if isinstance(t, dict)]
+        if any(s.startswith(f"{dim}=") for s in seen):
+            return f
+    return None
+
+
+def _outcome(f: Finding | None, name: str, thin: bool) -> str:
+    if thin:
+        return "thin"
+    if f is None:
+        return "not judged"
+    if name in (f.details.get("failing_slices") or []):
+        return "fail"
+    judged = {str(s.get("slice")) for s in f.details.get("slices", []) or [] if isinstance(s, dict)}
+    return "pass" if name in judged else "not judged"
+
+
+def slice_charts(tables: list[dict], metric: str, findings: list[Finding]) -> list[dict]:
+    """Per dimension: each slice's drop (candidate worse = positive) with its interval, against the rule's limit,
+    coloured by the rule's outcome for that slice (pass, fail, thin, not judged), not by the sign of the change."""
+    out = []
+    for t in tables:
+        rule = _slice_rule(findings, metric, t["dimension"])
+        limit = rule.threshold if rule is not None else None
+        sign = -1.0 if higher_is_better(metric) else 1.0
+        points = []
+        for r in t["rows"]:
+            row = r["metrics"][metric]
+            d = None if row["difference"] is None else sign * row["difference"]
+            ci = row["difference_ci"]
+            dci = None if ci is None else tuple(sorted((sign * ci[0], sign * ci[1])))
+            outcome = _outcome(rule, f"{t['dimension']}={r['value']}", r["thin"])
+            points.append(charts.DropPoint(label=str(r["value"]), drop=d, ci=dci, outcome=outcome,
+                                           count=r["count"]))
+        out.append({"dimension": t["dimension"], "metric": metric, "limit": limit,
+                    "rule_id": rule.rule_id if rule is not None else None,
+                    "outcomes": [p.outcome for p in points],
+                    "svg": Markup(charts.drop_chart(points, metric, limit))})
+    return out
+
+
+def fairness(evidence: Evidence) -> list[dict]:
+    base, cand = evidence.models["baseline"].fairness, evidence.models["candidate"].fairness
+    rows = []
+    for dim, gaps in cand.items():
+        for gap, c in gaps.items():
+            b = base.get(dim, {}).get(gap)
+            rows.append({"dimension": dim, "gap": gap, "baseline": b, "candidate": c,
+                         "change": None if b is None or c is None else c - b})
+    return rows
+
+
+def agreement(evidence: Evidence) -> dict:
+    a = evidence.agreement
+    slices = [{"dimension": dim, "value": value, **dict(stats.items())}
+              for dim, values in a.slices.items() for value, stats in values.items()]
+    return {"rows": a.rows, "same_prediction": a.same_prediction, "fixed": a.fixed, "broken": a.broken,
+            "max_abs_score_difference": a.max_abs_score_difference, "slices": slices,
+            "broken_examples": list(a.broken_examples)}
+
+
+def calibration(evidence: Evidence) -> dict | None:
+    cal = evidence.calibration
+    if cal is None:
+        return None
+    models = [{"model": role, "count": s.count, "ece": s.ece, "brier": s.brier}
+              for role, s in cal.models.items()]
+    slices = [{"dimension": dim, "value": value,
+               **{f"{role}_{k}": getattr(stats.get(role), k, None) for role in ("baseline", "candidate")
+                  for k in ("ece", "brier")}}
+              for dim, values in cal.slices.items() for value, stats in values.items()]
+    curves, hidden, bins = [], 0, []
+    for role, colour in (("baseline", charts.BASELINE), ("candidate", charts.CANDIDATE)):
+        rel = cal.models[role].reliability if role in cal.models else None
+        if rel is None:
+            continue
+        pts = [(m, a, n) for m, a, n in zip(rel.mean_confidence, rel.accuracy, rel.count)
+               if m is not None and a is not None]
+        hidden += sum(1 for _, _, n in pts if 0 < n < MIN_BIN_COUNT)
+        curves.append(charts.Curve(role, colour, [p for p in pts if p[2] >= MIN_BIN_COUNT]))
+        bins.append({"model": role, "counts": list(rel.count)})
+    chart = Markup(charts.reliability_chart(curves, cal.score)) if curves else None
+    return {"bins": cal.bins, "score": cal.score, "models": models, "slices": slices, "chart": chart,
+            "bin_counts": bins, "min_bin_count": MIN_BIN_COUNT, "hidden_bins": hidden}
+
+
+def _ratio(num: float | int | None, den: float | int | None) -> float | None:
+    return None if num is None or not den else num / den
+
+
+def efficiency(evidence: Evidence) -> dict | None:
+    eff = evidence.efficiency
+    if eff is None:
+        return None
+    b, c = eff.models.get("baseline"), eff.models.get("candidate")
+    fields = [("parameters", "parameters"), ("nonzero_parameters", "non-zero parameters"),
+              ("sparsity", "sparsity"), ("macs_dense", "multiply-adds per row (dense)"),
+              ("macs_effective", "multiply-adds per row (non-zero weights)"), ("bytes", "file size (bytes)"),
+              ("bytes_gzip", "gzip size (bytes)")]
+    scope = getattr(c, "sparsity_scope", None)
+    rows = [{"quantity": label, "baseline": getattr(b, key, None), "candidate": getattr(c, key, None),
+             "ratio": None if key == "sparsity" else _ratio(getattr(c, key, None), getattr(b, key, None)),
+             "share": key == "sparsity",  # a fraction: printed as a percentage, no ratio
+             "note": f"over {scope}" if key == "sparsity" and scope else None}
+            for key, label in fields]
+    latency = []
+    for lb in (b.latency if b else []):
+        lc = next((x for x in (c.latency if c else []) if x.batch_size == lb.batch_size), None)
+        latency.append({"batch_size": lb.batch_size, "repeats": lb.repeats,
+                        "baseline_median_ms": lb.median_ms, "candidate_median_ms": lc.median_ms if lc else None,
+                        "baseline_p95_ms": lb.p95_ms, "candidate_p95_ms": lc.p95_ms if lc else None,
+                        "speedup": eff.speedup.get(str(lb.batch_size),
+                                                   _ratio(lb.median_ms, lc.median_ms if lc else None))})
+    short = {"non-zero parameters": "non-zero parameters", "multiply-adds per row (non-zero weights)":
+             "multiply-adds (non-zero)", "gzip size (bytes)": "size (gzip)"}
+    bars: list[tuple[str, float]] = [(str(short[r["quantity"]]), float(r["ratio"])) for r in rows
+                                     if r["ratio"] is not None and r["quantity"] in short]
+    bars += [(f"median latency, batch {x['batch_size']}", 1 / x["speedup"]) for x in latency if x["speedup"]]
+    return {
+        "device": eff.device, "hardware": eff.hardware, "method": eff.method,
+        "compression_ratio": eff.compression_ratio, "size_reduction": eff.size_reduction,
+        "rows": rows, "latency": latency, "sparsity_scope": scope,
+        "chart": Markup(charts.ratio_chart(bars)) if bars else None,
+    }
+
+
+def robustness(evidence: Evidence) -> dict | None:
+    rob = evidence.robustness
+    if rob is None:
+        return None
+    rows = [{"perturbation": lv.perturbation, "level": lv.level, "rows": lv.rows,
+             "baseline_accuracy": lv.accuracy.get("baseline"), "candidate_accuracy": lv.accuracy.get("candidate"),
+             "baseline_drop": lv.drop.get("baseline"), "candidate_drop": lv.drop.get("candidate"),
+             "extra_drop": lv.extra_drop, "worse": lv.extra_drop is not None and lv.extra_drop > 0}
+            for lv in rob.levels]
+    return {"seed": rob.seed, "features": list(rob.features), "rows": rows, "feature_std": dict(rob.feature_std),
+            "std_source": rob.std_source, "notes": list(rob.notes), "unperturbed": dict(rob.unperturbed)}
+
+
+def sparsity(evidence: Evidence) -> dict:
+    """Measured sparsity of the candidate: from the efficiency section, else from the adapter's description."""
+    eff = evidence.efficiency.models.get("candidate") if evidence.efficiency else None
+    if eff is not None and eff.sparsity is not None:
+        return {"value": eff.sparsity, "scope": eff.sparsity_scope}
+    d = evidence.models["candidate"].description
+    params, nonzero = d.get("parameters"), d.get("nonzero_parameters")
+    if params and nonzero is not None:
+        return {"value": 1 - nonzero / params, "scope": "all parameters"}
+    return {"value": None, "scope": None}
+
+
+def confidence_pct(evidence: Evidence) -> int | None:
+    """The intervals' confidence as a whole percentage (95), computed here so no template does arithmetic."""
+    return None if evidence.comparisons is None else round(evidence.comparisons.confidence * 100)
+
+
+def comparisons(evidence: Evidence) -> dict[str, Any] | None:
+    c = evidence.comparisons
+    return None if c is None else {"method": c.method, "resamples": c.resamples, "seed": c.seed,
+                                   "confidence": c.confidence, "confidence_pct": confidence_pct(evidence)}

@@ -18,8 +18,9 @@ Pruning papers report "x% sparse" and "y times smaller" in ways that are hard to
   both alike and cancels in the speedup. Never assumed from sparsity: a 90%-sparse dense MLP usually runs
   as fast as the original on CPU; only genuinely smaller layers run faster.
 
-Adapters report their own facts through an optional ``efficiency_facts(sample) -> dict`` method (found with
-``getattr``); adapters that cannot be re-run (``rescorable = False``, precomputed predictions) get sizes only.
+Adapters report their own facts when they have the ``EfficiencyFacts`` capability (governance/models/protocols.py,
+checked with ``isinstance``); adapters that cannot be re-run (not ``Rescorable``: precomputed predictions) get
+sizes only and are not timed.
 """
 
 from __future__ import annotations
@@ -35,11 +36,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from ..models.protocols import EfficiencyFacts, ModelAdapter, Rescorable
 from .schema import Efficiency, LatencyStats, ModelEfficiency
 
 if TYPE_CHECKING:
     from ..manifest import LatencySpec
-    from ..models import ModelAdapter
 
 ROLES = ("baseline", "candidate")
 GZIP_LEVEL = 9
@@ -108,9 +109,11 @@ def batch_of(sample: pa.Table, rows: int) -> pa.Table:
     return sample.slice(0, rows).combine_chunks()
 
 
-def time_interleaved(adapters: dict[str, "ModelAdapter"], batch: pa.Table, repeats: int, warmup: int
+def time_interleaved(adapters: dict[str, ModelAdapter], batch: pa.Table, repeats: int, warmup: int
                      ) -> dict[str, list[int]]:
     """Nanoseconds per ``predict_proba(batch)`` call for each model, calls alternating between the models.
+
+    Only ``Rescorable`` models can be timed (``measure_efficiency`` checks): they are called again and again.
 
     The order flips every round (b c, c b, b c, ...) so neither model always runs right after the other.
     """
@@ -140,12 +143,11 @@ def latency_stats(batch_size: int, times_ns: list[int]) -> LatencyStats:
     )
 
 
-def model_facts(adapter: "ModelAdapter", sample: pa.Table) -> dict[str, Any]:
-    """The adapter's own size facts (``efficiency_facts``), or unknowns when it has none."""
-    facts_fn = getattr(adapter, "efficiency_facts", None)
-    if facts_fn is None or not getattr(adapter, "rescorable", True):
+def model_facts(adapter: ModelAdapter, sample: pa.Table) -> dict[str, Any]:
+    """The adapter's own size facts (``EfficiencyFacts``), or unknowns when it has none or cannot be re-run."""
+    if not (isinstance(adapter, EfficiencyFacts) and isinstance(adapter, Rescorable)):
         return {}
-    return dict(facts_fn(sample.slice(0, 1)))
+    return dict(adapter.efficiency_facts(sample.slice(0, 1)))
 
 
 def _scopes(notes: list[tuple[str, str]]) -> str:
@@ -159,15 +161,15 @@ def _ratio(numerator: float, denominator: float) -> float | None:
     return numerator / denominator if denominator else None
 
 
-def measure_efficiency(adapters: dict[str, "ModelAdapter"], paths: dict[str, Path], sample: pa.Table,
-                       spec: "LatencySpec | None", device: str = "cpu") -> Efficiency:
+def measure_efficiency(adapters: dict[str, ModelAdapter], paths: dict[str, Path], sample: pa.Table,
+                       spec: LatencySpec | None, device: str = "cpu") -> Efficiency:
     """Measure both models (``adapters`` and ``paths`` keyed 'baseline' and 'candidate') on ``sample``.
 
     ``sample`` holds feature columns only (e.g. the first chunk's ``features``); one row of it feeds the
     multiply-add count and batches of ``spec.batch_sizes`` rows are cut from it for timing. ``spec=None``
     skips timing. ``device`` is recorded: the adapters were already loaded onto it.
     """
-    timeable = all(getattr(adapters[r], "rescorable", True) for r in ROLES)
+    timeable = all(isinstance(adapters[r], Rescorable) for r in ROLES)
     notes: list[tuple[str, str]] = []
     models: dict[str, dict[str, Any]] = {}
     for role in ROLES:
@@ -220,7 +222,8 @@ def measure_efficiency(adapters: dict[str, "ModelAdapter"], paths: dict[str, Pat
         device=device,
         hardware=hardware_description(device),
         method=method,
-        models={role: ModelEfficiency(**models[role]) for role in ROLES},
+        models={"baseline": ModelEfficiency(**models["baseline"]),
+                "candidate": ModelEfficiency(**models["candidate"])},
         compression_ratio=_ratio(base_gz, cand_gz),
         size_reduction=(1.0 - cand_gz / base_gz) if base_gz else None,
         speedup=speedup,

@@ -9,8 +9,8 @@ Pruned networks can lose robustness to corrupted inputs faster than they lose cl
   against sigma is smooth) and the same noise for both models (a paired comparison).
 * **fgsm** at level ``epsilon`` (torch models only): ``x_j + epsilon * std_j * sign(dL/dx_j)`` with ``L``
   the cross-entropy of the true label, each model attacked with its own gradient (white-box). Needs an
-  adapter with ``input_gradient``; if either model lacks it (scikit-learn, ONNX), FGSM levels are left out
-  for both and ``notes`` says so.
+  adapter with the ``InputGradient`` capability (governance/models/protocols.py); if either model lacks it
+  (scikit-learn, ONNX), FGSM levels are left out for both and ``notes`` says so.
 
 Only the columns in ``features`` are perturbed; other columns pass through unchanged. ``perturbable_features``
 chooses them: continuous numeric columns, never declared-categorical ones (``data.categorical``) nor integer
@@ -26,7 +26,7 @@ nulls ignored); ``std_source`` records which. With the default chunk size (65,53
 depend on the chunk size; with smaller chunks it is the first chunk's. Partitions of a distributed run must
 all be given the same ``feature_std`` (``merge`` refuses different ones). A column with std 0 gets no noise.
 
-**Models that cannot be re-scored** (``rescorable = False``: precomputed predictions) make the whole
+**Models that cannot be re-scored** (not ``Rescorable``: precomputed predictions) make the whole
 measurement impossible: ``update`` records ``skipped`` and ``result()`` returns None.
 
 The accumulator keeps counts only (correct predictions per level and model), so ``merge`` is a sum.
@@ -36,16 +36,16 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pyarrow as pa
 
+from ..models.protocols import InputGradient, ModelAdapter, Rescorable
 from .schema import ROLES, Robustness, RobustnessLevel
 
 if TYPE_CHECKING:
     from ..manifest import RobustnessSpec
-    from ..models import ModelAdapter
 
 ToProbabilities = Callable[[str, np.ndarray, int], np.ndarray]
 #: Rows per noise block: the noise of row i is row ``i % BLOCK`` of a block drawn from ``(seed, i // BLOCK)``.
@@ -143,7 +143,7 @@ def _replace(table: pa.Table, columns: list[str], values: np.ndarray) -> pa.Tabl
 class RobustnessAccumulator:
     """Counts correct predictions of both models, clean and under each perturbation, chunk by chunk."""
 
-    def __init__(self, spec: "RobustnessSpec", features: list[str], feature_std: dict[str, float] | None = None,
+    def __init__(self, spec: RobustnessSpec, features: list[str], feature_std: dict[str, float] | None = None,
                  unperturbed: dict[str, str] | None = None) -> None:
         self.spec = spec
         self.features = list(features)
@@ -166,12 +166,13 @@ class RobustnessAccumulator:
         """False once the first ``max_rows`` rows have been used, or when robustness cannot be measured."""
         return self.skipped is None and self.rows < self.spec.max_rows
 
-    def update(self, features: pa.Table, y: np.ndarray, adapters: dict[str, "ModelAdapter"], row_offset: int,
+    def update(self, features: pa.Table, y: np.ndarray, adapters: dict[str, ModelAdapter], row_offset: int,
                to_probabilities: ToProbabilities) -> None:
         """Fold the chunk's rows whose data index is below ``max_rows``; ``y`` holds true class indices."""
         if self.skipped is not None:
             return
-        frozen = [r for r in ROLES if not getattr(adapters[r], "rescorable", True)]
+        models = {r: a for r, a in adapters.items() if isinstance(a, Rescorable)}
+        frozen = [r for r in ROLES if r not in models]
         if frozen:
             self.skipped = (f"robustness not measured: the {' and '.join(frozen)} model"
                             f"{'s are' if len(frozen) > 1 else ' is'} precomputed predictions, which cannot be "
@@ -191,7 +192,7 @@ class RobustnessAccumulator:
             self._decide_fgsm(adapters)
 
         def correct(role: str, t: pa.Table) -> tuple[int, np.ndarray]:
-            raw = adapters[role].predict_proba(t, row_offset)
+            raw = models[role].rescore(t, row_offset)
             return int(np.sum(np.argmax(to_probabilities(role, raw, row_offset), axis=1) == y)), raw
 
         x = np.column_stack([_column(table, c) for c in self.features]) if self.features else np.empty((take, 0))
@@ -203,21 +204,22 @@ class RobustnessAccumulator:
             for i, sigma in enumerate(self.spec.sigmas):
                 self.gaussian[i, m] += clean if sigma == 0 else correct(role, _replace(table, self.features,
                                                                                        x + sigma * std * z))[0]
-            if self.fgsm_active:
-                grad = self._gradient(adapters[role], role, table, y, row_offset, raw, to_probabilities)
+            adapter = adapters[role]
+            if self.fgsm_active and isinstance(adapter, InputGradient):  # active: both models have the capability
+                grad = self._gradient(adapter, role, table, y, row_offset, raw, to_probabilities)
                 for i, eps in enumerate(self.spec.fgsm_epsilons):
                     self.fgsm[i, m] += correct(role, _replace(table, self.features, x + eps * std * grad))[0]
         self.rows += take
 
-    def _decide_fgsm(self, adapters: dict[str, "ModelAdapter"]) -> None:
-        lacking = [r for r in ROLES if not callable(getattr(adapters[r], "input_gradient", None))]
+    def _decide_fgsm(self, adapters: dict[str, ModelAdapter]) -> None:
+        lacking = [r for r in ROLES if not isinstance(adapters[r], InputGradient)]
         self.fgsm_active = not lacking
         if lacking and self.spec.fgsm_epsilons:
             self.notes.append(f"FGSM levels skipped: the {' and '.join(lacking)} model"
                               f"{'s expose' if len(lacking) > 1 else ' exposes'} no input gradient (FGSM needs "
                               "torch models on both sides)")
 
-    def _gradient(self, adapter: "ModelAdapter", role: str, table: pa.Table, y: np.ndarray, row_offset: int,
+    def _gradient(self, adapter: InputGradient, role: str, table: pa.Table, y: np.ndarray, row_offset: int,
                   raw: np.ndarray, to_probabilities: ToProbabilities) -> np.ndarray:
         """sign(dL/dx) on the perturbed columns, (rows, len(features))."""
         if role not in self._positive_column:
@@ -229,7 +231,7 @@ class RobustnessAccumulator:
         return np.sign(np.asarray(grad)[:, index])
 
     # -- combining and reporting ------------------------------------------------------------------
-    def merge(self, other: "RobustnessAccumulator") -> "RobustnessAccumulator":
+    def merge(self, other: RobustnessAccumulator) -> RobustnessAccumulator:
         """A new accumulator holding both; they must share spec, features and (once known) feature std."""
         if other.spec != self.spec or other.features != self.features or other.unperturbed != self.unperturbed:
             raise ValueError("cannot merge robustness accumulators with different specs or features")
@@ -262,14 +264,15 @@ class RobustnessAccumulator:
             levels += [self._level("fgsm", e, self.fgsm[i], clean) for i, e in enumerate(self.spec.fgsm_epsilons)]
         return Robustness(seed=self.spec.seed, features=self.features, unperturbed=self.unperturbed, levels=levels)
 
-    def _level(self, kind: str, level: float, correct: np.ndarray, clean: np.ndarray) -> RobustnessLevel:
+    def _level(self, kind: Literal["gaussian", "fgsm"], level: float, correct: np.ndarray, clean: np.ndarray
+               ) -> RobustnessLevel:
         acc = correct / self.rows
         drop = clean - acc
         return RobustnessLevel(
             perturbation=kind,
             level=float(level),
             rows=self.rows,
-            accuracy={r: float(acc[m]) for m, r in enumerate(ROLES)},
-            drop={r: float(drop[m]) for m, r in enumerate(ROLES)},
+            accuracy={"baseline": float(acc[0]), "candidate": float(acc[1])},
+            drop={"baseline": float(drop[0]), "candidate": float(drop[1])},
             extra_drop=float(drop[1] - drop[0]),
         )

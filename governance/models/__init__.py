@@ -1,5 +1,8 @@
 """Model adapters: one small module per format, all behind the ``ModelAdapter`` protocol.
 
+Optional capabilities (``Rescorable``, ``EfficiencyFacts``, ``InputGradient``) are protocols too, checked
+with ``isinstance`` (``protocols.py`` has the table of which format has which).
+
 Heavy libraries (torch, safetensors, skops, joblib) are imported only when a model of that format
 is loaded, with an install hint when they are missing.
 """
@@ -8,17 +11,23 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
-
-import numpy as np
-import pyarrow as pa
+from typing import TYPE_CHECKING
 
 from ..errors import InputError
+from .protocols import (
+    Description,
+    EfficiencyFacts,
+    InputGradient,
+    ModelAdapter,
+    Rescorable,
+    SizeFacts,
+)
 
 if TYPE_CHECKING:
     from ..manifest import ModelSpec
 
-__all__ = ["ModelAdapter", "load_model"]
+__all__ = ["Description", "EfficiencyFacts", "InputGradient", "ModelAdapter", "Rescorable", "SizeFacts",
+           "load_model"]
 
 # format -> adapter module (imported on first use); each module has the same ``load`` signature.
 _LOADERS = {
@@ -32,28 +41,8 @@ _LOADERS = {
 }
 
 
-class ModelAdapter(Protocol):
-    classes: list | None
-    """Class labels in output-column order when the model knows them (sklearn ``classes_``), else None."""
-
-    def predict_proba(self, features: pa.Table, row_offset: int) -> np.ndarray:
-        """float64 (n, K) probabilities in ``classes`` order, or (n, 1) = P(positive) for single-output binary models.
-
-        ``features`` holds this chunk's feature columns; ``row_offset`` is the index of its first row.
-        """
-        ...
-
-    def describe(self) -> dict:
-        """``{"format", "parameters", "nonzero_parameters", "bytes"}`` (parameter counts None where not meaningful)."""
-        ...
-
-    def finish(self, n_rows: int) -> None:
-        """Called once after the last chunk with the total row count (predictions files check their length)."""
-        ...
-
-
 def load_model(
-    spec: "ModelSpec",
+    spec: ModelSpec,
     path: Path,
     *,
     field: str,

@@ -47,8 +47,11 @@ def file_bytes(path: Path) -> int:
     return path.stat().st_size
 
 
-def _numeric(t: pa.DataType) -> bool:
-    return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t) or pa.types.is_decimal(t)
+def is_numeric(t: pa.DataType, *, boolean: bool = True, null: bool = False) -> bool:
+    """Whether Arrow type ``t`` holds numbers: integers, floats and decimals, plus booleans and the all-null type
+    when asked. Features take booleans (0/1); a predictions file's score columns do not (a bool is no probability)."""
+    return (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)
+            or (boolean and pa.types.is_boolean(t)) or (null and pa.types.is_null(t)))
 
 
 def feature_matrix(features: pa.Table, row_offset: int, *, path: Path, field: str, fmt: str) -> np.ndarray:
@@ -58,9 +61,9 @@ def feature_matrix(features: pa.Table, row_offset: int, *, path: Path, field: st
         t = col.type
         if pa.types.is_dictionary(t):
             t = t.value_type
-            if _numeric(t):
+            if is_numeric(t):
                 col = col.cast(t)
-        if not (_numeric(t) or pa.types.is_null(t)):
+        if not is_numeric(t, null=True):
             raise InputError(
                 path,
                 field,

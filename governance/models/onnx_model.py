@@ -31,6 +31,7 @@ import pyarrow as pa
 
 from ..errors import InputError
 from ._common import as_proba, feature_matrix, file_bytes, one_line
+from .protocols import Description, SizeFacts, unknown_size_facts
 
 INSTALL_HINT = "pip install 'pruning-governance[onnx]'"
 #: Operators whose presence does not stop us counting multiply-adds: element-wise and bookkeeping ops whose
@@ -60,14 +61,17 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 
 
 class OnnxAdapter:
-    """Scores the chunk's feature matrix with an onnxruntime session."""
+    """Scores the chunk's feature matrix with an onnxruntime session.
+
+    Capabilities (models/protocols.py): ``Rescorable`` and ``EfficiencyFacts``; no ``InputGradient``.
+    """
 
     def __init__(self, session: Any, path: Path, *, field: str, output: str) -> None:
         self.session = session
         self.path = path
         self.field = field
         self.classes: list | None = None
-        self._facts: dict | None = None
+        self._facts: SizeFacts | None = None
         inputs = session.get_inputs()
         if len(inputs) != 1:
             raise InputError(
@@ -80,7 +84,9 @@ class OnnxAdapter:
         self._input = inp.name
         self._dtype = np.float64 if inp.type == "tensor(double)" else np.float32
         if inp.type not in ("tensor(float)", "tensor(double)"):
-            raise InputError(path, f"{field}.path", f"the ONNX graph's input has type {inp.type}; the gate passes float")
+            raise InputError(
+                path, f"{field}.path", f"the ONNX graph's input has type {inp.type}; the gate passes float"
+            )
         shape = list(inp.shape or [])
         if len(shape) != 2:
             raise InputError(path, f"{field}.path", f"the ONNX graph takes a {len(shape)}-d input; the gate passes "
@@ -103,7 +109,8 @@ class OnnxAdapter:
             raise InputError(
                 self.path,
                 f"{self.field}.path",
-                f"the ONNX graph has no floating-point output (outputs: {', '.join(f'{o.name}: {o.type}' for o in outputs)})",
+                "the ONNX graph has no floating-point output "
+                f"(outputs: {', '.join(f'{o.name}: {o.type}' for o in outputs)})",
             )
         return tensors[0].name, output
 
@@ -148,7 +155,10 @@ class OnnxAdapter:
             arr = 1.0 / (1.0 + np.exp(-arr)) if arr.shape[1] == 1 else _softmax(arr)
         return arr
 
-    def describe(self) -> dict:
+    #: ``Rescorable``: a session run keeps no state, so any rows can be scored again in any order.
+    rescore = predict_proba
+
+    def describe(self) -> Description:
         facts = self._graph_facts()
         return {"format": "onnx", "parameters": facts["parameters"], "nonzero_parameters": facts["nonzero_parameters"],
                 "bytes": file_bytes(self.path)}
@@ -156,27 +166,27 @@ class OnnxAdapter:
     def finish(self, n_rows: int) -> None:
         return None
 
-    def efficiency_facts(self, sample: pa.Table) -> dict:
-        """Parameters and non-zeros over the graph's floating-point initializers; multiply-adds per row from its
-        Gemm/MatMul nodes with initializer weights (None when the graph has other heavy operators, e.g. Conv)."""
-        return dict(self._graph_facts())
+    def efficiency_facts(self, sample: pa.Table) -> SizeFacts:
+        """``EfficiencyFacts``: parameters and non-zeros over the graph's floating-point initializers; multiply-adds
+        per row from its Gemm/MatMul nodes with initializer weights (None when the graph has other heavy operators,
+        e.g. Conv)."""
+        return SizeFacts(**self._graph_facts())
 
-    def _graph_facts(self) -> dict:
+    def _graph_facts(self) -> SizeFacts:
         if self._facts is None:
             self._facts = _graph_facts(self.path)
         return self._facts
 
 
-def _graph_facts(path: Path) -> dict:
+def _graph_facts(path: Path) -> SizeFacts:
     """Counts from the graph itself (needs the ``onnx`` package; without it every count is None)."""
-    facts: dict = dict.fromkeys(("parameters", "nonzero_parameters", "sparsity_scope", "macs_dense",
-                                 "macs_effective", "macs_scope"))
+    facts = unknown_size_facts()
     try:
         onnx = importlib.import_module("onnx")
         from onnx import numpy_helper
 
         model = onnx.load(str(path))
-    except Exception:  # not installed, or a graph onnxruntime reads but onnx does not: counts stay unknown
+    except Exception:  # noqa: BLE001 - not installed, or a graph onnxruntime reads but onnx does not: unknown
         return facts
     graph = model.graph
     weights = {}
@@ -197,12 +207,11 @@ def _graph_facts(path: Path) -> dict:
             dense += int(w.size)
             effective += int(np.count_nonzero(w))
             counted += 1
-        elif node.domain in ("", "ai.onnx") and node.op_type not in _ELEMENTWISE:
-            return facts
-        elif node.domain not in ("", "ai.onnx", "ai.onnx.ml"):
-            return facts
-    facts.update(macs_dense=dense, macs_effective=effective,
-                 macs_scope=f"{counted} Gemm/MatMul nodes with initializer weights; element-wise ops not counted")
+        elif node.domain not in ("", "ai.onnx", "ai.onnx.ml") or (
+                node.domain in ("", "ai.onnx") and node.op_type not in _ELEMENTWISE):
+            return facts  # another heavy operator, or a custom domain: multiply-adds unknown
+    facts["macs_dense"], facts["macs_effective"] = dense, effective
+    facts["macs_scope"] = f"{counted} Gemm/MatMul nodes with initializer weights; element-wise ops not counted"
     return facts
 
 
@@ -211,7 +220,7 @@ def _class_labels(path: Path) -> list | None:
     try:
         onnx = importlib.import_module("onnx")
         model = onnx.load(str(path), load_external_data=False)
-    except Exception:
+    except Exception:  # noqa: BLE001 - not installed or unreadable by onnx: labels stay unknown
         return None
     for node in model.graph.node:
         for attr in node.attribute:
@@ -227,7 +236,7 @@ def load(
 ) -> OnnxAdapter:
     ort = _import("onnxruntime", manifest=manifest, field=field)
     if device == "cpu":
-        providers = ["CPUExecutionProvider"]
+        providers: list[Any] = ["CPUExecutionProvider"]
     elif device.startswith("cuda"):
         if "CUDAExecutionProvider" not in ort.get_available_providers():
             raise InputError(None, "device", f"device {device!r} requested but onnxruntime has no CUDA provider "

@@ -7,14 +7,16 @@ chunk size works with bounded memory: at most one requested chunk plus one file 
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from ..errors import InputError
-from ._common import file_bytes, one_line
+from ._common import file_bytes, is_numeric, one_line
+from .protocols import Description
 
 PARQUET_MAGIC = b"PAR1"
 BATCH_ROWS = 65536  # Parquet rows per batch
@@ -26,14 +28,11 @@ def _is_parquet(path: Path) -> bool:
         return fh.read(4) == PARQUET_MAGIC
 
 
-def _numeric(t: pa.DataType) -> bool:
-    return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t) or pa.types.is_null(t)
-
-
 class PredictionsAdapter:
+    """Scores read from a file in row order: a ``ModelAdapter`` only. It is not ``Rescorable`` (nothing to re-run on
+    perturbed inputs or time) and has no ``EfficiencyFacts`` or ``InputGradient`` (models/protocols.py)."""
+
     classes: list | None = None
-    #: Scores are read from a file in row order: they cannot be re-computed on perturbed inputs or timed.
-    rescorable = False
 
     def __init__(self, path: Path, *, field: str, columns: list[str] | None) -> None:
         self.path = path
@@ -89,13 +88,13 @@ class PredictionsAdapter:
             if len(schema.get_all_field_indices(name)) != 1:
                 raise InputError(self.path, where, f"column {name!r} appears more than once in the predictions file")
             t = schema.field(name).type
-            if self.parquet and not _numeric(t):
+            if self.parquet and not is_numeric(t, boolean=False, null=True):
                 raise InputError(
                     self.path,
                     where,
                     f"column {name!r} has type {t}, not a probability; name the score columns in 'columns'",
                 )
-            if not self.parquet and not _numeric(t):
+            if not self.parquet and not is_numeric(t, boolean=False, null=True):
                 raise InputError(
                     self.path,
                     where,
@@ -216,7 +215,7 @@ class PredictionsAdapter:
                 f"has {total} rows but the evaluation data has {n_rows}; predictions must align row by row",
             )
 
-    def describe(self) -> dict:
+    def describe(self) -> Description:
         return {"format": "predictions", "parameters": None, "nonzero_parameters": None, "bytes": file_bytes(self.path)}
 
 

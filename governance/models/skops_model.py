@@ -11,10 +11,14 @@ import pyarrow as pa
 
 from ..errors import InputError
 from ._common import as_proba, file_bytes, one_line, require
+from .protocols import Description, SizeFacts, unknown_size_facts
 
 
 class SklearnAdapter:
-    """Any object with ``predict_proba`` (scikit-learn API); shared by the skops and pickle loaders."""
+    """Any object with ``predict_proba`` (scikit-learn API); shared by the skops and pickle loaders.
+
+    Capabilities (models/protocols.py): ``Rescorable`` and ``EfficiencyFacts``; no ``InputGradient``.
+    """
 
     def __init__(self, model: Any, path: Path, *, fmt: str, field: str) -> None:
         if not callable(getattr(model, "predict_proba", None)):
@@ -49,15 +53,18 @@ class SklearnAdapter:
         width = len(self.classes) if self.classes is not None else None
         return as_proba(out, n, path=self.path, field=self.field, width=width)
 
-    def describe(self) -> dict:
+    #: ``Rescorable``: scoring keeps no state, so any rows can be scored again in any order.
+    rescore = predict_proba
+
+    def describe(self) -> Description:
         # A tree's node count or a pipeline's coefficients are not comparable "parameters": leave them unknown.
         return {"format": self.fmt, "parameters": None, "nonzero_parameters": None, "bytes": file_bytes(self.path)}
 
     def finish(self, n_rows: int) -> None:
         return None
 
-    def efficiency_facts(self, sample: pa.Table) -> dict:
-        """Size facts that mean something for this kind of estimator (found with getattr by evidence.efficiency).
+    def efficiency_facts(self, sample: pa.Table) -> SizeFacts:
+        """``EfficiencyFacts``: size facts that mean something for this kind of estimator.
 
         Linear models (``coef_``, also as a Pipeline's last step): parameters = coefficients + intercepts,
         sparsity over exactly those, multiply-adds per row = coefficients (effective: non-zero ones);
@@ -65,8 +72,7 @@ class SklearnAdapter:
         sparsity and multiply-adds stay None and ``sparsity_scope`` reports node and leaf counts instead,
         since pruning a tree removes nodes. Anything else: unknown (None), never guessed.
         """
-        facts: dict = dict.fromkeys(("parameters", "nonzero_parameters", "sparsity_scope", "macs_dense",
-                                     "macs_effective", "macs_scope"))
+        facts = unknown_size_facts()
         est, where = self.model, ""
         steps = getattr(est, "steps", None)
         if steps:  # a Pipeline: describe its final estimator
@@ -76,7 +82,7 @@ class SklearnAdapter:
         if coef is not None:
             coef = np.atleast_2d(np.asarray(coef, dtype=np.float64))
             intercept = np.atleast_1d(np.asarray(getattr(est, "intercept_", np.zeros(0)), dtype=np.float64))
-            facts.update(
+            return SizeFacts(
                 parameters=int(coef.size + intercept.size),
                 nonzero_parameters=int(np.count_nonzero(coef) + np.count_nonzero(intercept)),
                 sparsity_scope=f"coef_ ({coef.shape[0]}x{coef.shape[1]}) and intercept_ ({intercept.size}) "
@@ -85,7 +91,6 @@ class SklearnAdapter:
                 macs_effective=int(np.count_nonzero(coef)),
                 macs_scope=f"coef_ of {name}: features x outputs{where}",
             )
-            return facts
         trees = [est] if hasattr(est, "tree_") else [t for t in np.ravel(getattr(est, "estimators_", []))
                                                       if hasattr(t, "tree_")]
         if trees:
@@ -109,7 +114,7 @@ def load(
     except UntrustedTypesFoundException as exc:
         try:
             untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in trusted]
-        except Exception:  # pragma: no cover - the archive was readable a moment ago
+        except Exception:  # noqa: BLE001  # pragma: no cover - the archive was readable a moment ago
             untrusted = []
         names = ", ".join(untrusted) if untrusted else one_line(exc)
         raise InputError(

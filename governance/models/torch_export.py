@@ -30,12 +30,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..errors import InputError
 from ._common import one_line, require
-from .torch_model import TorchAdapter, check_device
+from .torch_adapter import TorchAdapter, check_device
 
 REFUSAL = (
     "refusing to load a torch.export archive: torch.export.load can run arbitrary code from the file "

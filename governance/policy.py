@@ -3,25 +3,50 @@
 from __future__ import annotations
 
 from datetime import date
-from functools import reduce
-from operator import or_
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import (BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, ValidationInfo, field_validator,
-                      model_validator)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from .errors import InputError
 from .rules import KINDS, PolicyDefaults, RuleBase, limits
-from .yamlfile import line_of, format_loc, read_yaml, suggest, validation_error
+from .rules.agreement import AgreementRule
+from .rules.attestation import Attestation
+from .rules.calibration import CalibrationRule
+from .rules.data_checks import LeakageRule, PiiScanRule
+from .rules.documentation import DocumentationRule
+from .rules.efficiency import EfficiencyRule
+from .rules.fairness import FairnessGap
+from .rules.identity import DistinctModels
+from .rules.performance import MetricCeiling, MetricDrop, MetricFloor, SliceMetricDrop
+from .rules.provenance import ProvenanceRule
+from .rules.robustness import RobustnessDrop
+from .yamlfile import format_loc, line_of, read_yaml, suggest, validation_error
 
-Rule = Annotated[reduce(or_, (k.params for k in KINDS.values())), Field(discriminator="kind")]  # type: ignore[valid-type]
+#: one member per rule kind, in the registry's order (governance/rules/__init__.py), written out so that editors and
+#: type checkers see each rule's fields; tests/test_release_files.py fails when it and ``KINDS`` disagree
+Rule = Annotated[
+    MetricDrop | MetricFloor | MetricCeiling | SliceMetricDrop | FairnessGap | AgreementRule | CalibrationRule
+    | RobustnessDrop | EfficiencyRule | DistinctModels | Attestation | ProvenanceRule | LeakageRule | PiiScanRule
+    | DocumentationRule,
+    Field(discriminator="kind"),
+]
 
 #: ``extends:`` may chain this many policy files (a pack, a team policy, a release policy is three)
 MAX_EXTENDS_DEPTH = 8
 EXTENDS_TOO_DEEP = f"policies extend each other more than {MAX_EXTENDS_DEPTH} levels deep"
 WAIVER_NO_APPROVER = "a waiver needs a named approver: write who approved the exception (e.g. \"Dana Roe (risk)\")"
+DUPLICATE_RULE_ID = "rule id {id!r} is used twice"
 WAIVER_NO_REASON = "a waiver needs a reason: write why the exception is acceptable and until when"
 #: stand-ins for a person or a reason, compared lower-case after trimming; text in <...> is a template marker too
 WAIVER_PLACEHOLDERS = frozenset({"todo", "tbd", "fixme", "xxx", "n/a", "na", "none", "null", "-", "?", "name",
@@ -79,11 +104,11 @@ class Policy(BaseModel):
                                                   "rules this one inherits; rules with the same id replace them")
     disable: list[str] = Field(default_factory=list, description="inherited rule IDs to drop")
     defaults: PolicyDefaults = Field(default_factory=PolicyDefaults)
-    rules: list[Rule] = Field(min_length=1)  # type: ignore[valid-type]
+    rules: list[Rule] = Field(min_length=1)
     waivers: list[Waiver] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _waivers_name_rules(self) -> "Policy":
+    def _waivers_name_rules(self) -> Policy:
         ids = {r.id for r in self.rules}
         for w in self.waivers:
             if w.rule not in ids:
@@ -91,7 +116,7 @@ class Policy(BaseModel):
         return self
 
     @model_validator(mode="after")
-    def _thresholds_in_range(self, info: ValidationInfo) -> "Policy":
+    def _thresholds_in_range(self, info: ValidationInfo) -> Policy:
         if info.context and info.context.get(_LIMITS_DEFERRED):
             return self  # parse_policy checks them itself, to name the rule, the field and the line
         for rule in self.rules:
@@ -105,7 +130,7 @@ class Policy(BaseModel):
         seen: set[str] = set()
         for r in rules:
             if r.id in seen:
-                raise ValueError(f"rule id {r.id!r} is used twice")
+                raise ValueError(DUPLICATE_RULE_ID.format(id=r.id))
             seen.add(r.id)
         return rules
 
@@ -188,12 +213,13 @@ def _merged(path: Path, data: dict, chain: tuple[Path, ...]) -> dict:
     parent = _merged(parent_path, parent_data, chain + (parent_path.resolve(),))
     for name in ("rules", "disable"):
         if not isinstance(data.get(name) or [], list) or not isinstance(parent.get(name) or [], list):
-            raise InputError(path if not isinstance(data.get(name) or [], list) else parent_path, name, "must be a list")
+            where = path if not isinstance(data.get(name) or [], list) else parent_path
+            raise InputError(where, name, "must be a list")
     own = {str(r.get("id")): r for r in data.get("rules") or [] if isinstance(r, dict)}
     disabled = {str(d) for d in data.get("disable") or []}
     unknown = disabled - {str(r.get("id")) for r in parent.get("rules") or [] if isinstance(r, dict)}
     if unknown:
-        raise InputError(path, "disable", f"no inherited rule {sorted(unknown)[0]!r} to disable")
+        raise InputError(path, "disable", f"no inherited rule {min(unknown)!r} to disable")
     rules = [own.pop(str(r.get("id")), r) if isinstance(r, dict) else r for r in parent.get("rules") or []
              if not (isinstance(r, dict) and str(r.get("id")) in disabled)]
     rules += list(own.values())

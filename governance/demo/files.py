@@ -1,7 +1,8 @@
 """The inputs ``governance demo`` writes for each candidate: release manifest, card facts and provenance.
 
-Each file is validated with the model that ``governance check`` reads it with before it is written, so the demo
-cannot hand the gate a file the gate would refuse.
+They are written by the same generator as ``governance init``'s (governance/release_files.py): each file is a dict,
+loaded from a temporary copy with the loader ``governance check`` uses before it is written, so the demo cannot hand
+the gate a file the gate would refuse, and its card lists the same fields as init's (governance/card.py's model).
 """
 
 from __future__ import annotations
@@ -10,12 +11,11 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .. import __version__
+from ..hashing import sha256_file
+from ..release_files import Comments, ReleaseFile, card_file, write
 from . import arch
 from .train import SENSITIVE, TARGET, Candidate, Settings
-from ..hashing import sha256_file
 
 ARCH_MODULE = "adult_mlp"  # the architecture file's name in the output folder
 ARCH_CLASS = "AdultMLP"  # the nn.Module subclass in it that the manifests name (architecture: module:Class)
@@ -24,12 +24,6 @@ NAME = "adult-income-mlp"
 
 
 sha256 = sha256_file  # the project's one streaming hash (governance.hashing)
-
-
-def _dump(path: Path, header: str, data: dict[str, Any]) -> None:
-    body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=110)
-    path.write_text("".join(f"# {line}\n" if line else "#\n" for line in header.splitlines()) + body,
-                    encoding="utf-8")
 
 
 def write_architecture(out: Path) -> Path:
@@ -61,19 +55,17 @@ def manifest(out: Path, candidate: Candidate, hidden: list[int], quick: bool, ha
         data["evaluation"] = {"bootstrap": {"resamples": 200, "seed": 0},
                               "robustness": {"sigmas": [0.1], "fgsm_epsilons": [0.05], "seed": 0, "max_rows": 2000},
                               "latency": {"batch_sizes": [256], "repeats": 5, "warmup": 1}}
-    path = out / f"release-{candidate.name}.yaml"
-    _dump(path, f"Release manifest written by `governance demo`: may the {candidate.name} candidate replace the\n"
-                f"baseline? Gate it again with:\n"
-                f"  governance check {path.name} --out {candidate.name}\n"
-                f"Paths are relative to this file; the architecture is {ARCH_MODULE}.py next to it.", data)
-    load_manifest(path)  # validate: the demo never writes a manifest the gate would refuse
+    name = f"release-{candidate.name}.yaml"
+    header = (f"Release manifest written by `governance demo`: may the {candidate.name} candidate replace the\n"
+              f"baseline? Gate it again with:\n"
+              f"  governance check {name} --out {candidate.name}\n"
+              f"Paths are relative to this file; the architecture is {ARCH_MODULE}.py next to it.")
+    (path,) = write(out, [ReleaseFile(name, data, Comments(header), load_manifest)])
     return path
 
 
 def card(out: Path, candidate: Candidate, settings: Settings, rows: dict[str, int], hidden: list[int],
          seed: int) -> Path:
-    from ..card import load_card
-
     widths = " -> ".join(str(w) for w in [len(arch.NUMERIC) + sum(len(v) + 1 for v in arch.CATEGORIES.values()),
                                           *hidden, 2])
     data = {
@@ -115,8 +107,8 @@ def card(out: Path, candidate: Candidate, settings: Settings, rows: dict[str, in
         },
         "factors": {
             "relevant": ["Sex, race and age group as recorded by the 1994 census (sensitive attributes, not inputs)."],
-            "evaluation": ["Each of sex, race and age group, and their intersections, is evaluated separately, "
-                           "because pruning tends to cost small groups first (Hooker et al. 2019)."],
+            "evaluation": [("Each of sex, race and age group, and their intersections, is evaluated separately, "
+                           "because pruning tends to cost small groups first (Hooker et al. 2019).")],
         },
         "training_data": {
             "description": f"The train split of UCI Adult (adult.data): {rows['train']:,} rows.",
@@ -132,25 +124,23 @@ def card(out: Path, candidate: Candidate, settings: Settings, rows: dict[str, in
             "preprocessing": "as the training data",
         },
         "ethical_considerations": [
-            "Adult encodes 1994 US census categories for race and sex; they are coarse and do not describe "
-            "people's identities today.",
-            "Income labels reflect historical pay gaps between groups; a model that reproduces them is not "
-            "neutral, and pruning can widen them.",
+            ("Adult encodes 1994 US census categories for race and sex; they are coarse and do not describe "
+            "people's identities today."),
+            ("Income labels reflect historical pay gaps between groups; a model that reproduces them is not "
+            "neutral, and pruning can widen them."),
         ],
         "caveats_and_recommendations": [
-            "Read the slice tables, not only the overall numbers: the smallest groups (Amer-Indian-Eskimo, Other) "
-            "have the widest intervals.",
+            ("Read the slice tables, not only the overall numbers: the smallest groups (Amer-Indian-Eskimo, Other) "
+            "have the widest intervals."),
         ],
         "limitations": ["One train/test split and one seed; no repeated runs.",
                         "A demonstration model: no tuning beyond a fixed training recipe."],
         "tags": ["tabular", "adult", "census-income", "demo"],
         "language": ["en"],
     }
-    path = out / f"card-{candidate.name}.yaml"
-    _dump(path, f"Model-card facts for the {candidate.name} candidate, written by `governance demo`.\n"
-                "The numbers (overall, per slice, calibration, efficiency) come from the evidence, never from here.",
-          data)
-    load_card(path)
+    header = (f"Model-card facts for the {candidate.name} candidate, written by `governance demo`.\n"
+              "The numbers (overall, per slice, calibration, efficiency) come from the evidence, never from here.")
+    (path,) = write(out, [card_file(f"card-{candidate.name}.yaml", data, header)])
     return path
 
 
@@ -211,8 +201,7 @@ def provenance(out: Path, candidate: Candidate, settings: Settings, seed: int, r
             },
         },
     }
-    path = out / f"provenance-{candidate.name}.yaml"
-    _dump(path, f"Provenance of the {candidate.name} release, written by `governance demo` from the bundled\n"
-                "datasheet (governance/datasets/adult.provenance.yaml). Paths are relative to this file.", data)
-    load_provenance(path)
+    header = (f"Provenance of the {candidate.name} release, written by `governance demo` from the bundled\n"
+              "datasheet (governance/datasets/adult.provenance.yaml). Paths are relative to this file.")
+    (path,) = write(out, [ReleaseFile(f"provenance-{candidate.name}.yaml", data, Comments(header), load_provenance)])
     return path

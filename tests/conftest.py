@@ -1,34 +1,14 @@
-"""Shared fixtures: a small real release on disk (data, two skops models, policy, manifest)."""
+"""Shared fixtures: a small real release on disk (data, two skops models, policy, manifest).
+
+Builders (functions that make releases, evidence, rules) live in tests/builders.py."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
-import yaml
-
-FEATURES = ["x0", "x1", "x2", "x3"]
-
-
-def make_frame(n: int, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, len(FEATURES)))
-    group = rng.choice(["a", "b", "c"], size=n, p=[0.6, 0.3, 0.1])
-    region = rng.choice(["north", "south"], size=n)
-    shift = np.where(group == "c", 1.2, 0.0)
-    logit = 1.5 * X[:, 0] - 1.0 * X[:, 1] + 0.4 * X[:, 2] + 0.15 * X[:, 3] * (1 + shift) - 0.2
-    y = (logit + rng.logistic(size=n) * 0.6 > 0).astype(int)
-    df = pd.DataFrame(X, columns=FEATURES)
-    df["group"], df["region"], df["label"] = group, region, y
-    return df
-
-
-def write_yaml(path: Path, data: dict) -> Path:
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
-
+from builders import FEATURES, make_frame, write_yaml
 
 POLICY = {
     "name": "test-policy",
@@ -75,3 +55,12 @@ def release_dir(tmp_path_factory) -> Path:
     write_yaml(d / "release.yaml", manifest)
     write_yaml(d / "release-harsh.yaml", {**manifest, "candidate": {"path": "harsh.skops", "format": "skops"}})
     return d
+
+
+@pytest.fixture(scope="session")
+def noise_evidence(tmp_path_factory):
+    """Evidence collected from random predictions (baseline and candidate independent noise, 1600 rows):
+    real intervals and p-values for the rules that decide on them."""
+    from builders import random_release
+
+    return random_release(tmp_path_factory.mktemp("noise"), 21, n=1600)[2]

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from builders import PROVENANCE_RULE, gate, make_release
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
@@ -13,7 +14,6 @@ from governance.card import load_card
 from governance.render import RENDERERS, RenderContext
 from governance.render.bom import bom_json, licenses
 from governance.render.sample import sample_evidence, sample_verdict
-from test_provenance import PROVENANCE_RULE, gate, make_release
 
 VALIDATOR = JsonStrictValidator(SchemaVersion.V1_6)
 CARD = Path(__file__).resolve().parent.parent / "examples" / "credit" / "card.yaml"

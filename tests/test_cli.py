@@ -11,9 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-
+from builders import edit, run
 from conftest import write_yaml
-from governance.cli import main
 
 OUTPUTS = {"evidence.json", "verdict.json", "junit.xml", "model_card.md", "model_card.html", "audit_report.html",
            "audit_report.pdf", "checksums.json", "governance.sarif", "bom.cdx.json"}
@@ -25,18 +24,6 @@ def rel(release_dir, tmp_path) -> Path:
     d = tmp_path / "rel"
     shutil.copytree(release_dir, d)
     return d
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def edit(path: Path, **changes) -> None:
-    data = yaml.safe_load(path.read_text())
-    data.update(changes)
-    write_yaml(path, data)
 
 
 def test_passing_release_exits_0_and_writes_every_output(rel, tmp_path, capsys):
@@ -283,7 +270,7 @@ def test_json_summary_and_github_step_summary(rel, tmp_path, capsys, monkeypatch
 def test_every_command_has_help_with_an_example(capsys):
     import argparse
 
-    from governance.cli import _parser
+    from governance.cli import build_parser
 
     def walk(parser, path):
         for action in parser._actions:
@@ -292,7 +279,7 @@ def test_every_command_has_help_with_an_example(capsys):
                     yield from walk(sub, path + [name])
         yield path, parser
 
-    for path, parser in walk(_parser(), []):
+    for path, parser in walk(build_parser(), []):
         if path:
             assert parser.epilog and "example:" in parser.epilog and "governance" in parser.epilog, path
     code, out, _ = run(capsys, "--version")

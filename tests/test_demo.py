@@ -69,7 +69,7 @@ def _evidence(out: Path, name: str) -> dict:
 def test_demo_runs_and_gates_every_candidate(demo):
     from governance.demo import CANDIDATES
 
-    out, code, stdout, stderr = demo
+    out, code, _stdout, stderr = demo
     assert code == 0, stderr
     for cand in CANDIDATES:
         for doc in DOCUMENTS:

@@ -85,9 +85,12 @@ def _structured(keep: int):
     with torch.no_grad():
         first = dense[0].weight.abs().sum(1).topk(keep).indices.sort().values
         second = dense[2].weight[:, first].abs().sum(1).topk(keep).indices.sort().values
-        small[0].weight.copy_(dense[0].weight[first]); small[0].bias.copy_(dense[0].bias[first])
-        small[2].weight.copy_(dense[2].weight[second][:, first]); small[2].bias.copy_(dense[2].bias[second])
-        small[4].weight.copy_(dense[4].weight[:, second]); small[4].bias.copy_(dense[4].bias)
+        small[0].weight.copy_(dense[0].weight[first])
+        small[0].bias.copy_(dense[0].bias[first])
+        small[2].weight.copy_(dense[2].weight[second][:, first])
+        small[2].bias.copy_(dense[2].bias[second])
+        small[4].weight.copy_(dense[4].weight[:, second])
+        small[4].bias.copy_(dense[4].bias)
     return small
 
 

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import date
 from pathlib import Path
 
 import pytest
 import yaml
-
+from builders import run
 from conftest import write_yaml
-from governance.cli import main
+
 from governance.hashing import sha256_file
-from test_cli import edit, run
+from governance.trail import OUTPUT_CHANGED, SIGNATURE_MISMATCH
 
 
 @pytest.fixture()
@@ -78,7 +77,8 @@ def test_waiver_naming_an_unknown_rule_is_a_lint_error(rel, tmp_path, capsys):
     write_yaml(rel / "waivers.yaml", {"waivers": [{**WAIVER, "rule": "NOPE-1"}]})
     policy["waivers"] = []
     write_yaml(rel / "policy.yaml", policy)
-    code, _, err = run(capsys, "check", rel / "release.yaml", "--out", tmp_path / "o", "--waivers", rel / "waivers.yaml")
+    code, _, err = run(capsys, "check", rel / "release.yaml", "--out", tmp_path / "o",
+                       "--waivers", rel / "waivers.yaml")
     assert code == 2 and "waivers.yaml" in err and "waivers[0].rule" in err and "NOPE-1" in err
     assert not (tmp_path / "o").exists()
 
@@ -116,28 +116,6 @@ def test_star_slices_every_sensitive_column(rel, tmp_path, capsys):
     assert _finding(tmp_path / "o", "S-1")["details"]["slices_tested"] == 3 + 2 + 6  # group, region, group & region
 
 
-def _approval(role: str, sha: str) -> dict:
-    return {"role": role, "name": "A. Person", "date": "2026-11-20", "statement": "I approve this release.",
-            "candidate_sha256": sha}
-
-
-def test_attestation_needs_each_role_to_sign_this_exact_candidate(rel, tmp_path, capsys):
-    policy = yaml.safe_load((rel / "policy.yaml").read_text())
-    policy["rules"] = [{"id": "SIGN-1", "kind": "attestation", "roles": ["model-owner", "risk-officer"],
-                        "rmf": ["MANAGE 1.1", "GOVERN 2.1"]}]
-    write_yaml(rel / "policy.yaml", policy)
-    sha = sha256_file(rel / "pruned.skops")
-    edit(rel / "release.yaml", approvals=[_approval("model-owner", sha), _approval("risk-officer", sha)])
-    code, _, _ = run(capsys, "check", rel / "release.yaml", "--out", tmp_path / "ok")
-    assert code == 0 and _finding(tmp_path / "ok", "SIGN-1")["status"] == "pass"
-    # the risk officer signed a different (earlier) candidate file: does not count
-    edit(rel / "release.yaml", approvals=[_approval("model-owner", sha), _approval("risk-officer", "0" * 64)])
-    code, _, _ = run(capsys, "check", rel / "release.yaml", "--out", tmp_path / "stale")
-    f = _finding(tmp_path / "stale", "SIGN-1")
-    assert code == 1 and f["status"] == "fail" and f["details"]["missing"] == ["risk-officer"]
-    assert "different candidate file" in f["message"]
-
-
 def test_signed_outputs_verify_and_any_changed_byte_is_named(rel, tmp_path, capsys):
     assert run(capsys, "keygen", tmp_path / "keys" / "k.pem")[0] == 0
     out = tmp_path / "out"
@@ -151,7 +129,7 @@ def test_signed_outputs_verify_and_any_changed_byte_is_named(rel, tmp_path, caps
     junit = out / "junit.xml"
     junit.write_bytes(junit.read_bytes().replace(b"PERF-001", b"PERF-00X", 1))
     code, _, err = run(capsys, "verify", out, "--public-key", tmp_path / "keys" / "k.pub.pem")
-    assert code == 1 and "junit.xml: changed" in err
+    assert code == 1 and OUTPUT_CHANGED.format(name="junit.xml") in err
 
     code, _, _ = run(capsys, "check", rel / "release.yaml", "--out", out, "--sign-key", tmp_path / "keys" / "k.pem")
     data = rel / "eval.csv"
@@ -173,7 +151,7 @@ def test_a_forged_checksums_file_fails_the_signature(rel, tmp_path, capsys):
     listing["files"]["verdict.json"] = sha256_file(verdict)
     (out / "checksums.json").write_text(json.dumps(listing))
     code, _, err = run(capsys, "verify", out, "--public-key", tmp_path / "k.pub.pem")
-    assert code == 1 and "verdict.sig: signature does not match" in err
+    assert code == 1 and SIGNATURE_MISMATCH in err
     run(capsys, "keygen", tmp_path / "other.pem")
     code, _, err = run(capsys, "check", rel / "release.yaml", "--out", tmp_path / "o2", "--sign-key",
                        tmp_path / "other.pub.pem")

@@ -16,8 +16,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
 from conftest import FEATURES, write_yaml
+
 from governance import data as data_module
 from governance.cli import main
 from governance.data import NOT_A_NUMBER, ROW_TOO_LARGE

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from builders import random_release as _random_release
 from scipy.stats import false_discovery_control
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import brier_score_loss, recall_score
@@ -11,7 +12,6 @@ from sklearn.metrics import brier_score_loss, recall_score
 from governance.evidence.accumulator import Accumulator
 from governance.evidence.bootstrap import SliceRef, interval, resample_metrics
 from governance.rules.stats import reject
-from test_pipeline import _random_release
 
 
 def _fold(y, pb, pc, cells, keys, chunk, register=None):

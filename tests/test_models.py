@@ -18,8 +18,7 @@ import pytest
 
 from governance.errors import InputError
 from governance.manifest import ModelSpec
-from governance.models import load_model
-from governance.models import pickled, predictions, torch_export
+from governance.models import load_model, pickled, predictions, torch_export
 
 FEATURES = ["a", "b", "c"]
 
@@ -299,7 +298,7 @@ def test_torch_bad_files_and_architectures_are_input_errors(arch_dir, tmp_path):
 def test_torch_needs_numeric_features(arch_dir, data):
     from safetensors.torch import save_file
 
-    X, _, _ = data
+    _X, _, _ = data
     path = arch_dir / "mlp_numeric.safetensors"
     save_file(_mlp(arch_dir).state_dict(), path)
     adapter = load_model(_torch_spec(path), path, field="baseline", manifest=arch_dir / "release.yaml")

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import write_yaml
 from fairlearn import metrics as flm
 
-from conftest import write_yaml
 from governance.cli import main
 from governance.engine import evaluate
 from governance.evidence.accumulator import Accumulator

@@ -13,8 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
+from builders import OVERALL_B, OVERALL_C, evidence, rates
 from conftest import write_yaml
+
 from governance.cli import main
 from governance.engine import evaluate
 from governance.errors import InputError
@@ -27,7 +28,6 @@ from governance.render.junit import junit_xml
 from governance.render.sample import sample_evidence
 from governance.render.sarif import sarif
 from governance.rules.performance import THIN_HURT
-from test_rules import OVERALL_B, OVERALL_C, evidence, rates
 
 TODAY = date(2026, 11, 25)
 DROP = {"id": "R-1", "kind": "metric_drop", "metric": "accuracy", "max_drop": 0.02, "severity": "block"}
@@ -125,7 +125,9 @@ def test_a_thin_slice_that_lost_more_than_the_limit_makes_the_rule_inconclusive_
     named = THIN_HURT.format(slice="g=c", count=20, metric="accuracy", moved="worsened by 0.4500", interval="",
                              minimum=30)
     assert f.message.startswith(named) and "2 slice(s) tested" in f.message
-    assert "g=c (only" not in decision_line(v) and decision_line(v).startswith(f"BLOCKED by S-1; 1 block rule not judged: S-1 (thin slice g=c (n=20)")
+    line = decision_line(v)
+    assert "g=c (only" not in line
+    assert line.startswith("BLOCKED by S-1; 1 block rule not judged: S-1 (thin slice g=c (n=20)")
 
 
 def test_thin_slices_within_the_limit_are_listed_and_the_rule_passes():
@@ -144,7 +146,8 @@ def test_a_judged_failure_still_fails_when_a_thin_slice_is_hurt_too():
 def _with_drop_intervals(ev, intervals: dict[str, tuple[float, float]]):
     """The evidence with paired intervals of candidate - baseline accuracy for the slices of g."""
     def comp(value: str) -> Comparison:
-        b, c = ev.models["baseline"].slices["g"][value]["accuracy"], ev.models["candidate"].slices["g"][value]["accuracy"]
+        b = ev.models["baseline"].slices["g"][value]["accuracy"]
+        c = ev.models["candidate"].slices["g"][value]["accuracy"]
         low, high = intervals.get(value, (c - b, c - b))
         return Comparison(baseline=b, candidate=c, difference=c - b, difference_ci=Interval(ci_low=low, ci_high=high))
     slices = {"g": {v: {"accuracy": comp(v)} for v in ev.models["baseline"].slices["g"]}}
@@ -160,7 +163,8 @@ def test_a_thin_drop_indistinguishable_from_no_change_is_listed_but_a_clear_one_
     assert f.status == Status.PASS and f.details["thin_slices"][0]["slice"] == "g=d"
     assert (f.details["thin_slices"][0]["drop_ci_low"], f.details["thin_slices"][0]["drop_ci_high"]) == (0.0, 0.35)
     # c (n=20) lost 0.45 and its interval excludes no change: not judged, named with the interval
-    clear = _with_drop_intervals(evidence(OVERALL_B, OVERALL_C, SLICES_B, HURT), {"c": (-0.65, -0.25), "d": (-0.35, 0.0)})
+    clear = _with_drop_intervals(evidence(OVERALL_B, OVERALL_C, SLICES_B, HURT),
+                                 {"c": (-0.65, -0.25), "d": (-0.35, 0.0)})
     f = verdict([SLICE], clear).findings[0]
     assert f.status == Status.INCONCLUSIVE
     assert f.message.startswith("thin slice g=c (n=20): accuracy worsened by 0.4500, drop interval [0.2500, 0.6500]")
@@ -199,15 +203,18 @@ def test_sarif_levels_follow_the_stance():
     assert {r["level"] for r in judged["results"]} == {"none"} and judged["properties"]["not_judged"] == []
 
 
+PAGE_ONE_END = '<h2 id="rules">'  # page 1 of the report: decision, blocking rules, facts, contents
+
+
 def test_audit_report_page_one_states_how_many_block_rules_were_not_judged():
     ev = sample_evidence(slices=3)
     rules = [DROP, {**DROP, "id": "W-1", "on_inconclusive": "warn"}]
     page1 = audit_report_html(RenderContext(ev, verdict(rules, ev, defaults={"min_slice_size": 10 ** 6})))
-    page1 = page1.decode().split('class="page-break"')[0]
+    page1 = page1.decode().split(PAGE_ONE_END)[0]
     assert "2 block rules were not judged" in page1
     assert "W-1</b> (inconclusive; on_inconclusive: warn, does not block)" in page1
     judged = audit_report_html(RenderContext(ev, verdict(rules, ev, defaults={"min_slice_size": 1}))).decode()
-    assert "not judged" not in judged.split('class="page-break"')[0]
+    assert "not judged" not in judged.split(PAGE_ONE_END)[0]
     assert "Every block rule was judged on the evidence." in judged
 
 

@@ -184,5 +184,8 @@ def test_a_missing_onnxruntime_names_the_extra(tmp_path):
 
 
 def test_importing_the_adapter_does_not_import_onnxruntime():
-    code = "import sys, governance.models.onnx_model; assert 'onnxruntime' not in sys.modules and 'onnx' not in sys.modules"
+    code = (
+        "import sys, governance.models.onnx_model; "
+        "assert 'onnxruntime' not in sys.modules and 'onnx' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])

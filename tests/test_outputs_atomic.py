@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import POLICY, write_yaml
+
 from governance.cli import main
 from governance.hashing import sha256_file
 from governance.outputs import FOREIGN, LOCKED, lock_path, output_lock, publish

@@ -348,9 +348,10 @@ def test_distinct_models_options(world, tmp_path):
 
 def test_precomputed_predictions_leave_efficiency_not_judged(tmp_path):
     """Score files are not models: their sizes say nothing about what pruning saved (was: judged on file sizes)."""
+    from builders import random_release as _random_release
+
     from governance.rules.base import PolicyDefaults
     from governance.rules.efficiency import PREDICTIONS, EfficiencyRule, efficiency
-    from test_pipeline import _random_release
 
     evidence = _random_release(tmp_path, 3, n=300)[2]
     f = efficiency(EfficiencyRule(id="EFF-001", kind="efficiency", min_size_reduction=0.1), evidence,

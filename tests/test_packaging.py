@@ -46,7 +46,8 @@ def test_gate_runs_without_torch(release_dir, tmp_path):
             "            raise ImportError('blocked: ' + name)\n"
             "sys.meta_path.insert(0, Block())\n"
             "from governance.cli import main\n"
-            f"rc = main(['check', {str(release_dir / 'release.yaml')!r}, '--out', {str(tmp_path / 'out')!r}, '--quiet'])\n"
+            f"rc = main(['check', {str(release_dir / 'release.yaml')!r}, "
+            f"'--out', {str(tmp_path / 'out')!r}, '--quiet'])\n"
             "assert 'torch' not in sys.modules\n"
             "sys.exit(rc)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

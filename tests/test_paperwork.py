@@ -15,8 +15,14 @@ from governance.cli import main
 from governance.engine import evaluate
 from governance.errors import InputError
 from governance.hashing import sha256_file
-from governance.manifest import (APPROVAL_BLANK, APPROVAL_NOT_SHA256, APPROVAL_PLACEHOLDER_NAME, Approval,
-                                 load_manifest, placeholder_name)
+from governance.manifest import (
+    APPROVAL_BLANK,
+    APPROVAL_NOT_SHA256,
+    APPROVAL_PLACEHOLDER_NAME,
+    Approval,
+    load_manifest,
+    placeholder_name,
+)
 from governance.policy import load_policy
 from governance.render import jsonfiles
 from governance.render.sample import sample_evidence

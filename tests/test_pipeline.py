@@ -5,47 +5,14 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
+from builders import random_release as _random_release
 from fairlearn import metrics as flm
 from sklearn import metrics as skm
 
-from conftest import write_yaml
 from governance.evidence.accumulator import Accumulator
-from governance.evidence.collect import collect
-from governance.manifest import load_manifest
 
 TOL = 1e-9
-
-
-def _random_release(tmp_path, seed: int, n: int, k: int = 2, chunk: int = 97):
-    rng = np.random.default_rng(seed)
-    df = pd.DataFrame({"f0": rng.normal(size=n)})
-    df["sex"] = rng.choice(["f", "m"], size=n, p=[0.35, 0.65])
-    df["race"] = rng.choice(["r1", "r2", "r3", "r4"], size=n)
-    df["label"] = rng.integers(0, k, size=n)
-    probs = {}
-    for role in ("baseline", "candidate"):
-        raw = np.round(rng.dirichlet(np.ones(k), size=n), 2)  # rounding makes many tied scores
-        raw[:, -1] = 1.0 - raw[:, :-1].sum(axis=1)
-        raw = np.clip(raw, 0, 1)
-        raw /= raw.sum(axis=1, keepdims=True)
-        probs[role] = raw
-        pd.DataFrame(raw, columns=[f"p{i}" for i in range(k)]).to_parquet(tmp_path / f"{role}.parquet")
-    df.to_csv(tmp_path / "eval.csv", index=False)
-    manifest = {
-        "name": "random", "version": "1",
-        "task": "binary_classification" if k == 2 else "multiclass_classification",
-        "classes": list(range(k)),
-        "baseline": {"path": "baseline.parquet", "format": "predictions"},
-        "candidate": {"path": "candidate.parquet", "format": "predictions"},
-        "data": {"path": "eval.csv", "target": "label", "sensitive": ["sex", "race"], "chunk_rows": chunk},
-        "policy": "unused.yaml",
-    }
-    if k == 2:
-        manifest["positive_label"] = 1
-    write_yaml(tmp_path / "release.yaml", manifest)
-    return df, probs, collect(load_manifest(tmp_path / "release.yaml"))
 
 
 def _oracle_binary(y, proba) -> dict[str, float]:

@@ -9,12 +9,13 @@ would pass the defect tests, so the twin is the other half of the specification.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
-
-import pytest
+from typing import Any
 
 import planted
+import pytest
+
 from governance.cli import main
 from governance.findings import Verdict
 

@@ -39,4 +39,4 @@ def test_documents_render_from_the_installed_wheel(tmp_path):
     folder = done.stdout.splitlines()[0]
     assert str(env_dir) in folder and str(ROOT) not in folder
     assert (tmp_path / "out" / "audit_report.pdf").read_bytes().startswith(b"%PDF")
-    assert "SHIP: decision pass" in (tmp_path / "out" / "audit_report.html").read_text()
+    assert '<p class="verdict">SHIP</p>' in (tmp_path / "out" / "audit_report.html").read_text()

@@ -8,7 +8,6 @@ import io
 import threading
 import warnings
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 import yaml
@@ -27,7 +26,7 @@ def server():
     seen: list[str] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - http.server's name
+        def do_GET(self):
             seen.append(self.path)
             self.send_response(200)
             self.send_header("Content-Type", "text/css")

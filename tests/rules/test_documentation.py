@@ -1,21 +1,22 @@
-"""Documentation: the card facts give the sections the policy requires; collection records which are filled."""
+"""documentation: the card facts give the sections the policy requires; collection records which are filled."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 import yaml
+from builders import gate, make_release, write_yaml
 
-from conftest import write_yaml
+from governance.card import CardFacts
 from governance.errors import InputError
 from governance.evidence.documentation import card_sections, filled_sections, section_aliases
-from governance.card import CardFacts
 from governance.findings import Status
 from governance.policy import parse_policy
-from test_provenance import gate, make_release
+from governance.rules.documentation import UNKNOWN_SECTION
 
-CARD = yaml.safe_load((Path(__file__).resolve().parent.parent / "examples" / "credit" / "card.yaml").read_text())
+CARD = yaml.safe_load((Path(__file__).resolve().parents[2] / "examples" / "credit" / "card.yaml").read_text())
 DOC = {"id": "DOC-001", "kind": "documentation", "rmf": ["MAP 1.1", "MAP 2.2"],
        "required_sections": ["intended_use", "out_of_scope_uses", "limitations", "ethical_considerations"]}
 
@@ -50,7 +51,8 @@ def test_no_card_fails(release_dir, tmp_path):
 
 
 def test_unknown_section_names_are_bad_policy_input():
-    with pytest.raises(InputError, match="unknown card section 'intended_uses'"):
+    known = ", ".join(sorted(set(card_sections()) | set(section_aliases())))
+    with pytest.raises(InputError, match=re.escape(UNKNOWN_SECTION.format(name="intended_uses", known=known))):
         parse_policy({"name": "p", "rules": [{**DOC, "required_sections": ["intended_uses"]}]}, path=Path("p.yaml"))
 
 

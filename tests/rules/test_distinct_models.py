@@ -1,0 +1,41 @@
+"""distinct_models: a "pruned" candidate that is the baseline itself (same file, or the same scores on every row)
+must not ship as a pruned model."""
+
+from __future__ import annotations
+
+from builders import OVERALL_B, OVERALL_C, evidence, one, with_sections
+
+from governance.evidence.schema import Agreement, FileRef
+from governance.findings import Status
+from governance.rules.identity import NO_ROWS
+
+BASE = FileRef(path="baseline.skops", sha256="b" * 64, bytes=10)
+CAND = FileRef(path="pruned.skops", sha256="c" * 64, bytes=9)
+
+
+def _ev(candidate: FileRef, max_diff: float, rows: int = 1000):
+    agreement = Agreement(rows=rows, same_prediction=1.0 if rows else 0.0, fixed=0, broken=0,
+                          max_abs_score_difference=max_diff)
+    return with_sections(evidence(OVERALL_B, OVERALL_C), inputs={"baseline": BASE, "candidate": candidate},
+                         agreement=agreement)
+
+
+def test_distinct_models_passes_different_files_with_different_scores():
+    f = one({"kind": "distinct_models"}, _ev(CAND, 0.2))
+    assert f.status == Status.PASS and f.details["same_file"] is False
+
+
+def test_distinct_models_fails_the_same_file_even_when_identical_scores_are_allowed():
+    f = one({"kind": "distinct_models", "allow_identical_scores": True}, _ev(BASE, 0.0))
+    assert f.status == Status.FAIL and f.details["same_file"] is True and "same file" in f.message
+
+
+def test_distinct_models_fails_identical_scores_within_the_tolerance_unless_allowed():
+    assert one({"kind": "distinct_models", "score_tolerance": 0.001}, _ev(CAND, 0.0005)).status == Status.FAIL
+    assert one({"kind": "distinct_models"}, _ev(CAND, 0.0)).status == Status.FAIL
+    assert one({"kind": "distinct_models", "allow_identical_scores": True}, _ev(CAND, 0.0)).status == Status.PASS
+
+
+def test_distinct_models_with_no_scored_row_is_inconclusive():
+    f = one({"kind": "distinct_models"}, _ev(CAND, 0.0, rows=0))
+    assert f.status == Status.INCONCLUSIVE and f.message == NO_ROWS

@@ -1,0 +1,33 @@
+"""robustness_drop: under a perturbation the candidate may lose at most ``max_extra_drop`` more than the baseline."""
+
+from __future__ import annotations
+
+from builders import OVERALL_B, OVERALL_C, evidence, one, with_sections
+
+from governance.evidence.schema import Robustness, RobustnessLevel
+from governance.findings import Status
+
+ROB = Robustness(seed=0, features=["x"], levels=[
+    RobustnessLevel(perturbation="gaussian", level=0.1, rows=500, accuracy={"baseline": 0.88, "candidate": 0.86},
+                    drop={"baseline": 0.02, "candidate": 0.03}, extra_drop=0.01),
+    RobustnessLevel(perturbation="gaussian", level=0.3, rows=500, accuracy={"baseline": 0.8, "candidate": 0.72},
+                    drop={"baseline": 0.1, "candidate": 0.17}, extra_drop=0.07)])
+
+
+def test_robustness_drop_fails_when_the_worst_level_loses_too_much():
+    ev = with_sections(evidence(OVERALL_B, OVERALL_C), robustness=ROB)
+    assert one({"kind": "robustness_drop", "max_extra_drop": 0.05}, ev).status == Status.FAIL
+
+
+def test_robustness_drop_passes_within_the_limit_or_at_a_chosen_level():
+    ev = with_sections(evidence(OVERALL_B, OVERALL_C), robustness=ROB)
+    assert one({"kind": "robustness_drop", "max_extra_drop": 0.05, "level": 0.1}, ev).status == Status.PASS
+    assert one({"kind": "robustness_drop", "max_extra_drop": 0.1}, ev).status == Status.PASS
+
+
+def test_robustness_without_the_measurement_is_an_error_naming_what_was_measured():
+    ev = with_sections(evidence(OVERALL_B, OVERALL_C), robustness=ROB)
+    missing = one({"kind": "robustness_drop", "max_extra_drop": 0.1, "perturbation": "fgsm"}, ev)
+    assert missing.status == Status.ERROR and "gaussian 0.1" in missing.message
+    unmeasured = one({"kind": "robustness_drop", "max_extra_drop": 0.1}, evidence(OVERALL_B, OVERALL_C))
+    assert unmeasured.status == Status.ERROR

@@ -8,8 +8,8 @@ optional; a missing one renders as ``[More Information Needed]``, so a gap is ne
 
 from __future__ import annotations
 
-import re
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +143,7 @@ class MarkdownCard:
         self.text = text
 
     @classmethod
-    def loads(cls, content: str) -> "MarkdownCard":
+    def loads(cls, content: str) -> MarkdownCard:
         match = FRONT_MATTER.search(content)
         if not match:
             return cls({}, content)

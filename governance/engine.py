@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from .evidence.schema import Evidence
-from .findings import Finding, Status, Verdict, decide
+from .findings import DetailKey, Finding, Status, Verdict, decide
 from .policy import Policy, Waiver
 from .rules import KINDS
 from .rules.base import finding
@@ -38,7 +38,7 @@ def _covers(waiver: Waiver, f: Finding) -> bool:
     """A scoped waiver covers a failure only if every failing slice is in its scope."""
     if waiver.scope is None:
         return True
-    failing = f.details.get("failing_slices")
+    failing = f.failing_slices
     return bool(failing) and set(failing) <= set(waiver.scope)
 
 
@@ -58,8 +58,8 @@ def apply_waivers(findings: list[Finding], waivers: Sequence[Waiver], today: dat
                     note = (f"waived by {w.approved_by} until {w.expires.isoformat()} ({w.reason}); "
                             f"without the waiver: {f.status.value}: ")
                     f = f.model_copy(update={"status": Status.WAIVED, "message": note + f.message,
-                                             "details": {**f.details, "waived_status": f.status.value,
-                                                         "waiver": states[i]}})
+                                             "details": {**f.details, DetailKey.WAIVED_STATUS: f.status.value,
+                                                         DetailKey.WAIVER: states[i]}})
                     break
         out.append(f)
     for i, w in enumerate(waivers):
@@ -67,7 +67,7 @@ def apply_waivers(findings: list[Finding], waivers: Sequence[Waiver], today: dat
             target = next((j for j, f in enumerate(out) if f.rule_id == w.rule), None)
             if target is not None and out[target].status != Status.WAIVED:
                 f = out[target]
-                out[target] = f.model_copy(update={"details": {**f.details, "expired_waiver": states[i]}})
+                out[target] = f.model_copy(update={"details": {**f.details, DetailKey.EXPIRED_WAIVER: states[i]}})
     return out, states
 
 
@@ -98,5 +98,6 @@ def compatibility_problems(policy: Policy, evidence_sensitive: list[str]) -> lis
         for col in by:
             if col not in evidence_sensitive and col not in ("class", "*"):
                 known = ", ".join(evidence_sensitive) or "none"
-                problems.append((i, "by", f"column {col!r} is not a sensitive column of the release (sensitive: {known})"))
+                problems.append((i, "by", f"column {col!r} is not a sensitive column of the release "
+                                          f"(sensitive: {known})"))
     return problems

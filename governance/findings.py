@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from enum import Enum
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -27,6 +27,22 @@ NOT_JUDGED_SHOWN = 5
 REASON_CHARS = 90
 
 
+class DetailKey:
+    """``Finding.details`` keys that code other than the rule writing them reads (engine, renderers). Reading
+    through these names (or the ``Finding`` accessors below) keeps a renamed key from silently reading as
+    missing; the JSON keys are these strings, unchanged."""
+
+    METRIC: Final = "metric"  # the rule's metric (every rule with a ``metric`` parameter)
+    DECIDED_ON: Final = "decided_on"  # "point" or "bound"
+    SLICES: Final = "slices"  # slice_metric_drop: one dict per judged slice
+    FAILING_SLICES: Final = "failing_slices"  # slice_metric_drop: the names of the failing slices
+    THIN_SLICES: Final = "thin_slices"  # slices under the minimum size, named with their values
+    SKIPPED_TOO_SMALL: Final = "skipped_too_small"
+    WAIVED_STATUS: Final = "waived_status"  # engine: the status a waiver replaced
+    WAIVER: Final = "waiver"  # engine: the applied waiver with its state
+    EXPIRED_WAIVER: Final = "expired_waiver"  # engine: an expired waiver for this rule (ignored)
+
+
 class Finding(BaseModel):
     """The result of one rule on the evidence: what was seen, against what, and a sentence for a human."""
 
@@ -46,6 +62,23 @@ class Finding(BaseModel):
                           "default), recorded by the engine; null in verdicts from older versions (never blocks)")
 
     @property
+    def failing_slices(self) -> list[str]:
+        """The slices a slice rule failed in (empty for other kinds)."""
+        return [str(s) for s in self.details.get(DetailKey.FAILING_SLICES) or []]
+
+    @property
+    def waived_status(self) -> str | None:
+        """The status a waiver replaced (``None`` unless waived)."""
+        value = self.details.get(DetailKey.WAIVED_STATUS)
+        return None if value is None else str(value)
+
+    @property
+    def waiver(self) -> dict[str, Any]:
+        """The applied waiver (approved_by, reason, expires, state), or ``{}`` when none applied."""
+        value = self.details.get(DetailKey.WAIVER)
+        return value if isinstance(value, dict) else {}
+
+    @property
     def blocks(self) -> bool:
         """A block rule blocks when it fails, errs, or is inconclusive under the ``block`` stance."""
         if self.severity != "block":
@@ -59,7 +92,7 @@ class Finding(BaseModel):
         undecided = (Status.INCONCLUSIVE.value, Status.ERROR.value)
         return self.severity == "block" and (
             self.status.value in undecided
-            or (self.status == Status.WAIVED and self.details.get("waived_status") in undecided))
+            or (self.status == Status.WAIVED and self.waived_status in undecided))
 
 
 class NotJudged(BaseModel):
@@ -97,7 +130,7 @@ class Verdict(BaseModel):
                                         "inconclusive or error (derived from the findings)")
 
     @model_validator(mode="after")
-    def _derive_not_judged(self) -> "Verdict":
+    def _derive_not_judged(self) -> Verdict:
         # derived, never trusted from input: the list always matches the findings (frozen, hence __setattr__)
         object.__setattr__(self, "not_judged", not_judged(self.findings))
         return self
@@ -120,7 +153,7 @@ def _rules_word(n: int) -> str:
     return f"{n} block rule{'s' if n != 1 else ''}"
 
 
-def not_judged_clause(verdict: "Verdict", *, verb: bool = True) -> str:
+def not_judged_clause(verdict: Verdict, *, verb: bool = True) -> str:
     """'2 block rules were not judged: FAIR-001 (reason), ...' (without 'were' when ``verb`` is false),
     or '' when every block rule was judged."""
     items = verdict.not_judged
@@ -132,7 +165,7 @@ def not_judged_clause(verdict: "Verdict", *, verb: bool = True) -> str:
     return f"{_rules_word(len(items))} {were}not judged: {', '.join(shown)}{more}"
 
 
-def decision_line(verdict: "Verdict") -> str:
+def decision_line(verdict: Verdict) -> str:
     """The one-line decision every output states: PASS / BLOCKED, and which block rules were not judged."""
     if verdict.decision == "pass":
         clause = not_judged_clause(verdict)

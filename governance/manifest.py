@@ -10,7 +10,6 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from .errors import InputError
 from .yamlfile import load_model_file
 
 ModelFormat = Literal["skops", "torch", "torch-export", "onnx", "predictions", "pickle", "joblib"]
@@ -18,7 +17,7 @@ Task = Literal["binary_classification", "multiclass_classification"]
 Label = int | str
 
 
-#: torch ``architecture``: a module path inside the release's folder and a class (governance/models/torch_model.py)
+#: torch ``architecture``: a module path in the release's folder and a class (governance/models/torch_architecture.py)
 _ARCHITECTURE = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
 
 
@@ -44,7 +43,7 @@ class ModelSpec(_Strict):
     )
 
     @model_validator(mode="after")
-    def _format_fields(self) -> "ModelSpec":
+    def _format_fields(self) -> ModelSpec:
         if self.format == "torch" and not self.architecture:
             raise ValueError("format 'torch' needs 'architecture: module:Class' (an nn.Module subclass in a .py "
                              "file in the release's folder)")
@@ -68,10 +67,11 @@ class DataSpec(_Strict):
     continuous: list[str] = Field(
         default_factory=list, description="numeric feature columns always given robustness noise, even integer ones "
                                           "with few distinct values (otherwise taken as categorical)")
-    chunk_rows: int = Field(65536, gt=0, le=10_000_000, description="rows read and scored at a time (at most 10,000,000)")
+    chunk_rows: int = Field(65536, gt=0, le=10_000_000,
+                            description="rows read and scored at a time (at most 10,000,000)")
 
     @model_validator(mode="after")
-    def _columns_disjoint(self) -> "DataSpec":
+    def _columns_disjoint(self) -> DataSpec:
         if self.target in self.sensitive:
             raise ValueError(f"target column {self.target!r} is also listed as sensitive")
         if "class" in self.sensitive:
@@ -95,8 +95,7 @@ class DataSpec(_Strict):
             if len(set(self.key)) != len(self.key):
                 raise ValueError("key columns are listed twice")
             if clash := [c for c in self.key if c == self.target or c in (self.features or [])]:
-                raise ValueError(f"key column {clash[0]!r} is also the target or a feature: a key identifies a "
-                                 f"record, it is not a model input")
+                raise ValueError(KEY_IS_MODEL_INPUT.format(column=clash[0]))
         return self
 
 
@@ -110,12 +109,14 @@ class BootstrapSpec(_Strict):
 class RobustnessSpec(_Strict):
     sigmas: list[Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]] = Field(
         default_factory=lambda: [0.1, 0.3], max_length=20,
-        description="Gaussian noise levels, in each numeric feature's standard deviation (each in [0, 100], at most 20; 0 is a clean control)")
+        description="Gaussian noise levels, in each numeric feature's standard deviation (each in [0, 100], at most "
+                    "20; 0 is a clean control)")
     fgsm_epsilons: list[Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]] = Field(
         default_factory=lambda: [0.05], max_length=20, description="torch models only (each in [0, 100], at most 20)")
     seed: int = 0
     max_rows: int = Field(20000, ge=1, le=10_000_000,
-                          description="rows perturbed (the first ones of the data), bounding the cost (at most 10,000,000)")
+                          description="rows perturbed (the first ones of the data), bounding the cost "
+                                      "(at most 10,000,000)")
 
 
 class LatencySpec(_Strict):
@@ -146,6 +147,9 @@ PLACEHOLDER_NAMES = frozenset({
     "owner", "test", "example", "n/a", "na", "none", "null", "nil", "tbd", "todo", "fixme", "xxx", "changeme",
 })
 #: words that mark a name as not filled in wherever they appear in it ("TODO: name", "Name (TBD)")
+#: a key column that is also the target or a feature (template: format with column)
+KEY_IS_MODEL_INPUT = ("key column {column!r} is also the target or a feature: a key identifies a record, it is not a "
+                      "model input")
 PLACEHOLDER_WORDS = frozenset({"todo", "tbd", "fixme", "xxx", "placeholder", "changeme"})
 APPROVAL_BLANK = "{field} is blank: a sign-off needs who signed, in which role, and what they state"
 APPROVAL_PLACEHOLDER_NAME = ("{name} is a placeholder, not a person: write the name of the person who reviewed the "

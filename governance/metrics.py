@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Literal, get_args
 
 import numpy as np
 
-METRICS: tuple[str, ...] = (
+#: written out so type checkers and editors see a rule's ``metric`` values; METRICS is derived from it
+MetricName = Literal[
     "accuracy",
     "balanced_accuracy",
     "precision",
@@ -29,17 +31,19 @@ METRICS: tuple[str, ...] = (
     "selection_rate",
     "false_positive_rate",
     "false_negative_rate",
-)
+]
+METRICS: tuple[MetricName, ...] = get_args(MetricName)
 HIGHER_IS_BETTER: dict[str, bool] = {
     m: m not in ("log_loss", "false_positive_rate", "false_negative_rate") for m in METRICS
 }
 
-FAIRNESS_METRICS: tuple[str, ...] = (
+FairnessName = Literal[
     "demographic_parity_difference",
     "demographic_parity_ratio",
     "equalized_odds_difference",
     "equalized_odds_ratio",
-)
+]
+FAIRNESS_METRICS: tuple[FairnessName, ...] = get_args(FairnessName)
 # A bigger gap between groups is worse; a smaller min/max ratio is worse.
 FAIRNESS_HIGHER_IS_WORSE: dict[str, bool] = {m: m.endswith("_difference") for m in FAIRNESS_METRICS}
 
@@ -77,9 +81,9 @@ def _check_cm(cm: np.ndarray) -> np.ndarray:
     arr = np.asarray(cm)
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or arr.shape[0] == 0:
         raise ValueError(f"confusion matrix must be a non-empty K x K array, got shape {arr.shape}")
-    if arr.dtype.kind not in "iub":
-        if arr.dtype.kind != "f" or not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
-            raise ValueError("confusion matrix must hold integer counts")
+    if arr.dtype.kind not in "iub" and (
+            arr.dtype.kind != "f" or not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr))):
+        raise ValueError("confusion matrix must hold integer counts")
     if np.any(arr < 0):
         raise ValueError("confusion matrix counts must be non-negative")
     return arr.astype(np.int64)
@@ -229,8 +233,9 @@ def macro_ovr_auc(tables: list[ScoreTable]) -> float | None:
     """Macro one-vs-rest ROC AUC: mean of per-class AUCs (sklearn ``multi_class='ovr'``,
     ``average='macro'``).  ``None`` if there are no tables or any class lacks positives
     or negatives (sklearn refuses such input)."""
-    aucs = [auc_from_score_counts(*t) for t in tables]
-    if not aucs or any(a is None for a in aucs):
+    found = [auc_from_score_counts(*t) for t in tables]
+    aucs = [a for a in found if a is not None]
+    if not aucs or len(aucs) < len(found):
         return None
     return float(np.mean(aucs))
 
@@ -333,7 +338,7 @@ def worst_class_gaps(per_class: list[dict[str, float | None]]) -> dict[str, floa
     skipped, None when no class is defined."""
     out: dict[str, float | None] = {}
     for metric in FAIRNESS_METRICS:
-        defined = [g[metric] for g in per_class if g.get(metric) is not None]
+        defined = [v for g in per_class if (v := g.get(metric)) is not None]
         pick = max if FAIRNESS_HIGHER_IS_WORSE[metric] else min
-        out[metric] = float(pick(defined)) if defined else None  # type: ignore[type-var]
+        out[metric] = float(pick(defined)) if defined else None
     return out

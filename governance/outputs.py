@@ -284,16 +284,16 @@ def write_files(folder: Path, files: dict[str, bytes]) -> list[Path]:
                 f.flush()
                 os.fsync(f.fileno())
             staged.append((name, Path(tmp)))
-        written = []
-        for name, tmp in staged:
-            os.replace(tmp, folder / name)
+        written: list[Path] = []
+        for name, staged_tmp in staged:
+            os.replace(staged_tmp, folder / name)
             written.append(folder / name)
         return written
     except OSError as exc:
         raise InputError(folder, None, f"cannot write: {exc.strerror or exc}") from None
     finally:
-        for _, tmp in staged:
-            tmp.unlink(missing_ok=True)
+        for _, leftover in staged:
+            leftover.unlink(missing_ok=True)
 
 
 def write_all(out_dir: Path, files: dict[str, bytes]) -> list[Path]:

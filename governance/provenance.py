@@ -22,6 +22,8 @@ DatasetRole = Literal["evaluation", "training", "fine-tuning", "validation", "re
 #: roles whose rows must not reappear in the evaluation data (compared by the leakage check)
 LEAKAGE_ROLES: tuple[str, ...] = ("training", "fine-tuning", "validation")
 SHA256 = r"^[0-9a-f]{64}$"
+BLANK_JUSTIFICATION = ("personal_data_justification is blank: say why the personal-data features are used, "
+                       "or leave it out")
 
 
 class _Strict(BaseModel):
@@ -37,7 +39,7 @@ class CollectionPeriod(_Strict):
     end: dt.date | None = None
 
     @model_validator(mode="after")
-    def _ordered(self) -> "CollectionPeriod":
+    def _ordered(self) -> CollectionPeriod:
         if self.start is None and self.end is None:
             raise ValueError("give at least one of 'start' and 'end'")
         if self.start is not None and self.end is not None and self.start > self.end:
@@ -74,7 +76,7 @@ class DatasetProvenance(_Strict):
     hashes_lower_case = field_validator("sha256", mode="before")(_lower_hash)
 
     @model_validator(mode="after")
-    def _located(self) -> "DatasetProvenance":
+    def _located(self) -> DatasetProvenance:
         if self.path is None and self.uri is None:
             raise ValueError("a dataset needs 'path' (a local file) or 'uri'")
         if self.personal_data is not None and len(set(self.personal_data)) != len(self.personal_data):
@@ -82,8 +84,7 @@ class DatasetProvenance(_Strict):
         if self.key is not None and len(set(self.key)) != len(self.key):
             raise ValueError("key lists a column twice")
         if self.personal_data_justification is not None and not self.personal_data_justification.strip():
-            raise ValueError("personal_data_justification is blank: say why the personal-data features are used, "
-                             "or leave it out")
+            raise ValueError(BLANK_JUSTIFICATION)
         return self
 
 
@@ -121,7 +122,7 @@ class Provenance(_Strict):
                                   "by their sha256")
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Provenance":
+    def _consistent(self) -> Provenance:
         seen: dict[str, str] = {}
         for name, model in self.models.items():
             if model.sha256 in seen:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from pydantic.fields import FieldInfo
-
 import yaml
+from pydantic.fields import FieldInfo
 
 from .rules import KINDS
 from .rules.base import PolicyDefaults, RuleBase
@@ -56,7 +55,7 @@ def _default(field: FieldInfo) -> str:
     if field.is_required():
         return "required"
     if field.default_factory is not None:
-        return f"`{field.default_factory()!r}`"
+        return f"`{field.get_default(call_default_factory=True)!r}`"  # our factories take no arguments
     return f"`{field.default!r}`"
 
 

@@ -23,6 +23,11 @@ SIGNATURE = "verdict.sig"
 SIGNATURE_HOLDS = "and the signature holds"
 SIGNATURE_NOT_CHECKED = "signature not checked (no --public-key)"
 SIGNATURE_PRESENT_UNCHECKED = "verdict.sig present but NOT checked (pass --public-key to check it)"
+#: what `verify` reports (templates: format with the names shown)
+OUTPUT_CHANGED = "{name}: changed since it was written"
+NOT_LISTED = "{path}: not listed in " + CHECKSUMS
+SIGNATURE_MISMATCH = f"{SIGNATURE}: signature does not match {CHECKSUMS} and this public key"
+INPUT_CHANGED = "{name} ({path}): changed since it was evaluated"
 _MAX_EXTENDS = 32  # a longer chain was refused when the policy was loaded; never loop here
 
 
@@ -165,7 +170,7 @@ def verify(out_dir: Path, public_key: Path | None = None) -> tuple[list[str], li
             problems.append(f"{name}: missing" if not p.exists() and not p.is_symlink() else
                             f"{name}: not a regular file (changed)")
         elif sha256_file(p) != digest:
-            problems.append(f"{name}: changed since it was written")
+            problems.append(OUTPUT_CHANGED.format(name=name))
         checked.append(name)
     for p in sorted(out_dir.rglob("*")):
         rel = p.relative_to(out_dir).as_posix()
@@ -175,7 +180,7 @@ def verify(out_dir: Path, public_key: Path | None = None) -> tuple[list[str], li
             if next(p.iterdir(), None) is None:
                 problems.append(f"{rel}/: a folder not written by the gate")
             continue  # its files are reported one by one
-        problems.append(f"{rel}: not listed in {CHECKSUMS}")
+        problems.append(NOT_LISTED.format(path=rel))
     problems += _verify_inputs(out_dir, checked)
     sig_path = out_dir / SIGNATURE
     signature = SIGNATURE_NOT_CHECKED
@@ -190,7 +195,7 @@ def verify(out_dir: Path, public_key: Path | None = None) -> tuple[list[str], li
                 checked.append(f"{SIGNATURE} (Ed25519)")
                 signature = SIGNATURE_HOLDS
             except InvalidSignature:
-                problems.append(f"{SIGNATURE}: signature does not match {CHECKSUMS} and this public key")
+                problems.append(SIGNATURE_MISMATCH)
     elif sig_path.exists() or sig_path.is_symlink():
         signature = SIGNATURE_PRESENT_UNCHECKED
     return problems, checked, signature
@@ -224,6 +229,6 @@ def _verify_inputs(out_dir: Path, checked: list[str]) -> list[str]:
         if not p.is_file():  # a FIFO or device is not a file: reported, never opened
             problems.append(f"{name} ({p}): missing")
         elif sha256_file(p) != ref.sha256:
-            problems.append(f"{name} ({p}): changed since it was evaluated")
+            problems.append(INPUT_CHANGED.format(name=name, path=p))
         checked.append(f"{name} ({p})")
     return problems

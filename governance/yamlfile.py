@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from .errors import InputError
 
@@ -72,7 +73,7 @@ class StrictLoader(yaml.SafeLoader):
         self._depth = 0
         self._aliases = 0
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:  # type: ignore[override]
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
             self._aliases += 1
             if self._aliases > MAX_YAML_ALIASES:
@@ -85,13 +86,13 @@ class StrictLoader(yaml.SafeLoader):
         finally:
             self._depth -= 1
 
-    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:  # type: ignore[override]
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
         try:
             return super().construct_yaml_timestamp(node)
         except ValueError:
             return node.value
 
-    def construct_yaml_float(self, node: yaml.ScalarNode) -> float:  # type: ignore[override]
+    def construct_yaml_float(self, node: yaml.ScalarNode) -> float:
         value = super().construct_yaml_float(node)
         if not math.isfinite(value):
             raise _Refused(NOT_FINITE.format(text=node.value), node.start_mark)
@@ -233,8 +234,8 @@ def _check_nodes(path: Path, loader: StrictLoader, node: yaml.Node, where: str, 
                     ident = (k.tag, k.value)
                 k_line = k.start_mark.line + 1
                 if ident in first:
-                    field = where or None
-                    raise InputError(path, field, DUPLICATE_KEY.format(key=k.value, first=first[ident], second=k_line))
+                    raise InputError(path, where or None,
+                                     DUPLICATE_KEY.format(key=k.value, first=first[ident], second=k_line))
                 first[ident] = k_line
                 child_where = f"{where}.{k.value}" if where else str(k.value)
             else:
@@ -358,7 +359,7 @@ def _keys_at(root: type[BaseModel] | None, loc: tuple[Any, ...]) -> list[str] | 
     return keys or None
 
 
-def _expected_values(err: dict[str, Any]) -> list[str]:
+def _expected_values(err: ErrorDetails) -> list[str]:
     expected = str((err.get("ctx") or {}).get("expected", ""))
     return re.findall(r"'([^']*)'", expected)
 

@@ -16,6 +16,8 @@ The sensitive columns (``sex``, ``race``, ``age_group``) are not inputs; ``age``
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import nn
 
@@ -42,6 +44,11 @@ HIDDEN = (256, 128)
 
 
 class AdultMLP(nn.Module):
+    # buffers, declared so type checkers see tensors (nn.Module.__getattr__ says Tensor | Module)
+    mean: torch.Tensor
+    scale: torch.Tensor
+    log1p: torch.Tensor
+
     def __init__(self, hidden: tuple[int, ...] | list[int] = HIDDEN) -> None:
         super().__init__()
         self.register_buffer("mean", torch.zeros(len(NUMERIC)))
@@ -49,7 +56,7 @@ class AdultMLP(nn.Module):
         self.register_buffer("log1p", torch.tensor([c in LOG1P for c in NUMERIC]), persistent=False)
         self.cardinalities = [len(v) + 1 for v in CATEGORIES.values()]  # + code 0 (missing)
         widths = [len(NUMERIC) + sum(self.cardinalities), *hidden, 2]
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(widths))
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Raw rows -> the first layer's input (standardised numbers, one-hot codes)."""

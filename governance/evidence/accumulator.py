@@ -151,7 +151,7 @@ class Accumulator:
             pool = pool[np.argsort(row_priority(pool, self.seed), kind="stable")[: self.examples]]
         self.broken_rows = np.sort(pool)
 
-    def merge(self, other: "Accumulator") -> "Accumulator":
+    def merge(self, other: Accumulator) -> Accumulator:
         """A new accumulator holding both (associative; cells are matched by their key, not their id)."""
         out = Accumulator(self.k, self.positive, roc_auc=self.roc_auc and other.roc_auc, bins=self.bins,
                           examples=self.examples, seed=self.seed)
@@ -237,7 +237,8 @@ class Accumulator:
             }
         return out
 
-    def agreement(self, cells: Sequence[int] | None = None, true_class: int | None = None) -> dict[str, float | int | None]:
+    def agreement(self, cells: Sequence[int] | None = None,
+                  true_class: int | None = None) -> dict[str, float | int | None]:
         joint = self.joint(range(len(self.keys)) if cells is None else cells, true_class)  # [true, base, cand]
         n = int(joint.sum())
         idx = np.arange(self.k)

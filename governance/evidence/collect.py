@@ -18,12 +18,26 @@ from ..hashing import file_ref
 from ..manifest import Release
 from ..metrics import METRICS, class_fairness_gaps, fairness_gaps, worst_class_gaps
 from .accumulator import Accumulator
-from .provenance_facts import release_facts
-from .efficiency import measure_efficiency
-from .robustness import RobustnessAccumulator, numeric_features, perturbable_features
 from .bootstrap import METHOD, SliceRef, interval, resample_metrics
-from .schema import (Agreement, Calibration, CalibrationStats, Comparison, Comparisons, DataEvidence, Efficiency,
-                     Evidence, Interval, ModelEvidence, Robustness)
+from .efficiency import measure_efficiency
+from .provenance_facts import release_facts
+from .robustness import RobustnessAccumulator, numeric_features, perturbable_features
+from .schema import (
+    ROLES,
+    Agreement,
+    Calibration,
+    CalibrationStats,
+    ClassCounts,
+    Comparison,
+    Comparisons,
+    DataEvidence,
+    Efficiency,
+    Evidence,
+    Interval,
+    ModelEvidence,
+    Robustness,
+    Role,
+)
 
 LIBRARIES = ("numpy", "pyarrow", "pydantic", "scikit-learn", "skops", "torch", "safetensors", "onnxruntime", "onnx",
              "fairlearn")
@@ -104,7 +118,8 @@ def _check_task(release: Release, classes: list[str], role: str, raw: np.ndarray
         raise InputError(release.path, "task", TASK_IS_BINARY.format(what=what))
 
 
-def _probabilities(raw: np.ndarray, classes: list[str], positive: int | None, where: Path, first_row: int) -> np.ndarray:
+def _probabilities(raw: np.ndarray, classes: list[str], positive: int | None, where: Path,
+                   first_row: int) -> np.ndarray:
     """Check a model's scores and return (rows, K) probabilities."""
     raw = np.asarray(raw, dtype=np.float64)
     if raw.ndim == 1:
@@ -188,7 +203,8 @@ def collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu"
             _check_task(release, classes, r, raw, chunk.target)
         probs = [to_probabilities(r, raws[r], chunk.offset) for r in ("baseline", "candidate")]
         y = _encode(chunk.target, classes, data_path, m.data.target, chunk.offset)
-        acc.update(acc.cells_for(chunk.sensitive, len(chunk)), y, probs[0], probs[1], rows=chunk.offset + np.arange(len(chunk)))
+        acc.update(acc.cells_for(chunk.sensitive, len(chunk)), y, probs[0], probs[1],
+                   rows=chunk.offset + np.arange(len(chunk)))
         if sample is None:
             sample = chunk.features.slice(0, max(ev.latency.batch_sizes) if ev.latency else 1)
         if ev.robustness is not None:
@@ -237,7 +253,7 @@ def _comparisons(acc: Accumulator, refs: dict[str, dict[str, SliceRef]], points:
     draws = resample_metrics(acc, named, spec.resamples, spec.seed)
 
     def compare(key: str, base: dict, cand: dict) -> dict[str, Comparison]:
-        out = {}
+        out: dict[str, Comparison] = {}
         for metric in METRICS:
             b, c = base.get(metric), cand.get(metric)
             cis: dict[str, Interval | None] = {}
@@ -269,28 +285,28 @@ def build_evidence(release: Release, acc: Accumulator, source: DataSource, class
     files = {"manifest": file_ref(release.path, folder), "data": file_ref(data_path, folder),
              **{role: file_ref(p, folder) for role, p in paths.items()}}
     points: dict[str, dict] = {}
-    models = {}
-    for i, role in enumerate(("baseline", "candidate")):
+    models: dict[Role, ModelEvidence] = {}
+    for i, role in enumerate(ROLES):
         slices = {d: {v: {**acc.metrics(r.cells, i, r.true_class)} for v, r in values.items()}
                   for d, values in refs.items()}
         for values in slices.values():
             for stats in values.values():
                 stats["share"] = (stats["count"] or 0) / total if total else None
-        class_counts: dict[str, dict[str, dict[str, list[int]]]] = {}
+        class_counts: dict[str, dict[str, ClassCounts]] = {}
         if positive is not None:
             fairness = {d: fairness_gaps(s) for d, s in slices.items() if d != CLASS_DIMENSION}
         else:  # multiclass: one-vs-rest counts per slice and class, and the worst class's gap per dimension
-            class_counts = {d: {v: acc.class_counts(r.cells, i) for v, r in values.items()}
+            class_counts = {d: {v: ClassCounts(**acc.class_counts(r.cells, i)) for v, r in values.items()}
                             for d, values in refs.items() if d != CLASS_DIMENSION}
             fairness = {d: worst_class_gaps(class_fairness_gaps(
-                {v: (slices[d][v]["count"], c["true"], c["predicted"], c["correct"]) for v, c in counts.items()}))
+                {v: (int(slices[d][v]["count"] or 0), c.true, c.predicted, c.correct) for v, c in counts.items()}))
                 for d, counts in class_counts.items()}
         overall = acc.metrics(everything, i)
         points[role] = {"overall": overall, "slices": slices}
         models[role] = ModelEvidence(format=getattr(m, role).format, file=files[role],
                                      description=adapters[role].describe(), overall=overall,
                                      slices=slices, fairness=fairness, class_counts=class_counts)
-    roles = ("baseline", "candidate")
+    roles = ROLES
     calibration = Calibration(
         bins=acc.bins,
         score="positive-class probability" if positive is not None else "top-label confidence",
@@ -301,8 +317,8 @@ def build_evidence(release: Release, acc: Accumulator, source: DataSource, class
     )
     overall_agreement = acc.agreement()
     agreement = Agreement(
-        rows=overall_agreement["count"], same_prediction=overall_agreement["same_prediction"],
-        fixed=overall_agreement["fixed"], broken=overall_agreement["broken"],
+        rows=int(overall_agreement["count"] or 0), same_prediction=overall_agreement["same_prediction"],
+        fixed=int(overall_agreement["fixed"] or 0), broken=int(overall_agreement["broken"] or 0),
         max_abs_score_difference=acc.max_abs_diff,
         slices={d: {v: acc.agreement(r.cells, r.true_class) for v, r in values.items()} for d, values in refs.items()},
         broken_examples=[int(r) for r in acc.broken_rows],
@@ -328,7 +344,8 @@ def build_evidence(release: Release, acc: Accumulator, source: DataSource, class
         dimensions=dimensions,
         models=models,
         agreement=agreement,
-        comparisons=_comparisons(acc, refs, points, m.evaluation.bootstrap) if m.evaluation.bootstrap.resamples else None,
+        comparisons=(_comparisons(acc, refs, points, m.evaluation.bootstrap) if m.evaluation.bootstrap.resamples
+                     else None),
         calibration=calibration,
         efficiency=efficiency,
         robustness=robustness,

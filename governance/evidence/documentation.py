@@ -32,7 +32,8 @@ def card_sections() -> tuple[str, ...]:
 
 @lru_cache(maxsize=1)
 def section_aliases() -> dict[str, str]:
-    """Short names for sections whose last part is unique: ``out_of_scope_uses`` -> ``intended_use.out_of_scope_uses``."""
+    """Short names for sections whose last part is unique:
+    ``out_of_scope_uses`` -> ``intended_use.out_of_scope_uses``."""
     last: dict[str, list[str]] = {}
     for path in card_sections():
         last.setdefault(path.rsplit(".", 1)[-1], []).append(path)

@@ -167,7 +167,7 @@ class EvaluationRows:
     rows: int
 
     @classmethod
-    def read(cls, path: Path, columns: list[str], chunk_rows: int) -> "EvaluationRows":
+    def read(cls, path: Path, columns: list[str], chunk_rows: int) -> EvaluationRows:
         """Stream ``path``: each chunk's distinct hashes with counts are merged into the running set (merges are
         batched so the work stays O(n log n); memory: the distinct hashes plus at most as many pending)."""
         hashes, counts = np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
@@ -263,7 +263,10 @@ def measure_leakage(data_path: Path, columns: list[str],
                                    problem=f"lacks the {what} {', '.join(lacking)}")
             continue
         o = evaluation.overlap(path, hashed, chunk_rows, other)
-        share = (lambda x: x / n if n else None)
+
+        def share(x: int) -> float | None:
+            return x / n if n else None
+
         out[name] = LeakageSet(role=role, file=ref, rows=o.rows, overlap_rows=o.overlap_rows,
                                overlap_share=share(o.overlap_rows), key=other if key else None,
                                sample_rows=None if key else o.sample_rows,
@@ -272,5 +275,5 @@ def measure_leakage(data_path: Path, columns: list[str],
                                chance_share=None if key else o.chance_share)
     duplicated = evaluation.duplicated_rows
     return Leakage(method=KEY_METHOD if key else METHOD, columns=hashed, key=list(key) if key else None,
-                   evaluation_rows=n, evaluation_distinct_rows=int(len(evaluation.hashes)),
+                   evaluation_rows=n, evaluation_distinct_rows=len(evaluation.hashes),
                    duplicated_rows=duplicated, duplicated_share=duplicated / n if n else None, datasets=out)

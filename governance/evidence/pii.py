@@ -27,6 +27,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
 import pyarrow as pa
@@ -34,7 +35,8 @@ import pyarrow.compute as pc
 
 from .tables import iter_tables
 
-DETECTORS = ("email", "phone", "ssn", "payment_card", "ip_address")
+Detector = Literal["email", "phone", "ssn", "payment_card", "ip_address"]
+DETECTORS: tuple[Detector, ...] = get_args(Detector)
 MAX_ROWS = 50_000
 _PRIORITY = "__pg_priority__"
 
@@ -154,7 +156,7 @@ def sample_rows(path: Path, chunk_rows: int, max_rows: int = MAX_ROWS) -> tuple[
     kept: pa.Table | None = None
     scannable: list[str] | None = None
     not_scanned: list[str] = []
-    threshold = np.iinfo(np.uint64).max
+    threshold = np.uint64(np.iinfo(np.uint64).max)
     total = 0
     for table in iter_tables(path, None, chunk_rows, csv_text=True):
         if scannable is None:
@@ -190,10 +192,11 @@ def scan_pii(path: Path, chunk_rows: int, *, max_rows: int = MAX_ROWS):
 
     sample, not_scanned, total = sample_rows(path, chunk_rows, max_rows)
     columns: dict[str, PiiColumn] = {}
-    rows = sample.num_rows if sample is not None else 0
-    for name in (sample.column_names if sample is not None else []):
-        column = sample.column(name)
-        counts = dict.fromkeys(DETECTORS, 0)
+    scanned = sample if sample is not None else pa.table({})  # no scannable column: nothing to count
+    rows = scanned.num_rows
+    for name in scanned.column_names:
+        column = scanned.column(name)
+        counts: dict[str, int] = dict.fromkeys(DETECTORS, 0)
         filled = pc.fill_null(pc.invert(pc.match_substring_regex(column, r"^\s*$")), False)
         plain = pc.fill_null(pc.match_substring_regex(column, _PLAIN_NUMBER), True)
         for value in pc.filter(column, pc.and_(filled, pc.invert(plain))).to_pylist():

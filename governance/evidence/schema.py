@@ -13,7 +13,9 @@ Number = float | int | None
 #: metric name -> value; `count` is the number of rows. None where a metric is undefined (e.g. AUC with one class).
 MetricValues = dict[str, Number]
 
-ROLES = ("baseline", "candidate")
+#: the two models every release compares
+Role = Literal["baseline", "candidate"]
+ROLES: tuple[Role, Role] = ("baseline", "candidate")
 
 
 class _Frozen(BaseModel):
@@ -119,7 +121,7 @@ class CalibrationStats(_Frozen):
 class Calibration(_Frozen):
     bins: int
     score: str = Field(description="which score is binned, e.g. 'positive-class probability'")
-    models: dict[Literal["baseline", "candidate"], CalibrationStats]
+    models: dict[Role, CalibrationStats]
     slices: dict[str, dict[str, dict[str, CalibrationStats]]] = Field(
         default_factory=dict, description="dimension -> slice -> model -> stats (no reliability curve)")
 
@@ -148,18 +150,19 @@ class Efficiency(_Frozen):
     device: str
     hardware: str
     method: str = Field(description="how latency was measured (warm-up, repeats, interleaving)")
-    models: dict[Literal["baseline", "candidate"], ModelEfficiency]
+    models: dict[Role, ModelEfficiency]
     compression_ratio: float | None = Field(None, description="baseline gzip size / candidate gzip size")
     size_reduction: float | None = Field(None, description="1 - candidate gzip size / baseline gzip size")
-    speedup: dict[str, float] = Field(default_factory=dict, description="batch size -> baseline median / candidate median")
+    speedup: dict[str, float] = Field(default_factory=dict,
+                                      description="batch size -> baseline median / candidate median")
 
 
 class RobustnessLevel(_Frozen):
     perturbation: Literal["gaussian", "fgsm"]
     level: float = Field(description="gaussian: sigma in feature standard deviations; fgsm: epsilon")
     rows: int
-    accuracy: dict[Literal["baseline", "candidate"], float]
-    drop: dict[Literal["baseline", "candidate"], float] = Field(description="clean accuracy - perturbed accuracy")
+    accuracy: dict[Role, float]
+    drop: dict[Role, float] = Field(description="clean accuracy - perturbed accuracy")
     extra_drop: float = Field(description="candidate drop - baseline drop (positive: the candidate is more fragile)")
 
 
@@ -257,7 +260,7 @@ class Evidence(_Frozen):
     inputs: dict[str, FileRef] = Field(description="every input file with its sha256")
     data: DataEvidence
     dimensions: dict[str, list[str]] = Field(description="slice dimension name -> the sensitive columns it joins")
-    models: dict[Literal["baseline", "candidate"], ModelEvidence]
+    models: dict[Role, ModelEvidence]
     agreement: Agreement
     comparisons: Comparisons | None = None
     calibration: Calibration | None = None

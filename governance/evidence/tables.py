@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pyarrow as pa
 
@@ -23,7 +23,8 @@ def column_names(path: Path) -> list[str]:
         raise _arrow_error(path, exc) from None
 
 
-def iter_tables(path: Path, columns: list[str] | None, chunk_rows: int, *, csv_text: bool = False) -> Iterator[pa.Table]:
+def iter_tables(path: Path, columns: list[str] | None, chunk_rows: int, *,
+                csv_text: bool = False) -> Iterator[pa.Table]:
     """Tables of ``chunk_rows`` rows (the last may be shorter) holding ``columns`` (None: all) of ``path``.
 
     CSV columns are typed by pyarrow's inference, with integer columns widened to float64 (so a later "1.5"

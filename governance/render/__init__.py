@@ -10,7 +10,7 @@ from typing import Any
 from ..card import CardFacts
 from ..evidence.schema import Evidence, FileRef
 from ..findings import Verdict
-from . import bom, documents, junit, jsonfiles, sarif
+from . import bom, documents, jsonfiles, junit, sarif
 
 
 @dataclass(frozen=True)

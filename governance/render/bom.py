@@ -15,7 +15,7 @@ import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from ..evidence.schema import Evidence, FileRef
+from ..evidence.schema import Evidence, FileRef, Role
 
 if TYPE_CHECKING:
     from . import RenderContext
@@ -82,9 +82,9 @@ def performance_metrics(evidence: Evidence) -> list[dict]:
     cand = evidence.models["candidate"]
     for metric, v in cand.overall.items():
         add(metric, v, None)
-    for dim, values in cand.slices.items():
-        for value, metrics in values.items():
-            for metric, v in metrics.items():
+    for dim, slice_values in cand.slices.items():
+        for value, slice_metrics in slice_values.items():
+            for metric, v in slice_metrics.items():
                 add(metric, v, f"{dim}={value}")
     return out
 
@@ -123,7 +123,7 @@ def _dataset_components(evidence: Evidence) -> list[dict]:
     return out
 
 
-def _considerations(ctx: "RenderContext") -> dict | None:
+def _considerations(ctx: RenderContext) -> dict | None:
     card = ctx.card
     if card is None:
         return None
@@ -136,7 +136,7 @@ def _considerations(ctx: "RenderContext") -> dict | None:
     })
 
 
-def _findings_properties(ctx: "RenderContext") -> list[dict]:
+def _findings_properties(ctx: RenderContext) -> list[dict]:
     verdict = ctx.verdict
     props = [_prop("decision", verdict.decision)]
     if verdict.policy.get("name"):
@@ -153,7 +153,7 @@ def _findings_properties(ctx: "RenderContext") -> list[dict]:
     return props
 
 
-def build_bom(ctx: "RenderContext") -> dict:
+def build_bom(ctx: RenderContext) -> dict:
     ev = ctx.evidence
     cand_ref = ev.inputs.get("candidate") or ev.models["candidate"].file
     base_ref = ev.inputs.get("baseline") or ev.models["baseline"].file
@@ -163,7 +163,7 @@ def build_bom(ctx: "RenderContext") -> dict:
     card_details = ctx.card.model_details if ctx.card is not None else None
     datasets = _dataset_components(ev)
 
-    def model_props(role: str, ref: FileRef, decl) -> list[dict]:
+    def model_props(role: Role, ref: FileRef, decl) -> list[dict]:
         props = [_prop("role", role), _prop("format", ev.models[role].format), _prop("file", ref.path)]
         if decl is not None:
             name, m = decl
@@ -227,5 +227,5 @@ def build_bom(ctx: "RenderContext") -> dict:
     return bom
 
 
-def bom_json(ctx: "RenderContext") -> bytes:
+def bom_json(ctx: RenderContext) -> bytes:
     return json.dumps(build_bom(ctx), indent=2, ensure_ascii=False).encode() + b"\n"

@@ -7,9 +7,26 @@ from datetime import date, datetime, timezone
 
 import numpy as np
 
-from ..evidence.schema import (Agreement, Calibration, CalibrationStats, Comparison, Comparisons, DataEvidence,
-                               Efficiency, Evidence, FileRef, Interval, LatencyStats, ModelEfficiency, ModelEvidence,
-                               Reliability, Robustness, RobustnessLevel)
+from ..evidence.schema import (
+    ROLES,
+    Agreement,
+    Calibration,
+    CalibrationStats,
+    Comparison,
+    Comparisons,
+    DataEvidence,
+    Efficiency,
+    Evidence,
+    FileRef,
+    Interval,
+    LatencyStats,
+    ModelEfficiency,
+    ModelEvidence,
+    Reliability,
+    Robustness,
+    RobustnessLevel,
+    Role,
+)
 from ..findings import Finding, Status, Verdict, decide
 
 METRICS = ("accuracy", "balanced_accuracy", "recall", "roc_auc", "log_loss")
@@ -39,9 +56,12 @@ def sample_evidence(slices: int = 50, seed: int = 0) -> Evidence:
 
     base_acc = rng.uniform(0.75, 0.9, size=slices)
     cand_acc = base_acc - rng.normal(0.005, 0.01, size=slices)
-    models, comp_slices = {}, {}
-    for role, acc in (("baseline", base_acc), ("candidate", cand_acc)):
+    models: dict[Role, ModelEvidence] = {}
+    overall: dict[Role, dict[str, float]] = {}
+    comp_slices: dict[str, dict[str, Comparison]] = {}
+    for role, acc in zip(ROLES, (base_acc, cand_acc)):
         overall_acc = float(np.average(acc, weights=counts))
+        overall[role] = values(overall_acc)
         models[role] = ModelEvidence(
             format="skops", file=_ref(f"{role}.skops", 1 if role == "baseline" else 2),
             description={"parameters": 20000, "nonzero_parameters": 20000 if role == "baseline" else 9000},
@@ -53,17 +73,18 @@ def sample_evidence(slices: int = 50, seed: int = 0) -> Evidence:
     for n, c, b, a in zip(names, counts, base_acc, cand_acc):
         half = float(1.96 * np.sqrt(b * (1 - b) / c))
         comp_slices[n] = {m: _comparison(values(float(b))[m], values(float(a))[m], half) for m in METRICS}
-    ob, oc = models["baseline"].overall, models["candidate"].overall
+    ob, oc = overall["baseline"], overall["candidate"]
     bins = 10
     edges = [i / bins for i in range(bins + 1)]
 
     def reliability(shift: float) -> Reliability:
         mids = [(i + 0.5) / bins for i in range(bins)]
-        return Reliability(bin_edges=edges, count=[int(rows / bins)] * bins, mean_confidence=mids,
+        return Reliability(bin_edges=edges, count=[int(rows / bins)] * bins, mean_confidence=list(mids),
                            accuracy=[min(max(m + shift * np.sin(6 * m), 0.0), 1.0) for m in mids])
 
     latency = {role: [LatencyStats(batch_size=b, repeats=30, median_ms=ms, p95_ms=ms * 1.2, rows_per_s=b / ms * 1000)
-                      for b, ms in ((1, 0.2 if role == "baseline" else 0.15), (256, 2.0 if role == "baseline" else 1.1))]
+                      for b, ms in ((1, 0.2 if role == "baseline" else 0.15),
+                                    (256, 2.0 if role == "baseline" else 1.1))]
                for role in ("baseline", "candidate")}
     return Evidence(
         tool={"name": "pruning-governance", "version": "0.0.0-sample"},
@@ -102,15 +123,24 @@ def sample_evidence(slices: int = 50, seed: int = 0) -> Evidence:
                               compression_ratio=74000 / 41000, size_reduction=1 - 41000 / 74000,
                               speedup={"1": 0.2 / 0.15, "256": 2.0 / 1.1}),
         robustness=Robustness(seed=0, features=["x0", "x1"], levels=[
-            RobustnessLevel(perturbation="gaussian", level=0.1, rows=rows, accuracy={"baseline": 0.8, "candidate": 0.79},
+            RobustnessLevel(perturbation="gaussian", level=0.1, rows=rows,
+                            accuracy={"baseline": 0.8, "candidate": 0.79},
                             drop={"baseline": 0.02, "candidate": 0.03}, extra_drop=0.01),
-            RobustnessLevel(perturbation="gaussian", level=0.3, rows=rows, accuracy={"baseline": 0.74, "candidate": 0.7},
+            RobustnessLevel(perturbation="gaussian", level=0.3, rows=rows,
+                            accuracy={"baseline": 0.74, "candidate": 0.7},
                             drop={"baseline": 0.08, "candidate": 0.12}, extra_drop=0.04)]),
     )
 
 
+def _accuracy(evidence: Evidence, role: Role) -> float:
+    value = evidence.models[role].overall.get("accuracy")
+    if value is None:
+        raise ValueError(f"the {role}'s accuracy is undefined: not sample evidence")
+    return float(value)
+
+
 def sample_verdict(evidence: Evidence, *, blocked: bool = False) -> Verdict:
-    drop = evidence.models["baseline"].overall["accuracy"] - evidence.models["candidate"].overall["accuracy"]
+    drop = _accuracy(evidence, "baseline") - _accuracy(evidence, "candidate")
     limit = drop / 2 if blocked else drop + 0.01
     findings = [
         Finding(rule_id="PERF-001", kind="metric_drop", status=Status.FAIL if blocked else Status.PASS,

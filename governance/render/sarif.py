@@ -52,7 +52,7 @@ def _result(f: Finding, locations: dict) -> dict:
         result["locations"] = [{"physicalLocation": {"artifactLocation": {"uri": _uri(str(where["file"]))},
                                                      "region": {"startLine": int(where["line"])}}}]
     if f.status == Status.WAIVED:
-        waiver = f.details.get("waiver") or {}
+        waiver = f.waiver
         result["suppressions"] = [{"kind": "external", "status": "accepted",
                                    "justification": f"{waiver.get('reason', '')} (approved by "
                                                     f"{waiver.get('approved_by', '?')}, expires "

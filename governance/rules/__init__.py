@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from . import agreement, attestation, calibration, efficiency, fairness, performance, robustness
-from . import data_checks, documentation, identity, provenance
-from .base import PolicyDefaults, RuleBase, RuleKind
+from . import (
+    agreement,
+    attestation,
+    calibration,
+    data_checks,
+    documentation,
+    efficiency,
+    fairness,
+    identity,
+    performance,
+    provenance,
+    robustness,
+)
+from .base import PolicyDefaults, RuleBase, RuleKind, kind_of
 
 _CHECKS = (
     performance.metric_drop,
@@ -24,6 +35,6 @@ _CHECKS = (
     documentation.documentation,
 )
 
-KINDS: dict[str, RuleKind] = {c.rule_kind.kind: c.rule_kind for c in _CHECKS}  # type: ignore[attr-defined]
+KINDS: dict[str, RuleKind] = {kind_of(c).kind: kind_of(c) for c in _CHECKS}
 
 __all__ = ["KINDS", "PolicyDefaults", "RuleBase", "RuleKind"]

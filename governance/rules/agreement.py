@@ -23,7 +23,7 @@ class AgreementRule(RuleBase):
     min_slice_size: int | None = Field(None, ge=1)
 
     @model_validator(mode="after")
-    def _per_slice_needs_by(self) -> "AgreementRule":
+    def _per_slice_needs_by(self) -> AgreementRule:
         if self.min_per_slice is not None and not self.by:
             raise ValueError("min_per_slice needs 'by'")
         return self
@@ -42,19 +42,23 @@ def agreement(rule: AgreementRule, evidence: Evidence, defaults: PolicyDefaults)
     details: dict = {"fixed": a.fixed, "broken": a.broken, "broken_examples": a.broken_examples}
     if rule.by:
         minimum, limit = rule.min_slice_size or defaults.min_slice_size, rule.min_per_slice or rule.min
-        judged, small = [], []
+        judged: list[tuple[str, int, float]] = []
+        small: list[tuple[str, int, float | None]] = []
         for dim in dimensions(rule.by, evidence):
             for value, stats in a.slices.get(dim, {}).items():
                 n = int(stats.get("count") or 0)
-                (judged if n >= minimum and stats.get("same_prediction") is not None else small).append(
-                    (f"{dim}={value}", n, stats.get("same_prediction")))
-        thin = sorted(({"slice": s, "count": n, "same_prediction": v} for s, n, v in small),
-                      key=lambda t: (t["same_prediction"] is None, t["same_prediction"] or 0.0, t["count"]))
+                same = stats.get("same_prediction")
+                if n >= minimum and same is not None:
+                    judged.append((f"{dim}={value}", n, same))
+                else:
+                    small.append((f"{dim}={value}", n, same))
+        ranked = sorted(small, key=lambda t: (t[2] is None, t[2] or 0.0, t[1]))  # the least agreeing thin slice first
+        thin = [{"slice": s, "count": n, "same_prediction": v} for s, n, v in ranked]
         details.update(slices_tested=len(judged), skipped_too_small=[s for s, *_ in small], thin_slices=thin)
-        hurt = thin[0] if thin and thin[0]["same_prediction"] is not None and thin[0]["same_prediction"] < limit \
-            else None
-        if hurt:  # a thin slice below the limit is named and leaves the rule undecided, never passed
-            head = (f"thin slice {hurt['slice']} (n={hurt['count']}) agrees on only {fmt(hurt['same_prediction'])}, "
+        low = ranked[0] if ranked and ranked[0][2] is not None and ranked[0][2] < limit else None
+        hurt = thin[0] if low else None
+        if low:  # a thin slice below the limit is named and leaves the rule undecided, never passed
+            head = (f"thin slice {low[0]} (n={low[1]}) agrees on only {fmt(low[2])}, "
                     f"below {fmt(limit)} (not judged: under the minimum of {minimum}); {head}")
         if not judged:
             return finding(rule, Status.INCONCLUSIVE, f"{head}; no slice of {' / '.join(rule.by)} has "

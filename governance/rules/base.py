@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -57,20 +58,36 @@ class RuleKind:
     dated: bool = False  # the check takes ``today=`` (the evaluation date): sign-offs dated after it do not count
 
 
+#: the function attribute ``@rule`` sets on a check (read back with ``kind_of``)
+_KIND_ATTRIBUTE = "rule_kind"
+
+
 def rule(kind: str, params: type[RuleBase], *, dated: bool = False) -> Callable[[Check], Check]:
     """Mark ``check`` as the implementation of ``kind``; the registry lists checks explicitly."""
 
     def mark(check: Check) -> Check:
         family = check.__module__.rsplit(".", 1)[-1]
-        check.rule_kind = RuleKind(kind, params, check, family, dated)  # type: ignore[attr-defined]
+        setattr(check, _KIND_ATTRIBUTE, RuleKind(kind, params, check, family, dated))
         return check
 
     return mark
 
 
+def kind_of(check: Check) -> RuleKind:
+    """The registry record ``@rule`` attached to ``check`` (typed, unlike the function attribute itself)."""
+    found = getattr(check, _KIND_ATTRIBUTE, None)
+    if not isinstance(found, RuleKind):
+        raise TypeError(f"{check!r} is not marked with @rule(kind, params)")
+    return found
+
+
 def finding(rule: RuleBase, status: Status, message: str, *, observed: float | None = None,
             threshold: float | None = None, **details: Any) -> Finding:
+    metric = getattr(rule, "metric", None)
+    if isinstance(metric, str):  # structured: the report picks its slice metrics from this, not from the message
+        details.setdefault("metric", metric)
     return Finding(
+        # every kind's parameter model declares its ``kind`` literal; RuleBase itself has none
         rule_id=rule.id, kind=rule.kind, status=status, severity=rule.severity,  # type: ignore[attr-defined]
         rmf=list(rule.rmf), observed=observed, threshold=threshold, message=message,
         rationale=rule.rationale, details=details,

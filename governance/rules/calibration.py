@@ -20,7 +20,7 @@ class CalibrationRule(RuleBase):
     max_ece_increase: float | None = Field(None, description="the ECE may grow by at most this versus the baseline")
 
     @model_validator(mode="after")
-    def _a_limit(self) -> "CalibrationRule":
+    def _a_limit(self) -> CalibrationRule:
         if self.max_ece is None and self.max_ece_increase is None:
             raise ValueError("give max_ece and/or max_ece_increase")
         return self

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
-from ..evidence.pii import DETECTORS
+from ..evidence.pii import DETECTORS, Detector
 from ..evidence.schema import Evidence, Leakage, LeakageSet
 from ..findings import Finding, Status
 from .base import PolicyDefaults, RuleBase, finding, rule
 from .provenance import NOT_DECLARED
 
 LeakageRole = Literal["training", "fine-tuning", "validation"]
-Detector = Literal[DETECTORS]  # type: ignore[valid-type]
 
 
 def _pct(x: float | None) -> str:
@@ -43,7 +42,8 @@ class LeakageRule(RuleBase):
     leakage not established is not a pass."""
 
     kind: Literal["leakage"]
-    roles: list[LeakageRole] = Field(default_factory=lambda: ["training", "fine-tuning"], min_length=1,
+    roles: list[LeakageRole] = Field(default_factory=lambda: list[LeakageRole](["training", "fine-tuning"]),
+                                     min_length=1,
                                      description="which declared datasets the evaluation rows must not occur in")
     max_overlap_share: float = Field(0.0, ge=0, le=1,
                                      description="largest allowed share of evaluation rows found in any one of them")
@@ -77,7 +77,10 @@ def leakage(rule: LeakageRule, evidence: Evidence, defaults: PolicyDefaults) -> 
     if measured is None:
         return finding(rule, Status.ERROR, "the evidence has no leakage measurement (collected by an older version?)")
     rows = measured.evaluation_rows
-    compared, unavailable, failing, by_chance = [], [], [], []
+    compared: list[dict[str, Any]] = []
+    unavailable: list[str] = []
+    failing: list[tuple[dict[str, Any], str | None]] = []
+    by_chance: list[tuple[dict[str, Any], str | None]] = []
     for name, role in selected.items():
         ls = measured.datasets.get(name)
         if ls is None or ls.overlap_rows is None:
@@ -96,11 +99,13 @@ def leakage(rule: LeakageRule, evidence: Evidence, defaults: PolicyDefaults) -> 
             failing.append((entry, chance_text))
         elif over:
             by_chance.append((entry, chance_text))
-    details = {"evaluation_rows": rows, "columns": measured.columns, "key": measured.key,
-               "duplicated_rows": measured.duplicated_rows, "duplicated_share": measured.duplicated_share,
-               "datasets": compared, "not_compared": unavailable, "method": measured.method}
+    details: dict[str, Any] = {
+        "evaluation_rows": rows, "columns": measured.columns, "key": measured.key,
+        "duplicated_rows": measured.duplicated_rows, "duplicated_share": measured.duplicated_share,
+        "datasets": compared, "not_compared": unavailable, "method": measured.method}
     worst = max(compared, key=lambda e: e["overlap_rows"], default=None)
     observed = worst["overlap_share"] if worst else None
+    overlap_rows = worst["overlap_rows"] if worst else 0  # failing and by_chance imply a compared dataset
     limit = f"the allowed {_pct(rule.max_overlap_share)}" + (
         f" / {rule.max_overlap_rows} rows" if rule.max_overlap_rows is not None else "")
     by = f"by key ({', '.join(measured.key)})" if measured.key else "by features and target"
@@ -115,7 +120,7 @@ def leakage(rule: LeakageRule, evidence: Evidence, defaults: PolicyDefaults) -> 
             " No evaluation row is duplicated within the evaluation set, so such overlap is not coincidence.")
         return finding(rule, Status.FAIL, f"{'; '.join(parts)} (allowed: {limit.removeprefix('the allowed ')}).{hint} "
                                           f"Shared rows make every other measurement of this release too kind.",
-                       observed=observed, threshold=rule.max_overlap_share, overlap_rows=worst["overlap_rows"],
+                       observed=observed, threshold=rule.max_overlap_share, overlap_rows=overlap_rows,
                        **details)
     if unavailable:
         return finding(rule, Status.ERROR, f"leakage cannot be established: {'; '.join(unavailable)}",
@@ -126,12 +131,11 @@ def leakage(rule: LeakageRule, evidence: Evidence, defaults: PolicyDefaults) -> 
         within = "".join(f" {e['role']} set {e['dataset']!r}: {e['overlap_rows']} rows "
                          f"({_pct(e['overlap_share'])}), within {limit}." for e in rest)
         return finding(rule, Status.PASS, f"{'; '.join(parts)} ({KEY_HINT}).{within}", observed=observed,
-                       threshold=rule.max_overlap_share, overlap_rows=worst["overlap_rows"] if worst else 0, **details)
+                       threshold=rule.max_overlap_share, overlap_rows=overlap_rows, **details)
     summary = ", ".join(f"{e['role']} set {e['dataset']!r}: {e['overlap_rows']} rows ({_pct(e['overlap_share'])})"
                         for e in compared)
     return finding(rule, Status.PASS, f"evaluation rows ({rows}) found {by} in {summary}: within {limit}.",
-                   observed=observed, threshold=rule.max_overlap_share, overlap_rows=worst["overlap_rows"] if worst
-                   else 0, **details)
+                   observed=observed, threshold=rule.max_overlap_share, overlap_rows=overlap_rows, **details)
 
 
 #: what a policy does with a declared personal-data column used as a model feature (PiiScanRule.personal_features)
@@ -182,7 +186,7 @@ def pii_scan(rule: PiiScanRule, evidence: Evidence, defaults: PolicyDefaults) ->
     for column, stats in scan.columns.items():
         if not stats.sampled:
             continue
-        kinds = {k: stats.matches.get(k, 0) / stats.sampled for k in rule.detectors
+        kinds: dict[str, float] = {k: stats.matches.get(k, 0) / stats.sampled for k in rule.detectors
                  if stats.matches.get(k, 0) and stats.matches.get(k, 0) / stats.sampled >= rule.min_share}
         if kinds:
             flagged[column] = kinds

@@ -11,6 +11,8 @@ from ..evidence.schema import Evidence
 from ..findings import Finding, Status
 from .base import PolicyDefaults, RuleBase, finding, rule
 
+#: a required section the card model does not have (template: format with name and known)
+UNKNOWN_SECTION = "unknown card section {name!r} (known: {known})"
 DEFAULT_SECTIONS = ["primary_uses", "out_of_scope_uses", "limitations", "ethical_considerations"]
 
 
@@ -31,7 +33,7 @@ class DocumentationRule(RuleBase):
         known = set(card_sections()) | set(section_aliases())
         for name in names:
             if name not in known:
-                raise ValueError(f"unknown card section {name!r} (known: {', '.join(sorted(known))})")
+                raise ValueError(UNKNOWN_SECTION.format(name=name, known=", ".join(sorted(known))))
         return names
 
 

@@ -26,7 +26,7 @@ class EfficiencyRule(RuleBase):
     batch_size: int = Field(1, ge=1, description="the measured batch size that speed and latency refer to")
 
     @model_validator(mode="after")
-    def _a_limit(self) -> "EfficiencyRule":
+    def _a_limit(self) -> EfficiencyRule:
         if all(v is None for v in (self.min_sparsity, self.min_size_reduction, self.min_speedup, self.max_latency_ms)):
             raise ValueError("give at least one of min_sparsity, min_size_reduction, min_speedup, max_latency_ms")
         return self
@@ -58,22 +58,24 @@ def efficiency(rule: EfficiencyRule, evidence: Evidence, defaults: PolicyDefault
     cand, base = eff.models["candidate"], eff.models["baseline"]
     checks: list[tuple[str, float | None, float, bool]] = []  # (what, observed, limit, higher is better)
     if rule.min_sparsity is not None:
-        checks.append((f"sparsity ({cand.sparsity_scope or 'scope not stated'})", cand.sparsity, rule.min_sparsity, True))
+        checks.append((f"sparsity ({cand.sparsity_scope or 'scope not stated'})", cand.sparsity, rule.min_sparsity,
+                       True))
     if rule.min_size_reduction is not None:
         checks.append(("compressed size reduction", eff.size_reduction, rule.min_size_reduction, True))
     if rule.min_speedup is not None:
         checks.append((f"measured speedup at batch {rule.batch_size}", eff.speedup.get(str(rule.batch_size)),
                        rule.min_speedup, True))
     if rule.max_latency_ms is not None:
-        lat = next((l.median_ms for l in cand.latency if l.batch_size == rule.batch_size), None)
+        lat = next((t.median_ms for t in cand.latency if t.batch_size == rule.batch_size), None)
         checks.append((f"median latency at batch {rule.batch_size} (ms)", lat, rule.max_latency_ms, False))
     missing = [what for what, value, *_ in checks if value is None]
     if missing:
         return finding(rule, Status.ERROR, f"not measured: {', '.join(missing)}")
-    failed = [(w, v, lim, hib) for w, v, lim, hib in checks if (v < lim if hib else v > lim)]  # type: ignore[operator]
-    parts = [f"{w} {fmt(v)} ({'>=' if hib else '<='} {fmt(lim)} required)" for w, v, lim, hib in checks]
+    measured = [(w, v, lim, hib) for w, v, lim, hib in checks if v is not None]  # all of them (none missing)
+    failed = [(w, v, lim, hib) for w, v, lim, hib in measured if (v < lim if hib else v > lim)]
+    parts = [f"{w} {fmt(v)} ({'>=' if hib else '<='} {fmt(lim)} required)" for w, v, lim, hib in measured]
     msg = "; ".join(parts) + f" on {eff.hardware}."
-    first = (failed or checks)[0]
+    first = (failed or measured)[0]
     size = {"bytes_gzip_baseline": base.bytes_gzip, "bytes_gzip_candidate": cand.bytes_gzip,
             "size_reduction": eff.size_reduction}
     if failed:

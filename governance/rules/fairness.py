@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from ..evidence.schema import Evidence
 from ..findings import Finding, Status
-from ..metrics import FAIRNESS_HIGHER_IS_WORSE, FAIRNESS_METRICS, fairness_gaps, one_vs_rest_rates
+from ..metrics import FAIRNESS_HIGHER_IS_WORSE, FairnessName, fairness_gaps, one_vs_rest_rates
 from .base import PolicyDefaults, RuleBase, finding, fmt, rule
 from .slices import dimensions, select, thin_slices, values
 
-FairnessName = Literal[FAIRNESS_METRICS]  # type: ignore[valid-type]
 # the per-group rates a gap is made of
 _NEEDS = {"demographic_parity": "selection_rate", "equalized_odds": "true_positive_rate"}
 # multiclass: the per-group rates each gap compares (equalized odds: the worse of the two)
@@ -20,6 +19,10 @@ _RATES = {"demographic_parity": ("selection_rate",), "equalized_odds": ("true_po
 NO_CLASS_COUNTS = ("the evidence has no per-class counts for {dim} (it was collected by an older version): "
                    "re-run 'governance check' to judge {metric} one-vs-rest")
 UNDEFINED_EVERY_CLASS = "{metric} one-vs-rest is undefined for every class over these groups"
+#: a rule whose limits do not fit its metric, or that gives none (templates: format with metric)
+DIFFERENCE_LIMITS = "{metric} is a difference (bigger is worse): use 'max' / 'max_increase'"
+RATIO_LIMITS = "{metric} is a ratio (smaller is worse): use 'min' / 'max_decrease'"
+NO_LIMIT = "give at least one limit: max / max_increase (differences) or min / max_decrease (ratios)"
 
 
 class FairnessGap(RuleBase):
@@ -39,14 +42,14 @@ class FairnessGap(RuleBase):
     min_slice_size: int | None = Field(None, ge=1, description="groups with fewer rows are left out (reported)")
 
     @model_validator(mode="after")
-    def _limits_fit_metric(self) -> "FairnessGap":
+    def _limits_fit_metric(self) -> FairnessGap:
         is_difference = FAIRNESS_HIGHER_IS_WORSE[self.metric]
         if is_difference and (self.min is not None or self.max_decrease is not None):
-            raise ValueError(f"{self.metric} is a difference (bigger is worse): use 'max' / 'max_increase'")
+            raise ValueError(DIFFERENCE_LIMITS.format(metric=self.metric))
         if not is_difference and (self.max is not None or self.max_increase is not None):
-            raise ValueError(f"{self.metric} is a ratio (smaller is worse): use 'min' / 'max_decrease'")
+            raise ValueError(RATIO_LIMITS.format(metric=self.metric))
         if all(getattr(self, k) is None for k in ("max", "max_increase", "min", "max_decrease")):
-            raise ValueError("give at least one limit: max / max_increase (differences) or min / max_decrease (ratios)")
+            raise ValueError(NO_LIMIT)
         return self
 
 
@@ -63,7 +66,7 @@ def fairness_gap(rule: FairnessGap, evidence: Evidence, defaults: PolicyDefaults
         keep = set(sel.judged) & set(sel_fpr.judged)
         sel.undefined += [u for u in sel_fpr.undefined if (u["dimension"], u["slice"]) in set(sel.judged)]
         sel.judged = [j for j in sel.judged if j in keep]
-    common = {"dimension": dim, "min_slice_size": minimum, "groups_compared": len(sel.judged),
+    common: dict[str, Any] = {"dimension": dim, "min_slice_size": minimum, "groups_compared": len(sel.judged),
               "skipped_too_small": sel.too_small, "skipped_undefined": sel.undefined, "decided_on": "point",
               "thin_slices": thin_slices(evidence, sel, needed, with_drop=False)}  # named, with their rates
     if len(sel.judged) < 2:
@@ -112,7 +115,7 @@ def _pair(groups: dict[str, dict[str, float | None]], metric: str) -> dict:
     is_difference = FAIRNESS_HIGHER_IS_WORSE[metric]
     best: dict | None = None
     for rate in _RATES[metric.rsplit("_", 1)[0]]:
-        vals = {g: r[rate] for g, r in groups.items() if r.get(rate) is not None}
+        vals = {g: v for g, r in groups.items() if (v := r.get(rate)) is not None}
         if not vals:
             continue
         hi, lo = max(vals, key=vals.__getitem__), min(vals, key=vals.__getitem__)
@@ -136,17 +139,19 @@ def _say_pair(pair: dict, dim: str) -> str:
 
 def _multiclass(rule: FairnessGap, evidence: Evidence, dim: str, minimum: int) -> Finding:
     """One-vs-rest: each class's gap from its binarised labels; the worst class decides."""
-    counts = {role: evidence.models[role].class_counts.get(dim) for role in ("baseline", "candidate")}
-    if any(c is None for c in counts.values()):
+    found = {role: evidence.models[role].class_counts.get(dim) for role in ("baseline", "candidate")}
+    counts = {role: c for role, c in found.items() if c is not None}
+    if len(counts) < len(found):
         return finding(rule, Status.INCONCLUSIVE, NO_CLASS_COUNTS.format(dim=dim, metric=rule.metric), dimension=dim)
-    judged, too_small = [], []
+    judged: list[tuple[str, int]] = []
+    too_small: list[dict[str, Any]] = []
     for value, stats in evidence.models["baseline"].slices[dim].items():
         n = int(stats.get("count") or 0)
         if n < minimum:
             too_small.append({"dimension": dim, "slice": value, "count": n})
         else:
             judged.append((value, n))
-    common = {"dimension": dim, "min_slice_size": minimum, "groups_compared": len(judged),
+    common: dict[str, Any] = {"dimension": dim, "min_slice_size": minimum, "groups_compared": len(judged),
               "skipped_too_small": too_small, "skipped_undefined": [], "decided_on": "point",
               "one_vs_rest": True}
     skipped = f"{len(too_small)} slice(s) below the minimum size skipped" if too_small else ""
@@ -155,7 +160,7 @@ def _multiclass(rule: FairnessGap, evidence: Evidence, dim: str, minimum: int) -
                        f"fewer than two groups of {dim} could be compared ({skipped or 'one group'}): "
                        f"{rule.metric} not established.", **common)
     rates = {role: one_vs_rest_rates({v: (n, c[v].true, c[v].predicted, c[v].correct) for v, n in judged})
-             for role, c in counts.items()}  # type: ignore[union-attr]
+             for role, c in counts.items()}
     is_difference = FAIRNESS_HIGHER_IS_WORSE[rule.metric]
     per_class: dict[str, dict] = {}
     undefined: list[str] = []

@@ -4,7 +4,7 @@ as a pruned model."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -42,8 +42,9 @@ def distinct_models(rule: DistinctModels, evidence: Evidence, defaults: PolicyDe
     base, cand = evidence.inputs.get("baseline"), evidence.inputs.get("candidate")
     agreement = evidence.agreement
     diff, rows = agreement.max_abs_score_difference, agreement.rows
-    details = {"baseline_sha256": base.sha256 if base else None, "candidate_sha256": cand.sha256 if cand else None,
-               "max_abs_score_difference": diff, "rows": rows}
+    details: dict[str, Any] = {"baseline_sha256": base.sha256 if base else None,
+                               "candidate_sha256": cand.sha256 if cand else None,
+                               "max_abs_score_difference": diff, "rows": rows}
     if base is not None and cand is not None and base.sha256 == cand.sha256:
         return finding(rule, Status.FAIL, SAME_FILE.format(sha=base.sha256[:12]) + ".", observed=diff,
                        threshold=rule.score_tolerance, same_file=True, **details)

@@ -9,8 +9,8 @@ fields the table does not list are ignored, except that every float must be fini
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel

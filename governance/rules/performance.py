@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from ..evidence.schema import Evidence
 from ..findings import Finding, Status
-from ..metrics import HIGHER_IS_BETTER, METRICS
+from ..metrics import HIGHER_IS_BETTER, MetricName
 from .base import PolicyDefaults, RuleBase, finding, fmt, rule
 from .slices import dimensions, select, slice_name, thin_slices, values
-from .stats import Correction, DecideOn, comparison, drop_interval, p_excess, reject
-
-MetricName = Literal[METRICS]  # type: ignore[valid-type]
+from .stats import Correction, DecideOn, comparison, confidence, drop_interval, p_excess, reject
 
 
 def drop(metric: str, baseline: float, candidate: float) -> float:
     """How much worse the candidate is, in the metric's own units: positive = worse, whatever the direction."""
     return baseline - candidate if HIGHER_IS_BETTER[metric] else candidate - baseline
+
+
+#: a floor on a lower-is-better metric (template: format with metric)
+FLOOR_ON_LOWER_IS_BETTER = "{metric} is lower-is-better: use kind metric_ceiling with 'max'"
 
 
 def _direction(metric: str) -> str:
@@ -51,9 +53,9 @@ class MetricFloor(_Decides):
     min: float = Field(description="the candidate's metric must be at least this")
 
     @model_validator(mode="after")
-    def _higher_is_better(self) -> "MetricFloor":
+    def _higher_is_better(self) -> MetricFloor:
         if not HIGHER_IS_BETTER[self.metric]:
-            raise ValueError(f"{self.metric} is lower-is-better: use kind metric_ceiling with 'max'")
+            raise ValueError(FLOOR_ON_LOWER_IS_BETTER.format(metric=self.metric))
         return self
 
 
@@ -65,7 +67,7 @@ class MetricCeiling(_Decides):
     max: float = Field(description="the candidate's metric must be at most this")
 
     @model_validator(mode="after")
-    def _lower_is_better(self) -> "MetricCeiling":
+    def _lower_is_better(self) -> MetricCeiling:
         if HIGHER_IS_BETTER[self.metric]:
             raise ValueError(f"{self.metric} is higher-is-better: use kind metric_floor with 'min'")
         return self
@@ -92,7 +94,7 @@ class SliceMetricDrop(_Decides):
 def _overall(evidence: Evidence, metric: str) -> tuple[float | None, float | None, int]:
     b = evidence.models["baseline"].overall
     c = evidence.models["candidate"].overall
-    return b.get(metric), c.get(metric), int(c.get("count") or 0)  # type: ignore[return-value]
+    return b.get(metric), c.get(metric), int(c.get("count") or 0)
 
 
 def _too_thin(rule: RuleBase, metric: str, n: int, minimum: int) -> Finding | None:
@@ -107,7 +109,7 @@ def _too_thin(rule: RuleBase, metric: str, n: int, minimum: int) -> Finding | No
 THIN_HURT = "thin slice {slice} (n={count}): {metric} {moved}{interval} (not judged: under the minimum of {minimum})"
 
 
-def _thin_hurt(rule: "SliceMetricDrop", thin: list[dict]) -> dict | None:
+def _thin_hurt(rule: SliceMetricDrop, thin: list[dict]) -> dict | None:
     """The worst thin slice whose observed drop exceeds the rule's limit and, where the evidence has its paired
     interval, is distinguishable from no change (the interval excludes 0): one changed prediction in a slice of
     four rows is a 25-point "drop" that says nothing. Without an interval the point estimate decides."""
@@ -117,7 +119,7 @@ def _thin_hurt(rule: "SliceMetricDrop", thin: list[dict]) -> dict | None:
     return None
 
 
-def _thin_text(rule: "SliceMetricDrop", t: dict, minimum: int) -> str:
+def _thin_text(rule: SliceMetricDrop, t: dict, minimum: int) -> str:
     interval = f", drop interval [{fmt(t['drop_ci_low'])}, {fmt(t['drop_ci_high'])}]" if "drop_ci_low" in t else ""
     return THIN_HURT.format(slice=t["slice"], count=t["count"], metric=rule.metric, moved=_moved(t["drop"]),
                             interval=interval, minimum=minimum)
@@ -135,12 +137,12 @@ def metric_drop(rule: MetricDrop, evidence: Evidence, defaults: PolicyDefaults) 
     if base is None or cand is None:
         return finding(rule, Status.INCONCLUSIVE, f"{rule.metric} is undefined on this data (e.g. a single class)")
     d = drop(rule.metric, base, cand)
-    extra: dict = {}
+    extra: dict[str, float] = {}
     decided, ci_note = d, ""
     if rule.decide_on == "bound" or evidence.comparisons is not None:
         try:
             low, high = drop_interval(rule.metric, comparison(evidence, rule.metric))
-            conf = evidence.comparisons.confidence  # type: ignore[union-attr]
+            conf = confidence(evidence)
             extra = {"drop_ci_low": low, "drop_ci_high": high}
             ci_note = f", drop {_ci_text(low, high, conf)}"
             if rule.decide_on == "bound":
@@ -163,13 +165,13 @@ def _limit_rule(rule: MetricFloor | MetricCeiling, evidence: Evidence, defaults:
         return thin
     if cand is None:
         return finding(rule, Status.INCONCLUSIVE, f"{rule.metric} is undefined on this data (e.g. a single class)")
-    decided, note, extra = cand, "", {}
+    decided, note, extra = cand, "", dict[str, float]()
     if rule.decide_on == "bound":
         comp = comparison(evidence, rule.metric)
         assert comp.candidate_ci is not None
         decided = comp.candidate_ci.ci_low if floor else comp.candidate_ci.ci_high
-        note = f" ({_ci_text(comp.candidate_ci.ci_low, comp.candidate_ci.ci_high, evidence.comparisons.confidence)};" \
-               f" decided on its {'lower' if floor else 'upper'} end)"  # type: ignore[union-attr]
+        note = f" ({_ci_text(comp.candidate_ci.ci_low, comp.candidate_ci.ci_high, confidence(evidence))};" \
+               f" decided on its {'lower' if floor else 'upper'} end)"
         extra = {"ci_low": comp.candidate_ci.ci_low, "ci_high": comp.candidate_ci.ci_high}
     ok = decided >= limit if floor else decided <= limit
     side = ("at or above", "below") if floor else ("at or below", "above")
@@ -199,28 +201,30 @@ def slice_metric_drop(rule: SliceMetricDrop, evidence: Evidence, defaults: Polic
              else "upper ends of the drop intervals" if rule.decide_on == "bound" else "point estimates")
     thin = thin_slices(evidence, sel, rule.metric)
     hurt = _thin_hurt(rule, thin)
-    common = {"min_slice_size": minimum, "slices_tested": len(sel.judged), "skipped_too_small": sel.too_small,
-              "thin_slices": thin, "skipped_undefined": sel.undefined, "decided_on": rule.decide_on,
-              "multiple_comparisons": rule.multiple_comparisons}
+    common: dict[str, Any] = {
+        "min_slice_size": minimum, "slices_tested": len(sel.judged), "skipped_too_small": sel.too_small,
+        "thin_slices": thin, "skipped_undefined": sel.undefined, "decided_on": rule.decide_on,
+        "multiple_comparisons": rule.multiple_comparisons}
     if not sel.judged:
         return finding(rule, Status.INCONCLUSIVE,
                        (f"{_thin_text(rule, hurt, minimum)}; " if hurt else "")
                        + f"no slice of {' / '.join(rule.by)} could be judged ({skipped}): "
                        f"{rule.metric} drop per slice not established.", threshold=rule.max_drop,
                        observed=hurt["drop"] if hurt else None, **common)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for dim, value in sel.judged:
         b = values(evidence, "baseline", dim, value)[rule.metric]
         c = values(evidence, "candidate", dim, value)[rule.metric]
-        d = drop(rule.metric, b, c)  # type: ignore[arg-type]
-        row = {"slice": slice_name(dim, value), "dim": dim, "value": value, "baseline": b, "candidate": c,
-               "drop": d, "count": int(values(evidence, "candidate", dim, value).get("count") or 0)}
+        d = drop(rule.metric, b, c)  # type: ignore[arg-type]  # judged slices have the metric defined (select)
+        row: dict[str, Any] = {
+            "slice": slice_name(dim, value), "dim": dim, "value": value, "baseline": b, "candidate": c,
+            "drop": d, "count": int(values(evidence, "candidate", dim, value).get("count") or 0)}
         if rule.decide_on == "bound" or corrected:
             row["drop_ci_low"], row["drop_ci_high"] = drop_interval(rule.metric,
                                                                     comparison(evidence, rule.metric, dim, value))
         rows.append(row)
     if corrected:
-        conf = evidence.comparisons.confidence  # type: ignore[union-attr]
+        conf = confidence(evidence)
         for row in rows:
             row["p_value"] = p_excess(row["drop"], row["drop_ci_low"], row["drop_ci_high"], rule.max_drop, conf)
         flags = reject([r["p_value"] for r in rows], 1 - conf, rule.multiple_comparisons)

@@ -3,7 +3,7 @@ baseline, required facts are given and licences are allowed."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -33,12 +33,12 @@ class ProvenanceRule(RuleBase):
     file is ``error`` (not declared)."""
 
     kind: Literal["provenance"]
-    require: list[DatasetField] = Field(default_factory=lambda: ["source", "license"],
+    require: list[DatasetField] = Field(default_factory=lambda: list[DatasetField](["source", "license"]),
                                         description="facts every declared dataset must give")
     require_models: list[ModelField] = Field(
         default_factory=list, description="facts the baseline and candidate must give (parent and pruning: the "
                                           "candidate only)")
-    require_roles: list[DatasetRole] = Field(default_factory=lambda: ["evaluation"],
+    require_roles: list[DatasetRole] = Field(default_factory=lambda: list[DatasetRole](["evaluation"]),
                                              description="dataset roles the provenance must declare")
     allowed_licenses: list[str] | None = Field(
         None, description="licences allowed for every dataset and model that declares one (case-insensitive); "
@@ -80,9 +80,9 @@ def provenance(rule: ProvenanceRule, evidence: Evidence, defaults: PolicyDefault
     problems: list[str] = []
     verified: list[str] = []
 
-    for role in sorted(set(rule.require_roles)):
-        if not any(ds.role == role for ds in declared.datasets.values()):
-            problems.append(f"no dataset with role {role!r} is declared")
+    for needed in sorted(set(rule.require_roles)):
+        if not any(ds.role == needed for ds in declared.datasets.values()):
+            problems.append(f"no dataset with role {needed!r} is declared")
     # the files actually evaluated, found among the declared ones by their hash
     data_ref = evidence.inputs.get("data")
     data_sha = data_ref.sha256 if data_ref else None
@@ -142,9 +142,9 @@ def provenance(rule: ProvenanceRule, evidence: Evidence, defaults: PolicyDefault
             problems.append(f"dataset {name!r} does not give {', '.join(lacking)}")
     for role, (name, model) in models.items():
         fields = [f for f in rule.require_models if role == "candidate" or f not in CANDIDATE_ONLY]
-        lacking = [f for f in fields if not _given(getattr(model, f))]
-        if lacking:
-            problems.append(f"model {name!r} (the {role}) does not give {', '.join(lacking)}")
+        missing = [f for f in fields if not _given(getattr(model, f))]
+        if missing:
+            problems.append(f"model {name!r} (the {role}) does not give {', '.join(missing)}")
     licences: dict[str, str] = {f"dataset {n!r}": ds.license for n, ds in declared.datasets.items() if ds.license}
     licences.update({f"model {n!r}": m.license for n, m in models.values() if m.license})
     if rule.allowed_licenses is not None:
@@ -152,16 +152,17 @@ def provenance(rule: ProvenanceRule, evidence: Evidence, defaults: PolicyDefault
         for what, lic in licences.items():
             if lic.strip().lower() not in allowed:
                 problems.append(f"{what}: licence {lic!r} is not allowed (allowed: {', '.join(rule.allowed_licenses)})")
-    details = {"problems": problems, "verified": verified, "licenses": licences,
-               "models": {role: name for role, (name, _) in models.items()},
-               "evaluation_dataset": match[0] if match else None, "provenance_file": prov.file.path}
+    evaluation_dataset = match[0] if match else None
+    details: dict[str, Any] = {"problems": problems, "verified": verified, "licenses": licences,
+                               "models": {role: name for role, (name, _) in models.items()},
+                               "evaluation_dataset": evaluation_dataset, "provenance_file": prov.file.path}
     if problems:
         shown = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
         return finding(rule, Status.FAIL, f"{len(problems)} provenance problem(s): {shown}.",
                        observed=len(problems), threshold=0, **details)
     return finding(rule, Status.PASS,
                    f"provenance verified: the evaluated data, baseline and candidate are the declared "
-                   f"{match[0]!r}, {models['baseline'][0]!r} and {models['candidate'][0]!r} "  # type: ignore[index]
+                   f"{evaluation_dataset!r}, {models['baseline'][0]!r} and {models['candidate'][0]!r} "
                    f"(sha256 match), the candidate derives from the evaluated baseline, every local file matches "
                    f"its declared hash, required facts are given"
                    + (", every licence is allowed." if rule.allowed_licenses is not None else "."),

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 
-from ..evidence.schema import Evidence, MetricValues
+from ..evidence.schema import Evidence, MetricValues, Role
 from ..metrics import HIGHER_IS_BETTER
 from .stats import NoInterval, comparison, drop_interval
 
@@ -98,10 +99,10 @@ def thin_slices(evidence: Evidence, sel: SliceSelection, metric: str, *, with_dr
             d = b - c if HIGHER_IS_BETTER[metric] else c - b
         row = {"slice": slice_name(dim, value), "count": t["count"], "baseline": b, "candidate": c, "drop": d}
         if d is not None:
-            try:  # the paired interval, where the evidence has one: a thin slice's drop is mostly noise
-                row["drop_ci_low"], row["drop_ci_high"] = drop_interval(metric, comparison(evidence, metric, dim, value))
-            except NoInterval:
-                pass
+            # the paired interval, where the evidence has one: a thin slice's drop is mostly noise
+            with contextlib.suppress(NoInterval):
+                row["drop_ci_low"], row["drop_ci_high"] = drop_interval(metric,
+                                                                        comparison(evidence, metric, dim, value))
         rows.append(row)
     return sorted(rows, key=lambda r: (r["drop"] is None, -(r["drop"] or 0.0), r["count"], r["slice"]))
 
@@ -110,5 +111,5 @@ def slice_name(dim: str, value: str) -> str:
     return f"{dim}={value}"
 
 
-def values(evidence: Evidence, role: str, dim: str, value: str) -> MetricValues:
-    return evidence.models[role].slices[dim][value]  # type: ignore[index]
+def values(evidence: Evidence, role: Role, dim: str, value: str) -> MetricValues:
+    return evidence.models[role].slices[dim][value]

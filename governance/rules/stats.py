@@ -18,10 +18,21 @@ class NoInterval(LookupError):
     """The rule asks for an interval the evidence does not carry (e.g. intervals were turned off)."""
 
 
+#: the evidence was collected without intervals
+NO_INTERVALS = "the evidence has no confidence intervals (evaluation.bootstrap.resamples is 0)"
+
+
+def confidence(evidence: Evidence) -> float:
+    """The intervals' confidence level; raises ``NoInterval`` when the evidence carries none."""
+    if evidence.comparisons is None:
+        raise NoInterval(NO_INTERVALS)
+    return evidence.comparisons.confidence
+
+
 def comparison(evidence: Evidence, metric: str, dim: str | None = None, value: str | None = None) -> Comparison:
     comps = evidence.comparisons
     if comps is None:
-        raise NoInterval("the evidence has no confidence intervals (evaluation.bootstrap.resamples is 0)")
+        raise NoInterval(NO_INTERVALS)
     found = comps.overall.get(metric) if dim is None else comps.slices.get(dim, {}).get(value or "", {}).get(metric)
     if found is None or found.difference_ci is None:
         where = "overall" if dim is None else f"{dim}={value}"

@@ -1,23 +1,38 @@
 """Mergeable sufficient statistics for a baseline/candidate evaluation.
 
-Every row lands in a *cell*: one combination of sensitive values (the finest slice). Per cell we keep
-counts[cell, true, baseline_pred, candidate_pred], the sums of -log p(true) per model and true class,
-calibration bin sums, and, for ROC AUC, exact (score -> positives, negatives) tables. Every slice is a
-union of cells (optionally restricted to one true class), so every per-slice metric, and every bootstrap
-resample, is computed from merged counts, never from a second pass over rows. ``merge`` is associative,
-which lets the same code fold chunks on one machine or partitions of a distributed engine.
+Every row lands in a *cell*: one combination of sensitive values (the finest slice). The joint counts of
+(cell, true, baseline pred, candidate pred) are kept *sparse*: only the combinations that occur, as sorted int64
+keys with their counts, so 1,000 classes cost what their non-zero combinations cost, not K**3 per cell. Per cell we
+also keep the sums of -log p(true) per model and true class, calibration bin sums, and, for ROC AUC, exact
+(score -> positives, negatives) tables. Every slice is a union of cells (optionally restricted to one true class),
+so every per-slice metric, and every bootstrap resample, is computed from merged counts, never from a second pass
+over rows: :func:`slice_metrics` turns a (resamples x combinations) weight matrix into many slices' metrics with one
+sparse indicator product (scipy.sparse). ``merge`` is associative, which lets the same code fold chunks on one
+machine or partitions of a distributed engine.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from .. import metrics as M
 
 Table = tuple[np.ndarray, np.ndarray, np.ndarray]
 _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+_MAX_KEY = 2**62  # combined keys (cell, true, base, cand) must stay below this to fit int64 arithmetic
+TOO_MANY_KEYS = "{cells} cells x {k}**3 class combinations do not fit a 64-bit key"
+
+
+@dataclass(frozen=True)
+class SliceRef:
+    """A slice: the union of ``cells`` (global cell ids), restricted to rows of ``true_class`` if given."""
+
+    cells: list[int]
+    true_class: int | None = None
 
 
 def row_priority(rows: np.ndarray, seed: int) -> np.ndarray:
@@ -28,6 +43,104 @@ def row_priority(rows: np.ndarray, seed: int) -> np.ndarray:
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         return z ^ (z >> np.uint64(31))
+
+
+
+
+def ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """The concatenation of ``arange(lo[i], hi[i])`` for every i, without a Python loop."""
+    lengths = np.maximum(hi - lo, 0)
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.cumsum(lengths) - lengths
+    return np.arange(total, dtype=np.int64) - np.repeat(starts - lo, lengths)
+
+
+class SliceIndex:
+    """Sparse indicators that turn weights per combination into each slice's per-class confusion sums.
+
+    For every slice s and class j that occurs in it (as a true or a predicted label) there is one *entry*; one sparse
+    (combinations x 3 entries) matrix gives, for a whole block of resamples at once, the rows truly of j (T), predicted
+    as j (P) and both (G) per entry. Every label metric is a function of those sums, so slices and class slices cost
+    one product, not one pass each, and no dense K x K matrix is ever formed.
+    """
+
+    def __init__(self, true: np.ndarray, pred: np.ndarray, members: Sequence[np.ndarray], k: int,
+                 positive: int | None) -> None:
+        self.slices, self.k, self.positive = len(members), k, positive
+        lengths = np.array([len(m) for m in members], dtype=np.int64)
+        combo = np.concatenate([np.asarray(m, dtype=np.int64) for m in [np.zeros(0, np.int64), *members]])
+        owner = np.repeat(np.arange(self.slices, dtype=np.int64), lengths)
+        t, p = true[combo], pred[combo]
+        entries, inverse = np.unique(np.concatenate([owner * k + t, owner * k + p]), return_inverse=True)
+        inverse = inverse.reshape(-1)
+        e, m = len(entries), len(combo)
+        et, ep, diag = inverse[:m], inverse[m:], t == p
+        rows = np.concatenate([combo, combo, combo[diag]])
+        cols = np.concatenate([et, e + ep, 2 * e + et[diag]])
+        width = int(true.shape[0])
+        self.entries = e
+        # stored transposed (3E x C, CSR) so that a (C x B) block of weights is one sparse-dense product
+        self._indicator = sp.csr_matrix((np.ones(len(rows)), (cols, rows)), shape=(3 * e, width))
+        self.entry_slice, self.entry_class = entries // k, entries % k
+        self._starts = np.searchsorted(self.entry_slice, np.arange(self.slices))
+        self._filled = np.flatnonzero(np.bincount(self.entry_slice, minlength=self.slices) > 0)
+        if positive is not None:
+            at_pos = np.flatnonzero(self.entry_class == positive)
+            self._pos_entry, self._pos_slice = at_pos, self.entry_slice[at_pos]
+
+    def _per_slice(self, x: np.ndarray) -> np.ndarray:
+        """(B, E) per entry -> (B, S) summed per slice."""
+        out = np.zeros((x.shape[0], self.slices))
+        if len(self._filled):
+            out[:, self._filled] = np.add.reduceat(x, self._starts[self._filled], axis=1)
+        return out
+
+    def metrics(self, weights: np.ndarray, *, transposed: bool = False) -> dict[str, np.ndarray]:
+        """``weights`` (B, combinations), or (combinations, B) if ``transposed``, -> metric -> (B, S): what
+        :func:`metrics.confusion_metrics_batch` gives on each slice's confusion matrix (NaN = undefined), with the
+        same formulas."""
+        columns = np.ascontiguousarray(weights if transposed else weights.T, dtype=np.float64)  # (C, B)
+        b, e = columns.shape[1], self.entries
+        sums = np.asarray(self._indicator @ columns).T  # (B, 3E)
+        tr, pr, gd = sums[:, :e], sums[:, e:2 * e], sums[:, 2 * e:]
+        n = self._per_slice(tr)
+        empty = n == 0
+        out: dict[str, np.ndarray] = {}
+        out["accuracy"] = np.where(empty, np.nan, self._per_slice(gd) / np.where(empty, 1.0, n))
+        has_true = tr > 0
+        recall = M._div0(gd, tr)
+        n_true = self._per_slice(has_true.astype(np.float64))
+        out["balanced_accuracy"] = np.where(n_true == 0, np.nan,
+                                            self._per_slice(recall * has_true) / np.maximum(n_true, 1))
+        if self.positive is None:
+            present = (tr + pr) > 0
+            m = np.maximum(self._per_slice(present.astype(np.float64)), 1)
+            for key, values in (("precision", M._div0(gd, pr)), ("recall", recall),
+                                ("f1", M._div0(2.0 * gd, tr + pr))):
+                out[key] = np.where(empty, np.nan, self._per_slice(values * present) / m)
+            nan = np.full((b, self.slices), np.nan)
+            for key in ("selection_rate", "true_positive_rate", "false_negative_rate", "false_positive_rate"):
+                out[key] = nan
+            return out
+        tp, true_pos, pred_pos = (np.zeros((b, self.slices)) for _ in range(3))
+        for dest, src in ((tp, gd), (true_pos, tr), (pred_pos, pr)):
+            dest[:, self._pos_slice] = src[:, self._pos_entry]
+        fn, fp = true_pos - tp, pred_pos - tp
+        tn = n - tp - fn - fp
+        rates = {
+            "precision": M._div0(tp, tp + fp),
+            "recall": M._div0(tp, tp + fn),
+            "f1": M._div0(2.0 * tp, 2 * tp + fp + fn),
+            "selection_rate": M._div0(tp + fp, n),
+            "true_positive_rate": M._div0(tp, tp + fn),
+            "false_negative_rate": M._div0(fn, tp + fn),
+            "false_positive_rate": M._div0(fp, fp + tn),
+        }
+        for key, values in rates.items():
+            out[key] = np.where(empty, np.nan, values)
+        return out
 
 
 class Accumulator:
@@ -41,7 +154,13 @@ class Accumulator:
         self.edges = np.linspace(0.0, 1.0, bins + 1)
         self.keys: list[tuple[str, ...]] = []
         self._index: dict[tuple[str, ...], int] = {}
-        self.counts = np.zeros((0, self.k, self.k, self.k), dtype=np.int64)
+        # joint counts: sorted distinct keys ((cell * K + true) * K + base) * K + cand and their counts, plus
+        # folded chunks not yet merged in (merged when read, or when they outgrow the merged part)
+        self._combo_keys = np.zeros(0, dtype=np.int64)
+        self._combo_counts = np.zeros(0, dtype=np.int64)
+        self._pending: list[tuple[np.ndarray, np.ndarray]] = []
+        self._pending_size = 0
+        self._decoded: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
         self.neg_log = np.zeros((0, 2, self.k), dtype=np.float64)  # [cell, model, true class]
         self.cal = np.zeros((0, 2, 3, bins), dtype=np.float64)  # [cell, model, (count, score sum, hit sum), bin]
         self.brier = np.zeros((0, 2), dtype=np.float64)
@@ -61,6 +180,8 @@ class Accumulator:
                 cid = self._index[key] = len(self.keys)
                 self.keys.append(key)
             ids[i] = cid
+        if len(self.keys) * self.k ** 3 >= _MAX_KEY:
+            raise ValueError(TOO_MANY_KEYS.format(cells=len(self.keys), k=self.k))
         self._grow()
         return ids
 
@@ -85,17 +206,44 @@ class Accumulator:
         return self.cell_ids(keys)[inverse.reshape(-1)]
 
     def _grow(self) -> None:
-        extra = len(self.keys) - self.counts.shape[0]
+        extra = len(self.keys) - self.neg_log.shape[0]
         if extra <= 0:
             return
 
         def pad(a: np.ndarray) -> np.ndarray:
             return np.concatenate([a, np.zeros((extra, *a.shape[1:]), a.dtype)])
 
-        self.counts, self.neg_log, self.cal, self.brier = map(pad, (self.counts, self.neg_log, self.cal, self.brier))
+        self.neg_log, self.cal, self.brier = map(pad, (self.neg_log, self.cal, self.brier))
         for per_model in self.scores:
             for tables in per_model.values():
                 tables.extend([] for _ in range(extra))
+
+    def _fold(self, keys: np.ndarray, counts: np.ndarray) -> None:
+        """Add counts for combination keys (any order, repeats allowed); merged lazily, in bulk."""
+        self._pending.append((keys, counts))
+        self._pending_size += len(keys)
+        self._decoded = None
+        if self._pending_size > max(len(self._combo_keys), 1 << 20):
+            self.combinations()
+
+    def combinations(self) -> tuple[np.ndarray, np.ndarray]:
+        """The joint counts: sorted distinct keys ((cell * K + true) * K + base) * K + cand, and their counts."""
+        if self._pending:
+            keys = np.concatenate([self._combo_keys, *(k for k, _ in self._pending)])
+            counts = np.concatenate([self._combo_counts, *(c for _, c in self._pending)])
+            self._combo_keys, inverse = np.unique(keys, return_inverse=True)
+            self._combo_counts = np.bincount(inverse.reshape(-1), weights=counts,
+                                             minlength=len(self._combo_keys)).astype(np.int64)
+            self._pending, self._pending_size = [], 0
+        return self._combo_keys, self._combo_counts
+
+    def decoded(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(cell, true, baseline pred, candidate pred) of each combination, in :meth:`combinations` order."""
+        keys, _ = self.combinations()
+        if self._decoded is None:
+            k = self.k
+            self._decoded = (keys // k**3, (keys // k**2) % k, (keys // k) % k, keys % k)
+        return self._decoded
 
     def update(self, cells: np.ndarray, y: np.ndarray, proba_base: np.ndarray, proba_cand: np.ndarray,
                rows: np.ndarray | None = None) -> None:
@@ -105,8 +253,8 @@ class Accumulator:
             return
         n_cells, k = len(self.keys), self.k
         preds = [np.argmax(p, axis=1) for p in (proba_base, proba_cand)]
-        flat = ((cells * k + y) * k + preds[0]) * k + preds[1]
-        self.counts += np.bincount(flat, minlength=n_cells * k**3).reshape(n_cells, k, k, k)
+        flat = ((np.asarray(cells, dtype=np.int64) * k + y) * k + preds[0]) * k + preds[1]
+        self._fold(*np.unique(flat, return_counts=True))
         idx = np.arange(len(y))
         segments: list[np.ndarray] = []
         if self.auc_classes:  # rows grouped by cell, for the per-cell score tables
@@ -135,9 +283,8 @@ class Accumulator:
             brier = (score - hit) ** 2
         else:
             score, hit = proba[np.arange(len(y)), pred], (pred == y)
-            onehot = np.zeros_like(proba)
-            onehot[np.arange(len(y)), y] = 1.0
-            brier = ((proba - onehot) ** 2).sum(axis=1)
+            # sum_j (p_j - [j == y])^2 = sum_j p_j^2 - 2 p_y + 1: one pass over the (rows, K) scores, no one-hot copy
+            brier = np.einsum("ij,ij->i", proba, proba) - 2.0 * proba[np.arange(len(y)), y] + 1.0
         binid = np.searchsorted(self.edges[1:-1], score)  # the binning of sklearn's calibration_curve
         key = cells * b + binid
         size = n_cells * b
@@ -155,9 +302,13 @@ class Accumulator:
         """A new accumulator holding both (associative; cells are matched by their key, not their id)."""
         out = Accumulator(self.k, self.positive, roc_auc=self.roc_auc and other.roc_auc, bins=self.bins,
                           examples=self.examples, seed=self.seed)
+        span = self.k ** 3
         for src in (self, other):
             ids = out.cell_ids(src.keys)
-            for name in ("counts", "neg_log", "cal", "brier"):
+            keys, counts = src.combinations()
+            if len(keys):
+                out._fold(ids[keys // span] * span + keys % span, counts.copy())
+            for name in ("neg_log", "cal", "brier"):
                 np.add.at(getattr(out, name), ids, getattr(src, name))
             for m in range(2):
                 for c in out.auc_classes:
@@ -169,32 +320,70 @@ class Accumulator:
         return out
 
     # -- reading ----------------------------------------------------------------------------------
-    def joint(self, cells: Sequence[int], true_class: int | None = None) -> np.ndarray:
-        """(K, K, K) counts [true, baseline pred, candidate pred] over ``cells`` (rows of one true class)."""
-        joint = self.counts[np.asarray(cells, dtype=np.int64)].sum(axis=0)
-        if true_class is not None:
-            only = np.zeros_like(joint)
-            only[true_class] = joint[true_class]
-            joint = only
-        return joint
+    def members(self, ref: SliceRef) -> np.ndarray:
+        """Indices (in :meth:`combinations` order) of the combinations in slice ``ref``: one key range per cell."""
+        keys, _ = self.combinations()
+        k = self.k
+        cells = np.asarray(ref.cells, dtype=np.int64)
+        if ref.true_class is None:
+            lo, span = cells * k**3, k**3
+        else:
+            lo, span = (cells * k + ref.true_class) * k**2, k**2
+        return ranges(np.searchsorted(keys, lo), np.searchsorted(keys, lo + span))
+
+    def _slice(self, cells: Sequence[int], true_class: int | None) -> tuple[np.ndarray, ...]:
+        """(counts, true, baseline pred, candidate pred) of the combinations in the slice."""
+        idx = self.members(SliceRef(list(cells), true_class))
+        _, t, b, c = self.decoded()
+        return self.combinations()[1][idx], t[idx], b[idx], c[idx]
 
     def confusion(self, cells: Sequence[int], model: int, true_class: int | None = None) -> np.ndarray:
         """(K, K) counts [true, predicted] of ``model`` (0 baseline, 1 candidate) over ``cells``."""
-        joint = self.joint(cells, true_class)
-        return joint.sum(axis=2) if model == 0 else joint.sum(axis=1)
+        w, t, b, c = self._slice(cells, true_class)
+        pred = b if model == 0 else c
+        return np.bincount(t * self.k + pred, weights=w, minlength=self.k**2).astype(np.int64).reshape(self.k, self.k)
 
     def class_counts(self, cells: Sequence[int], model: int) -> dict[str, list[int]]:
         """Per class over ``cells``: rows truly of it, rows ``model`` predicts as it, rows both; the one-vs-rest
         counts multiclass fairness needs, read from the merged counts (no second pass)."""
-        cm = self.confusion(cells, model)
-        return {"true": cm.sum(axis=1).tolist(), "predicted": cm.sum(axis=0).tolist(),
-                "correct": np.diagonal(cm).tolist()}
+        w, t, b, c = self._slice(cells, None)
+        pred = b if model == 0 else c
+
+        def tally(labels: np.ndarray, weights: np.ndarray) -> list[int]:
+            return np.bincount(labels, weights=weights, minlength=self.k).astype(np.int64).tolist()
+
+        return {"true": tally(t, w), "predicted": tally(pred, w), "correct": tally(t[t == pred], w[t == pred])}
+
+    def label_metrics(self, refs: Mapping[str, SliceRef], model: int) -> dict[str, dict[str, float | None]]:
+        """The label metrics (:func:`metrics.confusion_metrics`'s keys) of many slices at once: one sparse product
+        over the occurring combinations, however many slices and class slices there are."""
+        _, t, b, c = self.decoded()
+        counts = self.combinations()[1]
+        mems = [self.members(ref) for ref in refs.values()]
+        values = SliceIndex(t, b if model == 0 else c, mems, self.k, self.positive).metrics(counts[None])
+        out: dict[str, dict[str, float | None]] = {}
+        for s, (name, idx) in enumerate(zip(refs, mems)):
+            one: dict[str, float | None] = {"count": int(counts[idx].sum())}
+            for key in M._CONFUSION_KEYS:
+                v = values[key][0, s]
+                one[key] = None if np.isnan(v) else float(v)
+            out[name] = one
+        return out
+
+    def metrics_many(self, refs: Mapping[str, SliceRef], model: int) -> dict[str, dict[str, float | int | None]]:
+        """:meth:`metrics` of every slice in ``refs`` (name -> slice), the label metrics computed in one batch."""
+        labels = self.label_metrics(refs, model)
+        return {name: self._with_scores(labels[name], ref.cells, model, ref.true_class) for name, ref in refs.items()}
 
     def metrics(self, cells: Sequence[int], model: int, true_class: int | None = None) -> dict[str, float | int | None]:
         """Every metric of ``model`` on the union of ``cells`` (restricted to one true class if given)."""
+        return self.metrics_many({"": SliceRef(list(cells), true_class)}, model)[""]
+
+    def _with_scores(self, labels: dict[str, float | None], cells: Sequence[int], model: int,
+                     true_class: int | None) -> dict[str, float | int | None]:
+        """The label metrics plus the score-based ones (log loss, ROC AUC), which need per-cell sums and tables."""
         cells = list(cells)
-        out: dict[str, float | int | None] = dict(M.confusion_metrics(self.confusion(cells, model, true_class),
-                                                                      self.positive))
+        out: dict[str, float | int | None] = dict(labels)
         n = int(out.get("count") or 0)
         out["count"] = n
         neg_log = self.neg_log[cells, model]
@@ -239,14 +428,13 @@ class Accumulator:
 
     def agreement(self, cells: Sequence[int] | None = None,
                   true_class: int | None = None) -> dict[str, float | int | None]:
-        joint = self.joint(range(len(self.keys)) if cells is None else cells, true_class)  # [true, base, cand]
-        n = int(joint.sum())
-        idx = np.arange(self.k)
-        same = int(joint[:, idx, idx].sum())
-        both_right = int(joint[idx, idx, idx].sum())
+        w, t, b, c = self._slice(range(len(self.keys)) if cells is None else cells, true_class)
+        n = int(w.sum())
+        same = int(w[b == c].sum())
+        both_right = int(w[(t == b) & (b == c)].sum())
         return {
             "count": n,
             "same_prediction": same / n if n else None,
-            "fixed": int(joint[idx, :, idx].sum()) - both_right,
-            "broken": int(joint[idx, idx, :].sum()) - both_right,
+            "fixed": int(w[t == c].sum()) - both_right,
+            "broken": int(w[t == b].sum()) - both_right,
         }

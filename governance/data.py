@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +35,9 @@ class Chunk:
     features: pa.Table
     target: np.ndarray  # labels as text
     sensitive: list[tuple[np.ndarray, list[str]]]  # per sensitive column: (codes, values); nulls are "(missing)"
+    #: the rows as read, for the other users of the one stream (leakage hashes, the personal-data sample):
+    #: Parquet columns in the file's types, CSV every column as its exact text (see :meth:`DataSource.typed`)
+    raw: pa.Table | None = None
 
     def __len__(self) -> int:
         return len(self.target)
@@ -56,6 +59,15 @@ def _arrow_error(path: Path, exc: Exception) -> InputError:
     if "straddl" in first:  # pyarrow's "try to increase block size?" is advice the user cannot act on
         return InputError(path, None, ROW_TOO_LARGE.format(row="?", limit=BLOCK_MAX >> 20))
     return InputError(path, None, f"cannot read data: {first}")
+
+
+def open_parquet(path: Path):
+    """A ``pq.ParquetFile`` for streaming. ``pre_buffer=False``: with pyarrow's default (True) the read cache keeps
+    every row group read so far, so memory grows with the file (streaming 5M rows: 850 MB with it, 216 MB
+    without); without it a batch costs its row group's column chunks, whatever the file's length."""
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path, pre_buffer=False, memory_map=False)
 
 
 def _straddles(exc: Exception) -> bool:
@@ -160,36 +172,42 @@ class DataSource:
         if not self.features:
             raise InputError(manifest, "data.features", f"no feature columns left in {path.name}")
         self._schema_types = {n: schema.field(n).type for n in names}
+        self.names = names
+        #: CSV: the type each column is converted to from its text (pyarrow's inference on the first block,
+        #: integers widened to float64 so a later "1.5" cannot break it); the same for scoring and leakage
+        self._csv_types = {n: pa.float64() if pa.types.is_integer(t) else t for n, t in self._schema_types.items()}
         self._text_counts: dict[str, list] = {}  # text feature columns: [values, numbers, first non-number]
 
     def _schema(self) -> pa.Schema:
         try:
             if self.format == "parquet":
-                import pyarrow.parquet as pq
-
-                return pq.ParquetFile(self.path).schema_arrow
+                return open_parquet(self.path).schema_arrow
             return csv_schema(self.path)
         except (pa.ArrowException, OSError) as exc:
             raise _arrow_error(self.path, exc) from None
 
-    def _batches(self) -> Iterator[pa.RecordBatch]:
-        columns = [*self.features, self.spec.target, *self.spec.sensitive]
+    def text_schema(self) -> pa.Schema:
+        """The columns as the stream's ``raw`` tables hold them: Parquet's own types, CSV all text."""
         if self.format == "parquet":
-            import pyarrow.parquet as pq
+            return pa.schema([pa.field(n, t) for n, t in self._schema_types.items()])
+        return pa.schema([pa.field(n, pa.string()) for n in self.names])
 
-            yield from pq.ParquetFile(self.path).iter_batches(batch_size=self.spec.chunk_rows, columns=columns)
+    def _batches(self, extra: Sequence[str]) -> Iterator[pa.RecordBatch]:
+        if self.format == "parquet":  # the columns someone uses, in file order
+            wanted = {*self.features, self.spec.target, *self.spec.sensitive, *extra}
+            columns = [n for n in self.names if n in wanted]
+            yield from open_parquet(self.path).iter_batches(batch_size=self.spec.chunk_rows, columns=columns)
             return
-        # Text for labels and slices; integers widened to float so a later "1.5" cannot break type inference.
-        types: dict[str, pa.DataType] = {c: pa.string() for c in (self.spec.target, *self.spec.sensitive)}
-        for c in self.features:
-            if pa.types.is_integer(self._schema_types[c]):
-                types[c] = pa.float64()
-        yield from csv_batches(self.path, columns, types)
+        # Every column as its exact text (the personal-data scan needs it; labels and slices are text); features,
+        # and the leakage columns, are converted per chunk by ``typed``, so one read serves every user.
+        yield from csv_batches(self.path, self.names, {c: pa.string() for c in self.names})
 
-    def chunks(self) -> Iterator[Chunk]:
+    def chunks(self, extra: Sequence[str] = ()) -> Iterator[Chunk]:
+        """The data, once, in chunks of ``chunk_rows``; ``extra`` names further (Parquet) columns to read for the
+        other users of the stream (CSV: every column is read anyway)."""
         offset = 0
         try:
-            for table in _rechunk(self._batches(), self.spec.chunk_rows):
+            for table in _rechunk(self._batches(extra), self.spec.chunk_rows):
                 yield self._chunk(table, offset)
                 offset += table.num_rows
         except pa.ArrowException as exc:
@@ -198,6 +216,34 @@ class DataSource:
         if offset == 0:
             raise InputError(self.path, None, "the evaluation data has no rows")
 
+    def typed(self, raw: pa.Table, columns: Sequence[str], offset: int) -> pa.Table:
+        """``columns`` of a ``raw`` chunk in their data types: Parquet as stored; CSV converted from the text as
+        pyarrow's CSV reader would have (its null markers, the inferred types with integers as float64); a value
+        that does not convert is an InputError naming column and row."""
+        if self.format == "parquet":
+            return raw.select(list(columns))
+        return pa.table({c: self._from_text(raw.column(c), c, offset) for c in columns})
+
+    def _from_text(self, text: pa.ChunkedArray, name: str, offset: int) -> pa.Array | pa.ChunkedArray:
+        to = self._csv_types[name]
+        if pa.types.is_string(to) or pa.types.is_large_string(to):
+            return text
+        column = text.combine_chunks()
+        present = pc.if_else(pc.is_in(column, value_set=_null_markers()), pa.scalar(None, pa.string()), column)
+        try:
+            return _cast_text(present, to)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+        for i, value in enumerate(present.to_pylist()):
+            if value is None:
+                continue
+            try:
+                _cast_text(pa.array([value], pa.string()), to)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                template = NOT_A_NUMBER if pa.types.is_floating(to) else NOT_READABLE_AS
+                raise InputError(self.path, name, template.format(row=offset + i + 1, value=value, type=to)) from None
+        raise InputError(self.path, name, f"cannot read column {name!r} as {to}")  # pragma: no cover
+
     def _chunk(self, table: pa.Table, offset: int) -> Chunk:
         target_col = table.column(self.spec.target)
         if target_col.null_count:
@@ -205,8 +251,9 @@ class DataSource:
             raise InputError(self.path, self.spec.target, f"missing target value in data row {offset + first + 1}")
         target = _as_text(target_col)
         sensitive = [_encode(table.column(c)) for c in self.spec.sensitive]
-        self._check_features(table, offset)
-        return Chunk(offset, table.select(self.features), target, sensitive)
+        features = self.typed(table, self.features, offset)
+        self._check_features(features, offset)
+        return Chunk(offset, features, target, sensitive, raw=table)
 
     def _check_features(self, table: pa.Table, offset: int) -> None:
         """Bad feature values are the data file's problem, named by column and row, before a model sees them:
@@ -238,6 +285,20 @@ class DataSource:
         if seen[2] is not None and seen[1] >= 0.9 * seen[0]:
             row, value = seen[2]
             raise InputError(self.path, name, NOT_A_NUMBER.format(row=row, value=value))
+
+
+def _null_markers() -> pa.Array:
+    import pyarrow.csv as pcsv
+
+    return pa.array(pcsv.ConvertOptions().null_values or list(_NULLS), pa.string())
+
+
+def _cast_text(text: pa.Array, to: pa.DataType) -> pa.Array:
+    """Text to ``to`` (pyarrow has no string-to-time cast: a time of day goes through a timestamp on 1970-01-01)."""
+    if not pa.types.is_time(to):
+        return pc.cast(text, to)
+    stamp = pc.cast(pc.binary_join_element_wise("1970-01-01 ", text, ""), pa.timestamp(to.unit))
+    return pc.cast(stamp, to)
 
 
 def _encode(col: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:

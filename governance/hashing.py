@@ -6,6 +6,9 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from .errors import InputError
@@ -61,12 +64,40 @@ def check_input_file(path: Path, *, named_in: Path | None, field: str | None, ro
     return path
 
 
+#: inside :func:`digests_reused`: (real path, size, mtime_ns, inode) -> sha256, so one check hashes each file once
+_DIGESTS: ContextVar[dict[tuple[str, int, int, int], str] | None] = ContextVar("pg_digests", default=None)
+
+
+@contextmanager
+def digests_reused() -> Iterator[None]:
+    """Within this block a file is hashed once, whoever asks (provenance, leakage, the evidence's input hashes).
+
+    Scoped to one check, not process-wide: a file rewritten within the file system's timestamp granularity keeps
+    its size and mtime, so a lasting cache could return a stale digest (``governance trail verify`` must not)."""
+    token = _DIGESTS.set({})
+    try:
+        yield
+    finally:
+        _DIGESTS.reset(token)
+
+
 def sha256_file(path: Path, block: int = 1 << 20) -> str:
+    """The file's sha256, one sequential read (reused inside :func:`digests_reused`)."""
+    cache = _DIGESTS.get()
+    key = None
+    if cache is not None:
+        st = os.stat(path)
+        key = (os.path.realpath(path), st.st_size, st.st_mtime_ns, st.st_ino)
+        if key in cache:
+            return cache[key]
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(block):
             h.update(chunk)
-    return h.hexdigest()
+    digest = h.hexdigest()
+    if cache is not None and key is not None:
+        cache[key] = digest
+    return digest
 
 
 def file_ref(path: Path, relative_to: Path | None = None) -> FileRef:

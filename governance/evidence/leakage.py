@@ -18,8 +18,9 @@ Memory: the evaluation rows' hashes are kept as one sorted array of distinct uin
 about 8 bytes per evaluation row while it is built and 17 bytes per distinct row after; every other dataset is
 streamed in chunks against it, so its size does not matter. (Keeping the evaluation side, not the training side,
 bounds memory by the smaller set in the usual case and serves any number of training and fine-tuning sets.)
-The evaluation side is built chunk by chunk too: each chunk's distinct hashes with counts are merged into the
-running set, so no array of all evaluation rows is ever held.
+The evaluation side is built chunk by chunk too (:class:`EvaluationHasher`, fed by the scoring pass's own stream
+of the evaluation file, so the file is not read again for leakage): each chunk's distinct hashes with counts are
+merged into the running set, so no array of all evaluation rows is ever held.
 
 Identity or coincidence. Two people with identical features are two rows with one hash: without a key an overlap
 can be coincidence. So next to the overlap the evidence records what chance explains:
@@ -168,22 +169,11 @@ class EvaluationRows:
 
     @classmethod
     def read(cls, path: Path, columns: list[str], chunk_rows: int) -> EvaluationRows:
-        """Stream ``path``: each chunk's distinct hashes with counts are merged into the running set (merges are
-        batched so the work stays O(n log n); memory: the distinct hashes plus at most as many pending)."""
-        hashes, counts = np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
-        pending: list[tuple[np.ndarray, np.ndarray]] = []
-        pending_size, rows = 0, 0
+        """Stream ``path`` on its own (the gate feeds :class:`EvaluationHasher` from the scoring pass instead)."""
+        hasher = EvaluationHasher(columns)
         for table in iter_tables(path, columns, chunk_rows):
-            h, c = np.unique(row_hashes(table, columns), return_counts=True)
-            rows += table.num_rows
-            pending.append((h, c.astype(np.int64)))
-            pending_size += len(h)
-            if pending_size >= max(len(hashes), 1 << 16):
-                hashes, counts = _merge([(hashes, counts), *pending])
-                pending, pending_size = [], 0
-        if pending:
-            hashes, counts = _merge([(hashes, counts), *pending])
-        return cls(hashes, counts, rows)
+            hasher.update(table)
+        return hasher.result()
 
     @property
     def duplicated_rows(self) -> int:
@@ -219,6 +209,36 @@ class EvaluationRows:
                        chance_share=chance_share(self.counts, n, sample))
 
 
+class EvaluationHasher:
+    """Builds :class:`EvaluationRows` chunk by chunk from whichever stream reads the evaluation data: each chunk's
+    distinct hashes with counts are merged into the running set (merges are batched so the work stays
+    O(n log n); memory: the distinct hashes plus at most as many pending, never an array of all rows)."""
+
+    def __init__(self, columns: list[str]) -> None:
+        self.columns = list(columns)
+        self._hashes, self._counts = np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
+        self._pending: list[tuple[np.ndarray, np.ndarray]] = []
+        self._pending_size, self.rows = 0, 0
+
+    def update(self, table: pa.Table) -> None:
+        """Fold one chunk holding ``columns`` (in the types the training files are read with)."""
+        h, c = np.unique(row_hashes(table, self.columns), return_counts=True)
+        self.rows += table.num_rows
+        self._pending.append((h, c.astype(np.int64)))
+        self._pending_size += len(h)
+        if self._pending_size >= max(len(self._hashes), 1 << 16):
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._hashes, self._counts = _merge([(self._hashes, self._counts), *self._pending])
+            self._pending, self._pending_size = [], 0
+
+    def result(self) -> EvaluationRows:
+        self._flush()
+        return EvaluationRows(self._hashes, self._counts, self.rows)
+
+
 def _merge(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
     h = np.concatenate([p[0] for p in parts])
     c = np.concatenate([p[1] for p in parts])
@@ -228,16 +248,19 @@ def _merge(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.n
 
 def measure_leakage(data_path: Path, columns: list[str],
                     datasets: dict[str, tuple[str, Path | None, str | None, list[str] | None]],
-                    chunk_rows: int, folder: Path | None = None, key: list[str] | None = None):
+                    chunk_rows: int, folder: Path | None = None, key: list[str] | None = None,
+                    evaluation: EvaluationRows | None = None):
     """Overlap of the evaluation rows with each dataset: ``{name: (role, path or None, why it has none, its key
     columns or None)}``. With ``key`` (the evaluation data's key columns) rows are compared on their key only, a
     dataset's own key columns standing for the evaluation's in that order; without, on ``columns``. File paths are
-    shown relative to ``folder``."""
+    shown relative to ``folder``. ``evaluation``: the evaluation rows already hashed (by the scoring pass);
+    without it ``data_path`` is read here. Each dataset is then read once, streamed against them."""
     from ..hashing import file_ref
     from .schema import Leakage, LeakageSet
 
     hashed = list(key) if key else list(columns)
-    evaluation = EvaluationRows.read(data_path, hashed, chunk_rows)
+    if evaluation is None:
+        evaluation = EvaluationRows.read(data_path, hashed, chunk_rows)
     n = evaluation.rows
     out = {}
     for name, (role, path, problem, own_key) in datasets.items():

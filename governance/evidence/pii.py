@@ -146,37 +146,63 @@ def _as_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return column if pa.types.is_large_string(column.type) else pc.cast(column, pa.large_string())
 
 
-def sample_rows(path: Path, chunk_rows: int, max_rows: int = MAX_ROWS) -> tuple[pa.Table | None, list[str], int]:
-    """(the sampled rows of the scannable columns as text, the columns not scanned, rows in the file).
+class PiiSampler:
+    """The bottom-k sample, fed chunk by chunk from whichever stream reads the file (the gate: the scoring pass).
 
-    Bottom-k by position priority: a chunk contributes only rows below the current k-th smallest priority, and the
-    candidates are cut back to ``max_rows`` whenever they reach twice that, so memory stays bounded."""
-    from .leakage import position_priority
+    A chunk contributes only rows below the current k-th smallest priority, and the candidates are cut back to
+    ``max_rows`` whenever they reach twice that, so memory stays bounded. ``schema``: the file's columns as the
+    chunks hold them (CSV: all text); without it, the first chunk's."""
 
-    kept: pa.Table | None = None
-    scannable: list[str] | None = None
-    not_scanned: list[str] = []
-    threshold = np.uint64(np.iinfo(np.uint64).max)
-    total = 0
-    for table in iter_tables(path, None, chunk_rows, csv_text=True):
-        if scannable is None:
-            scannable = [n for n, f in zip(table.schema.names, table.schema) if _scannable(f.type)]
-            not_scanned = [n for n in table.schema.names if n not in scannable]
-        priority = position_priority(total, table.num_rows)
-        total += table.num_rows
-        full = kept is not None and kept.num_rows >= max_rows
-        pick = np.flatnonzero(priority < threshold) if full else np.arange(table.num_rows)
+    def __init__(self, schema: pa.Schema | None = None, max_rows: int = MAX_ROWS) -> None:
+        self.max_rows = max_rows
+        self.scannable: list[str] | None = None
+        self.not_scanned: list[str] = []
+        if schema is not None:
+            self._columns(schema)
+        self._kept: pa.Table | None = None
+        self._threshold = np.uint64(np.iinfo(np.uint64).max)
+        self.rows = 0
+
+    def _columns(self, schema: pa.Schema) -> None:
+        self.scannable = [n for n, f in zip(schema.names, schema) if _scannable(f.type)]
+        self.not_scanned = [n for n in schema.names if n not in self.scannable]
+
+    def update(self, table: pa.Table) -> None:
+        from .leakage import position_priority
+
+        if self.scannable is None:
+            self._columns(table.schema)
+        scannable = self.scannable or []
+        priority = position_priority(self.rows, table.num_rows)
+        self.rows += table.num_rows
+        kept = self._kept
+        full = kept is not None and kept.num_rows >= self.max_rows
+        pick = np.flatnonzero(priority < self._threshold) if full else np.arange(table.num_rows)
         if not len(pick):
-            continue
+            return
         part = table.select(scannable).take(pa.array(pick))
         part = pa.table({**{n: _as_text(part.column(n)) for n in scannable},
                          _PRIORITY: pa.array(priority[pick], pa.uint64())})
         kept = part if kept is None else pa.concat_tables([kept, part])
-        if kept.num_rows >= 2 * max_rows:
-            kept, threshold = _bottom(kept, max_rows)
-    if kept is not None and kept.num_rows > max_rows:
-        kept, threshold = _bottom(kept, max_rows)
-    return (kept.drop_columns([_PRIORITY]) if kept is not None else None), not_scanned, total
+        if kept.num_rows >= 2 * self.max_rows:
+            kept, self._threshold = _bottom(kept, self.max_rows)
+        self._kept = kept
+
+    def result(self) -> tuple[pa.Table | None, list[str], int]:
+        """(the sampled rows of the scannable columns as text, the columns not scanned, rows seen)."""
+        kept = self._kept
+        if kept is not None and kept.num_rows > self.max_rows:
+            kept, self._threshold = _bottom(kept, self.max_rows)
+        return (kept.drop_columns([_PRIORITY]) if kept is not None else None), self.not_scanned, self.rows
+
+
+def sample_rows(path: Path, chunk_rows: int, max_rows: int = MAX_ROWS) -> tuple[pa.Table | None, list[str], int]:
+    """(the sampled rows of the scannable columns as text, the columns not scanned, rows in the file), reading
+    ``path`` on its own (the gate feeds a :class:`PiiSampler` from the scoring pass instead)."""
+    sampler = PiiSampler(max_rows=max_rows)
+    for table in iter_tables(path, None, chunk_rows, csv_text=True):
+        sampler.update(table)
+    return sampler.result()
 
 
 def _bottom(table: pa.Table, k: int) -> tuple[pa.Table, np.uint64]:
@@ -186,11 +212,14 @@ def _bottom(table: pa.Table, k: int) -> tuple[pa.Table, np.uint64]:
     return kept, np.uint64(pc.max(kept.column(_PRIORITY)).as_py())
 
 
-def scan_pii(path: Path, chunk_rows: int, *, max_rows: int = MAX_ROWS):
-    """Scan a uniform sample of ``path``; returns the evidence's ``PiiScan`` (counts only)."""
+def scan_pii(path: Path, chunk_rows: int, *, max_rows: int = MAX_ROWS, sampler: PiiSampler | None = None):
+    """Scan a uniform sample of ``path`` (``sampler``: one already fed by the scoring pass; else ``path`` is read
+    here); returns the evidence's ``PiiScan`` (counts only)."""
     from .schema import PiiColumn, PiiScan
 
-    sample, not_scanned, total = sample_rows(path, chunk_rows, max_rows)
+    if sampler is not None:
+        max_rows = sampler.max_rows
+    sample, not_scanned, total = sampler.result() if sampler is not None else sample_rows(path, chunk_rows, max_rows)
     columns: dict[str, PiiColumn] = {}
     scanned = sample if sample is not None else pa.table({})  # no scannable column: nothing to count
     rows = scanned.num_rows

@@ -1,16 +1,23 @@
 """Release facts recorded at collection: provenance as declared with the files it names hashed, leakage
 against the training data, a personal-data scan of the evaluation data, and which card sections are filled.
 
+The evaluation file is read once: :class:`ReleaseFacts` checks the declarations first (cheap: provenance, key
+columns, the card), then takes every chunk of the scoring pass (leakage hashes, the personal-data sample) and
+finishes after it (each training set read once against the evaluation rows' hashes).
+
 Collection records; it never decides. The ``provenance``, ``leakage``, ``pii_scan`` and ``documentation`` rules
 compare these facts with the rest of the evidence (the hashes of the files actually evaluated).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..data import DataSource
+import pyarrow as pa
+
+from ..data import Chunk, DataSource
 from ..errors import InputError
 from ..hashing import check_input_file, file_ref
 from ..manifest import Release
@@ -50,8 +57,22 @@ def _local(ds_path: str, provenance_file: Path) -> Path:
     return p if p.is_absolute() else provenance_file.parent / p
 
 
-def _leakage(release: Release, provenance: ProvenanceEvidence, source: DataSource, data_path: Path):
-    from .leakage import measure_leakage
+@dataclass
+class _LeakagePlan:
+    """What leakage compares, fixed before the pass: the evaluation columns hashed and the datasets."""
+
+    columns: list[str]
+    sets: dict[str, tuple[str, Path | None, str | None, list[str] | None]]
+    key: list[str] | None
+    hashed: list[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.hashed = list(self.key) if self.key else list(self.columns)
+
+
+def _leakage_plan(release: Release, provenance: ProvenanceEvidence, source: DataSource,
+                  data_path: Path) -> _LeakagePlan | None:
+    """The leakage comparison, validated (key columns present) without reading the data's rows."""
     from .tables import column_names
 
     path = provenance_path(release)
@@ -74,8 +95,7 @@ def _leakage(release: Release, provenance: ProvenanceEvidence, source: DataSourc
             if lacking:
                 raise InputError(path, "key", f"key column {lacking[0]!r} of the evaluation dataset is not in "
                                               f"{data_path.name}")
-    columns = [*source.features, release.manifest.data.target]
-    return measure_leakage(data_path, columns, sets, release.manifest.data.chunk_rows, release.folder, key=key)
+    return _LeakagePlan([*source.features, release.manifest.data.target], sets, key)
 
 
 def _evaluation_key(provenance: ProvenanceEvidence, provenance_file: Path, data_path: Path) -> list[str] | None:
@@ -101,14 +121,67 @@ def collect_documentation(release: Release) -> Documentation:
     return Documentation(card_file=file_ref(path, release.folder), sections=filled_sections(load_card(path)))
 
 
-def release_facts(release: Release, source: DataSource, data_path: Path) -> dict[str, Any]:
-    """The evidence fields ``provenance``, ``leakage``, ``pii`` and ``documentation`` for this release."""
-    from .pii import scan_pii
+class ReleaseFacts:
+    """The evidence fields ``provenance``, ``leakage``, ``pii`` and ``documentation``, gathered around the one
+    read of the evaluation data: construct before the models load (bad declarations fail fast), pass
+    :attr:`columns` to ``DataSource.chunks``, :meth:`update` with every chunk, :meth:`finish` after the pass."""
 
-    provenance = collect_provenance(release)
-    return {
-        "provenance": provenance,
-        "leakage": _leakage(release, provenance, source, data_path) if provenance is not None else None,
-        "pii": scan_pii(data_path, release.manifest.data.chunk_rows),
-        "documentation": collect_documentation(release),
-    }
+    def __init__(self, release: Release, source: DataSource, data_path: Path) -> None:
+        from .leakage import EvaluationHasher
+        from .pii import PiiSampler
+
+        self.release, self.source, self.data_path = release, source, data_path
+        self.provenance = collect_provenance(release)  # hashes the files it names (the digest is reused)
+        self.documentation = collect_documentation(release)
+        self.plan = _leakage_plan(release, self.provenance, source, data_path) if self.provenance is not None else None
+        self.hasher = EvaluationHasher(self.plan.hashed) if self.plan is not None else None
+        self.pii = PiiSampler(source.text_schema())
+        #: further columns the stream must hold for leakage and the personal-data scan (Parquet; CSV reads all)
+        self.columns = [*(self.plan.hashed if self.plan is not None else []), *(self.pii.scannable or [])]
+
+    def update(self, chunk: Chunk) -> None:
+        """Fold one chunk of the scoring pass (its ``raw`` columns) into the leakage hashes and the PII sample."""
+        assert chunk.raw is not None
+        if self.hasher is not None:  # features are converted once, for the models; only the rest here
+            have = set(chunk.features.column_names)
+            rest = self.source.typed(chunk.raw, [c for c in self.hasher.columns if c not in have], chunk.offset)
+            self.hasher.update(pa.table({c: (chunk.features if c in have else rest).column(c)
+                                         for c in self.hasher.columns}))
+        self.pii.update(chunk.raw)
+
+    def finish(self, *, read_again: bool = False) -> dict[str, Any]:
+        """The four evidence fields; reads each training set named for leakage once. ``read_again``: the pass did
+        not stream every row here (a distributed engine scored them), so stream the evaluation file now."""
+        from .leakage import EvaluationHasher
+        from .pii import PiiSampler
+
+        if read_again:
+            self.hasher = EvaluationHasher(self.plan.hashed) if self.plan is not None else None
+            self.pii = PiiSampler(self.source.text_schema())
+            for chunk in self.source.chunks(self.columns):
+                self.update(chunk)
+        return self._fields()
+
+    def _fields(self) -> dict[str, Any]:
+        from .leakage import measure_leakage
+        from .pii import scan_pii
+
+        chunk_rows = self.release.manifest.data.chunk_rows
+        leakage = None
+        if self.plan is not None and self.hasher is not None:
+            leakage = measure_leakage(self.data_path, self.plan.columns, self.plan.sets, chunk_rows,
+                                      self.release.folder, key=self.plan.key, evaluation=self.hasher.result())
+        return {
+            "provenance": self.provenance,
+            "leakage": leakage,
+            "pii": scan_pii(self.data_path, chunk_rows, sampler=self.pii),
+            "documentation": self.documentation,
+        }
+
+
+def release_facts(release: Release, source: DataSource, data_path: Path) -> dict[str, Any]:
+    """The four fields on their own (one read of the data, as in the gate's pass, without the models)."""
+    facts = ReleaseFacts(release, source, data_path)
+    for chunk in source.chunks(facts.columns):
+        facts.update(chunk)
+    return facts.finish()

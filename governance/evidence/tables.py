@@ -1,4 +1,5 @@
-"""Stream any columns of a CSV or Parquet file in chunks with pyarrow (for the leakage and personal-data scans)."""
+"""Stream any columns of a CSV or Parquet file in chunks with pyarrow (the training sets for leakage; the evaluation
+file itself is read once, by :class:`governance.data.DataSource`, and shared by scoring, leakage and the PII scan)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from ..data import _arrow_error, _kind, _rechunk, csv_batches, csv_schema
+from ..data import _arrow_error, _kind, _rechunk, csv_batches, csv_schema, open_parquet
 from ..errors import InputError
 
 
@@ -15,9 +16,7 @@ def column_names(path: Path) -> list[str]:
     """The file's columns, read from its header or footer only."""
     try:
         if _kind(path) == "parquet":
-            import pyarrow.parquet as pq
-
-            return list(pq.ParquetFile(path).schema_arrow.names)
+            return list(open_parquet(path).schema_arrow.names)
         return list(csv_schema(path).names)  # a first block large enough for the first rows
     except (pa.ArrowException, OSError) as exc:
         raise _arrow_error(path, exc) from None
@@ -34,9 +33,7 @@ def iter_tables(path: Path, columns: list[str] | None, chunk_rows: int, *,
     kind = _kind(path)
     try:
         if kind == "parquet":
-            import pyarrow.parquet as pq
-
-            batches = pq.ParquetFile(path).iter_batches(batch_size=chunk_rows, columns=columns)
+            batches = open_parquet(path).iter_batches(batch_size=chunk_rows, columns=columns)
             yield from _rechunk(batches, chunk_rows)
             return
         schema = csv_schema(path)

@@ -106,7 +106,7 @@ class PredictionsAdapter:
         if self.parquet:
             import pyarrow.parquet as pq
 
-            pf = pq.ParquetFile(self.path)
+            pf = pq.ParquetFile(self.path, pre_buffer=False)  # the default cache keeps every row group read
             yield from pf.iter_batches(batch_size=BATCH_ROWS, columns=self.columns)
             return
         from pyarrow import csv

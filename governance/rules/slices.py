@@ -13,6 +13,14 @@ from .stats import NoInterval, comparison, drop_interval
 THIN_NAMED = 3
 
 
+#: a rule needs an intersection the evidence skipped as too large (template: name, why, columns)
+OVER_BUDGET = ("intersection {name!r} was not formed ({why}): raise evaluation.intersection_budget in the release "
+               "manifest, or slice by fewer columns")
+#: a rule needs an intersection the manifest did not ask for (template: name, why, columns)
+NOT_FORMED = ("intersection {name!r} was not formed (evaluation.intersections forms each column and, by default, "
+              "only the full intersection): add [{columns}] to evaluation.intersections in the release manifest")
+
+
 class MissingDimension(LookupError):
     """A rule names a column the evidence has no slices for (a policy/manifest mismatch)."""
 
@@ -41,6 +49,11 @@ def dimensions(by: list[str], evidence: Evidence) -> list[str]:
         name = evidence.dimension_for(cols)
         if name is None:
             known = ", ".join(evidence.data.sensitive) or "none"
+            if len(cols) > 1 and set(cols) <= set(evidence.data.sensitive):
+                joined = " & ".join(c for c in evidence.data.sensitive if c in cols)
+                why = evidence.dimensions_skipped.get(joined)
+                raise MissingDimension((OVER_BUDGET if why else NOT_FORMED).format(
+                    name=joined, why=why, columns=", ".join(c for c in evidence.data.sensitive if c in cols)))
             raise MissingDimension(f"no slices for {' & '.join(cols)!r} in the evidence (sensitive columns: {known})")
         names.append(name)
     return names

@@ -39,7 +39,8 @@ def build(evidence: Evidence, verdict: Verdict, card: CardFacts | None, card_fil
     comps = evidence.comparisons.overall if evidence.comparisons else {}
     overall = [comparison_row(m, base.overall.get(m), cand.overall.get(m), comps.get(m))
                for m in ordered_metrics(cand.overall)]
-    tables = measurements.slice_tables(evidence, metrics, measurements.thin_slices(verdict.findings))
+    tables = measurements.slice_tables(evidence, metrics, measurements.thin_slices(verdict.findings),
+                                       measurements.failing_slices(verdict.findings))
     inputs = [{"role": role, **ref.model_dump()} for role, ref in evidence.inputs.items()]
     if card_file is not None and "card" not in evidence.inputs:
         inputs.append({"role": "card", **card_file.model_dump()})
@@ -85,6 +86,7 @@ def build(evidence: Evidence, verdict: Verdict, card: CardFacts | None, card_fil
                  "features": list(evidence.data.features), "classes": list(evidence.data.classes),
                  "positive_label": evidence.data.positive_label},
         "dimensions": {k: list(v) for k, v in evidence.dimensions.items()},
+        "dimensions_skipped": dict(evidence.dimensions_skipped),
         "inputs": inputs,
         "policy": {"name": verdict.policy.get("name", MISSING), "path": policy_file.get("path", MISSING),
                    "sha256": policy_file.get("sha256", MISSING), "bytes": policy_file.get("bytes")},

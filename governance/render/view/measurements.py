@@ -21,6 +21,13 @@ MAX_SLICE_METRICS = 3
 SLICE_KINDS = frozenset({"slice_metric_drop"})
 #: reliability bins with fewer rows than this are left out of the chart (their accuracy is noise)
 MIN_BIN_COUNT = 10
+#: per dimension the documents show at most this many slices (the worst drops) plus every failing slice;
+#: evidence.json keeps them all, so the audit PDF stays short whatever the slice count
+SHOWN_PER_DIMENSION = 20
+#: ... and at most this many failing slices per dimension (the worst), so thousands of failures stay readable
+FAILING_SHOWN_PER_DIMENSION = 100
+#: ... and at most this many thin slices (too few rows to judge) a rule named, the worst drops first
+THIN_SHOWN_PER_DIMENSION = 20
 
 
 def report_metrics(evidence: Evidence, findings: list[Finding]) -> list[str]:
@@ -39,7 +46,43 @@ def thin_slices(findings: list[Finding]) -> set[str]:
                     if not isinstance(s, dict)}
 
 
-def slice_tables(evidence: Evidence, metrics: list[str], thin: set[str]) -> list[dict]:
+def failing_slices(findings: list[Finding]) -> set[str]:
+    """Every slice (``dim=value``) a rule failed: always shown, however many slices there are."""
+    return {str(s) for f in findings for s in f.details.get("failing_slices", []) or []}
+
+
+def _worst_first(rows: list[dict], metric: str | None) -> list[dict]:
+    """Largest drop in ``metric`` first (candidate worse = positive), slices without one last, then by rows."""
+    sign = -1.0 if metric is not None and higher_is_better(metric) else 1.0
+
+    def key(r: dict) -> tuple:
+        diff = r["metrics"][metric]["difference"] if metric is not None else None
+        return (diff is None, -(sign * diff) if diff is not None else 0.0, -(r["count"] or 0), str(r["value"]))
+    return sorted(rows, key=key)
+
+
+def _shown(rows: list[dict], metric: str | None, failing: set[str], dim: str, limit: int) -> tuple[list[dict], int]:
+    """All rows when they fit; else the ``limit`` worst, every failing one (up to FAILING_SHOWN_PER_DIMENSION)
+    and the worst thin ones (up to THIN_SHOWN_PER_DIMENSION), worst first; and how many failing ones are left out."""
+    if len(rows) <= limit:
+        return rows, 0
+    shown, failed, thin, left_out = [], 0, 0, 0
+    for i, r in enumerate(_worst_first(rows, metric)):
+        if f"{dim}={r['value']}" in failing:
+            failed += 1
+            if failed > FAILING_SHOWN_PER_DIMENSION:
+                left_out += 1
+                continue
+            shown.append(r)
+        elif i < limit or (r["thin"] and thin < THIN_SHOWN_PER_DIMENSION):
+            thin += bool(r["thin"])
+            shown.append(r)
+    return shown, left_out
+
+
+def slice_tables(evidence: Evidence, metrics: list[str], thin: set[str], failing: set[str] | None = None,
+                 limit: int = SHOWN_PER_DIMENSION) -> list[dict]:
+    """Per dimension, the slices the documents list (``shown`` of ``total``; ``hidden`` left to evidence.json)."""
     base, cand = evidence.models["baseline"], evidence.models["candidate"]
     comps = evidence.comparisons.slices if evidence.comparisons else {}
     agree = evidence.agreement.slices
@@ -63,7 +106,12 @@ def slice_tables(evidence: Evidence, metrics: list[str], thin: set[str]) -> list
                 "ece_baseline": getattr(c.get("baseline"), "ece", None) if c else None,
                 "ece_candidate": getattr(c.get("candidate"), "ece", None) if c else None,
             })
+        total = len(rows)
+        rows, failing_hidden = _shown(rows, metrics[0] if metrics else None, failing or set(), dim, limit)
         tables.append({"dimension": dim, "columns": evidence.dimensions.get(dim, [dim]), "rows": rows,
+                       "total": total, "hidden": total - len(rows), "limit": limit, "failing_hidden": failing_hidden,
+                       "failing_limit": FAILING_SHOWN_PER_DIMENSION,
+                       "ranked_by": metrics[0] if metrics else None,
                        "has_agreement": any(r["same_prediction"] is not None for r in rows),
                        "has_calibration": any(r["ece_candidate"] is not None for r in rows)})
     return tables

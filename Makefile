@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml scripts/system-deps.sh
 	$(PYTHON) -m venv $(VENV)
 	# torch pinned first: the CPU build (an unpinned torch would pull a multi-GB CUDA build)
 	$(BIN)/pip install --quiet --disable-pip-version-check torch==2.13.0
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[torch,onnx,dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[torch,onnx,dev,dask]'
 	touch $(STAMP)
 
 demo: $(STAMP)

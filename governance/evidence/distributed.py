@@ -1,0 +1,260 @@
+"""The Dask engine: score the evaluation data's partitions on a cluster and merge their accumulators in a tree.
+
+Why this shape: the accumulators merge associatively, so each worker folds its partitions (Parquet row groups) into
+its own accumulator with the same per-chunk step as the local engine (``collect.fold_chunk``), and only the small
+accumulators travel. Models never travel: a ``WorkerPlugin`` carries the manifest path and the model files' sha256,
+and each worker loads each model once, from its own path, after checking the hash (workers must see the release
+folder at the same path, e.g. a shared volume or the same image). Global row offsets come from the row-group
+metadata, so row-indexed evidence (the sample of broken flips) is the local engine's. Provenance, leakage, the
+personal-data scan, robustness and latency stay on the client (docs/dask.md).
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+from ..errors import InputError
+from ..manifest import Release
+from .accumulator import Accumulator
+
+#: dask (distributed) is an optional extra
+DASK_MISSING = "the dask engine needs dask[distributed]: pip install 'pruning-governance[dask]'"
+#: the engine splits Parquet row groups; CSV has none
+NEEDS_PARQUET = "the dask engine reads Parquet (its row groups are the partitions): convert {name} to Parquet"
+#: precomputed predictions are read in order, so they cannot be split across workers
+PREDICTIONS_LOCAL = "format 'predictions' is read in row order and cannot be split across workers: use --engine local"
+#: a worker's copy of a model file is not the one the client hashed
+HASH_MISMATCH = "the worker's copy of {path} has sha256 {seen}, not {expected} as on the client"
+#: a local cluster of no workers would wait forever
+NO_WORKERS = "--workers must be at least 1"
+#: --scheduler and --workers are the two ways to get a cluster: one at a time
+ONE_CLUSTER = "give either --scheduler ADDR (an existing cluster) or --workers N (a local one), not both"
+
+
+def _distributed() -> Any:
+    try:
+        import distributed
+    except ImportError:
+        raise InputError(None, "--engine", DASK_MISSING) from None
+    return distributed
+
+
+@dataclass(frozen=True)
+class Partition:
+    """Row groups of one Parquet file and the global index of their first row."""
+
+    path: str
+    row_groups: tuple[int, ...]
+    offset: int
+    rows: int
+
+
+def partitions(path: Path) -> list[Partition]:
+    """One partition per row group, in file order, with offsets from the footer (nothing but metadata is read)."""
+    from ..data import open_parquet
+
+    meta = open_parquet(path).metadata
+    out, offset = [], 0
+    for i in range(meta.num_row_groups):
+        n = meta.row_group(i).num_rows
+        if n:
+            out.append(Partition(str(path), (i,), offset, n))
+        offset += n
+    return out
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """An InputError raised on a worker, as plain data (InputError does not survive pickling)."""
+
+    file: str | None
+    field: str | None
+    message: str
+
+    def error(self) -> InputError:
+        return InputError(self.file, self.field, self.message)
+
+
+try:
+    from distributed import WorkerPlugin as _WorkerPlugin
+except ImportError:  # the extra is missing: DaskEngine refuses with DASK_MISSING before a plugin is made
+    _WorkerPlugin = object  # type: ignore[assignment,misc]
+
+
+class ModelPlugin(_WorkerPlugin):
+    """Loads the release's two models once per worker, from their paths, after checking their sha256; only paths,
+    hashes and flags are pickled, never a model."""
+
+    def __init__(self, manifest: str, hashes: dict[str, str], trust_pickle: bool, device: str) -> None:
+        self.manifest, self.hashes, self.trust_pickle, self.device = manifest, hashes, trust_pickle, device
+        self.name = f"pruning-governance-models-{uuid.uuid4().hex}"  # one per check: checks share a cluster safely
+        self._lock = threading.Lock()
+        self._loaded: tuple[Release, dict] | _Failed | None = None
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_loaded")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock, self._loaded = threading.Lock(), None
+
+    def setup(self, worker: Any = None) -> None:
+        self.models()
+
+    def teardown(self, worker: Any = None) -> None:
+        self._loaded = None
+
+    def models(self) -> tuple[Release, dict] | _Failed:
+        """(release, adapters), loaded on first use and kept; a bad file is a _Failed, reported by every task."""
+        with self._lock:
+            if self._loaded is None:
+                try:
+                    self._loaded = self._load()
+                except InputError as exc:
+                    self._loaded = _Failed(exc.file, exc.field, exc.message)
+            return self._loaded
+
+    def _load(self) -> tuple[Release, dict]:
+        from ..hashing import sha256_file
+        from ..manifest import load_manifest
+        from ..models import load_model
+
+        release = load_manifest(self.manifest)
+        adapters = {}
+        for role, expected in self.hashes.items():
+            spec = getattr(release.manifest, role)
+            path = release.resolve(spec.path, f"{role}.path")
+            if (seen := sha256_file(path)) != expected:
+                raise InputError(path, role, HASH_MISMATCH.format(path=path, seen=seen, expected=expected))
+            adapters[role] = load_model(spec, path, field=role, manifest=release.path,
+                                        trust_pickle=self.trust_pickle, device=self.device)
+        return release, adapters
+
+
+def _partition_chunks(release: Release, part: Partition) -> Iterator[Any]:
+    """The partition's rows as the local engine's chunks (same checks and encoding), with global offsets."""
+    import pyarrow as pa
+
+    from ..data import DataSource, _arrow_error, _rechunk, open_parquet
+
+    spec = release.manifest.data
+    source = DataSource(Path(part.path), spec, release.path)
+    columns = [*source.features, spec.target, *spec.sensitive]
+    offset = part.offset
+    try:
+        batches = open_parquet(Path(part.path)).iter_batches(  # pre_buffer off: memory bound by the chunk
+            batch_size=spec.chunk_rows, row_groups=list(part.row_groups), columns=columns)
+        for table in _rechunk(batches, spec.chunk_rows):
+            yield source._chunk(table, offset)
+            offset += table.num_rows
+    except pa.ArrowException as exc:
+        raise _arrow_error(source.path, exc) from None
+
+
+def _fold_partition(plugin_name: str, part: Partition, empty: Accumulator, classes: list[str],
+                    positive: int | None) -> Accumulator | _Failed:
+    """Runs on a worker: fold one partition into a fresh copy of ``empty`` with the worker's loaded models."""
+    from distributed import get_worker
+
+    from .collect import fold_chunk
+
+    loaded = cast(ModelPlugin, get_worker().plugins[plugin_name]).models()
+    if isinstance(loaded, _Failed):
+        return loaded
+    release, adapters = loaded
+    acc = copy.deepcopy(empty)
+    paths = {role: release.resolve(getattr(release.manifest, role).path, f"{role}.path") for role in adapters}
+    try:
+        for chunk in _partition_chunks(release, part):
+            fold_chunk(release, acc, chunk, adapters, classes, positive, paths, Path(part.path))
+    except InputError as exc:
+        return _Failed(exc.file, exc.field, exc.message)
+    return acc
+
+
+def _merge(left: Accumulator | _Failed, right: Accumulator | _Failed) -> Accumulator | _Failed:
+    """Runs on a worker: one node of the merge tree (left before right, so the first failure in row order wins)."""
+    if isinstance(left, _Failed):
+        return left
+    if isinstance(right, _Failed):
+        return right
+    return left.merge(right)
+
+
+@dataclass
+class DaskEngine:
+    """``collect``'s engine for a Dask cluster: an existing one (``scheduler``) or a local one of ``workers``."""
+
+    scheduler: str | None = None
+    workers: int | None = None
+    trust_pickle: bool = False
+    device: str = "cpu"
+    #: how many partitions the last run had (for tests and logs)
+    partitions: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        if self.scheduler is not None and self.workers is not None:
+            raise InputError(None, "--scheduler", ONE_CLUSTER)
+        if self.workers is not None and self.workers < 1:
+            raise InputError(None, "--workers", NO_WORKERS)
+        _distributed()  # a missing extra is bad input before any model runs
+
+    def fold(self, release: Release, acc: Accumulator, classes: list[str], positive: int | None,
+             paths: dict[str, Path]) -> Accumulator:
+        from ..hashing import sha256_file
+
+        m = release.manifest
+        for role in paths:
+            if getattr(m, role).format == "predictions":
+                raise InputError(release.path, f"{role}.format", PREDICTIONS_LOCAL)
+        data_path = release.resolve(m.data.path, "data.path")
+        if not data_path.name.lower().endswith((".parquet", ".pq")):
+            raise InputError(release.path, "data.path", NEEDS_PARQUET.format(name=data_path.name))
+        parts = partitions(data_path)
+        self.partitions = len(parts)
+        if not parts:
+            raise InputError(data_path, None, "the evaluation data has no rows")
+        plugin = ModelPlugin(str(release.path.resolve()), {r: sha256_file(p) for r, p in paths.items()},
+                             self.trust_pickle, self.device)
+        with self._client() as client:
+            client.register_plugin(plugin)
+            try:
+                level = [client.submit(_fold_partition, plugin.name, p, acc, classes, positive, pure=False)
+                         for p in parts]
+                while len(level) > 1:  # a balanced tree, its shape set by the partitions alone (not the workers)
+                    level = [client.submit(_merge, level[i], level[i + 1], pure=False) if i + 1 < len(level)
+                             else level[i] for i in range(0, len(level), 2)]
+                result = level[0].result()
+            finally:  # the workers drop the models
+                client.unregister_worker_plugin(plugin.name)
+        if isinstance(result, _Failed):
+            raise result.error()
+        return result
+
+    def _client(self) -> Any:
+        distributed = _distributed()
+        if self.scheduler is not None:
+            return distributed.Client(self.scheduler)
+        cluster = distributed.LocalCluster(n_workers=self.workers or 1, threads_per_worker=1,
+                                           dashboard_address=None, host="127.0.0.1")
+        return _OwnedClient(distributed.Client(cluster), cluster)
+
+
+class _OwnedClient:
+    """A client that also closes the local cluster it was made for."""
+
+    def __init__(self, client: Any, cluster: Any) -> None:
+        self.client, self.cluster = client, cluster
+
+    def __enter__(self) -> Any:
+        return self.client
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.close()
+        self.cluster.close()

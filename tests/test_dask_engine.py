@@ -1,0 +1,175 @@
+"""The Dask engine on a real in-process cluster (inproc transport: no socket is opened, nothing leaves the process):
+evidence equal to the local engine's for 1, 2 and 4 workers."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from builders import run, write_yaml
+
+from governance.errors import InputError
+from governance.evidence.collect import collect
+from governance.gate import DASK_ONLY, CheckOptions, _engine
+from governance.manifest import load_manifest
+
+distributed = pytest.importorskip("distributed")
+
+from governance.evidence.distributed import (  # noqa: E402 (after the skip: needs the extra)
+    DASK_MISSING,
+    HASH_MISMATCH,
+    NEEDS_PARQUET,
+    NO_WORKERS,
+    ONE_CLUSTER,
+    DaskEngine,
+    partitions,
+)
+
+#: every float the two engines compute by summing rows agrees to this (only the order of additions differs)
+REL = 1e-12
+#: what differs between any two runs: the time, and the machine's load average in the efficiency facts
+VOLATILE = ("created_at", "hardware")
+
+
+def _parquet_release(release_dir: Path, tmp_path: Path, row_group: int = 300) -> Path:
+    """The conftest release with its 1,500 rows as Parquet in row groups of ``row_group`` (chunks of 400 rows, so
+    partitions and chunks do not line up), intervals and ROC AUC on."""
+    d = tmp_path / "rel"
+    shutil.copytree(release_dir, d)
+    table = pa.Table.from_pandas(pd.read_csv(d / "eval.csv"), preserve_index=False)
+    pq.write_table(table, d / "eval.parquet", row_group_size=row_group)
+    manifest = yaml.safe_load((d / "release.yaml").read_text())
+    manifest["data"]["path"] = "eval.parquet"
+    manifest["evaluation"] = {"bootstrap": {"resamples": 200, "seed": 7}, "latency": None, "robustness": None,
+                              "broken_examples": 5}
+    return write_yaml(d / "release.yaml", manifest)
+
+
+def _same(a: object, b: object, where: str = "") -> None:
+    """Equal structure, strings, integers and booleans; floats equal to ``REL``."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        assert a.keys() == b.keys(), where
+        for k in a:
+            if k not in VOLATILE:
+                _same(a[k], b[k], f"{where}.{k}")
+    elif isinstance(a, list) and isinstance(b, list):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            _same(x, y, f"{where}[{i}]")
+    elif isinstance(a, float) and isinstance(b, float):
+        assert math.isclose(a, b, rel_tol=REL, abs_tol=REL) or (math.isnan(a) and math.isnan(b)), where
+    else:
+        assert a == b and type(a) is type(b), where
+
+
+@pytest.fixture(scope="module")
+def parquet_release(release_dir, tmp_path_factory) -> Path:
+    return _parquet_release(release_dir, tmp_path_factory.mktemp("dask"))
+
+
+@pytest.fixture(scope="module")
+def local_evidence(parquet_release):
+    return collect(load_manifest(parquet_release)).model_dump(mode="json")
+
+
+def test_evidence_equals_the_local_engine_for_1_2_and_4_workers(parquet_release, local_evidence):
+    runs = {}
+    for workers in (1, 2, 4):
+        with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=False,
+                                      dashboard_address=None) as cluster:
+            engine = DaskEngine(scheduler=cluster.scheduler_address)
+            runs[workers] = collect(load_manifest(parquet_release), engine=engine).model_dump(mode="json")
+        assert engine.partitions == 5
+    for ev in runs.values():
+        _same(local_evidence, ev)  # floats summed over rows to 1e-12 (the order of additions differs), all else equal
+        ev.pop("created_at")
+        ev["efficiency"].pop("hardware")
+    assert runs[1] == runs[2] == runs[4]  # bit-identical whatever the number of workers: the tree is the partitions'
+    dask_evidence = runs[2]
+    assert dask_evidence["data"]["rows"] == 1500
+    # row-indexed and count-only evidence is bit-identical to the local engine's: broken-flip sample, intervals
+    assert dask_evidence["agreement"]["broken_examples"] == local_evidence["agreement"]["broken_examples"]
+    assert len(dask_evidence["agreement"]["broken_examples"]) > 0
+    for key in ("baseline_ci", "candidate_ci", "difference_ci"):
+        assert dask_evidence["comparisons"]["overall"]["accuracy"][key] == \
+            local_evidence["comparisons"]["overall"]["accuracy"][key]
+    assert dask_evidence["comparisons"]["overall"]["accuracy"]["difference_ci"] is not None
+
+
+def test_partitions_are_row_groups_with_global_offsets(parquet_release):
+    parts = partitions(parquet_release.parent / "eval.parquet")
+    assert [(p.row_groups, p.offset, p.rows) for p in parts] == [((i,), 300 * i, 300) for i in range(5)]
+
+
+def test_a_worker_refuses_a_model_file_that_is_not_the_one_hashed(parquet_release):
+    """The workers hash the model file themselves: a copy that differs from the client's never scores a row."""
+    from governance.evidence.distributed import ModelPlugin
+
+    plugin = ModelPlugin(str(parquet_release), {"baseline": "0" * 64}, False, "cpu")
+    failed = plugin.models()
+    assert not isinstance(failed, tuple)
+    assert failed.field == "baseline"
+    assert failed.message.startswith(HASH_MISMATCH.split("{")[0])
+
+
+def test_csv_data_is_refused_naming_the_fix(release_dir, tmp_path):
+    d = tmp_path / "rel"
+    shutil.copytree(release_dir, d)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, pytest.raises(InputError) as info:
+        collect(load_manifest(d / "release.yaml"), engine=DaskEngine(scheduler=cluster.scheduler_address))
+    assert info.value.field == "data.path"
+    assert info.value.message == NEEDS_PARQUET.format(name="eval.csv")
+
+
+def test_without_the_extra_the_option_is_exit_2_with_the_install_hint(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # what Python does when a package is not installed
+    with pytest.raises(InputError) as info:
+        _engine(CheckOptions(engine="dask"))
+    assert info.value.message == DASK_MISSING
+    assert "pip install 'pruning-governance[dask]'" in str(info.value)
+
+
+def test_scheduler_without_the_dask_engine_is_exit_2(parquet_release, tmp_path, capsys):
+    code, _, err = run(capsys, "check", str(parquet_release), "--out", str(tmp_path / "out"),
+                       "--scheduler", "tcp://127.0.0.1:1")
+    assert code == 2
+    assert DASK_ONLY in err
+
+
+def test_cli_check_on_a_cluster_writes_the_local_evidence(parquet_release, local_evidence, tmp_path, capsys):
+    """``governance check --engine dask --scheduler ADDR`` end to end: exit code and evidence.json as locally."""
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        code, out, _ = run(capsys, "check", str(parquet_release), "--out", str(tmp_path / "out"), "--quiet",
+                           "--engine", "dask", "--scheduler", cluster.scheduler_address)
+    assert code == 0, out
+    _same(local_evidence, json.loads((tmp_path / "out" / "evidence.json").read_text()))
+
+
+def test_the_local_engine_never_imports_dask():
+    """dask is an extra: the gate's modules import without it being loaded."""
+    code = ("import sys\n"
+            "import governance.cli, governance.gate, governance.evidence.collect\n"
+            "assert 'distributed' not in sys.modules and 'dask' not in sys.modules, 'dask imported'\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(("kwargs", "field", "message"), [
+    ({"scheduler": "tcp://127.0.0.1:8786", "workers": 2}, "--scheduler", ONE_CLUSTER),
+    ({"workers": 0}, "--workers", NO_WORKERS),
+])
+def test_cluster_options_that_cannot_work_are_bad_input(kwargs, field, message):
+    with pytest.raises(InputError) as info:
+        DaskEngine(**kwargs)
+    assert (info.value.field, info.value.message) == (field, message)

@@ -60,6 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--trust-pickle", action="store_true",
                    help="allow pickle/joblib/torch-export model files (they can run arbitrary code)")
     c.add_argument("--device", default="cpu", help="torch device for torch models (cpu, cuda)")
+    c.add_argument("--engine", choices=["local", "dask"], default="local",
+                   help="score the rows here (local) or on a Dask cluster (dask; needs the [dask] extra)")
+    c.add_argument("--scheduler", metavar="ADDR", help="dask: address of an existing cluster's scheduler")
+    c.add_argument("--workers", type=int, metavar="N", help="dask: start a local cluster of N workers")
     _decision_options(c)
     c.add_argument("--templates", type=Path, help="folder of templates that override the packaged ones by file name")
     c.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
@@ -205,7 +209,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .gate import CheckOptions, check
 
     options = CheckOptions(policy=args.policy, trust_pickle=args.trust_pickle, device=args.device,
-                           templates=args.templates, progress=lambda: _progress_bar(args.quiet), **_options(args))
+                           templates=args.templates, progress=lambda: _progress_bar(args.quiet),
+                           engine=args.engine, scheduler=args.scheduler, workers=args.workers, **_options(args))
     return _report(check(args.manifest, out=args.out, options=options), args)
 
 

@@ -76,6 +76,12 @@ class CheckOptions(DecisionOptions):
     templates: Path | None = None
     #: progress of the scoring pass (see ``ProgressFactory``); None: silent
     progress: ProgressFactory | None = None
+    #: where the rows are scored: ``local`` (this process) or ``dask`` (a cluster; docs/dask.md)
+    engine: str = "local"
+    #: dask: the scheduler address of an existing cluster (tcp://HOST:8786)
+    scheduler: str | None = None
+    #: dask: start a local cluster of this many single-threaded workers
+    workers: int | None = None
 
 
 @dataclass(frozen=True)
@@ -163,7 +169,8 @@ def _check(manifest: Path, out: Path | None, options: CheckOptions) -> Result:
     waivers = _waivers_and_key(options, policy)
     progress = options.progress() if options.progress is not None else contextlib.nullcontext(None)
     with progress as tick:
-        evidence = collect(release, trust_pickle=options.trust_pickle, device=options.device, progress=tick)
+        evidence = collect(release, trust_pickle=options.trust_pickle, device=options.device, progress=tick,
+                           engine=_engine(options))
     for w in evidence.warnings:
         warn(w)
     verdict = decide(policy, evidence, options.today or date.today(), waivers)
@@ -174,6 +181,25 @@ def _check(manifest: Path, out: Path | None, options: CheckOptions) -> Result:
     ctx = RenderContext(evidence, verdict, card=card, card_file=card_file, templates=options.templates)
     files = _render_documents(ctx, warn)
     return Result(evidence, verdict, _publish(files, out, options.sign_key), tuple(warn.seen))
+
+
+#: --scheduler / --workers belong to the dask engine
+DASK_ONLY = "--scheduler and --workers need --engine dask"
+#: the engines there are
+UNKNOWN_ENGINE = "unknown engine {engine!r}: use local or dask"
+
+
+def _engine(options: CheckOptions) -> Any:
+    """None for the local engine, else a ``DaskEngine`` (bad combinations and a missing extra are InputError)."""
+    if options.engine == "local":
+        if options.scheduler is not None or options.workers is not None:
+            raise InputError(None, "--engine", DASK_ONLY)
+        return None
+    if options.engine != "dask":
+        raise InputError(None, "--engine", UNKNOWN_ENGINE.format(engine=options.engine))
+    from .evidence.distributed import DaskEngine
+
+    return DaskEngine(options.scheduler, options.workers, trust_pickle=options.trust_pickle, device=options.device)
 
 
 def evaluate(evidence: Evidence | str | Path, policy: str | Path, *, out: Path | None = None,

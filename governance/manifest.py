@@ -137,6 +137,12 @@ class EvaluationSpec(_Strict):
     latency: LatencySpec | None = Field(default_factory=LatencySpec, description="null: skip timing")
     broken_examples: int = Field(20, ge=0, le=10_000,
                                  description="row indices of broken flips kept for reviewers (at most 10,000)")
+    intersections: Literal["default", "all", "none"] | list[Annotated[list[str], Field(min_length=2)]] = Field(
+        "default", description="which intersections of sensitive columns to slice by, besides each column: default "
+                               "(the full one), all (every combination), none, or a list such as [[group, region]]")
+    intersection_budget: int = Field(
+        5000, ge=1, le=10_000_000, description="an intersection with more occurring cells (value combinations) than "
+                                               "this is not formed; evidence.dimensions_skipped says which and why")
 
 
 #: what stands in for a person in templates and examples (``governance init`` writes "<your name>"): a sign-off
@@ -150,6 +156,9 @@ PLACEHOLDER_NAMES = frozenset({
 #: a key column that is also the target or a feature (template: format with column)
 KEY_IS_MODEL_INPUT = ("key column {column!r} is also the target or a feature: a key identifies a record, it is not a "
                       "model input")
+#: an evaluation.intersections entry naming a column that is not sensitive (template: columns, sensitive)
+INTERSECTION_NOT_SENSITIVE = ("evaluation.intersections names {columns}, not among data.sensitive ({sensitive}): an "
+                              "intersection joins sensitive columns")
 PLACEHOLDER_WORDS = frozenset({"todo", "tbd", "fixme", "xxx", "placeholder", "changeme"})
 APPROVAL_BLANK = "{field} is blank: a sign-off needs who signed, in which role, and what they state"
 APPROVAL_PLACEHOLDER_NAME = ("{name} is a placeholder, not a person: write the name of the person who reviewed the "
@@ -219,6 +228,18 @@ class Manifest(_Strict):
     @classmethod
     def _version_str(cls, v: Any) -> Any:
         return str(v) if isinstance(v, (int, float)) else v
+
+    @model_validator(mode="after")
+    def _intersections_of_sensitive(self) -> Manifest:
+        """Each listed intersection joins two or more distinct sensitive columns, or it could never be formed."""
+        if isinstance(self.evaluation.intersections, list):
+            for cols in self.evaluation.intersections:
+                if unknown := [c for c in cols if c not in self.data.sensitive]:
+                    raise ValueError(INTERSECTION_NOT_SENSITIVE.format(
+                        columns=", ".join(map(repr, unknown)), sensitive=", ".join(self.data.sensitive) or "none"))
+                if len(set(cols)) != len(cols):
+                    raise ValueError(f"evaluation.intersections lists a column twice in {cols}")
+        return self
 
 
 class Release(BaseModel):

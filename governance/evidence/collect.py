@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import importlib.metadata
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
 
 from .. import __version__
-from ..data import DataSource
+from ..data import Chunk, DataSource
 from ..errors import InputError
-from ..hashing import file_ref
+from ..hashing import digests_reused, file_ref
 from ..manifest import Release
 from ..metrics import METRICS, class_fairness_gaps, fairness_gaps, worst_class_gaps
 from .accumulator import Accumulator
 from .bootstrap import METHOD, SliceRef, interval, resample_metrics
 from .efficiency import measure_efficiency
-from .provenance_facts import release_facts
+from .provenance_facts import ReleaseFacts
 from .robustness import RobustnessAccumulator, numeric_features, perturbable_features
 from .schema import (
     ROLES,
@@ -54,12 +55,36 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-def _dimensions(sensitive: list[str]) -> dict[str, list[int]]:
-    """Each sensitive column, and their intersections (all of them up to four columns, else only the full one)."""
+#: why an intersection was not formed (template: cells, budget)
+OVER_BUDGET = "{cells:,} cells over the budget of {budget:,} (evaluation.intersection_budget)"
+
+
+def _dimensions(sensitive: list[str], keys: Sequence[tuple[str, ...]], intersections: str | list[list[str]] = "default",
+                budget: int = 5000) -> tuple[dict[str, list[int]], dict[str, str]]:
+    """Each sensitive column, plus the intersections asked for (default: the full one) that stay under ``budget``
+    occurring cells; the skipped ones with why. Every combination of six columns, or a product of two columns of
+    thousands of values, would drown the gate and its documents in slices no one can read."""
     idx = list(range(len(sensitive)))
-    sizes = range(1, len(idx) + 1) if len(idx) <= 4 else (1, len(idx))
-    combos = [c for r in sizes for c in itertools.combinations(idx, r)]
-    return {" & ".join(sensitive[i] for i in combo): list(combo) for combo in combos}
+    if intersections == "none":
+        wanted: list[tuple[int, ...]] = []
+    elif intersections == "all":
+        wanted = [c for r in range(2, len(idx) + 1) for c in itertools.combinations(idx, r)]
+    elif intersections == "default":
+        wanted = [tuple(idx)] if len(idx) > 1 else []
+    else:
+        wanted = [tuple(sorted(sensitive.index(c) for c in cols)) for cols in intersections]
+    dims = {sensitive[i]: [i] for i in idx}
+    skipped: dict[str, str] = {}
+    for combo in wanted:
+        name = " & ".join(sensitive[i] for i in combo)
+        if name in dims or name in skipped:
+            continue
+        cells = len({tuple(key[i] for i in combo) for key in keys})
+        if cells > budget:
+            skipped[name] = OVER_BUDGET.format(cells=cells, budget=budget)
+        else:
+            dims[name] = list(combo)
+    return dims, skipped
 
 
 TASK_IS_BINARY = "multiclass_classification but {what}: set task: binary_classification (and positive_label)"
@@ -169,8 +194,37 @@ def _perturbed(release: Release, first: pa.Table, data_path: Path) -> tuple[list
     return perturbable_features(first, spec.categorical, spec.continuous)
 
 
+class Engine(Protocol):
+    """Folds every row of the evaluation data into one accumulator elsewhere (``evidence/distributed.py``)."""
+
+    def fold(self, release: Release, acc: Accumulator, classes: list[str], positive: int | None,
+             paths: dict[str, Path]) -> Accumulator: ...
+
+
+def fold_chunk(release: Release, acc: Accumulator, chunk: Chunk, adapters: dict, classes: list[str],
+               positive: int | None, paths: dict[str, Path], data_path: Path) -> np.ndarray:
+    """Score one chunk with both models and fold it into ``acc`` (also a Dask worker's per-partition step, so
+    both engines fold rows the same way); returns the chunk's class indices."""
+    raws = {r: adapters[r].predict_proba(chunk.features, chunk.offset) for r in ("baseline", "candidate")}
+    for r, raw in raws.items():
+        _check_task(release, classes, r, raw, chunk.target)
+    probs = [_probabilities(raws[r], classes, positive, paths[r], chunk.offset) for r in ("baseline", "candidate")]
+    y = _encode(chunk.target, classes, data_path, release.manifest.data.target, chunk.offset)
+    acc.update(acc.cells_for(chunk.sensitive, len(chunk)), y, probs[0], probs[1],
+               rows=chunk.offset + np.arange(len(chunk)))
+    return y
+
+
 def collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu",
-            progress: Progress | None = None) -> Evidence:
+            progress: Progress | None = None, engine: Engine | None = None) -> Evidence:
+    """The evidence for ``release``; every input file is hashed once (provenance, leakage and the evidence's input
+    hashes share the digest) and the evaluation file is streamed once (see ``docs/scale.md``)."""
+    with digests_reused():
+        return _collect(release, trust_pickle=trust_pickle, device=device, progress=progress, engine=engine)
+
+
+def _collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu",
+             progress: Progress | None = None, engine: Engine | None = None) -> Evidence:
     from ..models import load_model
 
     m = release.manifest
@@ -181,8 +235,9 @@ def collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu"
         if unknown := [c for c in getattr(m.data, field) if c not in source.features]:
             raise InputError(release.path, f"data.{field}", NOT_FEATURES.format(
                 columns=", ".join(map(repr, unknown)), data=data_path.name, features=", ".join(source.features)))
-    # provenance (files hashed), leakage, personal-data scan, card sections: first, so bad input fails fast
-    facts = release_facts(release, source, data_path)
+    # provenance (files hashed), leakage plan, card sections: first, so bad input fails fast; the leakage hashes
+    # and the personal-data sample come from the scoring pass's stream below (one read of the evaluation file)
+    facts = ReleaseFacts(release, source, data_path)
     adapters = {role: load_model(getattr(m, role), paths[role], field=role, manifest=release.path,
                                  trust_pickle=trust_pickle, device=device) for role in paths}
     classes = _classes(release, adapters)
@@ -197,14 +252,15 @@ def collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu"
         return _probabilities(raw, classes, positive, paths[role], offset)
 
     rows = 0
-    for chunk in source.chunks():
-        raws = {r: adapters[r].predict_proba(chunk.features, chunk.offset) for r in ("baseline", "candidate")}
-        for r, raw in raws.items():
-            _check_task(release, classes, r, raw, chunk.target)
-        probs = [to_probabilities(r, raws[r], chunk.offset) for r in ("baseline", "candidate")]
-        y = _encode(chunk.target, classes, data_path, m.data.target, chunk.offset)
-        acc.update(acc.cells_for(chunk.sensitive, len(chunk)), y, probs[0], probs[1],
-                   rows=chunk.offset + np.arange(len(chunk)))
+    merged = engine.fold(release, acc, classes, positive, paths) if engine is not None else None
+    for chunk in source.chunks(facts.columns):
+        if merged is None:
+            facts.update(chunk)
+            y = fold_chunk(release, acc, chunk, adapters, classes, positive, paths, data_path)
+        elif sample is not None and (rob is None or not rob.wants_more()):
+            break  # the workers scored every row: the client reads only the rows latency and robustness use
+        else:
+            y = _encode(chunk.target, classes, data_path, m.data.target, chunk.offset)
         if sample is None:
             sample = chunk.features.slice(0, max(ev.latency.batch_sizes) if ev.latency else 1)
         if ev.robustness is not None:
@@ -214,8 +270,10 @@ def collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu"
             if rob.wants_more():
                 rob.update(chunk.features, y, adapters, chunk.offset, to_probabilities)
         rows += len(chunk)
-        if progress is not None:
+        if progress is not None and merged is None:
             progress(rows)
+    if merged is not None:
+        acc, rows = merged, merged.rows
     for adapter in adapters.values():
         adapter.finish(rows)
     efficiency = measure_efficiency(adapters, paths, sample, ev.latency, device)
@@ -227,16 +285,19 @@ def collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu"
                                                "std_source": rob.std_source, "notes": list(rob.notes)})
     evidence = build_evidence(release, acc, source, classes, positive, paths, adapters, data_path,
                               efficiency=efficiency, robustness=robustness, notes=notes)
-    return evidence.model_copy(update=facts)
+    # with an engine the client reads only some rows: the facts then stream the file on their own
+    return evidence.model_copy(update=facts.finish(read_again=merged is not None))
 
 
 CLASS_DIMENSION = "class"
 
 
-def slice_refs(acc: Accumulator, sensitive: list[str], classes: list[str]) -> dict[str, dict[str, SliceRef]]:
-    """dimension -> slice value -> the cells (and true class) it covers; ``class`` slices by the true label."""
+def slice_refs(acc: Accumulator, sensitive: list[str], classes: list[str],
+               dims: dict[str, list[int]] | None = None) -> dict[str, dict[str, SliceRef]]:
+    """dimension -> slice value -> the cells (and true class) it covers; ``class`` slices by the true label.
+    ``dims``: the dimensions formed (default: ``_dimensions`` with its defaults)."""
     refs: dict[str, dict[str, SliceRef]] = {}
-    for name, cols in _dimensions(sensitive).items():
+    for name, cols in (dims if dims is not None else _dimensions(sensitive, acc.keys)[0]).items():
         groups: dict[str, list[int]] = {}
         for cid, key in enumerate(acc.keys):
             groups.setdefault(" & ".join(key[i] for i in cols), []).append(cid)
@@ -278,7 +339,9 @@ def build_evidence(release: Release, acc: Accumulator, source: DataSource, class
                    efficiency: Efficiency | None = None, robustness: Robustness | None = None,
                    notes: list[str] | None = None) -> Evidence:
     m = release.manifest
-    refs = slice_refs(acc, m.data.sensitive, classes)
+    dims, skipped = _dimensions(m.data.sensitive, acc.keys, m.evaluation.intersections,
+                                m.evaluation.intersection_budget)
+    refs = slice_refs(acc, m.data.sensitive, classes, dims)
     everything = list(range(len(acc.keys)))
     total = acc.rows
     folder = release.folder
@@ -287,8 +350,7 @@ def build_evidence(release: Release, acc: Accumulator, source: DataSource, class
     points: dict[str, dict] = {}
     models: dict[Role, ModelEvidence] = {}
     for i, role in enumerate(ROLES):
-        slices = {d: {v: {**acc.metrics(r.cells, i, r.true_class)} for v, r in values.items()}
-                  for d, values in refs.items()}
+        slices = {d: acc.metrics_many(values, i) for d, values in refs.items()}  # one batch per dimension
         for values in slices.values():
             for stats in values.values():
                 stats["share"] = (stats["count"] or 0) / total if total else None
@@ -329,7 +391,8 @@ def build_evidence(release: Release, acc: Accumulator, source: DataSource, class
     elif agreement.max_abs_score_difference == 0.0:
         warnings.append("baseline and candidate gave identical scores on every row: check the candidate is "
                         "really the pruned model")
-    dimensions = {name: [m.data.sensitive[i] for i in cols] for name, cols in _dimensions(m.data.sensitive).items()}
+    warnings += [f"intersection {name} not formed: {why}" for name, why in skipped.items()]
+    dimensions = {name: [m.data.sensitive[i] for i in cols] for name, cols in dims.items()}
     dimensions[CLASS_DIMENSION] = [CLASS_DIMENSION]
     return Evidence(
         tool={"name": "pruning-governance", "version": __version__},
@@ -342,6 +405,7 @@ def build_evidence(release: Release, acc: Accumulator, source: DataSource, class
                           features=source.features, classes=classes,
                           positive_label=str(m.positive_label) if positive is not None else None),
         dimensions=dimensions,
+        dimensions_skipped=skipped,
         models=models,
         agreement=agreement,
         comparisons=(_comparisons(acc, refs, points, m.evaluation.bootstrap) if m.evaluation.bootstrap.resamples

@@ -260,6 +260,8 @@ class Evidence(_Frozen):
     inputs: dict[str, FileRef] = Field(description="every input file with its sha256")
     data: DataEvidence
     dimensions: dict[str, list[str]] = Field(description="slice dimension name -> the sensitive columns it joins")
+    dimensions_skipped: dict[str, str] = Field(
+        default_factory=dict, description="intersection asked for but not formed -> why (e.g. over the cell budget)")
     models: dict[Role, ModelEvidence]
     agreement: Agreement
     comparisons: Comparisons | None = None

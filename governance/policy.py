@@ -19,6 +19,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from .errors import InputError
+from .manifest import placeholder_name
 from .rules import KINDS, PolicyDefaults, RuleBase, limits
 from .rules.agreement import AgreementRule
 from .rules.attestation import Attestation
@@ -74,7 +75,7 @@ class Waiver(BaseModel):
     @field_validator("approved_by")
     @classmethod
     def _named_approver(cls, v: str) -> str:
-        if not _filled_in(v):
+        if not _filled_in(v) or placeholder_name(v):  # the same test as a sign-off's name
             raise PydanticCustomError("waiver_approver", WAIVER_NO_APPROVER)
         return v
 

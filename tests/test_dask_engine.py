@@ -173,3 +173,15 @@ def test_cluster_options_that_cannot_work_are_bad_input(kwargs, field, message):
     with pytest.raises(InputError) as info:
         DaskEngine(**kwargs)
     assert (info.value.field, info.value.message) == (field, message)
+
+
+def test_a_scheduler_that_does_not_answer_is_bad_input(parquet_release, tmp_path, capsys, monkeypatch):
+    """An unreachable --scheduler is the user's address, not a bug: exit 2 naming the option (not exit 3)."""
+    import governance.evidence.distributed as engine
+
+    monkeypatch.setattr(engine, "CONNECT_TIMEOUT_S", 1)  # nothing listens on port 1: fail fast
+    code, _, err = run(capsys, "check", str(parquet_release), "--out", str(tmp_path / "out"), "--quiet",
+                       "--engine", "dask", "--scheduler", "tcp://127.0.0.1:1")
+    assert code == 2, err
+    assert "--scheduler" in err and "cannot reach the Dask scheduler at tcp://127.0.0.1:1" in err
+    assert not (tmp_path / "out").exists()

@@ -35,6 +35,10 @@ HASH_MISMATCH = "the worker's copy of {path} has sha256 {seen}, not {expected} a
 NO_WORKERS = "--workers must be at least 1"
 #: --scheduler and --workers are the two ways to get a cluster: one at a time
 ONE_CLUSTER = "give either --scheduler ADDR (an existing cluster) or --workers N (a local one), not both"
+#: the scheduler address does not answer (or is not an address): bad input, not a bug
+NO_SCHEDULER = "cannot reach the Dask scheduler at {address}: {reason}"
+#: seconds to wait for --scheduler before giving up
+CONNECT_TIMEOUT_S = 20
 
 
 def _distributed() -> Any:
@@ -240,7 +244,11 @@ class DaskEngine:
     def _client(self) -> Any:
         distributed = _distributed()
         if self.scheduler is not None:
-            return distributed.Client(self.scheduler)
+            try:
+                return distributed.Client(self.scheduler, timeout=CONNECT_TIMEOUT_S)
+            except (OSError, ValueError, TypeError) as exc:  # refused, timed out, or a malformed address
+                reason = str(exc) or type(exc).__name__
+                raise InputError(None, "--scheduler", NO_SCHEDULER.format(address=self.scheduler, reason=reason)) from None
         cluster = distributed.LocalCluster(n_workers=self.workers or 1, threads_per_worker=1,
                                            dashboard_address=None, host="127.0.0.1")
         return _OwnedClient(distributed.Client(cluster), cluster)

@@ -248,7 +248,8 @@ class DaskEngine:
                 return distributed.Client(self.scheduler, timeout=CONNECT_TIMEOUT_S)
             except (OSError, ValueError, TypeError) as exc:  # refused, timed out, or a malformed address
                 reason = str(exc) or type(exc).__name__
-                raise InputError(None, "--scheduler", NO_SCHEDULER.format(address=self.scheduler, reason=reason)) from None
+                message = NO_SCHEDULER.format(address=self.scheduler, reason=reason)
+                raise InputError(None, "--scheduler", message) from None
         cluster = distributed.LocalCluster(n_workers=self.workers or 1, threads_per_worker=1,
                                            dashboard_address=None, host="127.0.0.1")
         return _OwnedClient(distributed.Client(cluster), cluster)

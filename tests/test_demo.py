@@ -140,3 +140,21 @@ def test_demo_outputs_can_be_gated_again_on_their_own(demo):
         assert m.data.sensitive == ["sex", "race", "age_group"]
     assert (out / "adult_mlp.py").is_file()
     assert pq.read_metadata(out / "eval.parquet").num_rows == 4000
+
+
+def test_quiet_demo_lines_state_the_decision_line_with_rules_not_judged(demo, capsys):
+    """--quiet prints the same decision line as every other output (findings.decision_line), not a copy of it."""
+    from governance.demo import CANDIDATES, _print
+    from governance.demo.report import row
+    from governance.evidence.schema import Evidence
+    from governance.findings import Verdict, decision_line
+
+    out = demo[0]
+    rows = []
+    for cand in CANDIDATES:
+        evidence = Evidence.model_validate_json((out / cand.name / "evidence.json").read_bytes())
+        verdict = Verdict.model_validate_json((out / cand.name / "verdict.json").read_bytes())
+        rows.append((row(cand.name, out / cand.name, evidence, verdict, 50), decision_line(verdict)))
+    _print([r for r, _ in rows], [], out, "nist-ai-rmf", 50, True, 1.0, True)
+    printed = capsys.readouterr().out.splitlines()
+    assert printed == [f"{r.name}: {line}  (outputs in {r.folder})" for r, line in rows]

@@ -160,8 +160,7 @@ def _print(rows, story: list[str], out: Path, policy: str, min_size: int, quick:
         console = Console(highlight=False, width=170)
     if quiet:
         for r in rows:
-            decision = "PASS" if r.decision == "pass" else "BLOCKED by " + ", ".join(b[0] for b in r.blocking)
-            print(f"{r.name}: {decision}  (outputs in {r.folder})")
+            print(f"{r.name}: {r.line}  (outputs in {r.folder})")
         return
     title = (f"governance demo: UCI Adult, baseline MLP vs 4 pruned candidates, policy {policy}"
              + (" (--quick: fewer rows and epochs)" if quick else ""))

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from ..findings import decision_line
+
 if TYPE_CHECKING:
     from ..evidence.schema import Evidence
     from ..findings import Verdict
@@ -47,6 +49,7 @@ class Row:
     speedup: float | None
     speedup_batch: str | None
     blocking: list[tuple[str, str, str]]  # (rule id, kind, message)
+    line: str  # the decision line every output states (findings.decision_line), not-judged rules included
 
     @property
     def measured_blocking(self) -> list[tuple[str, str, str]]:
@@ -125,6 +128,7 @@ def row(name: str, folder: Path, ev: Evidence, verdict: Verdict, min_slice_size:
         baseline_gzip_bytes=eff.models["baseline"].bytes_gzip if eff is not None else None,
         speedup=speedup, speedup_batch=speedup_batch,
         blocking=[(f.rule_id, f.kind, f.message) for f in verdict.blocking],
+        line=decision_line(verdict),
     )
 
 

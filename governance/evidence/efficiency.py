@@ -37,12 +37,11 @@ import numpy as np
 import pyarrow as pa
 
 from ..models.protocols import EfficiencyFacts, ModelAdapter, Rescorable
-from .schema import Efficiency, LatencyStats, ModelEfficiency
+from .schema import ROLES, Efficiency, LatencyStats, ModelEfficiency
 
 if TYPE_CHECKING:
     from ..manifest import LatencySpec
 
-ROLES = ("baseline", "candidate")
 GZIP_LEVEL = 9
 _READ_BLOCK = 1 << 20
 

@@ -216,6 +216,8 @@ def test_groups_under_the_minimum_are_left_out_and_reported(tmp_path):
     f = _finding(ev, metric="equalized_odds_difference", max_increase=0.05, min_slice_size=50)
     assert [s["slice"] for s in f.details["skipped_too_small"]] == ["tiny"]
     assert f.details["groups_compared"] == 2 and "1 slice(s) below the minimum size skipped" in f.message
+    assert "g=tiny n=20" in f.message  # named, as in the binary path
+    assert [(t["slice"], t["count"]) for t in f.details["thin_slices"]] == [("g=tiny", 20)]
     alone = _finding(ev, metric="equalized_odds_difference", max_increase=0.05, min_slice_size=300)
     assert alone.status == Status.INCONCLUSIVE and "fewer than two groups" in alone.message
 

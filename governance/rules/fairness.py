@@ -143,18 +143,13 @@ def _multiclass(rule: FairnessGap, evidence: Evidence, dim: str, minimum: int) -
     counts = {role: c for role, c in found.items() if c is not None}
     if len(counts) < len(found):
         return finding(rule, Status.INCONCLUSIVE, NO_CLASS_COUNTS.format(dim=dim, metric=rule.metric), dimension=dim)
-    judged: list[tuple[str, int]] = []
-    too_small: list[dict[str, Any]] = []
-    for value, stats in evidence.models["baseline"].slices[dim].items():
-        n = int(stats.get("count") or 0)
-        if n < minimum:
-            too_small.append({"dimension": dim, "slice": value, "count": n})
-        else:
-            judged.append((value, n))
+    sel = select(evidence, [dim], minimum, "count")  # one-vs-rest rates come from the class counts
+    base = evidence.models["baseline"].slices[dim]
+    judged = [(value, int(base[value]["count"] or 0)) for _, value in sel.judged]
     common: dict[str, Any] = {"dimension": dim, "min_slice_size": minimum, "groups_compared": len(judged),
-              "skipped_too_small": too_small, "skipped_undefined": [], "decided_on": "point",
-              "one_vs_rest": True}
-    skipped = f"{len(too_small)} slice(s) below the minimum size skipped" if too_small else ""
+              "skipped_too_small": sel.too_small, "skipped_undefined": sel.undefined, "decided_on": "point",
+              "one_vs_rest": True, "thin_slices": thin_slices(evidence, sel, "accuracy", with_drop=False)}
+    skipped = sel.skipped_summary()
     if len(judged) < 2:
         return finding(rule, Status.INCONCLUSIVE,
                        f"fewer than two groups of {dim} could be compared ({skipped or 'one group'}): "

@@ -29,6 +29,9 @@ def _as_list(value: Any) -> Any:
     return value
 
 
+#: the card named by the manifest (card:) or by --card is not there (template: path)
+CARD_NOT_FOUND = "card file not found: {path}"
+
 class _Facts(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

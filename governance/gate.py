@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from .card import CARD_NOT_FOUND
 from .errors import InputError
 from .findings import ExitCode, Finding, Verdict, decision_line, exit_code
 
@@ -44,8 +45,6 @@ _M = TypeVar("_M", bound=BaseModel)
 NOT_VALID = "not a valid {what} file: {msg}"
 #: a saved file that is not there
 NOT_FOUND = "file not found"
-#: the card named by the manifest or --card is not there
-CARD_NOT_FOUND = "card file not found: {path}"
 
 
 @dataclass(frozen=True)

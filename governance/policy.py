@@ -55,6 +55,10 @@ WAIVER_PLACEHOLDERS = frozenset({"todo", "tbd", "fixme", "xxx", "n/a", "na", "no
 _LIMITS_DEFERRED = "limits_deferred"
 
 
+#: a rule without a kind, or one no built-in or installed rule has (template: kind); the nearest kind follows
+MISSING_KIND = "missing 'kind'"
+UNKNOWN_KIND = "unknown rule kind {kind!r}"
+
 def _filled_in(text: str) -> bool:
     """False for blank text, a template marker such as ``<name>`` and the stock placeholders above."""
     norm = " ".join(text.split()).lower().strip("\"'.:")
@@ -146,7 +150,7 @@ def _unknown_kind(path: Path, data: dict, node: Any = None) -> InputError | None
             return InputError(path, f"rules[{i}]", "each rule must be a mapping with id, kind and parameters")
         kind = r.get("kind")
         if not isinstance(kind, str) or kind not in KINDS:
-            what = "missing 'kind'" if kind is None else f"unknown rule kind {kind!r}"
+            what = MISSING_KIND if kind is None else UNKNOWN_KIND.format(kind=kind)
             hint = suggest(kind, KINDS) if isinstance(kind, str) else ""
             line = line_of(node, ("rules", i, "kind")) if node is not None else None
             field = format_loc(("rules", i, "kind"), data)

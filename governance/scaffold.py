@@ -53,6 +53,9 @@ class Inputs:
 sha256 = sha256_file  # the project's one streaming hash (governance.hashing)
 
 
+#: init never overwrites a release file unless told (template: files)
+ALREADY_EXISTS = "already exists; nothing written (use --force to overwrite {files})"
+
 def _rel(path: Path, folder: Path) -> str:
     return Path(os.path.relpath(path.resolve(), folder.resolve())).as_posix()
 
@@ -303,8 +306,7 @@ def scaffold(folder: Path, inputs: Inputs, *, force: bool = False, name: str | N
     targets = [folder / f for f in FILES]
     existing = [p for p in targets if p.exists()]
     if existing and not force:
-        raise InputError(existing[0], None, f"already exists; nothing written (use --force to overwrite "
-                                            f"{', '.join(p.name for p in existing)})")
+        raise InputError(existing[0], None, ALREADY_EXISTS.format(files=", ".join(p.name for p in existing)))
     name = name or (folder.resolve().name or "my-release")
     columns = data_columns(inputs.data) if inputs.data is not None else None
     files = release_files(folder, name, inputs, columns)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from governance.card import MISSING, CardFacts, MarkdownCard, load_card
+from governance.card import CARD_NOT_FOUND, MISSING, CardFacts, MarkdownCard, load_card
 from governance.cli import main
 from governance.errors import InputError
 from governance.render import RENDERERS, RenderContext
@@ -83,7 +83,7 @@ def test_missing_card_file_is_exit_2(release_dir, tmp_path, capsys):
     (rel / "release.yaml").write_text(yaml.safe_dump({**manifest, "card": "nope.yaml"}))
     assert main(["check", str(rel / "release.yaml"), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
-    assert "release.yaml: card: card file not found" in err
+    assert "release.yaml: card: " + CARD_NOT_FOUND.format(path="") in err
 
 
 def test_card_round_trips_through_our_split_and_huggingface_hub(evidence):

@@ -15,6 +15,7 @@ import pytest
 from governance.card import load_card
 from governance.cli import main
 from governance.manifest import load_manifest
+from governance.scaffold import ALREADY_EXISTS
 
 ROOT = Path(__file__).resolve().parent.parent
 CREDIT = ROOT / "examples" / "credit"
@@ -72,7 +73,7 @@ def test_init_refuses_to_overwrite_without_force(tmp_path, capsys):
     capsys.readouterr()
     assert _init(str(out)) == 2
     err = capsys.readouterr().err
-    assert "already exists; nothing written" in err and "--force" in err
+    assert ALREADY_EXISTS.split(" (")[0] in err and "--force" in err
     assert {f: (out / f).read_text() for f in FILES} == before
     assert _init(str(out), "--force") == 0
     assert (out / "card.yaml").read_text() != "# my edits\n"

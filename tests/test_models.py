@@ -19,6 +19,7 @@ import pytest
 from governance.errors import InputError
 from governance.manifest import ModelSpec
 from governance.models import load_model, pickled, predictions, torch_export
+from governance.models.torch_model import MISSING_KEYS, UNEXPECTED_KEYS
 
 FEATURES = ["a", "b", "c"]
 
@@ -273,7 +274,8 @@ def test_torch_state_dict_that_does_not_fit_is_an_input_error(arch_dir):
     save_file(missing, path)
     with pytest.raises(InputError) as err:
         load_model(_torch_spec(path), path, field="candidate", manifest=manifest)
-    assert "missing keys: 2.bias" in err.value.message and "unexpected keys: extra.weight" in err.value.message
+    assert MISSING_KEYS.format(keys="2.bias") in err.value.message
+    assert UNEXPECTED_KEYS.format(keys="extra.weight") in err.value.message
 
 
 def test_torch_bad_files_and_architectures_are_input_errors(arch_dir, tmp_path):

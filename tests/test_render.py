@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from governance.card import MISSING, CardFacts
+from governance.card import CARD_NOT_FOUND, MISSING, CardFacts
 from governance.cli import main
 from governance.evidence.schema import (
     Documentation,
@@ -31,7 +31,7 @@ from governance.evidence.schema import (
 from governance.provenance import Provenance
 from governance.render import RENDERERS, RenderContext, render_all
 from governance.render.sample import sample_evidence, sample_verdict
-from governance.render.templating import autoescape
+from governance.render.templating import TEMPLATE_ERROR, autoescape
 
 DOCUMENTS = {"model_card.md", "model_card.html", "audit_report.html", "audit_report.pdf"}
 HOSTILE = '<script>alert("card")</script>'
@@ -300,7 +300,7 @@ def test_user_template_overrides_by_file_name_and_runs_sandboxed_and_strict(chec
     (user / "model_card.html.j2").write_text("<p>{{ release.name }}</p>\n<p>{{ no_such_variable }}</p>\n")
     assert _render(checked, tmp_path / "b", "--templates", str(user)) == 2
     err = capsys.readouterr().err
-    assert "model_card.html.j2: line 2: template error" in err and "no_such_variable" in err
+    assert "model_card.html.j2: line 2: " + TEMPLATE_ERROR.split(":")[0] in err and "no_such_variable" in err
     assert not (tmp_path / "b").exists()
     (user / "model_card.html.j2").write_text("{% extends 'nope.html.j2' %}{% block x %}{% endblock %}")
     assert _render(checked, tmp_path / "c", "--templates", str(user)) == 2
@@ -311,7 +311,7 @@ def test_render_bad_inputs_exit_2_with_one_line(checked, tmp_path, capsys):
     cases = [
         (["--evidence", str(tmp_path / "missing.json")], "missing.json: file not found"),
         (["--evidence", str(checked / "verdict.json")], "not a valid evidence file"),
-        (["--card", str(tmp_path / "nope.yaml")], "card file not found"),
+        (["--card", str(tmp_path / "nope.yaml")], CARD_NOT_FOUND.format(path=tmp_path / "nope.yaml")),
         (["--templates", str(tmp_path / "no-folder")], "--templates: not a folder of templates"),
     ]
     for extra, message in cases:

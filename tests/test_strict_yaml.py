@@ -22,6 +22,7 @@ from governance.metrics import METRICS
 from governance.policy import (
     EXTENDS_TOO_DEEP,
     MAX_EXTENDS_DEPTH,
+    UNKNOWN_KIND,
     WAIVER_NO_APPROVER,
     WAIVER_NO_REASON,
     Policy,
@@ -33,6 +34,8 @@ from governance.provenance import load_provenance
 from governance.rules import KINDS
 from governance.rules.limits import FRACTION_HINT, LIMITS, METRIC_RANGES, OUTSIDE
 from governance.yamlfile import (
+    DID_YOU_MEAN,
+    DUPLICATE_KEY,
     MAX_YAML_ALIASES,
     MAX_YAML_BYTES,
     NOT_REGULAR,
@@ -40,6 +43,7 @@ from governance.yamlfile import (
     TOO_LARGE,
     TOO_MANY_ALIASES,
     TOO_MANY_NODES,
+    UNKNOWN_KEY,
     read_yaml,
 )
 
@@ -85,7 +89,8 @@ def test_duplicate_key_in_a_rule_names_both_lines(tmp_path, capsys):
     p = tmp_path / "policy.yaml"
     p.write_text(RULE.format(value=0.01) + "    severity: warn\n    max_drop: 0.5\n")
     err = refused(capsys, "policy", "lint", p)
-    assert "policy.yaml" in err and "rules[0] (PERF-001)" in err and "duplicate key 'max_drop' (lines 6 and 8)" in err
+    assert "policy.yaml" in err and "rules[0] (PERF-001)" in err
+    assert DUPLICATE_KEY.format(key="max_drop", first=6, second=8) in err
     p.write_text(RULE.format(value=0.01) + "    severity: warn\n")
     assert cli(capsys, "policy", "lint", p)[0] == 0
 
@@ -96,7 +101,8 @@ def test_manifest_with_policy_twice_is_refused_before_anything_runs(rel, tmp_pat
     out = tmp_path / "out"
     err = refused(capsys, "check", rel / "release.yaml", "--out", out, out=out)
     first = next(i for i, line in enumerate(text.splitlines(), 1) if line.startswith("policy:"))
-    assert "release.yaml" in err and f"duplicate key 'policy' (lines {first} and {len(text.splitlines()) + 1})" in err
+    assert "release.yaml" in err
+    assert DUPLICATE_KEY.format(key="policy", first=first, second=len(text.splitlines()) + 1) in err
 
 
 def test_duplicates_are_found_in_every_yaml_input(tmp_path):
@@ -105,7 +111,7 @@ def test_duplicates_are_found_in_every_yaml_input(tmp_path):
     assert "datasets.eval" in error_of(load_provenance, prov) and "(lines 3 and 4)" in error_of(load_provenance, prov)
     card = tmp_path / "card.yaml"
     card.write_text("model_details:\n  name: a\n  name: b\n")
-    assert "duplicate key 'name' (lines 2 and 3)" in error_of(load_card, card)
+    assert DUPLICATE_KEY.format(key="name", first=2, second=3) in error_of(load_card, card)
     waivers = tmp_path / "waivers.yaml"
     waivers.write_text(
         "waivers:\n  - {rule: PERF-001, reason: r, reason: s, approved_by: Dana Roe, expires: 2030-01-01}\n"
@@ -116,7 +122,7 @@ def test_duplicates_are_found_in_every_yaml_input(tmp_path):
 def test_keys_that_yaml_merges_are_duplicates_but_merge_keys_are_not(tmp_path):
     f = tmp_path / "a.yaml"
     f.write_text("1: a\ntrue: b\n")  # both are the key True == 1 once loaded: the first would be lost
-    assert "duplicate key" in error_of(read_yaml, f)
+    assert DUPLICATE_KEY.split(" {")[0] in error_of(read_yaml, f)
     f.write_text("base: &b {x: 1, y: 2}\nc:\n  <<: *b\n  x: 3\n")  # an override through a merge is deliberate
     assert read_yaml(f)[0] == {"base": {"x": 1, "y": 2}, "c": {"x": 3, "y": 2}}
 
@@ -235,6 +241,7 @@ CASES = [
     ("efficiency", "max_latency_ms", -1, 5.0), ("leakage", "max_overlap_share", 5, 0.05),
     ("pii_scan", "min_share", 0, 0.05), ("pii_scan", "min_share", 2, 1.0),
     ("distinct_models", "score_tolerance", -0.1, 0.001), ("provenance", "max_pruning_shortfall", 5, 0.05),
+    ("metric_drop", "max_relative_drop", 2, 0.02), ("slice_metric_drop", "max_relative_drop", -0.01, 0.05),
 ]
 
 
@@ -259,15 +266,16 @@ def test_the_range_message_suggests_a_fraction(tmp_path, capsys):
     err = refused(capsys, "policy", "lint", p)
     assert (OUTSIDE.format(field="max_drop", value=3, interval="[0, 1]")
             + FRACTION_HINT.format(subject="accuracy", suggestion="0.03")) in err
-    assert "did you mean 0.015?" in error_of(parse_policy, {"name": "p", "rules": [_rule("metric_floor", "min", 1.5)]},
-                                             Path("p.yaml"))
+    assert FRACTION_HINT.format(subject="recall", suggestion="0.015") in error_of(
+        parse_policy, {"name": "p", "rules": [_rule("metric_floor", "min", 1.5)]}, Path("p.yaml"))
 
 
 def test_log_loss_drops_are_unbounded_above_but_not_negative():
     ok = {"id": "L", "kind": "metric_drop", "metric": "log_loss", "max_drop": 3}
     assert parse_policy({"name": "p", "rules": [ok]}, Path("p.yaml")).rules[0].max_drop == 3
     negative = {"name": "p", "rules": [{**ok, "max_drop": -1}]}
-    assert "outside [0, inf)" in error_of(parse_policy, negative, Path("p.yaml"))
+    assert OUTSIDE.format(field="max_drop", value=-1, interval="[0, inf)") in error_of(parse_policy, negative,
+                                                                                        Path("p.yaml"))
 
 
 def test_policies_built_in_code_are_range_checked_too():
@@ -311,7 +319,7 @@ def test_misspelt_keys_in_manifest_card_provenance_and_waivers(rel, tmp_path, ca
     text = (rel / "release.yaml").read_text().replace("policy:", "polcy:")
     (rel / "release.yaml").write_text(text)
     err = refused(capsys, "check", rel / "release.yaml", "--out", tmp_path / "out")
-    assert "unknown key 'polcy' (did you mean 'policy'?)" in err
+    assert UNKNOWN_KEY.format(key="polcy") + DID_YOU_MEAN.format(suggestion="policy") in err
     card = tmp_path / "card.yaml"
     card.write_text("model_details:\n  licence: MIT\n")
     assert "model_details.licence (line 2): unknown key 'licence' (did you mean 'license'?)" in error_of(
@@ -319,10 +327,10 @@ def test_misspelt_keys_in_manifest_card_provenance_and_waivers(rel, tmp_path, ca
     )
     prov = tmp_path / "provenance.yaml"
     prov.write_text("datasets:\n  eval: {role: evaluation, sorce: x}\nmodels: {m: {sha256: " + "0" * 64 + "}}\n")
-    assert "unknown key 'sorce' (did you mean 'source'?)" in error_of(load_provenance, prov)
+    assert UNKNOWN_KEY.format(key="sorce") + DID_YOU_MEAN.format(suggestion="source") in error_of(load_provenance, prov)
     waivers = tmp_path / "waivers.yaml"
     waivers.write_text("waivers:\n  - {rule: PERF-001, reason: r1, approved_by: Dana Roe, expirs: 2030-01-01}\n")
-    assert "unknown key 'expirs' (did you mean 'expires'?)" in error_of(
+    assert UNKNOWN_KEY.format(key="expirs") + DID_YOU_MEAN.format(suggestion="expires") in error_of(
         load_waivers, waivers, parse_policy(POLICY, Path("p.yaml")))
 
 
@@ -332,7 +340,8 @@ def test_an_unknown_metric_kind_or_severity_echoes_what_was_typed(tmp_path, caps
     assert "unknown metric 'acuracy' (did you mean 'accuracy'?)" in refused(capsys, "policy", "lint", p)
     p.write_text(RULE.format(value=0.03).replace("kind: metric_drop", "kind: metric_dorp"))
     err = refused(capsys, "policy", "lint", p)
-    assert "rules[0] (PERF-001).kind (line 4): unknown rule kind 'metric_dorp' (did you mean 'metric_drop'?)" in err
+    assert ("rules[0] (PERF-001).kind (line 4): " + UNKNOWN_KIND.format(kind="metric_dorp")
+            + DID_YOU_MEAN.format(suggestion="metric_drop")) in err
     p.write_text(RULE.format(value=0.03) + "    severity: blok\n")
     assert "unknown severity 'blok' (did you mean 'block'?)" in refused(capsys, "policy", "lint", p)
     p.write_text(RULE.format(value=0.03).replace("metric: accuracy", "metric: zzz"))

@@ -55,6 +55,8 @@ def library_versions() -> dict[str, str]:
     return out
 
 
+#: evidence.warnings when both models are one file (the identity rule fails on it too)
+SAME_FILE_WARNING = "baseline and candidate are the same file: this gate compares a model with itself"
 #: why an intersection was not formed (template: cells, budget)
 OVER_BUDGET = "{cells:,} cells over the budget of {budget:,} (evaluation.intersection_budget)"
 
@@ -387,7 +389,7 @@ def build_evidence(release: Release, acc: Accumulator, source: DataSource, class
     )
     warnings = list(notes or [])
     if files["baseline"].sha256 == files["candidate"].sha256:
-        warnings.append("baseline and candidate are the same file: this gate compares a model with itself")
+        warnings.append(SAME_FILE_WARNING)
     elif agreement.max_abs_score_difference == 0.0:
         warnings.append("baseline and candidate gave identical scores on every row: check the candidate is "
                         "really the pruned model")

@@ -17,6 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from ..card import CARD_NOT_FOUND
 from ..data import Chunk, DataSource
 from ..errors import InputError
 from ..hashing import check_input_file, file_ref
@@ -117,7 +118,7 @@ def collect_documentation(release: Release) -> Documentation:
         return Documentation(card_file=None, sections=filled_sections(None))
     path = release.resolve(release.manifest.card, "card")
     if not path.is_file():
-        raise InputError(release.path, "card", f"card file not found: {path}")
+        raise InputError(release.path, "card", CARD_NOT_FOUND.format(path=path))
     return Documentation(card_file=file_ref(path, release.folder), sections=filled_sections(load_card(path)))
 
 

@@ -44,6 +44,10 @@ _ELEMENTWISE = {
 }
 
 
+#: a file onnxruntime cannot load (template: reason, its one-line error)
+NOT_ONNX = "not a loadable ONNX model ({reason})"
+
+
 def _import(module: str, *, manifest: Path, field: str) -> ModuleType:
     """Import an optional module or fail naming the manifest field, with the install hint of the ``onnx`` extra."""
     try:
@@ -250,7 +254,7 @@ def load(
     try:
         session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
     except Exception as exc:
-        raise InputError(path, f"{field}.path", f"not a loadable ONNX model ({one_line(exc)})") from exc
+        raise InputError(path, f"{field}.path", NOT_ONNX.format(reason=one_line(exc))) from exc
     adapter = OnnxAdapter(session, path, field=field, output=spec.output)
     adapter.classes = _class_labels(path)
     return adapter

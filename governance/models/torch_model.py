@@ -29,6 +29,10 @@ __all__ = ["ARCHITECTURE_FORM", "ARCH_BAD_FORM", "ARCH_NOT_CLASS", "ARCH_NOT_MOD
            "TorchAdapter", "architecture_file", "check_device", "import_architecture", "load"]
 
 
+#: a safetensors file whose tensors do not match the architecture's (template: keys)
+MISSING_KEYS = "missing keys: {keys}"
+UNEXPECTED_KEYS = "unexpected keys: {keys}"
+
 def _keys(keys: list[str], limit: int = 5) -> str:
     shown = ", ".join(keys[:limit])
     return shown + (f" (+{len(keys) - limit} more)" if len(keys) > limit else "")
@@ -65,9 +69,9 @@ def load(
     if missing or unexpected:
         parts = []
         if missing:
-            parts.append(f"missing keys: {_keys(missing)}")
+            parts.append(MISSING_KEYS.format(keys=_keys(missing)))
         if unexpected:
-            parts.append(f"unexpected keys: {_keys(unexpected)}")
+            parts.append(UNEXPECTED_KEYS.format(keys=_keys(unexpected)))
         hint = ""
         if any(k.endswith(("_orig", "_mask")) for k in unexpected):
             hint = "; it was saved with pruning still attached: call torch.nn.utils.prune.remove() before saving"

@@ -36,6 +36,9 @@ from ..packaged import folder
 HTML_SUFFIXES = (".html.j2", ".html", ".htm", ".svg.j2", ".xml.j2")
 
 
+#: a user template that fails while rendering (template: kind, error)
+TEMPLATE_ERROR = "template error: {kind}: {error}"
+
 def autoescape(name: str | None) -> bool:
     """Every HTML template escapes what it prints (select_autoescape() does not cover ``.html.j2``)."""
     return name is not None and name.endswith(HTML_SUFFIXES)
@@ -414,7 +417,7 @@ def render(name: str, context: dict[str, Any], user: Path | None) -> str:
             RecursionError, MemoryError) as exc:
         where, line = _template_frame(exc)
         raise InputError(where or name, f"line {line}" if line else None,
-                         f"template error: {exc.__class__.__name__}: {exc}") from None
+                         TEMPLATE_ERROR.format(kind=exc.__class__.__name__, error=exc)) from None
     finally:
         _deadline.reset(token)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import sys
 import traceback
@@ -237,8 +236,6 @@ def _resolve_policy(ref: str) -> Path:
 
 
 def cmd_policy(args: argparse.Namespace) -> int:
-    from .rmf import subcategories
-
     if args.policy_command == "reference":
         from .reference import policy_reference
 
@@ -251,31 +248,9 @@ def cmd_policy(args: argparse.Namespace) -> int:
     if args.policy_command == "lint":
         print(f"{path}: ok ({len(policy.rules)} rules)")
         return 0
-    functions: dict[str, list] = {}
-    for r in policy.rules:
-        for fn in sorted({ref.split()[0] for ref in r.rmf}) or ["(no RMF reference)"]:
-            functions.setdefault(fn, []).append(r)
-    rmf = subcategories()
-    print(f"policy {policy.name}: {len(policy.rules)} rules")
-    for fn in ("GOVERN", "MAP", "MEASURE", "MANAGE", "(no RMF reference)"):
-        if fn not in functions:
-            continue
-        print(f"\n{fn}")
-        for r in functions[fn]:
-            params = {k: v for k, v in r.model_dump().items()
-                      if k not in ("id", "kind", "severity", "rmf", "rationale", "on_inconclusive")
-                      and v not in (None, [], {})}
-            stance = r.on_inconclusive or policy.defaults.on_inconclusive  # what "not judged" means for it
-            print(f"  {r.id} [{r.severity}; inconclusive: {stance}] {r.kind} {json.dumps(params)}")
-            for ref in (x for x in r.rmf if x.startswith(fn)):
-                print(f"    {ref}: {rmf[ref]['text']}")
-    covered = {ref for r in policy.rules for ref in r.rmf}
-    left = [ref for ref in rmf if ref not in covered]
-    print(f"\ncovered by rules: {len(covered)} of {len(rmf)} RMF subcategories; left to human attestation: {len(left)}")
-    for fn in ("GOVERN", "MAP", "MEASURE", "MANAGE"):
-        ids = [ref.split()[1] for ref in left if ref.startswith(fn + " ")]
-        if ids:
-            print(f"  {fn}: {', '.join(ids)}")
+    from .render.policy_text import explain
+
+    print(explain(policy), end="")
     return 0
 
 

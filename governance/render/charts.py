@@ -174,10 +174,20 @@ def reliability_chart(curves: list[Curve], score: str, *, size: float = 250) -> 
     return _svg(w, h, body, "reliability diagram")
 
 
-def ratio_chart(rows: list[tuple[str, float]], *, width: float = 520) -> str:
-    """Candidate / baseline ratios as bars with a reference line at 1 (below 1: smaller, cheaper or faster)."""
-    label_w, value_w, row_h, top = 190.0, 56.0, 18.0, 10.0
-    hi = max([1.2] + [r for _, r in rows if math.isfinite(r)]) * 1.05
+@dataclass(frozen=True)
+class RatioBar:
+    """One bar of the efficiency chart: candidate / baseline, and the efficiency rules' outcome for it."""
+
+    label: str
+    ratio: float
+    outcome: str = "not judged"  # pass | fail | not judged (no efficiency rule limits this quantity)
+
+
+def ratio_chart(rows: list[RatioBar], *, width: float = 520) -> str:
+    """Candidate / baseline ratios as bars with a reference line at 1 (below 1: smaller, cheaper or faster),
+    coloured by the outcome of the rule that judges the quantity (a legend says which colour is which)."""
+    label_w, value_w, row_h, top = 190.0, 56.0, 18.0, 24.0
+    hi = max([1.2] + [r.ratio for r in rows if math.isfinite(r.ratio)]) * 1.05
     plot_l, plot_r = label_w, width - value_w
     height = top + row_h * len(rows) + 24
 
@@ -185,12 +195,19 @@ def ratio_chart(rows: list[tuple[str, float]], *, width: float = 520) -> str:
         return plot_l + min(max(v, 0.0), hi) / hi * (plot_r - plot_l)
 
     body = []
-    for i, (label, ratio) in enumerate(rows):
+    lx = plot_l
+    for name in ("pass", "fail", "not judged"):
+        if any(r.outcome == name for r in rows):
+            body.append(f'<rect x="{_n(lx)}" y="4" width="10" height="8" fill="{OUTCOME_COLOURS[name]}"/>')
+            label = "no rule" if name == "not judged" else f"rule: {name}"
+            body.append(_text(lx + 14, 12, label, size=8))
+            lx += 24 + 5.2 * len(label)
+    for i, bar in enumerate(rows):
         cy = top + row_h * i
-        body.append(_text(label_w - 6, cy + 12, label, anchor="end"))
-        body.append(f'<rect x="{_n(plot_l)}" y="{_n(cy + 3)}" width="{_n(x(ratio) - plot_l)}" height="11" '
-                    f'fill="{CANDIDATE if ratio <= 1 else WORSE}"/>')
-        body.append(_text(x(ratio) + 4, cy + 12, f"{ratio:.2f}×", size=8))
+        body.append(_text(label_w - 6, cy + 12, bar.label, anchor="end"))
+        body.append(f'<rect x="{_n(plot_l)}" y="{_n(cy + 3)}" width="{_n(x(bar.ratio) - plot_l)}" height="11" '
+                    f'fill="{OUTCOME_COLOURS.get(bar.outcome, BASELINE)}"/>')
+        body.append(_text(x(bar.ratio) + 4, cy + 12, f"{bar.ratio:.2f}×", size=8))
     axis_y = top + row_h * len(rows) + 2
     body.append(f'<line x1="{_n(x(1))}" y1="{_n(top - 4)}" x2="{_n(x(1))}" y2="{_n(axis_y)}" stroke="#222" '
                 f'stroke-dasharray="3 2"/>')

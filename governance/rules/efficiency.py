@@ -56,28 +56,34 @@ def efficiency(rule: EfficiencyRule, evidence: Evidence, defaults: PolicyDefault
             roles=" and ".join(frozen) + (" models" if len(frozen) > 1 else " model"),
             verb="are" if len(frozen) > 1 else "is"))
     cand, base = eff.models["candidate"], eff.models["baseline"]
-    checks: list[tuple[str, float | None, float, bool]] = []  # (what, observed, limit, higher is better)
+    # (what, observed, limit, higher is better, the quantity judged: bytes_gzip, nonzero_parameters, latency:<batch>)
+    checks: list[tuple[str, float | None, float, bool, str]] = []
     if rule.min_sparsity is not None:
         checks.append((f"sparsity ({cand.sparsity_scope or 'scope not stated'})", cand.sparsity, rule.min_sparsity,
-                       True))
+                       True, "nonzero_parameters"))
     if rule.min_size_reduction is not None:
-        checks.append(("compressed size reduction", eff.size_reduction, rule.min_size_reduction, True))
+        checks.append(("compressed size reduction", eff.size_reduction, rule.min_size_reduction, True, "bytes_gzip"))
+    latency = f"latency:{rule.batch_size}"
     if rule.min_speedup is not None:
         checks.append((f"measured speedup at batch {rule.batch_size}", eff.speedup.get(str(rule.batch_size)),
-                       rule.min_speedup, True))
+                       rule.min_speedup, True, latency))
     if rule.max_latency_ms is not None:
         lat = next((t.median_ms for t in cand.latency if t.batch_size == rule.batch_size), None)
-        checks.append((f"median latency at batch {rule.batch_size} (ms)", lat, rule.max_latency_ms, False))
+        checks.append((f"median latency at batch {rule.batch_size} (ms)", lat, rule.max_latency_ms, False, latency))
     missing = [what for what, value, *_ in checks if value is None]
     if missing:
         return finding(rule, Status.ERROR, f"not measured: {', '.join(missing)}")
-    measured = [(w, v, lim, hib) for w, v, lim, hib in checks if v is not None]  # all of them (none missing)
+    measured = [(w, v, lim, hib) for w, v, lim, hib, _ in checks if v is not None]  # all of them (none missing)
     failed = [(w, v, lim, hib) for w, v, lim, hib in measured if (v < lim if hib else v > lim)]
+    judged: dict[str, str] = {}  # quantity -> pass | fail (fail wins when two limits judge one quantity)
+    for _what, v, lim, hib, quantity in checks:
+        bad = v is not None and (v < lim if hib else v > lim)
+        judged[quantity] = "fail" if bad or judged.get(quantity) == "fail" else "pass"
     parts = [f"{w} {fmt(v)} ({'>=' if hib else '<='} {fmt(lim)} required)" for w, v, lim, hib in measured]
     msg = "; ".join(parts) + f" on {eff.hardware}."
     first = (failed or measured)[0]
     size = {"bytes_gzip_baseline": base.bytes_gzip, "bytes_gzip_candidate": cand.bytes_gzip,
-            "size_reduction": eff.size_reduction}
+            "size_reduction": eff.size_reduction, "judged": judged}
     if failed:
         head = "efficiency below target"
         if rule.min_size_reduction is not None and eff.size_reduction is not None and eff.size_reduction <= 0:

@@ -74,7 +74,7 @@ def build(evidence: Evidence, verdict: Verdict, card: CardFacts | None, card_fil
         "agreement": measurements.agreement(evidence),
         "comparisons": measurements.comparisons(evidence),
         "calibration": measurements.calibration(evidence),
-        "efficiency": measurements.efficiency(evidence),
+        "efficiency": measurements.efficiency(evidence, verdict.findings),
         "robustness": measurements.robustness(evidence),
         "provenance": lineage.provenance(evidence),
         "leakage": lineage.leakage(evidence),

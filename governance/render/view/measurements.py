@@ -215,7 +215,21 @@ def _ratio(num: float | int | None, den: float | int | None) -> float | None:
     return None if num is None or not den else num / den
 
 
-def efficiency(evidence: Evidence) -> dict | None:
+def _efficiency_outcomes(findings: list[Finding]) -> dict[str, str]:
+    """Quantity (``bytes_gzip``, ``nonzero_parameters``, ``latency:<batch>``) -> the efficiency rules' outcome for
+    it: fail when any rule's limit on it failed, else pass; quantities no rule judges are absent."""
+    out: dict[str, str] = {}
+    for f in findings:
+        if f.kind != "efficiency":
+            continue
+        for quantity, outcome in (f.details.get("judged") or {}).items():
+            out[quantity] = "fail" if outcome == "fail" or out.get(quantity) == "fail" else "pass"
+    return out
+
+
+def efficiency(evidence: Evidence, findings: list[Finding] | None = None) -> dict | None:
+    """The efficiency tables and a chart of candidate / baseline ratios, each bar coloured by the outcome of the
+    efficiency rule that judges that quantity (grey when none does): never by whether the ratio is above 1."""
     eff = evidence.efficiency
     if eff is None:
         return None
@@ -238,11 +252,17 @@ def efficiency(evidence: Evidence) -> dict | None:
                         "baseline_p95_ms": lb.p95_ms, "candidate_p95_ms": lc.p95_ms if lc else None,
                         "speedup": eff.speedup.get(str(lb.batch_size),
                                                    _ratio(lb.median_ms, lc.median_ms if lc else None))})
-    short = {"non-zero parameters": "non-zero parameters", "multiply-adds per row (non-zero weights)":
-             "multiply-adds (non-zero)", "gzip size (bytes)": "size (gzip)"}
-    bars: list[tuple[str, float]] = [(str(short[r["quantity"]]), float(r["ratio"])) for r in rows
-                                     if r["ratio"] is not None and r["quantity"] in short]
-    bars += [(f"median latency, batch {x['batch_size']}", 1 / x["speedup"]) for x in latency if x["speedup"]]
+    short = {"non-zero parameters": ("non-zero parameters", "nonzero_parameters"),
+             "multiply-adds per row (non-zero weights)": ("multiply-adds (non-zero)", "macs_effective"),
+             "gzip size (bytes)": ("size (gzip)", "bytes_gzip")}
+    outcomes = _efficiency_outcomes(findings or [])
+    bars: list[charts.RatioBar] = [
+        charts.RatioBar(short[str(r["quantity"])][0], float(r["ratio"]),
+                        outcomes.get(short[str(r["quantity"])][1], "not judged"))
+        for r in rows if r["ratio"] is not None and r["quantity"] in short]
+    bars += [charts.RatioBar(f"median latency, batch {x['batch_size']}", 1 / x["speedup"],
+                             outcomes.get(f"latency:{x['batch_size']}", "not judged"))
+             for x in latency if x["speedup"]]
     return {
         "device": eff.device, "hardware": eff.hardware, "method": eff.method,
         "compression_ratio": eff.compression_ratio, "size_reduction": eff.size_reduction,

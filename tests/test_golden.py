@@ -23,13 +23,21 @@ from builders import write_yaml
 
 from governance.engine import evaluate
 from governance.evidence.collect import collect
+from governance.gate import Outputs, Result
 from governance.manifest import load_manifest
 from governance.policy import load_policy
 from governance.render import RENDERERS, RenderContext
+from governance.render.console import ConsoleSummary
+from governance.render.job_summary import JobSummary
+from governance.render.json_summary import JsonSummary
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 #: the renderers pinned by a golden file (the HTML/PDF documents are checked by structure in test_render*.py)
 NAMES = ["evidence.json", "verdict.json", "junit.xml", "governance.sarif", "model_card.md"]
+#: the run summaries (governance/render/summary.py), pinned the same way: the console table at a fixed width
+#: without colour, the GitHub job summary, and ``--json``
+SUMMARIES = {"console.txt": lambda: ConsoleSummary(console=_plain_console()), "job_summary.md": JobSummary,
+             "summary.json": JsonSummary}
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 TODAY = date(2026, 11, 25)
 #: placeholders for what differs between runs and machines
@@ -78,6 +86,12 @@ def _release(d: Path) -> Path:
     })
 
 
+def _plain_console() -> Any:
+    from rich.console import Console
+
+    return Console(width=120, color_system=None, force_terminal=False, highlight=False)
+
+
 def _scrub(value: Any) -> Any:
     """Volatile JSON fields (collection time, tool and library versions) replaced by placeholders."""
     if isinstance(value, dict):
@@ -121,10 +135,13 @@ def rendered(tmp_path_factory) -> dict[str, str]:
     verdict = evaluate(load_policy(d / "policy.yaml"), evidence, TODAY)
     ctx = RenderContext(evidence=evidence, verdict=verdict)
     hardware = evidence.efficiency.hardware if evidence.efficiency else None
-    return {name: normalise(name, RENDERERS[name](ctx), d, hardware) for name in NAMES}
+    out = {name: normalise(name, RENDERERS[name](ctx), d, hardware) for name in NAMES}
+    result = Result(evidence=evidence, verdict=verdict, outputs=Outputs(files={}, out=Path("out")))
+    out |= {name: normalise(name, make().render(result).encode(), d, hardware) for name, make in SUMMARIES.items()}
+    return out
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", [*NAMES, *SUMMARIES])
 def test_renderer_output_matches_its_golden_file(rendered, name):
     golden = GOLDEN / name
     if UPDATE:

@@ -41,6 +41,7 @@ class DetailKey:
     WAIVED_STATUS: Final = "waived_status"  # engine: the status a waiver replaced
     WAIVER: Final = "waiver"  # engine: the applied waiver with its state
     EXPIRED_WAIVER: Final = "expired_waiver"  # engine: an expired waiver for this rule (ignored)
+    JUDGED: Final = "judged"  # efficiency: quantity (bytes_gzip, nonzero_parameters, latency:<batch>) -> pass/fail
 
 
 class Finding(BaseModel):

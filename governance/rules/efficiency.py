@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from ..evidence.schema import Evidence
-from ..findings import Finding, Status
+from ..findings import DetailKey, Finding, Status
 from .base import PolicyDefaults, RuleBase, finding, fmt, rule
 
 
@@ -83,7 +83,7 @@ def efficiency(rule: EfficiencyRule, evidence: Evidence, defaults: PolicyDefault
     msg = "; ".join(parts) + f" on {eff.hardware}."
     first = (failed or measured)[0]
     size = {"bytes_gzip_baseline": base.bytes_gzip, "bytes_gzip_candidate": cand.bytes_gzip,
-            "size_reduction": eff.size_reduction, "judged": judged}
+            "size_reduction": eff.size_reduction, DetailKey.JUDGED: judged}
     if failed:
         head = "efficiency below target"
         if rule.min_size_reduction is not None and eff.size_reduction is not None and eff.size_reduction <= 0:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...findings import Finding, Status, Verdict
+from ...findings import DetailKey, Finding, Status, Verdict
 from .common import missing
 
 #: rule kinds whose observed value and limit are measurements, so a margin means something; the others
@@ -47,7 +47,7 @@ def finding_view(f: Finding) -> dict:
         "message": f.message,
         "rationale": f.rationale,
         "on_inconclusive": f.on_inconclusive,
-        "decided_on": f.details.get("decided_on"),
+        "decided_on": f.details.get(DetailKey.DECIDED_ON),
         "details": f.details,
         "anchor": "rule-" + "".join(c if c.isalnum() else "-" for c in f.rule_id),
     }

@@ -9,7 +9,7 @@ from typing import Any
 from markupsafe import Markup
 
 from ...evidence.schema import Evidence
-from ...findings import Finding
+from ...findings import DetailKey, Finding
 from .. import charts
 from .common import comparison_row, higher_is_better, ordered_metrics
 
@@ -35,20 +35,21 @@ def report_metrics(evidence: Evidence, findings: list[Finding]) -> list[str]:
     order; overall-only rules' metrics are in the overall table."""
     slice_values = next((v for dim in evidence.models["candidate"].slices.values() for v in dim.values()), {})
     available = ordered_metrics(slice_values or evidence.models["candidate"].overall)
-    named = {f.details.get("metric") for f in findings if f.kind in SLICE_KINDS}
+    named = {f.details.get(DetailKey.METRIC) for f in findings if f.kind in SLICE_KINDS}
     chosen = ([HEADLINE] if HEADLINE in available else []) + [m for m in available if m in named and m != HEADLINE]
     return (chosen or available[:1])[:MAX_SLICE_METRICS]
 
 
 def thin_slices(findings: list[Finding]) -> set[str]:
-    named = {str(t["slice"]) for f in findings for t in f.details.get("thin_slices", []) or [] if isinstance(t, dict)}
-    return named | {str(s) for f in findings for s in f.details.get("skipped_too_small", []) or []
+    named = {str(t["slice"]) for f in findings for t in f.details.get(DetailKey.THIN_SLICES, []) or []
+             if isinstance(t, dict)}
+    return named | {str(s) for f in findings for s in f.details.get(DetailKey.SKIPPED_TOO_SMALL, []) or []
                     if not isinstance(s, dict)}
 
 
 def failing_slices(findings: list[Finding]) -> set[str]:
     """Every slice (``dim=value``) a rule failed: always shown, however many slices there are."""
-    return {str(s) for f in findings for s in f.details.get("failing_slices", []) or []}
+    return {str(s) for f in findings for s in f.details.get(DetailKey.FAILING_SLICES, []) or []}
 
 
 def _worst_first(rows: list[dict], metric: str | None) -> list[dict]:
@@ -120,11 +121,11 @@ def slice_tables(evidence: Evidence, metrics: list[str], thin: set[str], failing
 def _slice_rule(findings: list[Finding], metric: str, dim: str) -> Finding | None:
     """The slice_metric_drop finding on ``metric`` that looked at dimension ``dim`` (judged or skipped it)."""
     for f in findings:
-        if f.kind != "slice_metric_drop" or f.details.get("metric") != metric:
+        if f.kind != "slice_metric_drop" or f.details.get(DetailKey.METRIC) != metric:
             continue
-        seen = [str(s.get("slice", "")) for s in f.details.get("slices", []) or [] if isinstance(s, dict)]
-        seen += [str(t.get("slice", "")) for t in f.details.get("thin_slices", []) or [] if isinstance(t, dict)]
-        seen += [str(t.get("dimension", "")) + "=" for t in f.details.get("skipped_too_small", []) or []
+        seen = [str(s.get("slice", "")) for s in f.details.get(DetailKey.SLICES, []) or [] if isinstance(s, dict)]
+        seen += [str(t.get("slice", "")) for t in f.details.get(DetailKey.THIN_SLICES, []) or [] if isinstance(t, dict)]
+        seen += [str(t.get("dimension", "")) + "=" for t in f.details.get(DetailKey.SKIPPED_TOO_SMALL, []) or []
                  if isinstance(t, dict)]
         if any(s.startswith(f"{dim}=") for s in seen):
             return f
@@ -136,9 +137,9 @@ def _outcome(f: Finding | None, name: str, thin: bool) -> str:
         return "thin"
     if f is None:
         return "not judged"
-    if name in (f.details.get("failing_slices") or []):
+    if name in (f.details.get(DetailKey.FAILING_SLICES) or []):
         return "fail"
-    judged = {str(s.get("slice")) for s in f.details.get("slices", []) or [] if isinstance(s, dict)}
+    judged = {str(s.get("slice")) for s in f.details.get(DetailKey.SLICES, []) or [] if isinstance(s, dict)}
     return "pass" if name in judged else "not judged"
 
 
@@ -222,7 +223,7 @@ def _efficiency_outcomes(findings: list[Finding]) -> dict[str, str]:
     for f in findings:
         if f.kind != "efficiency":
             continue
-        for quantity, outcome in (f.details.get("judged") or {}).items():
+        for quantity, outcome in (f.details.get(DetailKey.JUDGED) or {}).items():
             out[quantity] = "fail" if outcome == "fail" or out.get(quantity) == "fail" else "pass"
     return out
 

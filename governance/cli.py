@@ -40,6 +40,9 @@ def _decision_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sign-key", type=Path, help="Ed25519 private key (PEM): sign the outputs into verdict.sig")
     p.add_argument("--quiet", action="store_true", help="print only the decision line")
     p.add_argument("--json", action="store_true", help="print a JSON summary on stdout instead of the table")
+    p.add_argument("--sarif-root", type=Path, help="repository root that governance.sarif's locations are "
+                                                  "relative to (default: the policy file's git top level, else "
+                                                  "the release's)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -155,7 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
     """The decision options every deciding command shares (check, evaluate)."""
-    return {"today": args.today, "waivers": args.waivers, "sign_key": args.sign_key, "on_warning": _warn}
+    return {"today": args.today, "waivers": args.waivers, "sign_key": args.sign_key, "on_warning": _warn,
+            "sarif_root": args.sarif_root}
 
 
 def _warn(message: str) -> None:

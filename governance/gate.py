@@ -59,6 +59,9 @@ class DecisionOptions:
     sign_key: Path | None = None
     #: called with each warning as it happens (every warning is also in ``Result.warnings``)
     on_warning: Callable[[str], None] | None = None
+    #: the repository root that SARIF and verdict.json locate rules relative to (None: the git top level of the
+    #: policy file, else of the release manifest, else the policy's folder)
+    sarif_root: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -176,7 +179,8 @@ def _check(manifest: Path, out: Path | None, options: CheckOptions) -> Result:
     provenance = release.folder / release.manifest.provenance if release.manifest.provenance else None
     verdict = _recorded(verdict, evidence, policy_path, {"manifest": release.path, "card": card_path,
                                                         "provenance": provenance, "waivers": options.waivers,
-                                                        **release_inputs(release, evidence)})
+                                                        **release_inputs(release, evidence)},
+                        options.sarif_root, manifest=release.path)
     ctx = RenderContext(evidence, verdict, card=card, card_file=card_file, templates=options.templates)
     files = _render_documents(ctx, warn)
     return Result(evidence, verdict, _publish(files, out, options.sign_key), tuple(warn.seen))
@@ -215,7 +219,7 @@ def evaluate(evidence: Evidence | str | Path, policy: str | Path, *, out: Path |
         loaded = _load_policy(policy_path)
         _require_compatible(loaded, policy_path, ev.data.sensitive)
         verdict = decide(loaded, ev, options.today or date.today(), _waivers_and_key(options, loaded))
-        verdict = _recorded(verdict, ev, policy_path, {"waivers": options.waivers})
+        verdict = _recorded(verdict, ev, policy_path, {"waivers": options.waivers}, options.sarif_root)
         files = _render_documents(RenderContext(ev, verdict), warn)
         return Result(ev, verdict, _publish(files, out, options.sign_key), tuple(warn.seen))
 
@@ -313,19 +317,43 @@ def _waivers_and_key(options: DecisionOptions, policy: Policy) -> list[Any]:
     return load_waivers(options.waivers, policy) if options.waivers else []
 
 
-def _recorded(verdict: Verdict, evidence: Evidence, policy_path: Path, files: dict[str, Any]) -> Verdict:
-    """The verdict with the policy file and the hashes of evidence.json and every input recorded in it."""
+def _recorded(verdict: Verdict, evidence: Evidence, policy_path: Path, files: dict[str, Any],
+              sarif_root: Path | None = None, manifest: Path | None = None) -> Verdict:
+    """The verdict with the policy file and the hashes of evidence.json and every input recorded in it, and each
+    rule's location relative to the repository (``policy.repository_locations``)."""
     from .hashing import file_ref
-    from .policy import rule_locations
+    from .policy import repository_locations, repository_root, rule_locations
     from .render.jsonfiles import evidence_json
     from .trail import policy_parents, recorded_inputs
 
     inputs = recorded_inputs(evidence_json(evidence), {"policy": policy_path, **policy_parents(policy_path), **files})
-    policy = {**verdict.policy, "file": file_ref(policy_path).model_dump(), "locations": rule_locations(policy_path)}
+    from .policy import is_builtin
+
+    own = None if is_builtin(policy_path) else policy_path
+    root = (sarif_root or (repository_root(own) if own else None) or (repository_root(manifest) if manifest else None)
+            or (own or manifest or policy_path).parent)
+    locations = repository_locations(rule_locations(policy_path), root)
+    anchor = _policy_line(manifest, root) if manifest is not None else None
+    if anchor is not None:  # a builtin pack named by the manifest: its rules are shown at the manifest's policy:
+        locations = {f.rule_id: locations.get(f.rule_id, anchor) for f in verdict.findings}
+    policy = {**verdict.policy, "file": file_ref(policy_path).model_dump(), "locations": locations}
     return verdict.model_copy(update={"policy": policy, "inputs": inputs})
 
 
 def _render_documents(ctx: Any, warn: Callable[[str], None]) -> dict[str, bytes]:
+def _policy_line(manifest: Path, root: Path) -> dict[str, object] | None:
+    """{file, line} of the manifest's ``policy:`` key relative to ``root``, or None outside it."""
+    from .policy import repository_locations
+    from .yamlfile import read_yaml
+
+    data, node = read_yaml(manifest)
+    key = next((k for k, _ in getattr(node, "value", []) if getattr(k, "value", None) == "policy"), None)
+    line = key.start_mark.line + 1 if key is not None else 1
+    found = repository_locations({"policy": {"file": str(manifest), "line": line}}, root)
+    ref = data.get("policy") if isinstance(data, dict) else None
+    return {**found["policy"], "inherited_from": str(ref)} if found else None
+
+
     """Render every output file in memory (nothing is written until all succeed); refused URLs are warnings."""
     from .render import render_all
     from .render.pdf import RefusedURLWarning

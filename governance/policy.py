@@ -248,7 +248,11 @@ def load_policy(path: str | Path) -> Policy:
 
 
 def rule_locations(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, dict[str, object]]:
-    """Rule id -> {file, line} where the rule is written (following ``extends``), for SARIF and reviewers."""
+    """Rule id -> {file, line, via} where the rule is written (following ``extends``), for SARIF and reviewers.
+
+    ``via`` lists, for a rule inherited through ``extends``, each ``{file, line, extends}`` of the ``extends:``
+    lines it came through, nearest file first: a rule from a pack outside the repository is shown at the line
+    of the repository's policy that pulled it in (``repository_locations``)."""
     import yaml
 
     data, node = read_yaml(path)
@@ -257,8 +261,13 @@ def rule_locations(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, dict[s
         return out
     if isinstance(data.get("extends"), str) and path.resolve() not in chain:
         try:
+        key = next((k for k, _ in node.value if getattr(k, "value", None) == "extends"), None)
+        hop = {"file": str(path), "line": key.start_mark.line + 1 if key is not None else 1,
+               "extends": data["extends"]}
             parent = resolve_policy_ref(data["extends"], path.parent, path, "extends")
-            out.update(rule_locations(parent, chain + (path.resolve(),)))
+            for rid, where in rule_locations(parent, chain + (path.resolve(),)).items():
+                via = where.get("via")
+                out[rid] = {**where, "via": [hop, *(via if isinstance(via, list) else [])]}
         except InputError:
             pass
     rules = next((v for k, v in node.value if getattr(k, "value", None) == "rules"), None)
@@ -270,6 +279,50 @@ def rule_locations(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, dict[s
 
 
 def load_waivers(path: str | Path, policy: Policy) -> list[Waiver]:
+def repository_root(start: Path) -> Path | None:
+    """The git top level holding ``start`` (the nearest folder with a ``.git`` entry), or None outside any."""
+    here = start.resolve()
+    for folder in (here, *here.parents) if here.is_dir() else here.parents:
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
+def is_builtin(path: Path) -> bool:
+    """A pack shipped with the tool (``builtin:NAME``): never the user's file, even in an editable install."""
+    from .packaged import builtin_policies
+
+    return path.resolve() in {p.resolve() for p in builtin_policies().values()}
+
+
+def _relative(file: str, root: Path) -> str | None:
+    if is_builtin(Path(file)):
+        return None
+    try:
+        return Path(file).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return None
+
+
+def repository_locations(locations: dict[str, dict[str, object]], root: Path) -> dict[str, dict[str, object]]:
+    """``rule_locations`` with every file relative to ``root`` (the repository): a rule written outside it (an
+    inherited pack in site-packages) is placed at the ``extends:`` line nearest to it that is inside, with
+    ``inherited_from`` naming the pack; a rule with neither keeps no location. No machine path survives."""
+    out: dict[str, dict[str, object]] = {}
+    for rid, where in locations.items():
+        own = _relative(str(where["file"]), root)
+        if own is not None:
+            out[rid] = {"file": own, "line": where["line"]}
+            continue
+        via = where.get("via")
+        hops = [h for h in via if isinstance(h, dict)] if isinstance(via, list) else []
+        inside = [(h, rel) for h in hops if (rel := _relative(str(h["file"]), root)) is not None]
+        if inside:
+            hop, rel = inside[-1]  # the extends: line closest to the pack that is still in the repository
+            out[rid] = {"file": rel, "line": hop["line"], "inherited_from": str(hop["extends"])}
+    return out
+
+
     """A separate waivers file (``--waivers``): every waiver must name a rule of the policy."""
     from .yamlfile import load_model_file
 

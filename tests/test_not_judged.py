@@ -196,11 +196,14 @@ def test_sarif_levels_follow_the_stance():
     rules = [DROP, {**DROP, "id": "W-1", "on_inconclusive": "warn"}, {**DROP, "id": "A-1", "on_inconclusive": "pass"}]
     run = json.loads(sarif(verdict(rules, THIN)))["runs"][0]
     got = {r["ruleId"]: (r["kind"], r["level"]) for r in run["results"]}
-    assert got == {"R-1": ("fail", "error"), "W-1": ("fail", "warning"), "A-1": ("review", "none")}
+    # an accepted not-judged rule (on_inconclusive: pass) is no alert: it is listed in the invocation instead
+    assert got == {"R-1": ("fail", "error"), "W-1": ("fail", "warning")}
+    assert run["invocations"][0]["properties"]["not_judged_accepted"] == ["A-1"]
     assert all(r["message"]["text"].startswith("not judged") for r in run["results"])
     assert [n["rule_id"] for n in run["properties"]["not_judged"]] == ["R-1", "W-1", "A-1"]
     judged = json.loads(sarif(verdict(rules, ENOUGH)))["runs"][0]
-    assert {r["level"] for r in judged["results"]} == {"none"} and judged["properties"]["not_judged"] == []
+    assert judged["results"] == [] and judged["properties"]["not_judged"] == []
+    assert judged["invocations"][0]["properties"]["passed"] == ["R-1", "W-1", "A-1"]
 
 
 PAGE_ONE_END = '<h2 id="rules">'  # page 1 of the report: decision, blocking rules, facts, contents

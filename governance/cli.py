@@ -198,6 +198,22 @@ def _report(result: Result, args: argparse.Namespace) -> int:
     return int(result.exit_code)
 
 
+def _report_failure(args: argparse.Namespace, code: ExitCode, exc: Exception) -> None:
+    """A gate that could not decide still answers where its readers look: ``--json`` prints
+    ``{"exit_code": 2, "error": ...}`` on stdout and the GitHub job summary says what was wrong."""
+    from .render.failure import failure_json, failure_markdown
+
+    if getattr(args, "json", False):
+        sys.stdout.write(failure_json(code, exc))
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if target and args.command in ("check", "evaluate", "render"):
+        try:
+            with open(target, "a", encoding="utf-8") as fh:
+                fh.write(failure_markdown(args.command, code, exc))
+        except OSError:
+            pass  # the error itself is already on stderr
+
+
 def _summary_renderer(name: str) -> SummaryRenderer:
     """--json / --quiet / default -> the renderer of the summary printed on stdout (imported when used)."""
     from .render.console import ConsoleSummary
@@ -320,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command](args)  # check/evaluate/render hold the --out lock for the whole run (gate)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        _report_failure(args, ExitCode.BAD_INPUT, exc)
         return int(ExitCode.BAD_INPUT)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -332,6 +349,7 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"internal error: {exc.__class__.__name__}: {exc} (rerun with --debug for the traceback)",
               file=sys.stderr)
+        _report_failure(args, ExitCode.INTERNAL, exc)
         return int(ExitCode.INTERNAL)
 
 

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 #: outcome -> rich colour of its status cell
 COLOUR = exhaustive({Status.PASS: "green", Status.FAIL: "red", Status.ERROR: "red", Status.WAIVED: "yellow",
                      Status.INCONCLUSIVE: "yellow"}, "COLOUR")
+#: a failed or erring rule that does not block (warn/info severity): not shown as red
+NOT_BLOCKING_COLOUR = "yellow"
 COLUMNS = ("rule", "status", "severity", "observed", "threshold", "finding")
 
 
@@ -38,7 +40,9 @@ class ConsoleSummary:
                 for col in COLUMNS:
                     table.add_column(col, overflow="fold")
                 for f in verdict.findings:
-                    table.add_row(f.rule_id, f"[{COLOUR[f.status]}]{f.status.value}[/]", f.severity,
+                    quiet_fail = f.status in (Status.FAIL, Status.ERROR) and not f.blocks
+                    colour = NOT_BLOCKING_COLOUR if quiet_fail else COLOUR[f.status]
+                    table.add_row(f.rule_id, f"[{colour}]{f.status.value}[/]", f.severity,
                                   "" if f.observed is None else f"{f.observed:.4f}",
                                   "" if f.threshold is None else f"{f.threshold:.4f}", f.message)
                 console.print(table)

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
 #: outcome -> icon in the status column
 ICON = exhaustive({Status.PASS: "✅", Status.FAIL: "❌", Status.ERROR: "❌", Status.WAIVED: "⚠️",
                    Status.INCONCLUSIVE: "❔"}, "ICON")
+#: a failed or erring warn/info rule: seen, but no red cross, because it does not block the release
+NOT_BLOCKING_ICON = "⚠️"
 
 
 class JobSummary:
@@ -29,7 +31,8 @@ class JobSummary:
                       for n in verdict.not_judged] + [""]
         lines += ["| rule | status | severity | finding |", "|---|---|---|---|"]
         for f in verdict.findings:
-            lines.append(f"| {f.rule_id} | {ICON[f.status]} {f.status.value} | {f.severity} | {_md(f.message)} |")
+            icon = NOT_BLOCKING_ICON if f.status in (Status.FAIL, Status.ERROR) and not f.blocks else ICON[f.status]
+            lines.append(f"| {f.rule_id} | {icon} {f.status.value} | {f.severity} | {_md(f.message)} |")
         lines += ["", f"Outputs (audit report, model card, evidence): `{result.out}`", ""]
         return "\n".join(lines)
 

@@ -3,7 +3,11 @@
 An inconclusive finding that blocks (a block rule under ``on_inconclusive: block``) is a ``<failure
 type="inconclusive">``: the gate ruled against the release, so CI must show it red, while ``<error>`` stays
 for rules that could not be applied at all. An inconclusive that does not block is ``<skipped>`` whose message
-starts "not judged"."""
+starts "not judged".
+
+A failure or error of a ``warn`` or ``info`` rule does not block the release, so it is not a red test either:
+``<skipped type="warn">`` whose message starts "fail (warn, does not block)", so a release that ships never shows
+failed tests in CI views, while the finding stays visible."""
 
 from __future__ import annotations
 
@@ -19,16 +23,29 @@ def not_judged_text(f: Finding) -> str:
     return f"not judged ({stance}, {effect}): {f.message}"
 
 
+def not_blocking_text(f: Finding) -> str:
+    """What a failed or erring warn/info rule's testcase says: its outcome, that it does not block, the finding."""
+    return f"{f.status.value} ({f.severity}, does not block): {f.message}"
+
+
+def _outcome(f: Finding) -> str:
+    """failure | error | skipped | passed: how CI should show the rule (red only when it blocks)."""
+    if f.status in (Status.FAIL, Status.ERROR):
+        return ("failure" if f.status == Status.FAIL else "error") if f.blocks else "skipped"
+    if f.status == Status.INCONCLUSIVE:
+        return "failure" if f.blocks else "skipped"
+    return "skipped" if f.status == Status.WAIVED else "passed"
+
+
 def junit_xml(verdict: Verdict) -> bytes:
-    counts = {s: sum(f.status == s for f in verdict.findings) for s in Status}
-    blocking_inconclusive = sum(f.status == Status.INCONCLUSIVE and f.blocks for f in verdict.findings)
+    outcomes = [_outcome(f) for f in verdict.findings]
     name = f"governance: {verdict.release.get('name', 'release')} {verdict.release.get('version', '')}".strip()
     suite = ET.Element("testsuite", {
         "name": name,
         "tests": str(len(verdict.findings)),
-        "failures": str(counts[Status.FAIL] + blocking_inconclusive),
-        "errors": str(counts[Status.ERROR]),
-        "skipped": str(counts[Status.WAIVED] + counts[Status.INCONCLUSIVE] - blocking_inconclusive),
+        "failures": str(outcomes.count("failure")),
+        "errors": str(outcomes.count("error")),
+        "skipped": str(outcomes.count("skipped")),
     })
     props = ET.SubElement(suite, "properties")
     ET.SubElement(props, "property", {"name": "decision", "value": verdict.decision})
@@ -38,7 +55,9 @@ def junit_xml(verdict: Verdict) -> bytes:
     for f in verdict.findings:
         case = ET.SubElement(suite, "testcase", {"classname": f"{f.kind}", "name": f.rule_id})
         text = f"[{f.severity}] {f.message}" + (f" RMF: {', '.join(f.rmf)}." if f.rmf else "")
-        if f.status == Status.FAIL:
+        if f.status in (Status.FAIL, Status.ERROR) and not f.blocks:
+            ET.SubElement(case, "skipped", {"message": not_blocking_text(f), "type": f.severity}).text = text
+        elif f.status == Status.FAIL:
             el = ET.SubElement(case, "failure", {"message": f.message, "type": f.severity})
             el.text = text
         elif f.status == Status.ERROR:

@@ -321,7 +321,7 @@ def _recorded(verdict: Verdict, evidence: Evidence, policy_path: Path, files: di
               sarif_root: Path | None = None, manifest: Path | None = None) -> Verdict:
     """The verdict with the policy file and the hashes of evidence.json and every input recorded in it, and each
     rule's location relative to the repository (``policy.repository_locations``)."""
-    from .hashing import file_ref
+    from .hashing import file_ref, shown_path
     from .policy import repository_locations, repository_root, rule_locations
     from .render.jsonfiles import evidence_json
     from .trail import policy_parents, recorded_inputs
@@ -336,7 +336,9 @@ def _recorded(verdict: Verdict, evidence: Evidence, policy_path: Path, files: di
     anchor = _policy_line(manifest, root) if manifest is not None else None
     if anchor is not None:  # a builtin pack named by the manifest: its rules are shown at the manifest's policy:
         locations = {f.rule_id: locations.get(f.rule_id, anchor) for f in verdict.findings}
-    policy = {**verdict.policy, "file": file_ref(policy_path).model_dump(), "locations": locations}
+    # the policy as published: builtin:NAME for a shipped pack, else relative to the repository (no machine path)
+    shown = f"builtin:{policy_path.stem}" if own is None else shown_path(policy_path, root)
+    policy = {**verdict.policy, "file": file_ref(policy_path, shown=shown).model_dump(), "locations": locations}
     return verdict.model_copy(update={"policy": policy, "inputs": inputs})
 
 

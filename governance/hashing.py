@@ -100,13 +100,19 @@ def sha256_file(path: Path, block: int = 1 << 20) -> str:
     return digest
 
 
-def file_ref(path: Path, relative_to: Path | None = None) -> FileRef:
-    shown = path
-    if relative_to is not None:
-        try:
-            shown = path.resolve().relative_to(relative_to.resolve())
-        except ValueError:
-            shown = path
+def shown_path(path: Path, relative_to: Path) -> str:
+    """``path`` as published: relative to ``relative_to`` (the release folder), with ``..`` for a file beside it
+    (``../digits/eval.parquet``), never the build machine's absolute path."""
+    try:
+        return path.resolve().relative_to(relative_to.resolve()).as_posix()
+    except ValueError:
+        return Path(os.path.relpath(path.resolve(), relative_to.resolve())).as_posix()
+
+
+def file_ref(path: Path, relative_to: Path | None = None, shown: str | None = None) -> FileRef:
+    """A file with its sha256 and size; its path relative to ``relative_to`` (see ``shown_path``) or ``shown``."""
+    if shown is None:
+        shown = shown_path(path, relative_to) if relative_to is not None else str(path)
     try:
         return FileRef(path=str(shown), sha256=sha256_file(path), bytes=path.stat().st_size)
     except OSError as exc:  # e.g. a read error part-way through: bad input, not a crash

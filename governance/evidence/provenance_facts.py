@@ -20,7 +20,7 @@ import pyarrow as pa
 from ..card import CARD_NOT_FOUND
 from ..data import Chunk, DataSource
 from ..errors import InputError
-from ..hashing import check_input_file, file_ref
+from ..hashing import check_input_file, file_ref, shown_path
 from ..manifest import Release
 from ..provenance import LEAKAGE_ROLES, load_provenance
 from .schema import Documentation, ProvenanceEvidence
@@ -48,7 +48,7 @@ def collect_provenance(release: Release) -> ProvenanceEvidence | None:
             check_input_file(local, named_in=path, field=f"datasets.{name}.path", root=release.folder)
             files[name] = file_ref(local, release.folder)
         else:
-            unavailable[name] = f"file not found: {local}"
+            unavailable[name] = f"file not found: {shown_path(local, release.folder)}"
     return ProvenanceEvidence(file=file_ref(path, release.folder), declared=declared, files=files,
                               unavailable=unavailable)
 

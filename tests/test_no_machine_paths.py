@@ -7,7 +7,6 @@ from __future__ import annotations
 import shutil
 
 import yaml
-
 from builders import make_release, write_yaml
 
 from governance.gate import CheckOptions, check

@@ -47,9 +47,10 @@ def test_the_release_bom_is_valid_cyclonedx_1_6(release_bom):
     assert "bom.cdx.json" in RENDERERS
 
 
-def test_the_candidate_names_its_hash_its_baseline_and_its_pruning(release_bom):
+def test_the_candidate_is_the_boms_subject_with_its_hash_baseline_and_pruning(release_bom):
     bom, ev = release_bom
-    model = bom["components"][0]
+    model = bom["metadata"]["component"]  # the subject of the BOM (metadata.component), not one of its parts
+    assert all(c["bom-ref"] != "model:candidate" for c in bom["components"])
     assert model["type"] == "machine-learning-model" and model["name"] == ev.release["name"]
     assert model["hashes"] == [{"alg": "SHA-256", "content": ev.inputs["candidate"].sha256}]
     ancestor = model["pedigree"]["ancestors"][0]
@@ -70,21 +71,21 @@ def test_datasets_carry_hashes_licences_and_provenance(release_bom):
     assert data["train"]["data"][0]["contents"]["url"] == "s3://bucket/train.parquet"
     props = {p["name"]: p["value"] for p in data["eval"]["properties"]}
     assert props["pruning-governance:role"] == "evaluation" and props["pruning-governance:evaluated"] == "true"
-    refs = {d["ref"] for d in bom["components"][0]["modelCard"]["modelParameters"]["datasets"]}
+    refs = {d["ref"] for d in bom["metadata"]["component"]["modelCard"]["modelParameters"]["datasets"]}
     assert refs == {"data:eval", "data:train"}
     assert bom["dependencies"] == [{"ref": "model:candidate", "dependsOn": ["data:train"]}]
 
 
 def test_quantitative_analysis_has_slices_and_intervals(release_bom):
     bom, ev = release_bom
-    metrics = bom["components"][0]["modelCard"]["quantitativeAnalysis"]["performanceMetrics"]
+    metrics = bom["metadata"]["component"]["modelCard"]["quantitativeAnalysis"]["performanceMetrics"]
     overall = next(m for m in metrics if m["type"] == "accuracy" and "slice" not in m)
     comp = ev.comparisons.overall["accuracy"]
     assert float(overall["value"]) == pytest.approx(comp.candidate)
     assert float(overall["confidenceInterval"]["lowerBound"]) == pytest.approx(comp.candidate_ci.ci_low)
     sliced = {m["slice"] for m in metrics if "slice" in m}
     assert {"group=a", "region=north", "group & region=c & south"} <= sliced
-    considerations = bom["components"][0]["modelCard"]["considerations"]
+    considerations = bom["metadata"]["component"]["modelCard"]["considerations"]
     assert considerations["useCases"] and considerations["ethicalConsiderations"][0]["name"]
 
 
@@ -102,14 +103,14 @@ def test_a_release_without_provenance_or_intervals_still_gives_a_valid_bom():
     bom = valid(bom_json(RenderContext(ev, sample_verdict(ev))))
     (data,) = [c for c in bom["components"] if c["type"] == "data"]
     assert data["hashes"][0]["content"] == ev.inputs["data"].sha256
-    metrics = bom["components"][0]["modelCard"]["quantitativeAnalysis"]["performanceMetrics"]
+    metrics = bom["metadata"]["component"]["modelCard"]["quantitativeAnalysis"]["performanceMetrics"]
     assert metrics and all("confidenceInterval" not in m for m in metrics)
 
 
 def test_the_validator_rejects_a_broken_bom(release_bom):
     bom, _ = release_bom
     broken = json.loads(json.dumps(bom))
-    broken["components"][0]["type"] = "neural-network"
+    broken["metadata"]["component"]["type"] = "neural-network"
     assert VALIDATOR.validate_str(json.dumps(broken)) is not None
 
 

@@ -218,9 +218,11 @@ def build_bom(ctx: RenderContext) -> dict:
             "timestamp": created,
             "tools": {"components": [{"type": "application", "name": ev.tool.get("name", NS),
                                       "version": ev.tool.get("version", "")}]},
+            # the subject of the BOM is the candidate: what this gate decided may ship
+            "component": candidate,
             "properties": _findings_properties(ctx),
         },
-        "components": [candidate, *datasets],
+        "components": datasets,
     }
     if trained_on:
         bom["dependencies"] = [{"ref": "model:candidate", "dependsOn": [f"data:{d}" for d in trained_on]}]

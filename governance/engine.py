@@ -9,7 +9,7 @@ from datetime import date
 from .evidence.schema import Evidence
 from .findings import DetailKey, Finding, Status, Verdict, decide
 from .policy import Policy, Waiver
-from .rules import KINDS
+from .rules import plugin_kinds, rule_kind
 from .rules.base import finding
 from .rules.slices import MissingDimension, NoSensitiveColumns
 from .rules.stats import NoInterval
@@ -24,7 +24,7 @@ def check_rule(rule, evidence: Evidence, policy: Policy, today: date | None = No
 def _run_rule(rule, evidence: Evidence, policy: Policy, today: date | None) -> Finding:
     """A rule that cannot be applied fails closed as ``error`` rather than vanishing."""
     try:
-        kind = KINDS[rule.kind]  # a dated kind (attestation) also gets the evaluation date
+        kind = rule_kind(rule.kind)  # a dated kind (attestation) also gets the evaluation date
         return kind.check(rule, evidence, policy.defaults, **({"today": today} if kind.dated and today else {}))
     except NoSensitiveColumns as exc:
         return finding(rule, Status.INCONCLUSIVE, f"not judged: {exc}")
@@ -74,13 +74,20 @@ def apply_waivers(findings: list[Finding], waivers: Sequence[Waiver], today: dat
 def evaluate(policy: Policy, evidence: Evidence, today: date, waivers: Sequence[Waiver] = ()) -> Verdict:
     """The gate decision: findings for every rule, then waivers, then ``blocked`` iff a block rule fails, errs,
     or is inconclusive under the ``block`` stance; ``not_judged`` lists every undecided block rule."""
+def _plugins_used(policy: Policy) -> dict:
+    """``{"plugins": [{kind, distribution, version}]}`` for the plugin kinds the policy uses (none: empty)."""
+    installed = plugin_kinds()
+    used = sorted({r.kind for r in policy.rules if r.kind in installed})
+    return {"plugins": [installed[k].record() for k in used]} if used else {}
+
+
     findings = [check_rule(r, evidence, policy, today) for r in policy.rules]
     findings, waiver_states = apply_waivers(findings, [*policy.waivers, *waivers], today)
     counts = Counter(f.status.value for f in findings)
     return Verdict(
         decision=decide(findings),
         release=dict(evidence.release),
-        policy={"name": policy.name},
+        policy={"name": policy.name, **_plugins_used(policy)},
         evaluated_on=today,
         summary={s.value: counts.get(s.value, 0) for s in Status},
         findings=findings,

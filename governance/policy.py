@@ -13,6 +13,8 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     field_validator,
     model_validator,
 )
@@ -20,7 +22,7 @@ from pydantic_core import PydanticCustomError
 
 from .errors import InputError
 from .manifest import placeholder_name
-from .rules import KINDS, PolicyDefaults, RuleBase, limits
+from .rules import KINDS, PolicyDefaults, RuleBase, limits, plugin_kinds
 from .rules.agreement import AgreementRule
 from .rules.attestation import Attestation
 from .rules.calibration import CalibrationRule
@@ -44,6 +46,19 @@ Rule = Annotated[
 ]
 
 #: ``extends:`` may chain this many policy files (a pack, a team policy, a release policy is three)
+
+def _plugin_or_builtin(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """A rule of an installed plugin kind is validated by the plugin's own parameter model; any other by ``Rule``."""
+    kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
+    if isinstance(kind, str) and kind not in KINDS and kind in plugin_kinds():
+        params = plugin_kinds()[kind].kind.params
+        return value if isinstance(value, params) else params.model_validate(value)
+    return handler(value)
+
+
+#: a policy's rule: a built-in kind, or a plugin kind (governance/rules/plugins.py)
+PolicyRule = Annotated[Rule, WrapValidator(_plugin_or_builtin)]
+
 MAX_EXTENDS_DEPTH = 8
 EXTENDS_TOO_DEEP = f"policies extend each other more than {MAX_EXTENDS_DEPTH} levels deep"
 WAIVER_NO_APPROVER = "a waiver needs a named approver: write who approved the exception (e.g. \"Dana Roe (risk)\")"
@@ -59,6 +74,10 @@ _LIMITS_DEFERRED = "limits_deferred"
 MISSING_KIND = "missing 'kind'"
 UNKNOWN_KIND = "unknown rule kind {kind!r}"
 
+#: after UNKNOWN_KIND when no kind is close: it may come from a plugin that is not installed
+PLUGIN_HINT = (": neither a built-in kind nor one of an installed rule plugin (entry points "
+               "'pruning_governance.rules'); install the package that provides it, or see the known kinds with "
+               "`governance policy reference`")
 def _filled_in(text: str) -> bool:
     """False for blank text, a template marker such as ``<name>`` and the stock placeholders above."""
     norm = " ".join(text.split()).lower().strip("\"'.:")
@@ -109,7 +128,7 @@ class Policy(BaseModel):
                                                   "rules this one inherits; rules with the same id replace them")
     disable: list[str] = Field(default_factory=list, description="inherited rule IDs to drop")
     defaults: PolicyDefaults = Field(default_factory=PolicyDefaults)
-    rules: list[Rule] = Field(min_length=1)
+    rules: list[PolicyRule] = Field(min_length=1)
     waivers: list[Waiver] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -149,13 +168,16 @@ def _unknown_kind(path: Path, data: dict, node: Any = None) -> InputError | None
         if not isinstance(r, dict):
             return InputError(path, f"rules[{i}]", "each rule must be a mapping with id, kind and parameters")
         kind = r.get("kind")
-        if not isinstance(kind, str) or kind not in KINDS:
+        if not isinstance(kind, str) or (kind not in KINDS and kind not in plugin_kinds()):
             what = MISSING_KIND if kind is None else UNKNOWN_KIND.format(kind=kind)
-            hint = suggest(kind, KINDS) if isinstance(kind, str) else ""
+            known = [*KINDS, *plugin_kinds()]
+            hint = suggest(kind, known) if isinstance(kind, str) else ""
+            if not hint:
+                hint = (PLUGIN_HINT if isinstance(kind, str) else "") + f" (known kinds: {', '.join(sorted(known))})"
             line = line_of(node, ("rules", i, "kind")) if node is not None else None
             field = format_loc(("rules", i, "kind"), data)
             return InputError(path, f"{field} (line {line})" if line else field,
-                              what + (hint or f" (known kinds: {', '.join(sorted(KINDS))})"))
+                              what + hint)
     return None
 
 

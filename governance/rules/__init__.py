@@ -37,4 +37,19 @@ _CHECKS = (
 
 KINDS: dict[str, RuleKind] = {kind_of(c).kind: kind_of(c) for c in _CHECKS}
 
-__all__ = ["KINDS", "PolicyDefaults", "RuleBase", "RuleKind"]
+
+def plugin_kinds() -> dict:
+    """Kind -> ``plugins.Plugin`` for the installed third-party rule kinds (governance/rules/plugins.py)."""
+    from .plugins import installed
+
+    return installed(frozenset(KINDS))
+
+
+def rule_kind(kind: str) -> RuleKind:
+    """The built-in or plugin kind named ``kind`` (KeyError when neither has it)."""
+    if kind in KINDS:
+        return KINDS[kind]
+    return plugin_kinds()[kind].kind
+
+
+__all__ = ["KINDS", "PolicyDefaults", "RuleBase", "RuleKind", "plugin_kinds", "rule_kind"]

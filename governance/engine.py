@@ -9,7 +9,7 @@ from datetime import date
 from .evidence.schema import Evidence
 from .findings import DetailKey, Finding, Status, Verdict, decide
 from .policy import Policy, Waiver
-from .rules import plugin_kinds, rule_kind
+from .rules import KINDS, plugin_kinds, rule_kind
 from .rules.base import finding
 from .rules.slices import MissingDimension, NoSensitiveColumns
 from .rules.stats import NoInterval
@@ -35,6 +35,15 @@ def _run_rule(rule, evidence: Evidence, policy: Policy, today: date | None) -> F
 
 
 def _covers(waiver: Waiver, f: Finding) -> bool:
+    except Exception as exc:  # noqa: BLE001 - third-party code: whatever it raises is an error finding, not a crash
+        if rule.kind in KINDS:
+            raise
+        return finding(rule, Status.ERROR, PLUGIN_RAISED.format(kind=rule.kind, error=f"{exc.__class__.__name__}: "
+                                                                                        f"{exc}"))
+
+
+#: a plugin's check that raised (template: kind, error): the rule fails closed
+PLUGIN_RAISED = "cannot apply rule: the {kind} plugin's check raised {error}"
     """A scoped waiver covers a failure only if every failing slice is in its scope."""
     if waiver.scope is None:
         return True

@@ -85,3 +85,21 @@ def test_without_the_plugin_its_kind_is_bad_input_saying_a_plugin_may_be_missing
     code, _, err = run(capsys, "policy", "lint", path)
     assert code == 2
     assert UNKNOWN_KIND.format(kind="min_evaluation_rows") + PLUGIN_HINT in err and "team.yaml" in err
+
+
+def test_a_plugin_check_that_raises_is_an_error_finding_that_blocks(with_plugin, monkeypatch):
+    from dataclasses import replace
+
+    from governance.engine import PLUGIN_RAISED
+
+    def broken(rule, evidence, defaults):
+        raise RuntimeError("disk on fire")
+
+    plugin = plugin_kinds()["min_evaluation_rows"]  # the installed plugin, its check swapped for one that raises
+    monkeypatch.setitem(plugin_kinds(), "min_evaluation_rows", replace(plugin, kind=replace(plugin.kind, check=broken)))
+    policy = parse_policy({"name": "p", "rules": [{"id": "X-1", "kind": "min_evaluation_rows", "min": 1}]},
+                          Path("team.yaml"))
+    verdict = evaluate(policy, evidence(OVERALL_B, OVERALL_C), TODAY)
+    assert verdict.decision == "blocked" and verdict.findings[0].status.value == "error"
+    assert verdict.findings[0].message == PLUGIN_RAISED.format(kind="min_evaluation_rows",
+                                                               error="RuntimeError: disk on fire")

@@ -32,10 +32,7 @@ def _run_rule(rule, evidence: Evidence, policy: Policy, today: date | None) -> F
         return finding(rule, Status.ERROR, f"cannot apply rule: {exc}")
     except (LookupError, TypeError, ValueError, ZeroDivisionError) as exc:
         return finding(rule, Status.ERROR, f"cannot apply rule: {exc.__class__.__name__}: {exc}")
-
-
-def _covers(waiver: Waiver, f: Finding) -> bool:
-    except Exception as exc:  # noqa: BLE001 - third-party code: whatever it raises is an error finding, not a crash
+    except Exception as exc:  # third-party code: whatever a plugin raises is an error finding, not a crash
         if rule.kind in KINDS:
             raise
         return finding(rule, Status.ERROR, PLUGIN_RAISED.format(kind=rule.kind, error=f"{exc.__class__.__name__}: "

@@ -100,7 +100,8 @@ class CardFacts(_Facts):
     ethical_considerations: list[str] = Field(default_factory=list)
     caveats_and_recommendations: list[str] = Field(default_factory=list)
     limitations: list[str] = Field(default_factory=list)
-    tags: list[str] = Field(default_factory=list, description="extra Hugging Face tags ('pruned' is always added)")
+    tags: list[str] = Field(default_factory=list, description="extra Hugging Face tags ('pruned' and/or "
+                                                            "'quantized', from the provenance, is always added)")
     language: list[str] = Field(default_factory=list)
 
     lists_from_text = field_validator("ethical_considerations", "caveats_and_recommendations", "limitations", "tags",

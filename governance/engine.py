@@ -11,6 +11,7 @@ from .findings import DetailKey, Finding, Status, Verdict, decide
 from .policy import Policy, Waiver
 from .rules import KINDS, plugin_kinds, rule_kind
 from .rules.base import finding
+from .rules.regression import task_problem
 from .rules.slices import MissingDimension, NoSensitiveColumns
 from .rules.stats import NoInterval
 
@@ -23,6 +24,8 @@ def check_rule(rule, evidence: Evidence, policy: Policy, today: date | None = No
 
 def _run_rule(rule, evidence: Evidence, policy: Policy, today: date | None) -> Finding:
     """A rule that cannot be applied fails closed as ``error`` rather than vanishing."""
+    if (why := task_problem(rule, evidence.task)) is not None:  # e.g. calibration on a regression release
+        return finding(rule, Status.ERROR, f"cannot apply rule: {why}")
     try:
         kind = rule_kind(rule.kind)  # a dated kind (attestation) also gets the evaluation date
         return kind.check(rule, evidence, policy.defaults, **({"today": today} if kind.dated and today else {}))
@@ -41,6 +44,9 @@ def _run_rule(rule, evidence: Evidence, policy: Policy, today: date | None) -> F
 
 #: a plugin's check that raised (template: kind, error): the rule fails closed
 PLUGIN_RAISED = "cannot apply rule: the {kind} plugin's check raised {error}"
+
+
+def _covers(waiver: Waiver, f: Finding) -> bool:
     """A scoped waiver covers a failure only if every failing slice is in its scope."""
     if waiver.scope is None:
         return True
@@ -77,9 +83,6 @@ def apply_waivers(findings: list[Finding], waivers: Sequence[Waiver], today: dat
     return out, states
 
 
-def evaluate(policy: Policy, evidence: Evidence, today: date, waivers: Sequence[Waiver] = ()) -> Verdict:
-    """The gate decision: findings for every rule, then waivers, then ``blocked`` iff a block rule fails, errs,
-    or is inconclusive under the ``block`` stance; ``not_judged`` lists every undecided block rule."""
 def _plugins_used(policy: Policy) -> dict:
     """``{"plugins": [{kind, distribution, version}]}`` for the plugin kinds the policy uses (none: empty)."""
     installed = plugin_kinds()
@@ -87,6 +90,9 @@ def _plugins_used(policy: Policy) -> dict:
     return {"plugins": [installed[k].record() for k in used]} if used else {}
 
 
+def evaluate(policy: Policy, evidence: Evidence, today: date, waivers: Sequence[Waiver] = ()) -> Verdict:
+    """The gate decision: findings for every rule, then waivers, then ``blocked`` iff a block rule fails, errs,
+    or is inconclusive under the ``block`` stance; ``not_judged`` lists every undecided block rule."""
     findings = [check_rule(r, evidence, policy, today) for r in policy.rules]
     findings, waiver_states = apply_waivers(findings, [*policy.waivers, *waivers], today)
     counts = Counter(f.status.value for f in findings)
@@ -101,10 +107,14 @@ def _plugins_used(policy: Policy) -> dict:
     )
 
 
-def compatibility_problems(policy: Policy, evidence_sensitive: list[str]) -> list[tuple[int, str, str]]:
+def compatibility_problems(policy: Policy, evidence_sensitive: list[str],
+                           task: str | None = None) -> list[tuple[int, str, str]]:
     """Rules that cannot apply to this release: (rule index, field, message). Checked before any model runs."""
     problems = []
     for i, r in enumerate(policy.rules):
+        if task is not None and (why := task_problem(r, task)) is not None:
+            problems.append((i, "metric" if hasattr(r, "metric") else "kind", why))
+            continue
         by = getattr(r, "by", None) or []
         if "class" in by and len(by) > 1:
             problems.append((i, "by", "'class' (slicing by the true label) cannot be combined with other columns"))

@@ -167,7 +167,7 @@ def _check(manifest: Path, out: Path | None, options: CheckOptions) -> Result:
     policy_path = _resolve_policy(options.policy or release.manifest.policy, release.folder if own else None,
                                   release.path if own else None)
     policy = _load_policy(policy_path)
-    _require_compatible(policy, policy_path, release.manifest.data.sensitive)
+    _require_compatible(policy, policy_path, release.manifest.data.sensitive, release.manifest.task)
     waivers = _waivers_and_key(options, policy)
     progress = options.progress() if options.progress is not None else contextlib.nullcontext(None)
     with progress as tick:
@@ -217,7 +217,7 @@ def evaluate(evidence: Evidence | str | Path, policy: str | Path, *, out: Path |
         ev = _as_evidence(evidence)
         policy_path = _resolve_policy(str(policy), None, None)
         loaded = _load_policy(policy_path)
-        _require_compatible(loaded, policy_path, ev.data.sensitive)
+        _require_compatible(loaded, policy_path, ev.data.sensitive, ev.task)
         verdict = decide(loaded, ev, options.today or date.today(), _waivers_and_key(options, loaded))
         verdict = _recorded(verdict, ev, policy_path, {"waivers": options.waivers}, options.sarif_root)
         files = _render_documents(RenderContext(ev, verdict), warn)
@@ -297,11 +297,12 @@ def _load_policy(path: Path) -> Policy:
     return load_policy(path)
 
 
-def _require_compatible(policy: Policy, policy_path: Path, sensitive: list[str]) -> None:
-    """A rule that slices by a column the release does not have is bad input, before any model runs."""
+def _require_compatible(policy: Policy, policy_path: Path, sensitive: list[str], task: str | None = None) -> None:
+    """A rule that slices by a column the release does not have, or that does not fit its task (a classification
+    rule on a regression release), is bad input, before any model runs."""
     from .engine import compatibility_problems
 
-    problems = compatibility_problems(policy, sensitive)
+    problems = compatibility_problems(policy, sensitive, task)
     if problems:
         i, field_name, msg = problems[0]
         raise InputError(policy_path, f"rules[{i}] ({policy.rules[i].id}).{field_name}", msg)
@@ -342,7 +343,6 @@ def _recorded(verdict: Verdict, evidence: Evidence, policy_path: Path, files: di
     return verdict.model_copy(update={"policy": policy, "inputs": inputs})
 
 
-def _render_documents(ctx: Any, warn: Callable[[str], None]) -> dict[str, bytes]:
 def _policy_line(manifest: Path, root: Path) -> dict[str, object] | None:
     """{file, line} of the manifest's ``policy:`` key relative to ``root``, or None outside it."""
     from .policy import repository_locations
@@ -356,6 +356,7 @@ def _policy_line(manifest: Path, root: Path) -> dict[str, object] | None:
     return {**found["policy"], "inherited_from": str(ref)} if found else None
 
 
+def _render_documents(ctx: Any, warn: Callable[[str], None]) -> dict[str, bytes]:
     """Render every output file in memory (nothing is written until all succeed); refused URLs are warnings."""
     from .render import render_all
     from .render.pdf import RefusedURLWarning

@@ -12,8 +12,11 @@ from pydantic_core import PydanticCustomError
 
 from .yamlfile import load_model_file
 
-ModelFormat = Literal["skops", "torch", "torch-export", "onnx", "predictions", "pickle", "joblib"]
-Task = Literal["binary_classification", "multiclass_classification"]
+ModelFormat = Literal["skops", "torch", "torch-export", "onnx", "predictions", "pickle", "joblib",
+                      "lm-eval-samples"]
+Task = Literal["binary_classification", "multiclass_classification", "lm_eval", "regression"]
+#: classification-only manifest fields in a regression release (template: field)
+NOT_FOR_REGRESSION = "{field} is for classification tasks; task: regression predicts a number (remove {field})"
 Label = int | str
 
 
@@ -104,6 +107,11 @@ class BootstrapSpec(_Strict):
                            description="paired bootstrap resamples (0: no intervals; at most 100,000)")
     seed: int = 0
     confidence: float = Field(0.95, gt=0, lt=1)
+    replicate_budget: int = Field(
+        1 << 24, ge=0, le=1 << 28,
+        description="the most float64 numbers the Poisson-bootstrap state of log loss, and of ROC AUC, may each hold "
+                    "(replicates x cells x 3, resp. x classes x 4 x 256 bins); over it, slices' intervals are left out "
+                    "(then the overall one too) and evidence.comparisons.missing says why; at most 2**28 (2 GiB)")
 
 
 class RobustnessSpec(_Strict):
@@ -207,6 +215,37 @@ class Approval(_Strict):
         raise PydanticCustomError("not_sha256", APPROVAL_NOT_SHA256, {"value": repr(v)})
 
 
+#: the slice dimensions of task lm_eval (evidence.data.sensitive): the harness task, its group, the capability
+LM_EVAL_DIMENSIONS = ["task", "group", "capability"]
+#: task lm_eval takes its data from the samples files (template: none)
+LM_EVAL_NO_DATA = "task lm_eval reads its data from the samples files: remove the data block"
+#: any other task needs data
+DATA_REQUIRED = "data is required (the evaluation data: path, target, sensitive columns)"
+#: lm-eval-samples runs belong to task lm_eval (template: role)
+LM_EVAL_FORMAT_NEEDS_TASK = "{role}.format is lm-eval-samples: set task: lm_eval"
+#: task lm_eval compares two lm-eval-samples runs (template: role)
+LM_EVAL_TASK_NEEDS_FORMAT = "task lm_eval compares two lm-evaluation-harness runs: set {role}.format: lm-eval-samples"
+
+
+class LmEvalSpec(_Strict):
+    """Task lm_eval: which per-sample metric is judged per task, and the harness groups and capability groups the
+    tasks belong to (task-name patterns, fnmatch style: ``mmlu_*``). Defaults in governance/models/lm_eval.py."""
+
+    metric: dict[str, str] = Field(
+        default_factory=dict, description="task pattern -> per-sample metric judged (e.g. {hellaswag: acc_norm}); "
+                                          "default: acc, else exact_match, else the task's only 0/1 metric")
+    groups: dict[str, list[str]] = Field(
+        default_factory=dict, description="harness group -> task patterns, besides MMLU's (mmlu_stem, "
+                                          "mmlu_humanities, mmlu_social_sciences, mmlu_other), built in")
+    exclude: list[str] = Field(
+        default_factory=list, description="task patterns not judged (e.g. [wikitext]: perplexity has no 0/1 "
+                                          "per-sample metric); recorded in the evidence")
+    capabilities: dict[str, list[str]] | None = Field(
+        None, description="capability group -> task patterns (e.g. knowledge: [mmlu_*, arc_*]); default: the "
+                          "built-in map of common tasks to knowledge, reasoning, reading, safety; a task in none "
+                          "is 'unassigned'")
+
+
 class Manifest(_Strict):
     name: str
     version: str
@@ -217,7 +256,10 @@ class Manifest(_Strict):
     )
     baseline: ModelSpec
     candidate: ModelSpec
-    data: DataSpec
+    data: DataSpec = Field(None, validate_default=True,  # required unless lm_eval (the validator below)
+                           description="the evaluation data; required, except for task lm_eval (none: the samples "
+                                       "files are the data, sliced by task, group and capability)")
+    lm_eval: LmEvalSpec | None = Field(None, description="task lm_eval: metric per task, groups, capabilities")
     policy: str
     card: str | None = None
     provenance: str | None = None
@@ -228,6 +270,40 @@ class Manifest(_Strict):
     @classmethod
     def _version_str(cls, v: Any) -> Any:
         return str(v) if isinstance(v, (int, float)) else v
+
+    @field_validator("data", mode="before")
+    @classmethod
+    def _lm_eval_data(cls, v: Any, info: ValidationInfo) -> Any:
+        """Task lm_eval has no data file: its slices are the samples' task, group and capability."""
+        if info.data.get("task") == "lm_eval":
+            if v is not None:
+                raise ValueError(LM_EVAL_NO_DATA)
+            base = info.data.get("baseline")
+            return {"path": base.path if isinstance(base, ModelSpec) else "", "target": "correct",
+                    "sensitive": LM_EVAL_DIMENSIONS}
+        if v is None:
+            raise PydanticCustomError("missing", DATA_REQUIRED)
+        return v
+
+    @model_validator(mode="after")
+    def _lm_eval_formats(self) -> Manifest:
+        for role in ("baseline", "candidate"):
+            samples = getattr(self, role).format == "lm-eval-samples"
+            if samples and self.task != "lm_eval":
+                raise ValueError(LM_EVAL_FORMAT_NEEDS_TASK.format(role=role))
+            if self.task == "lm_eval" and not samples:
+                raise ValueError(LM_EVAL_TASK_NEEDS_FORMAT.format(role=role))
+        return self
+
+    @model_validator(mode="after")
+    def _regression_has_no_classes(self) -> Manifest:
+        """A regression release names no classes or positive label: a leftover one is a copied classification
+        manifest, refused rather than silently ignored."""
+        if self.task == "regression":
+            for name in ("classes", "positive_label"):
+                if name in self.model_fields_set:
+                    raise ValueError(NOT_FOR_REGRESSION.format(field=name))
+        return self
 
     @model_validator(mode="after")
     def _intersections_of_sensitive(self) -> Manifest:

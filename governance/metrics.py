@@ -20,7 +20,7 @@ from typing import Literal, get_args
 import numpy as np
 
 #: written out so type checkers and editors see a rule's ``metric`` values; METRICS is derived from it
-MetricName = Literal[
+ClassificationMetricName = Literal[
     "accuracy",
     "balanced_accuracy",
     "precision",
@@ -32,20 +32,53 @@ MetricName = Literal[
     "false_positive_rate",
     "false_negative_rate",
 ]
-METRICS: tuple[MetricName, ...] = get_args(MetricName)
+#: task: regression (governance/metrics_regression.py); errors are candidate - truth
+RegressionMetricName = Literal[
+    "mae",
+    "rmse",
+    "mape",
+    "r2",
+    "mean_error",
+    "abs_error_p50",
+    "abs_error_p90",
+    "abs_error_p99",
+]
+MetricName = Literal[ClassificationMetricName, RegressionMetricName]
+#: the classification metrics (evidence of classification tasks carries exactly these)
+METRICS: tuple[ClassificationMetricName, ...] = get_args(ClassificationMetricName)
+REGRESSION_METRICS: tuple[RegressionMetricName, ...] = get_args(RegressionMetricName)
 HIGHER_IS_BETTER: dict[str, bool] = {
     m: m not in ("log_loss", "false_positive_rate", "false_negative_rate") for m in METRICS
-}
+} | {m: m == "r2" for m in REGRESSION_METRICS}
+#: metrics judged by their magnitude, whatever their sign (a bias of -3 is as bad as +3): drops compare |value|
+BY_MAGNITUDE: frozenset[str] = frozenset({"mean_error"})
 
-FairnessName = Literal[
+
+def judged(metric: str, value: float) -> float:
+    """The value a rule compares: the magnitude for ``BY_MAGNITUDE`` metrics, else the value itself."""
+    return abs(value) if metric in BY_MAGNITUDE else value
+
+
+def worsening(metric: str, baseline: float, candidate: float) -> float:
+    """How much worse the candidate is, in the metric's own units: positive = worse, whatever the direction
+    (lower-is-better metrics: a rise; ``mean_error``: a growth of the bias's magnitude)."""
+    b, c = judged(metric, baseline), judged(metric, candidate)
+    return b - c if HIGHER_IS_BETTER[metric] else c - b
+
+ClassificationFairnessName = Literal[
     "demographic_parity_difference",
     "demographic_parity_ratio",
     "equalized_odds_difference",
     "equalized_odds_ratio",
 ]
-FAIRNESS_METRICS: tuple[FairnessName, ...] = get_args(FairnessName)
+#: task: regression: the largest difference in MAE between the groups (fairlearn's bounded-group-loss idea)
+RegressionFairnessName = Literal["mae_difference"]
+FairnessName = Literal[ClassificationFairnessName, RegressionFairnessName]
+FAIRNESS_METRICS: tuple[ClassificationFairnessName, ...] = get_args(ClassificationFairnessName)
+REGRESSION_FAIRNESS_METRICS: tuple[RegressionFairnessName, ...] = get_args(RegressionFairnessName)
 # A bigger gap between groups is worse; a smaller min/max ratio is worse.
-FAIRNESS_HIGHER_IS_WORSE: dict[str, bool] = {m: m.endswith("_difference") for m in FAIRNESS_METRICS}
+FAIRNESS_HIGHER_IS_WORSE: dict[str, bool] = {m: m.endswith("_difference")
+                                             for m in (*FAIRNESS_METRICS, *REGRESSION_FAIRNESS_METRICS)}
 
 _CONFUSION_KEYS: tuple[str, ...] = (
     "accuracy",

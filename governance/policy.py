@@ -30,6 +30,7 @@ from .rules.data_checks import LeakageRule, PiiScanRule
 from .rules.documentation import DocumentationRule
 from .rules.efficiency import EfficiencyRule
 from .rules.fairness import FairnessGap
+from .rules.groups import GroupDrop
 from .rules.identity import DistinctModels
 from .rules.performance import MetricCeiling, MetricDrop, MetricFloor, SliceMetricDrop
 from .rules.provenance import ProvenanceRule
@@ -41,11 +42,10 @@ from .yamlfile import format_loc, line_of, read_yaml, suggest, validation_error
 Rule = Annotated[
     MetricDrop | MetricFloor | MetricCeiling | SliceMetricDrop | FairnessGap | AgreementRule | CalibrationRule
     | RobustnessDrop | EfficiencyRule | DistinctModels | Attestation | ProvenanceRule | LeakageRule | PiiScanRule
-    | DocumentationRule,
+    | DocumentationRule | GroupDrop,
     Field(discriminator="kind"),
 ]
 
-#: ``extends:`` may chain this many policy files (a pack, a team policy, a release policy is three)
 
 def _plugin_or_builtin(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
     """A rule of an installed plugin kind is validated by the plugin's own parameter model; any other by ``Rule``."""
@@ -59,6 +59,7 @@ def _plugin_or_builtin(value: Any, handler: ValidatorFunctionWrapHandler) -> Any
 #: a policy's rule: a built-in kind, or a plugin kind (governance/rules/plugins.py)
 PolicyRule = Annotated[Rule, WrapValidator(_plugin_or_builtin)]
 
+#: ``extends:`` may chain this many policy files (a pack, a team policy, a release policy is three)
 MAX_EXTENDS_DEPTH = 8
 EXTENDS_TOO_DEEP = f"policies extend each other more than {MAX_EXTENDS_DEPTH} levels deep"
 WAIVER_NO_APPROVER = "a waiver needs a named approver: write who approved the exception (e.g. \"Dana Roe (risk)\")"
@@ -73,11 +74,11 @@ _LIMITS_DEFERRED = "limits_deferred"
 #: a rule without a kind, or one no built-in or installed rule has (template: kind); the nearest kind follows
 MISSING_KIND = "missing 'kind'"
 UNKNOWN_KIND = "unknown rule kind {kind!r}"
-
 #: after UNKNOWN_KIND when no kind is close: it may come from a plugin that is not installed
 PLUGIN_HINT = (": neither a built-in kind nor one of an installed rule plugin (entry points "
                "'pruning_governance.rules'); install the package that provides it, or see the known kinds with "
                "`governance policy reference`")
+
 def _filled_in(text: str) -> bool:
     """False for blank text, a template marker such as ``<name>`` and the stock placeholders above."""
     norm = " ".join(text.split()).lower().strip("\"'.:")
@@ -282,10 +283,10 @@ def rule_locations(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, dict[s
     if not isinstance(data, dict) or not isinstance(node, yaml.MappingNode):
         return out
     if isinstance(data.get("extends"), str) and path.resolve() not in chain:
-        try:
         key = next((k for k, _ in node.value if getattr(k, "value", None) == "extends"), None)
         hop = {"file": str(path), "line": key.start_mark.line + 1 if key is not None else 1,
                "extends": data["extends"]}
+        try:
             parent = resolve_policy_ref(data["extends"], path.parent, path, "extends")
             for rid, where in rule_locations(parent, chain + (path.resolve(),)).items():
                 via = where.get("via")
@@ -300,7 +301,6 @@ def rule_locations(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, dict[s
     return out
 
 
-def load_waivers(path: str | Path, policy: Policy) -> list[Waiver]:
 def repository_root(start: Path) -> Path | None:
     """The git top level holding ``start`` (the nearest folder with a ``.git`` entry), or None outside any."""
     here = start.resolve()
@@ -345,6 +345,7 @@ def repository_locations(locations: dict[str, dict[str, object]], root: Path) ->
     return out
 
 
+def load_waivers(path: str | Path, policy: Policy) -> list[Waiver]:
     """A separate waivers file (``--waivers``): every waiver must name a rule of the policy."""
     from .yamlfile import load_model_file
 

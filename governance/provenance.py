@@ -93,6 +93,16 @@ class Pruning(_Strict):
     settings: dict[str, Any] = Field(default_factory=dict, description="e.g. {amount: 0.5, scope: all Linear weights}")
 
 
+class Quantization(_Strict):
+    method: str = Field(description="e.g. 'onnxruntime.quantization.quantize_dynamic (int8 weights)'")
+    bits: int = Field(ge=1, le=32, description="bits per quantized weight, e.g. 8")
+    settings: dict[str, Any] = Field(default_factory=dict, description="e.g. {weight_type: QInt8, per_channel: false}")
+
+
+#: what a candidate's declared compression makes it (the model card's tags): provenance field -> tag
+COMPRESSION_TAGS = {"pruning": "pruned", "quantization": "quantized"}
+
+
 class ModelProvenance(_Strict):
     """One model: its hash, the model it was derived from (``parent``), how it was made."""
 
@@ -105,6 +115,8 @@ class ModelProvenance(_Strict):
     source: str | None = None
     license: str | None = None
     pruning: Pruning | None = Field(None, description="candidate: how it was pruned")
+    quantization: Quantization | None = Field(None, description="candidate: how it was quantized (with pruning: "
+                                                                "both were applied)")
     training_code_revision: str | None = Field(None, description="e.g. the git commit of the training code")
     training_code: str | None = Field(None, description="e.g. the training code's repository")
     datasets: list[str] = Field(default_factory=list,

@@ -41,6 +41,9 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "documentation": {"id": "DOC-001", "kind": "documentation",
                       "required_sections": ["primary_uses", "out_of_scope_uses", "limitations",
                                             "ethical_considerations"], "rmf": ["MAP 1.1", "MAP 2.2"]},
+    "group_drop": {"id": "LLM-KNOW-001", "kind": "group_drop", "by": ["capability"],
+                   "slices": ["knowledge"], "max_drop": 0.02, "min_slice_size": 200,
+                   "rmf": ["MEASURE 2.3", "MEASURE 2.5"]},
 }
 
 

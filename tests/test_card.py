@@ -99,11 +99,15 @@ def test_card_round_trips_through_our_split_and_huggingface_hub(evidence):
     assert data.license == "apache-2.0" and data.base_model == "example-org/credit-lr-1.0"
     assert "pruned" in data.tags and "credit" in data.tags
     assert data.datasets == ["example-org/credit-eval"]
-    results = {(r.metric_type, r.metric_name): r.metric_value for r in data.eval_results}
-    overall = {role: evidence.models[role].overall["accuracy"] for role in ("baseline", "candidate")}
-    assert results[("accuracy", "accuracy (candidate, pruned)")] == round(overall["candidate"], 4)
-    assert results[("accuracy", "accuracy (baseline, before pruning)")] == round(overall["baseline"], 4)
+    # model-index holds this model's (the candidate's) results once each; the baseline's belong to its own card
+    results = [(r.metric_type, r.metric_value) for r in data.eval_results]
+    assert len(results) == len({t for t, _ in results})
+    assert dict(results)["accuracy"] == round(evidence.models["candidate"].overall["accuracy"], 4)
+    assert all("baseline" not in (r.metric_name or "") for r in data.eval_results)
+    assert {r.dataset_type for r in data.eval_results} == {"example-org/credit-eval"}  # an id, not a file path
     assert set(data.metrics) >= {"accuracy", "roc_auc"}
+    assert data.library_name == "sklearn" and data.pipeline_tag == "tabular-classification"
+    assert data.to_dict().get("base_model_relation") is None  # pruned: the Hub has no such relation value
 
 
 def test_without_a_card_every_fact_is_marked_missing_and_the_card_still_loads(evidence):
@@ -137,3 +141,17 @@ def test_quantitative_sections_come_from_the_evidence(evidence):
     text = _md(bare, None)
     for section in ("### Calibration", "### Efficiency", "### Robustness"):
         assert text.split(section)[1].lstrip().startswith("Not measured")
+
+
+def test_a_quantized_candidate_names_its_relation_to_the_base_model(evidence):
+    from huggingface_hub import ModelCard
+
+    eff = evidence.efficiency
+    assert eff is not None
+    models = {"baseline": eff.models["baseline"].model_copy(update={"weight_bits": 32}),
+              "candidate": eff.models["candidate"].model_copy(update={"weight_bits": 8})}
+    quantized = evidence.model_copy(update={"efficiency": eff.model_copy(update={"models": models}),
+                                            "provenance": None})
+    data = ModelCard(_md(quantized, CardFacts.model_validate(CARD))).data
+    assert "quantized" in data.tags and data.base_model == "example-org/credit-lr-1.0"
+    assert data.to_dict()["base_model_relation"] == "quantized"

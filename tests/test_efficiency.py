@@ -252,7 +252,7 @@ def test_trees_report_nodes_not_parameters(tmp_path):
 
     rng = np.random.default_rng(2)
     X = rng.normal(size=(200, 3))
-    y = (X[:, 0] > 0).astype(int)
+    y = (X[:, 0] + X[:, 1] * X[:, 2] + rng.normal(scale=0.5, size=200) > 0).astype(int)  # needs a deep tree
     paths = {}
     for role, depth in (("baseline", 6), ("candidate", 2)):
         paths[role] = tmp_path / f"{role}.skops"
@@ -265,6 +265,11 @@ def test_trees_report_nodes_not_parameters(tmp_path):
     assert c.parameters is None and c.sparsity is None and c.macs_dense is None
     assert c.sparsity_scope.startswith("not applicable to trees: DecisionTreeClassifier has 1 tree, ")
     assert "nodes" in c.sparsity_scope and "leaves" in c.sparsity_scope
+    for role, model in eff.models.items():  # nodes, leaves and depth as numbers, equal to the trees' own
+        tree = adapters[role].model.tree_
+        assert (model.tree_nodes, model.tree_leaves, model.tree_depth) == (tree.node_count, tree.n_leaves,
+                                                                          tree.max_depth)
+    assert eff.models["candidate"].tree_nodes < eff.models["baseline"].tree_nodes
 
 
 def test_predictions_get_sizes_but_no_latency(tmp_path, sklearn_pair):

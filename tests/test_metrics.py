@@ -82,7 +82,8 @@ def assert_binary_matches(y_true, y_pred, positive: int) -> dict:
 
 
 def test_metric_tables_are_consistent():
-    assert set(gm.HIGHER_IS_BETTER) == set(gm.METRICS)
+    assert set(gm.HIGHER_IS_BETTER) == set(gm.METRICS) | set(gm.REGRESSION_METRICS)
+    assert [m for m in gm.REGRESSION_METRICS if gm.HIGHER_IS_BETTER[m]] == ["r2"]  # errors: lower is better
     assert [m for m in gm.METRICS if not gm.HIGHER_IS_BETTER[m]] == [
         "log_loss",
         "false_positive_rate",
@@ -93,6 +94,7 @@ def test_metric_tables_are_consistent():
         "demographic_parity_ratio": False,
         "equalized_odds_difference": True,
         "equalized_odds_ratio": False,
+        "mae_difference": True,
     }
 
 

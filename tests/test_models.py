@@ -112,8 +112,9 @@ def test_sklearn_model_without_predict_proba_is_rejected(tmp_path, manifest, dat
     X, y2, _ = data
     path = tmp_path / "reg.skops"
     sio.dump(LinearRegression().fit(X, y2), path)
-    with pytest.raises(InputError, match="no predict_proba"):
-        load_model(ModelSpec(path=path.name, format="skops"), path, field="baseline", manifest=manifest)
+    adapter = load_model(ModelSpec(path=path.name, format="skops"), path, field="baseline", manifest=manifest)
+    with pytest.raises(InputError, match="no predict_proba"):  # a regressor loads (task: regression), never scores
+        adapter.predict_proba(pa.Table.from_pandas(X.iloc[:3], preserve_index=False), 0)
 
 
 def test_features_that_do_not_fit_the_model_are_an_input_error(tmp_path, manifest, data):

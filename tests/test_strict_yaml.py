@@ -225,7 +225,8 @@ BASE = {"metric_drop": {"metric": "accuracy"}, "metric_floor": {"metric": "recal
         "fairness_gap_ratio": {"kind": "fairness_gap", "metric": "demographic_parity_ratio", "by": ["group"]},
         "agreement": {"min": 0.9, "by": ["group"]}, "calibration": {},
         "robustness_drop": {"max_extra_drop": 0.03}, "efficiency": {},
-        "leakage": {}, "pii_scan": {}, "distinct_models": {}, "provenance": {}}
+        "leakage": {}, "pii_scan": {}, "distinct_models": {}, "provenance": {},
+        "group_drop": {"by": ["group"], "slices": ["a"]}}
 # (base, field, a value outside the range, a value inside it)
 CASES = [
     ("metric_drop", "max_drop", 3, 0.03), ("metric_drop", "max_drop", -0.01, 0.0),
@@ -242,6 +243,7 @@ CASES = [
     ("pii_scan", "min_share", 0, 0.05), ("pii_scan", "min_share", 2, 1.0),
     ("distinct_models", "score_tolerance", -0.1, 0.001), ("provenance", "max_pruning_shortfall", 5, 0.05),
     ("metric_drop", "max_relative_drop", 2, 0.02), ("slice_metric_drop", "max_relative_drop", -0.01, 0.05),
+    ("group_drop", "max_drop", 2, 0.02),
 ]
 
 

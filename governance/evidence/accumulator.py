@@ -20,6 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import metrics as M
+from .replicates import REPLICATE_BUDGET, ScoreReplicates
 
 Table = tuple[np.ndarray, np.ndarray, np.ndarray]
 _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
@@ -145,7 +146,8 @@ class SliceIndex:
 
 class Accumulator:
     def __init__(self, n_classes: int, positive: int | None, *, roc_auc: bool = True, bins: int = 15,
-                 examples: int = 20, seed: int = 0) -> None:
+                 examples: int = 20, seed: int = 0, replicates: int = 0,
+                 replicate_budget: int = REPLICATE_BUDGET) -> None:
         self.k = n_classes
         self.positive = positive  # binary: index of the positive class; multiclass: None
         self.roc_auc = roc_auc  # exact AUC keeps a table of distinct scores per cell; off bounds memory
@@ -169,6 +171,10 @@ class Accumulator:
         self.broken_rows = np.zeros(0, dtype=np.int64)  # a bounded uniform sample of broken flips
         self.rows = 0
         self.max_abs_diff = 0.0
+        # Poisson-bootstrap replicate sums for log loss and ROC AUC (replicates.py), keyed by global row index
+        self.replicates = replicates
+        self.boot = (ScoreReplicates(self.k, self.auc_classes, replicates, seed, budget=replicate_budget)
+                     if replicates else None)
 
     # -- building ---------------------------------------------------------------------------------
     def cell_ids(self, keys: Sequence[tuple[str, ...]]) -> np.ndarray:
@@ -206,6 +212,8 @@ class Accumulator:
         return self.cell_ids(keys)[inverse.reshape(-1)]
 
     def _grow(self) -> None:
+        if self.boot is not None:
+            self.boot.grow(len(self.keys))
         extra = len(self.keys) - self.neg_log.shape[0]
         if extra <= 0:
             return
@@ -260,8 +268,10 @@ class Accumulator:
         if self.auc_classes:  # rows grouped by cell, for the per-cell score tables
             order = np.argsort(cells, kind="stable")
             segments = np.split(order, np.flatnonzero(np.diff(cells[order])) + 1)
+        neg_logs = []
         for m, proba in enumerate((proba_base, proba_cand)):
             nl = M.clipped_neg_log(proba[idx, y])
+            neg_logs.append(nl)
             self.neg_log[:, m, :] += np.bincount(cells * k + y, weights=nl, minlength=n_cells * k).reshape(n_cells, k)
             self._calibrate(m, cells, y, proba, preds[m])
             for c in self.auc_classes:
@@ -269,6 +279,10 @@ class Accumulator:
                 score, is_pos = proba[:, c], y == c
                 for seg in segments:
                     tables[int(cells[seg[0]])].append(M.compact_scores(score[seg], is_pos[seg]))
+        if self.boot is not None:  # the rows are consecutive: the chunk's first global index names them all
+            first = int(rows[0]) if rows is not None else self.rows
+            self.boot.update(first, np.asarray(cells, dtype=np.int64), y, (neg_logs[0], neg_logs[1]),
+                             (proba_base, proba_cand))
         if rows is not None and self.examples:
             broken = (preds[0] == y) & (preds[1] != y)
             self._keep_examples(rows[broken])
@@ -303,8 +317,10 @@ class Accumulator:
         out = Accumulator(self.k, self.positive, roc_auc=self.roc_auc and other.roc_auc, bins=self.bins,
                           examples=self.examples, seed=self.seed)
         span = self.k ** 3
+        all_ids = []
         for src in (self, other):
             ids = out.cell_ids(src.keys)
+            all_ids.append(ids)
             keys, counts = src.combinations()
             if len(keys):
                 out._fold(ids[keys // span] * span + keys % span, counts.copy())
@@ -317,6 +333,9 @@ class Accumulator:
             out._keep_examples(src.broken_rows)
             out.rows += src.rows
             out.max_abs_diff = max(out.max_abs_diff, src.max_abs_diff)
+        out.replicates = self.replicates
+        if self.boot is not None and other.boot is not None:
+            out.boot = self.boot.merge(all_ids, [self.boot, other.boot], len(out.keys))
         return out
 
     # -- reading ----------------------------------------------------------------------------------

@@ -21,14 +21,15 @@ import numpy as np
 
 from .accumulator import Accumulator, SliceIndex, SliceRef
 
-__all__ = ["COUNT_METRICS", "METHOD", "SliceRef", "interval", "resample_metrics"]
+__all__ = ["COUNT_METHOD", "COUNT_METRICS", "METHOD", "SliceRef", "interval", "resample_metrics"]
 
-#: metrics that are functions of the counts alone (ROC AUC and log loss need the scores: point estimates only)
+#: metrics that are functions of the counts alone (ROC AUC and log loss need the scores: replicates.py)
 COUNT_METRICS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "selection_rate",
                  "false_positive_rate", "false_negative_rate")
-METHOD = ("paired percentile bootstrap: multinomial resampling of the (cell x true label x baseline prediction x "
-          "candidate prediction) counts, equal in distribution to resampling rows; roc_auc and log_loss carry "
-          "point estimates only")
+COUNT_METHOD = ("paired percentile bootstrap: multinomial resampling of the (cell x true label x baseline prediction "
+                "x candidate prediction) counts, equal in distribution to resampling rows")
+METHOD = (f"{COUNT_METHOD}; log_loss and roc_auc: a partition-invariant Poisson bootstrap of the rows "
+          "(comparisons.methods says which metric used which)")
 _BLOCK_ELEMENTS = 10_000_000  # bounds memory: a block of resamples holds at most about this many numbers
 _MAX_BLOCK = 100  # resamples per block
 

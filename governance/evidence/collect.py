@@ -19,9 +19,11 @@ from ..hashing import digests_reused, file_ref
 from ..manifest import Release
 from ..metrics import METRICS, class_fairness_gaps, fairness_gaps, worst_class_gaps
 from .accumulator import Accumulator
-from .bootstrap import METHOD, SliceRef, interval, resample_metrics
+from .bootstrap import COUNT_METHOD, COUNT_METRICS, METHOD, SliceRef, interval, resample_metrics
 from .efficiency import measure_efficiency
 from .provenance_facts import ReleaseFacts
+from .recovery import with_recovery
+from .replicates import AUC_METHOD, LOG_LOSS_METHOD
 from .robustness import RobustnessAccumulator, numeric_features, perturbable_features
 from .schema import (
     ROLES,
@@ -222,7 +224,12 @@ def collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu"
     """The evidence for ``release``; every input file is hashed once (provenance, leakage and the evidence's input
     hashes share the digest) and the evaluation file is streamed once (see ``docs/scale.md``)."""
     with digests_reused():
-        return _collect(release, trust_pickle=trust_pickle, device=device, progress=progress, engine=engine)
+        if release.manifest.task == "lm_eval":  # two lm-evaluation-harness runs: no models, no data file
+            from .lm_eval import collect_lm_eval
+
+            return with_recovery(collect_lm_eval(release))
+        return with_recovery(_collect(release, trust_pickle=trust_pickle, device=device, progress=progress,
+                                      engine=engine))
 
 
 def _collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu",
@@ -242,11 +249,17 @@ def _collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu
     facts = ReleaseFacts(release, source, data_path)
     adapters = {role: load_model(getattr(m, role), paths[role], field=role, manifest=release.path,
                                  trust_pickle=trust_pickle, device=device) for role in paths}
+    if m.task == "regression":  # errors, not classes: its own accumulator and evidence (evidence/regression.py)
+        from .regression import collect_regression
+
+        return collect_regression(release, source, facts, adapters, paths, data_path, device=device,
+                                  progress=progress, engine=engine)
     classes = _classes(release, adapters)
     positive = classes.index(str(m.positive_label)) if m.task == "binary_classification" else None
     ev = m.evaluation
     acc = Accumulator(len(classes), positive, roc_auc=ev.roc_auc, bins=ev.calibration_bins,
-                      examples=ev.broken_examples, seed=ev.bootstrap.seed)
+                      examples=ev.broken_examples, seed=ev.bootstrap.seed, replicates=ev.bootstrap.resamples,
+                      replicate_budget=ev.bootstrap.replicate_budget)
     rob: RobustnessAccumulator | None = None
     sample = None  # the first rows, kept for timing the models after the pass
 
@@ -314,6 +327,18 @@ def _comparisons(acc: Accumulator, refs: dict[str, dict[str, SliceRef]], points:
     named = {"\0overall": SliceRef(list(range(len(acc.keys))))}
     named.update({f"{d}\0{v}": ref for d, values in refs.items() for v, ref in values.items()})
     draws = resample_metrics(acc, named, spec.resamples, spec.seed)
+    methods = {metric: COUNT_METHOD for metric in COUNT_METRICS}
+    missing: dict[str, str] = {}
+    if acc.boot is not None:  # log loss and ROC AUC: the Poisson bootstrap's replicate sums (replicates.py)
+        point_of = {"\0overall": (points["baseline"]["overall"], points["candidate"]["overall"])}
+        point_of.update({f"{d}\0{v}": (points["baseline"]["slices"][d][v], points["candidate"]["slices"][d][v])
+                         for d, values in refs.items() for v in values})
+        scores, missing = acc.boot.draws(named, {k: (b.get("roc_auc"), c.get("roc_auc"))
+                                                 for k, (b, c) in point_of.items()})
+        for key, values in scores.items():
+            draws.setdefault(key, {}).update(values)
+        methods.update({"log_loss": LOG_LOSS_METHOD, "roc_auc": AUC_METHOD} if acc.auc_classes
+                       else {"log_loss": LOG_LOSS_METHOD})
 
     def compare(key: str, base: dict, cand: dict) -> dict[str, Comparison]:
         out: dict[str, Comparison] = {}
@@ -333,7 +358,7 @@ def _comparisons(acc: Accumulator, refs: dict[str, dict[str, SliceRef]], points:
     slices = {d: {v: compare(f"{d}\0{v}", points["baseline"]["slices"][d][v], points["candidate"]["slices"][d][v])
                   for v in values} for d, values in refs.items()}
     return Comparisons(method=METHOD, resamples=spec.resamples, seed=spec.seed, confidence=spec.confidence,
-                       overall=overall, slices=slices)
+                       overall=overall, slices=slices, methods=methods, missing=missing)
 
 
 def build_evidence(release: Release, acc: Accumulator, source: DataSource, classes: list[str],

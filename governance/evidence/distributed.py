@@ -22,6 +22,7 @@ from typing import Any, cast
 from ..errors import InputError
 from ..manifest import Release
 from .accumulator import Accumulator
+from .regression import RegressionAccumulator
 
 #: dask (distributed) is an optional extra
 DASK_MISSING = "the dask engine needs dask[distributed]: pip install 'pruning-governance[dask]'"
@@ -161,12 +162,14 @@ def _partition_chunks(release: Release, part: Partition) -> Iterator[Any]:
         raise _arrow_error(source.path, exc) from None
 
 
-def _fold_partition(plugin_name: str, part: Partition, empty: Accumulator, classes: list[str],
-                    positive: int | None) -> Accumulator | _Failed:
-    """Runs on a worker: fold one partition into a fresh copy of ``empty`` with the worker's loaded models."""
+def _fold_partition(plugin_name: str, part: Partition, empty: Accumulator | RegressionAccumulator,
+                    classes: list[str], positive: int | None) -> Accumulator | RegressionAccumulator | _Failed:
+    """Runs on a worker: fold one partition into a fresh copy of ``empty`` with the worker's loaded models
+    (task: regression folds errors into a ``RegressionAccumulator`` the same way)."""
     from distributed import get_worker
 
     from .collect import fold_chunk
+    from .regression import fold_regression_chunk
 
     loaded = cast(ModelPlugin, get_worker().plugins[plugin_name]).models()
     if isinstance(loaded, _Failed):
@@ -176,13 +179,16 @@ def _fold_partition(plugin_name: str, part: Partition, empty: Accumulator, class
     paths = {role: release.resolve(getattr(release.manifest, role).path, f"{role}.path") for role in adapters}
     try:
         for chunk in _partition_chunks(release, part):
-            fold_chunk(release, acc, chunk, adapters, classes, positive, paths, Path(part.path))
+            if isinstance(acc, RegressionAccumulator):
+                fold_regression_chunk(release, acc, chunk, adapters, paths, Path(part.path))
+            else:
+                fold_chunk(release, acc, chunk, adapters, classes, positive, paths, Path(part.path))
     except InputError as exc:
         return _Failed(exc.file, exc.field, exc.message)
     return acc
 
 
-def _merge(left: Accumulator | _Failed, right: Accumulator | _Failed) -> Accumulator | _Failed:
+def _merge(left: Any, right: Any) -> Any:
     """Runs on a worker: one node of the merge tree (left before right, so the first failure in row order wins)."""
     if isinstance(left, _Failed):
         return left

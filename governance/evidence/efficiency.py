@@ -9,6 +9,9 @@ Pruning papers report "x% sparse" and "y times smaller" in ways that are hard to
   scope reports node and leaf counts instead.
 * **multiply-adds per row**: ``macs_dense`` as if every weight were used, ``macs_effective`` over
   non-zero weights only (a theoretical bound a sparse kernel could reach; dense CPU kernels do not).
+* **bit width**: ``weight_bits``, the narrowest stored element type of the weight tensors (ONNX: read from the
+  graph, 8 for an int8/uint8 graph from ``onnxruntime.quantization``, whose quantized weights also count as
+  parameters, zero where they equal their zero point); None for formats that do not report it.
 * **size**: the model file's bytes and its gzip size (``gzip`` level 9, ``mtime=0`` so the number is
   reproducible). Unstructured pruning leaves a dense file of the same size whose zeros compress, so the
   gzip size is what shows it; structured pruning shrinks both.
@@ -181,6 +184,11 @@ def measure_efficiency(adapters: dict[str, ModelAdapter], paths: dict[str, Path]
             "sparsity_scope": facts.get("sparsity_scope"),
             "macs_dense": facts.get("macs_dense"),
             "macs_effective": facts.get("macs_effective"),
+            "weight_bits": facts.get("weight_bits"),
+            "weight_format": facts.get("weight_format"),
+            "tree_nodes": facts.get("tree_nodes"),
+            "tree_leaves": facts.get("tree_leaves"),
+            "tree_depth": facts.get("tree_depth"),
             "bytes": paths[role].stat().st_size,
             "bytes_gzip": gzip_size(paths[role]),
             "latency": [],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from ..provenance import Provenance
 
@@ -100,6 +100,19 @@ class Comparisons(_Frozen):
     confidence: float
     overall: dict[str, Comparison]
     slices: dict[str, dict[str, dict[str, Comparison]]] = Field(description="dimension -> slice -> metric")
+    methods: dict[str, str] = Field(default_factory=dict, description="metric -> how its intervals were made")
+    missing: dict[str, str] = Field(default_factory=dict,
+                                    description="metric -> why some or all of its intervals are missing")
+
+
+class Recovery(_Frozen):
+    """How much of the baseline's score the candidate keeps, the figure compressed-model cards report (Neural Magic /
+    Red Hat: candidate score / baseline score, in %): 1.0 = fully recovered, below 1 = worse."""
+
+    definition: str = Field(description="how recovery is computed, per metric direction")
+    overall: dict[str, float | None] = Field(description="metric -> recovery (None: undefined, see definition)")
+    slices: dict[str, dict[str, dict[str, float | None]]] = Field(
+        default_factory=dict, description="dimension -> slice -> metric -> recovery")
 
 
 class Reliability(_Frozen):
@@ -141,6 +154,15 @@ class ModelEfficiency(_Frozen):
     sparsity_scope: str | None = None
     macs_dense: int | None = Field(None, description="multiply-adds per row if every weight were used")
     macs_effective: int | None = Field(None, description="multiply-adds per row over non-zero weights only")
+    weight_bits: int | None = Field(None, description="bits per stored weight: the narrowest element type of the "
+                                                      "weight tensors (8: int8/uint8-quantized, 32: float32); None: "
+                                                      "not read for this format")
+    weight_format: str | None = Field(None, description="what weight_bits was read from (element types; the "
+                                                        "quantization operators of the graph)")
+    tree_nodes: int | None = Field(None, description="trees and tree ensembles: nodes over all trees (what "
+                                                     "pruning a tree removes); None: not a tree model")
+    tree_leaves: int | None = Field(None, description="trees: leaves over all trees")
+    tree_depth: int | None = Field(None, description="trees: the depth of the deepest tree")
     bytes: int
     bytes_gzip: int
     latency: list[LatencyStats] = Field(default_factory=list)
@@ -250,13 +272,66 @@ class Documentation(_Frozen):
                                                   " -> whether it is filled")
 
 
+class RegressionInfo(_Frozen):
+    """task: regression: how its metrics were measured (the metrics themselves are in models.*.overall / slices)."""
+
+    errors: str = Field(description="what an error is (prediction - truth) and which metrics are sums of it")
+    mape: str = Field(description="how MAPE treats rows whose target is 0")
+    mape_undefined_rows: int = Field(description="rows whose target is 0 (left out of MAPE)")
+    quantile_method: Literal["exact", "kll"] = Field(
+        description="exact: numpy.quantile (linear) over every row; kll: Apache DataSketches KLL sketches")
+    quantile_rank_error: float = Field(description="bound on the quantiles' normalized rank error (0 when exact; "
+                                                   "KLL: with 99% confidence)")
+    quantile_exact_rows: int = Field(description="row budget under which the quantiles are exact")
+    intervals: str = Field(description="which metrics carry paired intervals, and how")
+
+
+class PairedTest(_Frozen):
+    """One slice of an lm_eval release: both runs' accuracy on the same documents, the flips between them and an
+    exact McNemar test of the discordant pairs (broken vs fixed)."""
+
+    count: int
+    baseline_accuracy: float | None
+    candidate_accuracy: float | None
+    difference: float | None = Field(description="candidate - baseline")
+    fixed: int = Field(description="documents the baseline got wrong and the candidate right")
+    broken: int = Field(description="documents the baseline got right and the candidate wrong")
+    fixed_rate: float | None = Field(description="fixed / count")
+    broken_rate: float | None = Field(description="broken / count")
+    flip_rate: float | None = Field(description="(fixed + broken) / count")
+    mcnemar_p: float | None = Field(description="two-sided exact McNemar p-value: binomial test of broken among "
+                                                "fixed + broken at 1/2 (1.0 without discordant pairs)")
+
+
+class LmEvalTask(_Frozen):
+    metric: str = Field(description="the per-sample 0/1 metric judged (acc, acc_norm, exact_match, ...)")
+    multiple_choice: bool = Field(description="the choices' log-likelihoods were logged (calibration measured)")
+    samples: int
+    group: str
+    capability: str
+    files: dict[str, FileRef] = Field(description="role -> its samples file")
+
+
+class LmEval(_Frozen):
+    """task: lm_eval: how the two lm-evaluation-harness runs were joined and compared."""
+
+    method: str
+    tasks: dict[str, LmEvalTask]
+    task_average: dict[str, float] = Field(description="role -> unweighted mean of the per-task accuracies (the "
+                                                       "average leaderboards report; overall is per document)")
+    overall: PairedTest
+    slices: dict[str, dict[str, PairedTest]] = Field(description="dimension (task, group, capability) -> slice")
+    broken_examples: list[dict[str, str | int]] = Field(
+        default_factory=list, description="a bounded sample of broken documents: {task, doc_id}")
+
+
 class Evidence(_Frozen):
     schema_version: Literal["1"] = "1"
     tool: dict[str, str]
     created_at: datetime
     libraries: dict[str, str]
     release: dict[str, str]
-    task: Literal["binary_classification", "multiclass_classification"]
+    task: Literal["binary_classification", "multiclass_classification", "regression", "lm_eval"]
     inputs: dict[str, FileRef] = Field(description="every input file with its sha256")
     data: DataEvidence
     dimensions: dict[str, list[str]] = Field(description="slice dimension name -> the sensitive columns it joins")
@@ -265,6 +340,7 @@ class Evidence(_Frozen):
     models: dict[Role, ModelEvidence]
     agreement: Agreement
     comparisons: Comparisons | None = None
+    recovery: Recovery | None = Field(None, description="candidate / baseline per metric (None: older evidence)")
     calibration: Calibration | None = None
     efficiency: Efficiency | None = None
     robustness: Robustness | None = None
@@ -274,6 +350,18 @@ class Evidence(_Frozen):
     documentation: Documentation | None = None
     approvals: list[dict[str, str]] = Field(default_factory=list, description="the manifest's sign-offs, as declared")
     warnings: list[str] = Field(default_factory=list)
+    regression: RegressionInfo | None = Field(None, description="task: regression only (omitted otherwise)")
+    lm_eval: LmEval | None = Field(None, description="task: lm_eval only (omitted otherwise): per-task metric, "
+                                                  "McNemar tests and flips per slice")
+
+    @model_serializer(mode="wrap")
+    def _omit_absent_regression(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A classification release's evidence.json stays as it was: no ``regression: null``."""
+        out = handler(self)
+        for optional in ("regression", "lm_eval"):
+            if isinstance(out, dict) and out.get(optional) is None:
+                out.pop(optional, None)
+        return out
 
     def dimension_for(self, columns: list[str]) -> str | None:
         """The evidence's name for the intersection of ``columns`` (order-insensitive), if measured."""

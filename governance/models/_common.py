@@ -100,3 +100,19 @@ def as_proba(out: object, n: int, *, path: Path, field: str, width: int | None) 
     if width is not None and arr.shape[1] != width:
         raise InputError(path, field, f"the model returned {arr.shape[1]} columns, expected {width} (one per class)")
     return arr
+
+
+#: a regression model must give one value per row (template: width)
+NOT_ONE_OUTPUT = "the model returned {width} outputs per row; task: regression needs exactly one"
+
+
+def one_value(out: object, n: int, *, path: Path, field: str) -> np.ndarray:
+    """A regressor's output as float64 (n,): (n,) or (n, 1) only."""
+    arr = np.asarray(out, dtype=np.float64)
+    if arr.ndim == 2 and arr.shape[0] == n:
+        if arr.shape[1] != 1:
+            raise InputError(path, field, NOT_ONE_OUTPUT.format(width=arr.shape[1]))
+        arr = arr[:, 0]
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise InputError(path, field, f"the model returned shape {tuple(arr.shape)} for {n} rows; expected ({n},)")
+    return arr

@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import InputError
-from ._common import as_proba, feature_matrix, file_bytes, one_line
+from ._common import as_proba, feature_matrix, file_bytes, one_line, one_value
 from .protocols import Description, SizeFacts, unknown_size_facts
 
 INSTALL_HINT = "pip install 'pruning-governance[onnx]'"
@@ -44,9 +44,10 @@ _ELEMENTWISE = {
 }
 
 
+#: a classifier's graph in a regression release (template: output, the probability output's name)
+ONNX_IS_CLASSIFIER = "the graph has a probability output ({output}): task: regression needs a regressor's graph"
 #: a file onnxruntime cannot load (template: reason, its one-line error)
 NOT_ONNX = "not a loadable ONNX model ({reason})"
-
 
 def _import(module: str, *, manifest: Path, field: str) -> ModuleType:
     """Import an optional module or fail naming the manifest field, with the install hint of the ``onnx`` extra."""
@@ -136,6 +137,17 @@ class OnnxAdapter:
         return outs if self._kind == "zipmap" else np.concatenate(outs)
 
     def predict_proba(self, features: pa.Table, row_offset: int) -> np.ndarray:
+        return self._scores(features, row_offset, activate=True)
+
+    def predict_values(self, features: pa.Table, row_offset: int) -> np.ndarray:
+        """``Regressor``: the graph's single tensor output as is (``output:`` is not applied); a graph with a
+        probability output is a classifier and refused."""
+        if self._kind in ("zipmap", "probabilities"):
+            raise InputError(self.path, f"{self.field}.path", ONNX_IS_CLASSIFIER.format(output=self._output))
+        return one_value(self._scores(features, row_offset, activate=False), features.num_rows, path=self.path,
+                         field=self.field)
+
+    def _scores(self, features: pa.Table, row_offset: int, *, activate: bool) -> np.ndarray:
         n = features.num_rows
         x = feature_matrix(features, row_offset, path=self.path, field=self.field, fmt="onnx")
         if self._in_features is not None and x.shape[1] != self._in_features:
@@ -155,7 +167,7 @@ class OnnxAdapter:
             out = np.array([[row[k] for k in keys] for row in out], dtype=np.float64)
         arr = as_proba(out, n, path=self.path, field=self.field, width=self._width)
         self._width = arr.shape[1]
-        if self._kind == "logits":
+        if self._kind == "logits" and activate:
             arr = 1.0 / (1.0 + np.exp(-arr)) if arr.shape[1] == 1 else _softmax(arr)
         return arr
 
@@ -182,8 +194,48 @@ class OnnxAdapter:
         return self._facts
 
 
+#: quantization operators (onnxruntime.quantization writes them): their presence makes the graph a quantized one
+QUANT_OPS = frozenset({
+    "QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "MatMulInteger", "ConvInteger", "QLinearMatMul",
+    "QLinearConv", "QGemm", "DynamicQuantizeMatMul", "MatMulNBits", "QAttention", "QLinearAdd", "QLinearMul",
+})
+#: bookkeeping around quantized multiplies (no multiply-add over weights of their own)
+_QUANT_BOOKKEEPING = frozenset({"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear"})
+#: quantized weight-consuming operators: (weight input, its zero-point input)
+_QUANT_WEIGHT_SLOTS = {"MatMulInteger": (1, 3), "ConvInteger": (1, 3), "DequantizeLinear": (0, 2),
+                       "QLinearMatMul": (3, 5), "QLinearConv": (3, 5)}
+#: scale inputs of the QDQ / QLinear operators (float initializers that are bookkeeping, not weights)
+_SCALE_SLOTS = {"QuantizeLinear": (1,), "DequantizeLinear": (1,), "QLinearMatMul": (1, 4, 6),
+                "QLinearConv": (1, 4, 6)}
+_INT_BITS = {"int8": 8, "uint8": 8, "int16": 16, "uint16": 16, "int4": 4, "uint4": 4}
+
+
+def _bits(arr: np.ndarray) -> int | None:
+    """Bits per element of a weight tensor's stored type (float32: 32, int8: 8), None for other types."""
+    if np.issubdtype(arr.dtype, np.floating):
+        return int(arr.dtype.itemsize * 8)
+    return _INT_BITS.get(str(arr.dtype))
+
+
+def _nonzero(q: np.ndarray, zero_point: np.ndarray | None, axis: int) -> int:
+    """Elements of a quantized tensor whose dequantized value is not 0 (``q != zero_point``)."""
+    if zero_point is None or zero_point.size == 1:
+        zp = 0 if zero_point is None else zero_point.reshape(()).astype(np.int64)
+        return int(np.count_nonzero(q.astype(np.int64) != zp))
+    shape = [1] * q.ndim
+    shape[axis % q.ndim] = -1  # per-channel: one zero point along ``axis``
+    return int(np.count_nonzero(q.astype(np.int64) != zero_point.astype(np.int64).reshape(shape)))
+
+
 def _graph_facts(path: Path) -> SizeFacts:
-    """Counts from the graph itself (needs the ``onnx`` package; without it every count is None)."""
+    """Counts from the graph itself (needs the ``onnx`` package; without it every count is None).
+
+    A quantized graph (onnxruntime.quantization: int8/uint8 weight initializers read by MatMulInteger,
+    DequantizeLinear, QLinear* nodes) counts its quantized weights as parameters, a weight being zero where its
+    integer value equals its zero point (it dequantizes to 0); scales and zero points are bookkeeping, not
+    parameters. Counting only the floating-point initializers would leave a quantized graph with its biases and
+    scales, and a sparsity that says nothing. ``weight_bits`` is the narrowest element type among the weight
+    tensors (initializers of two or more dimensions, or the quantized ones)."""
     facts = unknown_size_facts()
     try:
         onnx = importlib.import_module("onnx")
@@ -193,29 +245,62 @@ def _graph_facts(path: Path) -> SizeFacts:
     except Exception:  # noqa: BLE001 - not installed, or a graph onnxruntime reads but onnx does not: unknown
         return facts
     graph = model.graph
-    weights = {}
-    for init in graph.initializer:
-        arr = numpy_helper.to_array(init)
-        if np.issubdtype(arr.dtype, np.floating):
-            weights[init.name] = arr
+    arrays = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
+    quant_ops = sorted({n.op_type for n in graph.node if n.op_type in QUANT_OPS})
+    quantized: dict[str, tuple[np.ndarray | None, int]] = {}  # weight -> (zero point, channel axis)
+    bookkeeping: set[str] = set()
+    aliases: dict[str, str] = {}  # a DequantizeLinear output -> the quantized initializer it reads
+    for node in graph.node:
+        slots = _QUANT_WEIGHT_SLOTS.get(node.op_type)
+        if slots is not None and len(node.input) > slots[0] and node.input[slots[0]] in arrays:
+            w = node.input[slots[0]]
+            if _bits(arrays[w]) in (4, 8, 16) and not np.issubdtype(arrays[w].dtype, np.floating):
+                zp_name = node.input[slots[1]] if len(node.input) > slots[1] else ""
+                axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
+                quantized[w] = (arrays.get(zp_name), axis if node.op_type == "DequantizeLinear" else -1)
+                bookkeeping.add(zp_name)
+                if node.op_type == "DequantizeLinear":
+                    aliases[node.output[0]] = w
+        bookkeeping.update(node.input[i] for i in _SCALE_SLOTS.get(node.op_type, ()) if i < len(node.input))
+        if node.op_type in ("MatMulInteger", "ConvInteger") and len(node.input) > 2:
+            bookkeeping.update(node.input[2:])  # the zero points
+    floats = {n: a for n, a in arrays.items()
+              if np.issubdtype(a.dtype, np.floating) and n not in bookkeeping
+              and not (quant_ops and a.size == 1)}  # a quantized graph's scalar floats are its scales
+    weights: dict[str, np.ndarray] = {**floats, **{n: arrays[n] for n in quantized}}
+    nonzero: dict[str, int] = {n: int(np.count_nonzero(a)) for n, a in floats.items()}
+    nonzero.update({n: _nonzero(arrays[n], zp, axis) for n, (zp, axis) in quantized.items()})
     facts["parameters"] = int(sum(a.size for a in weights.values()))
-    facts["nonzero_parameters"] = int(sum(np.count_nonzero(a) for a in weights.values()))
-    facts["sparsity_scope"] = f"all {len(weights)} floating-point initializers of the ONNX graph"
+    facts["nonzero_parameters"] = int(sum(nonzero.values()))
+    facts["sparsity_scope"] = (f"all {len(floats)} floating-point initializers of the ONNX graph" if not quantized
+                               else f"{len(quantized)} quantized weight initializers (zero: equal to the zero point) "
+                                    f"and {len(floats)} floating-point initializers of the ONNX graph; scales and "
+                                    f"zero points left out")
+    tensor_bits = [b for n, a in weights.items() if (n in quantized or a.ndim >= 2) and (b := _bits(a)) is not None]
+    facts["weight_bits"] = min(tensor_bits) if tensor_bits else None
+    if facts["weight_bits"] is not None:
+        kinds = sorted({str(arrays[n].dtype) for n in quantized}) or sorted(
+            {str(a.dtype) for a in weights.values() if a.ndim >= 2})
+        facts["weight_format"] = (f"{'/'.join(kinds)} weights"
+                                  + (f" ({len(quantized)} quantized tensors; operators {', '.join(quant_ops)})"
+                                     if quant_ops else ""))
     dense = effective = 0
     counted = 0
     for node in graph.node:
-        if node.op_type in ("Gemm", "MatMul"):
-            w = weights.get(node.input[1])
+        if node.op_type in ("Gemm", "MatMul", "MatMulInteger"):
+            name = aliases.get(node.input[1], node.input[1])
+            w = weights.get(name)
             if w is None or w.ndim != 2:
                 return facts
             dense += int(w.size)
-            effective += int(np.count_nonzero(w))
+            effective += int(nonzero[name])
             counted += 1
         elif node.domain not in ("", "ai.onnx", "ai.onnx.ml") or (
-                node.domain in ("", "ai.onnx") and node.op_type not in _ELEMENTWISE):
+                node.domain in ("", "ai.onnx") and node.op_type not in _ELEMENTWISE | _QUANT_BOOKKEEPING):
             return facts  # another heavy operator, or a custom domain: multiply-adds unknown
     facts["macs_dense"], facts["macs_effective"] = dense, effective
-    facts["macs_scope"] = f"{counted} Gemm/MatMul nodes with initializer weights; element-wise ops not counted"
+    facts["macs_scope"] = (f"{counted} {'Gemm/MatMul/MatMulInteger' if quant_ops else 'Gemm/MatMul'} nodes with "
+                           "initializer weights; element-wise ops not counted")
     return facts
 
 

@@ -23,6 +23,11 @@ BATCH_ROWS = 65536  # Parquet rows per batch
 CSV_BLOCK_BYTES = 1 << 20  # CSV bytes per batch
 
 
+#: a regression predictions file needs one value column (template: columns)
+ONE_COLUMN = ("task: regression reads one prediction per row, but the file's columns are {columns}: name the "
+              "prediction column in 'columns'")
+
+
 def _is_parquet(path: Path) -> bool:
     with open(path, "rb") as fh:
         return fh.read(4) == PARQUET_MAGIC
@@ -192,6 +197,12 @@ class PredictionsAdapter:
         if not parts:
             return np.empty((0, len(self.columns)), dtype=np.float64)
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+    def predict_values(self, features: pa.Table, row_offset: int) -> np.ndarray:
+        """``Regressor``: the file's one prediction column (name it in ``columns`` when the file has more)."""
+        if len(self.columns) != 1:
+            raise InputError(self.path, f"{self.field}.columns", ONE_COLUMN.format(columns=", ".join(self.columns)))
+        return self.predict_proba(features, row_offset)[:, 0]
 
     def finish(self, n_rows: int) -> None:
         extra = self._buffered

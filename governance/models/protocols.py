@@ -11,6 +11,7 @@ capability          skops /    torch /           onnx         predictions
 ``Rescorable``      yes        yes               yes          no (a file of scores)
 ``EfficiencyFacts`` yes        yes               yes          no
 ``InputGradient``   no         yes               no           no
+``Regressor``       yes        yes               yes          yes (one column)
 ==================  =========  ================  ===========  ==================
 
 ``isinstance`` on these protocols checks that the methods exist, not their signatures; the signatures
@@ -23,8 +24,9 @@ from typing import Protocol, TypedDict, runtime_checkable
 
 import numpy as np
 import pyarrow as pa
+from typing_extensions import NotRequired  # typing's from Python 3.11; typing_extensions comes with pydantic
 
-__all__ = ["Description", "EfficiencyFacts", "InputGradient", "ModelAdapter", "Rescorable", "SizeFacts"]
+__all__ = ["Description", "EfficiencyFacts", "InputGradient", "ModelAdapter", "Regressor", "Rescorable", "SizeFacts"]
 
 
 class Description(TypedDict):
@@ -45,6 +47,11 @@ class SizeFacts(TypedDict):
     macs_dense: int | None
     macs_effective: int | None
     macs_scope: str | None
+    weight_bits: NotRequired[int | None]  # the narrowest element type of the weight tensors (8: int8-quantized)
+    weight_format: NotRequired[str | None]  # how that was read, e.g. "int8 weights; MatMulInteger nodes"
+    tree_nodes: NotRequired[int | None]  # trees and tree ensembles: nodes, leaves, the deepest tree's depth
+    tree_leaves: NotRequired[int | None]
+    tree_depth: NotRequired[int | None]
 
 
 def unknown_size_facts() -> SizeFacts:
@@ -105,4 +112,14 @@ class InputGradient(Protocol):
     def input_gradient(self, features: pa.Table, y: np.ndarray, row_offset: int, positive_column: int = 1
                        ) -> np.ndarray:
         """Gradient of the summed per-row cross-entropy of the true labels ``y`` w.r.t. the features, float64 (n, d)."""
+        ...
+
+
+@runtime_checkable
+class Regressor(Protocol):
+    """The adapter can return one real value per row (``task: regression``): scikit-learn ``predict``, a torch or
+    ONNX network's single output as is (no sigmoid, whatever ``output:`` says), a predictions file's one column."""
+
+    def predict_values(self, features: pa.Table, row_offset: int) -> np.ndarray:
+        """float64 (n,) predictions; more than one output per row is an input error."""
         ...

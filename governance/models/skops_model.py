@@ -10,8 +10,15 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import InputError
-from ._common import as_proba, file_bytes, one_line, require
+from ._common import as_proba, file_bytes, one_line, one_value, require
 from .protocols import Description, SizeFacts, unknown_size_facts
+
+#: a regressor asked for class probabilities (template: name)
+NO_PREDICT_PROBA = ("the {name} in this file has no predict_proba; the gate needs class probabilities (a regressor? "
+                    "set task: regression)")
+#: a classifier in a regression release (template: name)
+IS_CLASSIFIER = "the {name} in this file is a classifier (it has predict_proba / classes_); task: regression needs a " \
+                "regressor"
 
 
 class SklearnAdapter:
@@ -21,12 +28,11 @@ class SklearnAdapter:
     """
 
     def __init__(self, model: Any, path: Path, *, fmt: str, field: str) -> None:
-        if not callable(getattr(model, "predict_proba", None)):
-            raise InputError(
-                path,
-                f"{field}.path",
-                f"the {type(model).__name__} in this file has no predict_proba; the gate needs class probabilities",
-            )
+        # a regressor (``predict`` only) loads for task: regression; asked for probabilities it is refused
+        self._no_proba = not callable(getattr(model, "predict_proba", None))
+        if self._no_proba and not callable(getattr(model, "predict", None)):
+            raise InputError(path, f"{field}.path",
+                             f"the {type(model).__name__} in this file has neither predict_proba nor predict")
         self.model = model
         self.path = path
         self.fmt = fmt
@@ -36,22 +42,34 @@ class SklearnAdapter:
         # Models fitted on a DataFrame check column names; models fitted on arrays warn if given names.
         self._by_name = hasattr(model, "feature_names_in_")
 
-    def predict_proba(self, features: pa.Table, row_offset: int) -> np.ndarray:
+    def _call(self, method: str, features: pa.Table, row_offset: int) -> Any:
         n = features.num_rows
         frame = features.to_pandas()
         X = frame if self._by_name else frame.to_numpy()
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)
-                out = self.model.predict_proba(X)
+                return getattr(self.model, method)(X)
         except Exception as exc:  # a model/data mismatch is the user's input, not a crash
             raise InputError(
                 self.path,
                 self.field,
-                f"predict_proba failed on rows {row_offset}-{row_offset + n - 1}: {one_line(exc)}",
+                f"{method} failed on rows {row_offset}-{row_offset + n - 1}: {one_line(exc)}",
             ) from exc
+
+    def predict_proba(self, features: pa.Table, row_offset: int) -> np.ndarray:
+        if self._no_proba:
+            raise InputError(self.path, f"{self.field}.path", NO_PREDICT_PROBA.format(name=type(self.model).__name__))
+        out = self._call("predict_proba", features, row_offset)
         width = len(self.classes) if self.classes is not None else None
-        return as_proba(out, n, path=self.path, field=self.field, width=width)
+        return as_proba(out, features.num_rows, path=self.path, field=self.field, width=width)
+
+    def predict_values(self, features: pa.Table, row_offset: int) -> np.ndarray:
+        """``Regressor``: the estimator's ``predict`` (a classifier's would be labels: refused)."""
+        if not self._no_proba or self.classes is not None:
+            raise InputError(self.path, f"{self.field}.path", IS_CLASSIFIER.format(name=type(self.model).__name__))
+        return one_value(self._call("predict", features, row_offset), features.num_rows, path=self.path,
+                         field=self.field)
 
     #: ``Rescorable``: scoring keeps no state, so any rows can be scored again in any order.
     rescore = predict_proba
@@ -70,7 +88,8 @@ class SklearnAdapter:
         sparsity over exactly those, multiply-adds per row = coefficients (effective: non-zero ones);
         preprocessing steps are not counted. Trees and tree ensembles have no weight tensors: parameters,
         sparsity and multiply-adds stay None and ``sparsity_scope`` reports node and leaf counts instead,
-        since pruning a tree removes nodes. Anything else: unknown (None), never guessed.
+        since pruning a tree removes nodes, and ``tree_nodes``/``tree_leaves``/``tree_depth`` give them as numbers.
+        Anything else: unknown (None), never guessed.
         """
         facts = unknown_size_facts()
         est, where = self.model, ""
@@ -96,8 +115,10 @@ class SklearnAdapter:
         if trees:
             nodes = sum(int(t.tree_.node_count) for t in trees)
             leaves = sum(int(t.tree_.n_leaves) for t in trees)
+            depth = max(int(t.tree_.max_depth) for t in trees)
             facts["sparsity_scope"] = (f"not applicable to trees: {name} has {len(trees)} tree"
                                        f"{'s' if len(trees) > 1 else ''}, {nodes} nodes, {leaves} leaves{where}")
+            facts["tree_nodes"], facts["tree_leaves"], facts["tree_depth"] = nodes, leaves, depth  # what pruning cuts
         return facts
 
 

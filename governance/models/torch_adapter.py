@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import InputError
-from ._common import feature_matrix, file_bytes, one_line
+from ._common import feature_matrix, file_bytes, one_line, one_value
 from .protocols import Description, SizeFacts
 from .torch_gradient import loss_gradient
 from .torch_macs import size_facts
@@ -84,6 +84,14 @@ class TorchAdapter:
         return torch.cat(outs)
 
     def predict_proba(self, features: pa.Table, row_offset: int) -> np.ndarray:
+        return self._scores(features, row_offset, activate=True)
+
+    def predict_values(self, features: pa.Table, row_offset: int) -> np.ndarray:
+        """``Regressor``: the network's single output as is (``output:`` is not applied)."""
+        out = self._scores(features, row_offset, activate=False)
+        return one_value(out, features.num_rows, path=self.path, field=self.field)
+
+    def _scores(self, features: pa.Table, row_offset: int, *, activate: bool) -> np.ndarray:
         torch = self._torch
         n = features.num_rows
         x = feature_matrix(features, row_offset, path=self.path, field=self.field, fmt=self.fmt)
@@ -103,9 +111,9 @@ class TorchAdapter:
             raise InputError(
                 self.path, self.field, f"the model failed on rows {row_offset}-{row_offset + n - 1}: {one_line(exc)}"
             ) from exc
-        return self._to_proba(out, n)
+        return self._to_proba(out, n, activate=activate)
 
-    def _to_proba(self, out: Any, n: int) -> np.ndarray:
+    def _to_proba(self, out: Any, n: int, *, activate: bool = True) -> np.ndarray:
         torch = self._torch
         if not isinstance(out, torch.Tensor):
             raise InputError(self.path, self.field, f"the model returned {type(out).__name__}, not a tensor")
@@ -127,7 +135,7 @@ class TorchAdapter:
                 self.field,
                 f"the model returned {k} outputs for one chunk and {self._width} for another",
             )
-        if self.output == "logits":
+        if self.output == "logits" and activate:
             out = torch.sigmoid(out) if k == 1 else torch.softmax(out, dim=1)
         return out.numpy()
 

@@ -10,6 +10,7 @@ from . import (
     documentation,
     efficiency,
     fairness,
+    groups,
     identity,
     performance,
     provenance,
@@ -33,6 +34,7 @@ _CHECKS = (
     data_checks.leakage,
     data_checks.pii_scan,
     documentation.documentation,
+    groups.group_drop,
 )
 
 KINDS: dict[str, RuleKind] = {kind_of(c).kind: kind_of(c) for c in _CHECKS}

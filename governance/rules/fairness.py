@@ -57,6 +57,8 @@ class FairnessGap(RuleBase):
 def fairness_gap(rule: FairnessGap, evidence: Evidence, defaults: PolicyDefaults) -> Finding:
     minimum = rule.min_slice_size or defaults.min_slice_size
     dim = dimensions(rule.by, evidence)[-1]  # the intersection (or the single column)
+    if evidence.task == "regression":
+        return _regression(rule, evidence, dim, minimum)
     if evidence.task != "binary_classification":
         return _multiclass(rule, evidence, dim, minimum)
     needed = _NEEDS[rule.metric.rsplit("_", 1)[0]]
@@ -106,6 +108,40 @@ def fairness_gap(rule: FairnessGap, evidence: Evidence, defaults: PolicyDefaults
         return finding(rule, Status.FAIL, f"{head}: {'; '.join(problems)}{tail}", observed=observed,
                        threshold=threshold, baseline=base, change=change, **common)
     return finding(rule, Status.PASS, f"{head}, within limits{tail}", observed=observed, threshold=threshold,
+                   baseline=base, change=change, **common)
+
+
+def _regression(rule: FairnessGap, evidence: Evidence, dim: str, minimum: int) -> Finding:
+    """task: regression, ``mae_difference``: the largest MAE difference between the judged groups of ``dim`` (the
+    candidate's, and its growth from the baseline's), with the two groups it lies between named."""
+    sel = select(evidence, [dim], minimum, "mae")
+    common: dict[str, Any] = {"dimension": dim, "min_slice_size": minimum, "groups_compared": len(sel.judged),
+                              "skipped_too_small": sel.too_small, "skipped_undefined": sel.undefined,
+                              "decided_on": "point", "thin_slices": thin_slices(evidence, sel, "mae")}
+    skipped = sel.skipped_summary()
+    if len(sel.judged) < 2:
+        return finding(rule, Status.INCONCLUSIVE, f"fewer than two groups of {dim} could be compared "
+                                                  f"({skipped or 'one group'}): {rule.metric} not established.",
+                       **common)
+    maes = {role: {v: float(values(evidence, role, d, v)["mae"] or 0.0) for d, v in sel.judged}
+            for role in ("baseline", "candidate")}
+    gaps = {role: max(m.values()) - min(m.values()) for role, m in maes.items()}
+    cand_mae = maes["candidate"]
+    hi, lo = max(cand_mae, key=cand_mae.__getitem__), min(cand_mae, key=cand_mae.__getitem__)
+    base, cand = gaps["baseline"], gaps["candidate"]
+    change = cand - base
+    problems = []
+    if rule.max is not None and cand > rule.max:
+        problems.append(f"gap {fmt(cand)} exceeds the maximum {fmt(rule.max)}")
+    if rule.max_increase is not None and change > rule.max_increase:
+        problems.append(f"it grew by {fmt(change)}, more than the allowed {fmt(rule.max_increase)}")
+    observed, threshold = (cand, rule.max) if rule.max is not None else (change, rule.max_increase)
+    head = (f"{rule.metric} over {len(sel.judged)} groups of {dim}: candidate {fmt(cand)} (MAE {fmt(cand_mae[hi])} "
+            f"for {dim}={hi} vs {fmt(cand_mae[lo])} for {dim}={lo}; baseline {fmt(base)})")
+    tail = f"; {skipped}." if skipped else "."
+    common.update(groups={"high": [hi, cand_mae[hi]], "low": [lo, cand_mae[lo]]})
+    body = f"{head}: {'; '.join(problems)}{tail}" if problems else f"{head}, within limits{tail}"
+    return finding(rule, Status.FAIL if problems else Status.PASS, body, observed=observed, threshold=threshold,
                    baseline=base, change=change, **common)
 
 

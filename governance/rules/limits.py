@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from ..metrics import METRICS
+from ..metrics import FAIRNESS_METRICS, METRICS, REGRESSION_FAIRNESS_METRICS, REGRESSION_METRICS
 
 INF = math.inf
 
@@ -46,8 +46,12 @@ class Range:
 
 
 # The values each metric can take (metrics.py computes every one of them from counts).
-METRIC_RANGES: dict[str, Range] = {m: Range(0.0, 1.0) for m in METRICS}
+METRIC_RANGES: dict[str, Range] = {m: Range(0.0, 1.0) for m in (*METRICS, *FAIRNESS_METRICS)}
 METRIC_RANGES["log_loss"] = Range(0.0, INF)
+# task: regression, in the target's units (errors, the MAE gap between groups), a fraction (MAPE can pass 1), R^2
+METRIC_RANGES |= {m: Range(0.0, INF) for m in (*REGRESSION_METRICS, *REGRESSION_FAIRNESS_METRICS)}
+METRIC_RANGES["r2"] = Range(-INF, 1.0)
+METRIC_RANGES["mean_error"] = Range(-INF, INF)  # a ceiling on it limits its magnitude
 
 Scale = Literal["value", "change"]
 
@@ -81,8 +85,8 @@ LIMITS: dict[str, dict[str, Limit]] = {
     "metric_ceiling": {"max": Limit("the metric", metric="value")},
     "slice_metric_drop": {"max_drop": Limit("a drop", metric="change"),
                           "max_relative_drop": Limit("a relative drop", FRACTION)},
-    "fairness_gap": {"max": Limit("a fairness difference", FRACTION),
-                     "max_increase": Limit("a fairness difference", FRACTION),
+    "fairness_gap": {"max": Limit("a fairness difference", metric="value"),
+                     "max_increase": Limit("a fairness difference", metric="change"),
                      "min": Limit("a fairness ratio", FRACTION),
                      "max_decrease": Limit("a fairness ratio", FRACTION)},
     "agreement": {"min": Limit("agreement", FRACTION), "min_per_slice": Limit("agreement", FRACTION)},
@@ -97,6 +101,7 @@ LIMITS: dict[str, dict[str, Limit]] = {
     "pii_scan": {"min_share": Limit("a share of values", Range(0.0, 1.0, low_open=True))},
     "distinct_models": {"score_tolerance": Limit("a score difference", FRACTION)},
     "provenance": {"max_pruning_shortfall": Limit("a pruning fraction", FRACTION)},
+    "group_drop": {"max_drop": Limit("a drop", metric="change")},
 }
 
 

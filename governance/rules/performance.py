@@ -8,15 +8,26 @@ from pydantic import Field, model_validator
 
 from ..evidence.schema import Evidence
 from ..findings import Finding, Status
-from ..metrics import HIGHER_IS_BETTER, MetricName
+from ..metrics import BY_MAGNITUDE, HIGHER_IS_BETTER, MetricName, judged, worsening
 from .base import PolicyDefaults, RuleBase, finding, fmt, rule
-from .slices import dimensions, select, slice_name, thin_slices, values
+from .relative import (
+    RELATIVE_HELP,
+    UNDEFINED_RELATIVE,
+    details,
+    effective_limit,
+    judge,
+    limits_text,
+    relative,
+    require_limit,
+)
+from .slices import THIN_NAMED, dimensions, select, slice_name, thin_slices, values
 from .stats import Correction, DecideOn, comparison, confidence, drop_interval, p_excess, reject
 
 
 def drop(metric: str, baseline: float, candidate: float) -> float:
-    """How much worse the candidate is, in the metric's own units: positive = worse, whatever the direction."""
-    return baseline - candidate if HIGHER_IS_BETTER[metric] else candidate - baseline
+    """How much worse the candidate is, in the metric's own units: positive = worse, whatever the direction
+    (``mean_error``: a growth of the bias's magnitude)."""
+    return worsening(metric, baseline, candidate)
 
 
 #: a floor on a lower-is-better metric (template: format with metric)
@@ -24,6 +35,8 @@ FLOOR_ON_LOWER_IS_BETTER = "{metric} is lower-is-better: use kind metric_ceiling
 
 
 def _direction(metric: str) -> str:
+    if metric in BY_MAGNITUDE:
+        return "judged by its magnitude, lower is better"
     return "higher is better" if HIGHER_IS_BETTER[metric] else "lower is better"
 
 
@@ -38,11 +51,20 @@ class _Decides(RuleBase):
 
 class MetricDrop(_Decides):
     """Fails when the candidate's overall metric is worse than the baseline's by more than ``max_drop``
-    (absolute, in the metric's units; for lower-is-better metrics a rise is the drop)."""
+    (absolute, in the metric's units; for lower-is-better metrics a rise is the drop) or by more than
+    ``max_relative_drop`` of the baseline's value (give either or both; both must hold). A baseline of 0 leaves
+    the relative drop undefined: inconclusive, never pass. ``decide_on: bound`` divides the drop interval's upper
+    end by |baseline|."""
 
     kind: Literal["metric_drop"]
     metric: MetricName
-    max_drop: float = Field(description="largest allowed absolute worsening, baseline vs candidate")
+    max_drop: float | None = Field(None, description="largest allowed absolute worsening, baseline vs candidate")
+    max_relative_drop: float | None = Field(None, description=RELATIVE_HELP)
+
+    @model_validator(mode="after")
+    def _a_limit(self) -> MetricDrop:
+        require_limit(self)
+        return self
 
 
 class MetricFloor(_Decides):
@@ -75,7 +97,9 @@ class MetricCeiling(_Decides):
 
 class SliceMetricDrop(_Decides):
     """Fails when, in the worst judged slice of each ``by`` column (and of their intersection), the drop
-    exceeds ``max_drop``. ``by: ["*"]`` means every sensitive column; ``by: [class]`` slices by the true label
+    exceeds ``max_drop`` or ``max_relative_drop`` of that slice's baseline value (either or both; both must hold;
+    a judged slice whose baseline is 0 leaves the relative drop undefined: inconclusive unless a slice fails).
+    ``by: ["*"]`` means every sensitive column; ``by: [class]`` slices by the true label
     (within a class slice, accuracy is that class's recall). Slices under ``min_slice_size`` rows are not
     judged but named with their observed drop (``thin_slices``); if none can be judged, or a thin slice's
     observed drop exceeds ``max_drop`` while no judged slice fails, the rule is inconclusive, never pass."""
@@ -84,11 +108,17 @@ class SliceMetricDrop(_Decides):
     metric: MetricName
     by: list[str] = Field(min_length=1, description="sensitive columns; each, and their intersection; "
                                                     "or [class] for the true label")
-    max_drop: float = Field(description="largest allowed absolute worsening in any judged slice")
+    max_drop: float | None = Field(None, description="largest allowed absolute worsening in any judged slice")
+    max_relative_drop: float | None = Field(None, description=RELATIVE_HELP)
     min_slice_size: int | None = Field(None, ge=1, description="default: the policy's defaults.min_slice_size")
     multiple_comparisons: Correction = Field(
-        "none", description="holm / bh: a slice fails only if its drop exceeds max_drop significantly after "
+        "none", description="holm / bh: a slice fails only if its drop exceeds its limit significantly after "
                             "correcting for the number of slices tested")
+
+    @model_validator(mode="after")
+    def _a_limit(self) -> SliceMetricDrop:
+        require_limit(self)
+        return self
 
 
 def _overall(evidence: Evidence, metric: str) -> tuple[float | None, float | None, int]:
@@ -114,7 +144,8 @@ def _thin_hurt(rule: SliceMetricDrop, thin: list[dict]) -> dict | None:
     interval, is distinguishable from no change (the interval excludes 0): one changed prediction in a slice of
     four rows is a 25-point "drop" that says nothing. Without an interval the point estimate decides."""
     for t in thin:  # sorted worst first
-        if t["drop"] is not None and t["drop"] > rule.max_drop and t.get("drop_ci_low", 1.0) > 0:
+        limit = effective_limit(rule, t["baseline"])
+        if t["drop"] is not None and limit is not None and t["drop"] > limit and t.get("drop_ci_low", 1.0) > 0:
             return t
     return None
 
@@ -150,12 +181,14 @@ def metric_drop(rule: MetricDrop, evidence: Evidence, defaults: PolicyDefaults) 
         except LookupError:
             if rule.decide_on == "bound":
                 raise
-    ok = decided <= rule.max_drop
+    j = judge(rule, decided, base)
+    status = {"fail": Status.FAIL, "inconclusive": Status.INCONCLUSIVE, "pass": Status.PASS}[j.status_word]
     basis = "the upper end of its interval" if rule.decide_on == "bound" else "the point estimate"
     msg = (f"{rule.metric} {_moved(d)} ({fmt(base)} -> {fmt(cand)}{ci_note}); decided on {basis}: "
-           f"{'within' if ok else 'more than'} the allowed {fmt(rule.max_drop)} (absolute; {_direction(rule.metric)}).")
-    return finding(rule, Status.PASS if ok else Status.FAIL, msg, observed=decided, threshold=rule.max_drop,
-                   baseline=base, candidate=cand, drop=d, decided_on=rule.decide_on, **extra)
+           f"{limits_text(rule, j, rule.metric, direction=_direction(rule.metric))}.")
+    observed, threshold = j.observed_threshold(rule)
+    return finding(rule, status, msg, observed=observed, threshold=threshold, baseline=base, candidate=cand,
+                   drop=d, relative_drop=relative(d, base), decided_on=rule.decide_on, **details(rule, j), **extra)
 
 
 def _limit_rule(rule: MetricFloor | MetricCeiling, evidence: Evidence, defaults: PolicyDefaults,
@@ -165,9 +198,9 @@ def _limit_rule(rule: MetricFloor | MetricCeiling, evidence: Evidence, defaults:
         return thin
     if cand is None:
         return finding(rule, Status.INCONCLUSIVE, f"{rule.metric} is undefined on this data (e.g. a single class)")
-    decided, note, extra = cand, "", dict[str, float]()
+    decided, note, extra = judged(rule.metric, cand), "", dict[str, float]()
     if rule.decide_on == "bound":
-        comp = comparison(evidence, rule.metric)
+        comp = comparison(evidence, rule.metric)  # mean_error: the interval of its magnitude
         assert comp.candidate_ci is not None
         decided = comp.candidate_ci.ci_low if floor else comp.candidate_ci.ci_high
         note = f" ({_ci_text(comp.candidate_ci.ci_low, comp.candidate_ci.ci_high, confidence(evidence))};" \
@@ -209,7 +242,8 @@ def slice_metric_drop(rule: SliceMetricDrop, evidence: Evidence, defaults: Polic
         return finding(rule, Status.INCONCLUSIVE,
                        (f"{_thin_text(rule, hurt, minimum)}; " if hurt else "")
                        + f"no slice of {' / '.join(rule.by)} could be judged ({skipped}): "
-                       f"{rule.metric} drop per slice not established.", threshold=rule.max_drop,
+                       f"{rule.metric} drop per slice not established.",
+                       threshold=rule.max_drop if rule.max_drop is not None else rule.max_relative_drop,
                        observed=hurt["drop"] if hurt else None, **common)
     rows: list[dict[str, Any]] = []
     for dim, value in sel.judged:
@@ -222,33 +256,56 @@ def slice_metric_drop(rule: SliceMetricDrop, evidence: Evidence, defaults: Polic
         if rule.decide_on == "bound" or corrected:
             row["drop_ci_low"], row["drop_ci_high"] = drop_interval(rule.metric,
                                                                     comparison(evidence, rule.metric, dim, value))
+        row["limit"] = effective_limit(rule, b)  # the absolute drop allowed here (relative: of this baseline)
+        if rule.max_relative_drop is not None:
+            row["relative_drop"] = relative(d, b)
         rows.append(row)
+    # a relative limit on a baseline of 0 is undefined there: such a slice can fail the absolute limit, never pass
+    undefined = [r["slice"] for r in rows if rule.max_relative_drop is not None and r["baseline"] == 0]
+    testable = [r for r in rows if r["limit"] is not None]
     if corrected:
         conf = confidence(evidence)
-        for row in rows:
-            row["p_value"] = p_excess(row["drop"], row["drop_ci_low"], row["drop_ci_high"], rule.max_drop, conf)
-        flags = reject([r["p_value"] for r in rows], 1 - conf, rule.multiple_comparisons)
+        for row in testable:
+            row["p_value"] = p_excess(row["drop"], row["drop_ci_low"], row["drop_ci_high"], row["limit"], conf)
+        flags = reject([r["p_value"] for r in testable], 1 - conf, rule.multiple_comparisons)
         key = "drop"
     else:
         key = "drop_ci_high" if rule.decide_on == "bound" else "drop"
-        flags = [r[key] > rule.max_drop for r in rows]
-    failing = [r for r, f in zip(rows, flags) if f]
-    worst = max(failing or rows, key=lambda r: r[key])
+        flags = [r[key] > r["limit"] for r in testable]
+    failing = [r for r, f in zip(testable, flags) if f]
+    for r in failing:
+        r["limits_exceeded"] = judge(rule, r[key], r["baseline"]).exceeded
+    worst = max(failing or testable or rows,
+                key=lambda r: r[key] - r["limit"] if r["limit"] is not None else -float("inf"))
     ok = not failing
+    worst_judged = judge(rule, worst[key], worst["baseline"])
+    if rule.max_relative_drop is None:  # absolute only: the wording every earlier verdict used
+        allowed, how = fmt(rule.max_drop), f" (absolute; {_direction(rule.metric)})"
+    else:
+        allowed = " and ".join(([f"{fmt(rule.max_drop)} absolute"] if rule.max_drop is not None else [])
+                               + [f"{rule.max_relative_drop:.2%} of the slice's baseline"])
+        where = f" in {worst['slice']}"
+        how = f" (worst slice: {limits_text(rule, worst_judged, rule.metric, where)}; {_direction(rule.metric)})"
     msg = (f"worst slice {worst['slice']} (n={worst['count']}): {rule.metric} {_moved(worst['drop'])} "
            f"({fmt(worst['baseline'])} -> {fmt(worst['candidate'])}"
            + (f", drop interval [{fmt(worst['drop_ci_low'])}, {fmt(worst['drop_ci_high'])}]" if "drop_ci_low" in worst
               else "")
            + f"); {len(rows)} slice(s) tested, decided on {basis}: "
-           + (f"all within the allowed {fmt(rule.max_drop)}" if ok else
-              f"{len(failing)} slice(s) beyond the allowed {fmt(rule.max_drop)}")
-           + f" (absolute; {_direction(rule.metric)})" + (f"; {skipped}." if skipped else "."))
-    # a judged failure fails; otherwise a thin slice hurt beyond the limit leaves the rule undecided, not passed
-    status = Status.FAIL if failing else Status.INCONCLUSIVE if hurt else Status.PASS
+           + (f"all within the allowed {allowed}" if ok else
+              f"{len(failing)} slice(s) beyond the allowed {allowed}")
+           + how + (f"; {skipped}." if skipped else "."))
+    if undefined:
+        msg += (f" {UNDEFINED_RELATIVE.format(metric=rule.metric, where=' in ' + ', '.join(undefined[:THIN_NAMED]))}"
+                f"{', ...' if len(undefined) > THIN_NAMED else ''}: not judged on the relative limit.")
+    # a judged failure fails; otherwise a thin slice hurt beyond the limit, or a relative drop that is undefined,
+    # leaves the rule undecided, not passed
+    status = Status.FAIL if failing else Status.INCONCLUSIVE if hurt or undefined else Status.PASS
     if hurt:  # named first: it is the reason the decision line quotes
         msg = f"{_thin_text(rule, hurt, minimum)}; {msg}"
-    return finding(rule, status, msg, observed=worst[key] if not corrected else worst["drop"],
-                   threshold=rule.max_drop, worst_slice=worst["slice"], worst_slice_count=worst["count"],
-                   baseline=worst["baseline"], candidate=worst["candidate"],
-                   failing_slices=[r["slice"] for r in failing],
+    observed, threshold = worst_judged.observed_threshold(rule)
+    return finding(rule, status, msg, observed=observed, threshold=threshold, worst_slice=worst["slice"],
+                   worst_slice_count=worst["count"], baseline=worst["baseline"], candidate=worst["candidate"],
+                   failing_slices=[r["slice"] for r in failing], max_drop=rule.max_drop,
+                   max_relative_drop=rule.max_relative_drop, limits_exceeded=worst_judged.exceeded if failing else [],
+                   relative_undefined_slices=undefined,
                    slices=[{k: v for k, v in r.items() if k not in ("dim", "value")} for r in rows], **common)

@@ -15,12 +15,20 @@ from .efficiency import pruning_claim
 
 DatasetField = Literal["path", "uri", "sha256", "description", "source", "license", "collection_period",
                        "collection_process", "consent_basis", "preprocessing", "personal_data"]
-ModelField = Literal["sha256", "parent", "description", "source", "license", "pruning", "training_code_revision",
-                     "training_code", "datasets"]
-#: model facts that only the candidate needs (the baseline need not be derived or pruned)
-CANDIDATE_ONLY = ("parent", "pruning")
+ModelField = Literal["sha256", "parent", "description", "source", "license", "pruning", "quantization",
+                     "training_code_revision", "training_code", "datasets"]
+#: model facts that only the candidate needs (the baseline need not be derived, pruned or quantized)
+CANDIDATE_ONLY = ("parent", "pruning", "quantization")
 
 NOT_DECLARED = "provenance not declared: the release manifest names no provenance file ('provenance:')"
+#: the candidate's declared quantization against the bit width read from its weights (template: name, declared,
+#: measured); wider stored weights than declared is a problem
+QUANTIZATION_CLAIM = "model {name!r} declares {declared}-bit quantization; its weights are stored in {measured} bits"
+
+
+def _measured_bits(evidence: Evidence) -> int | None:
+    eff = evidence.efficiency
+    return eff.models["candidate"].weight_bits if eff is not None and "candidate" in eff.models else None
 
 
 class ProvenanceRule(RuleBase):
@@ -29,15 +37,16 @@ class ProvenanceRule(RuleBase):
     ``parent`` is not the evaluated baseline, when a local file the provenance names differs from its declared
     hash or is missing, when a declared dataset (or the evaluated models) lacks a ``require``d fact, or when a
     licence is not in ``allowed_licenses``, or when the candidate's pruning claim (a fraction in its pruning
-    settings) is more than ``max_pruning_shortfall`` above the fraction of weights measured removed. No provenance
-    file is ``error`` (not declared)."""
+    settings) is more than ``max_pruning_shortfall`` above the fraction of weights measured removed, or when its
+    declared quantization ``bits`` are fewer than the bits its weights are stored in (ONNX: read from the graph).
+    No provenance file is ``error`` (not declared)."""
 
     kind: Literal["provenance"]
     require: list[DatasetField] = Field(default_factory=lambda: list[DatasetField](["source", "license"]),
                                         description="facts every declared dataset must give")
     require_models: list[ModelField] = Field(
-        default_factory=list, description="facts the baseline and candidate must give (parent and pruning: the "
-                                          "candidate only)")
+        default_factory=list, description="facts the baseline and candidate must give (parent, pruning and "
+                                          "quantization: the candidate only)")
     require_roles: list[DatasetRole] = Field(default_factory=lambda: list[DatasetRole](["evaluation"]),
                                              description="dataset roles the provenance must declare")
     allowed_licenses: list[str] | None = Field(
@@ -120,6 +129,10 @@ def provenance(rule: ProvenanceRule, evidence: Evidence, defaults: PolicyDefault
             claim = pruning_claim(name, cand.pruning.settings, evidence, rule.max_pruning_shortfall)
             if claim is not None:
                 (problems if claim[0] else verified).append(claim[1])
+        if cand.quantization is not None and (bits := _measured_bits(evidence)) is not None:
+            declared_bits = cand.quantization.bits  # a claim the stored weights contradict
+            (problems if bits > declared_bits else verified).append(
+                QUANTIZATION_CLAIM.format(name=name, declared=declared_bits, measured=bits))
     # every local file the provenance names
     for name, ds in declared.datasets.items():
         if ds.path is None:

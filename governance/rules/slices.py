@@ -6,7 +6,7 @@ import contextlib
 from dataclasses import dataclass, field
 
 from ..evidence.schema import Evidence, MetricValues, Role
-from ..metrics import HIGHER_IS_BETTER
+from ..metrics import HIGHER_IS_BETTER, worsening
 from .stats import NoInterval, comparison, drop_interval
 
 #: how many thin slices a skipped-slices summary names before "..."
@@ -109,7 +109,7 @@ def thin_slices(evidence: Evidence, sel: SliceSelection, metric: str, *, with_dr
         c = evidence.models["candidate"].slices.get(dim, {}).get(value, {}).get(metric)
         d = None
         if with_drop and b is not None and c is not None and metric in HIGHER_IS_BETTER:
-            d = b - c if HIGHER_IS_BETTER[metric] else c - b
+            d = worsening(metric, b, c)
         row = {"slice": slice_name(dim, value), "count": t["count"], "baseline": b, "candidate": c, "drop": d}
         if d is not None:
             # the paired interval, where the evidence has one: a thin slice's drop is mostly noise

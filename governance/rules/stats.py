@@ -8,7 +8,7 @@ from typing import Literal
 import numpy as np
 
 from ..evidence.schema import Comparison, Evidence
-from ..metrics import HIGHER_IS_BETTER
+from ..metrics import BY_MAGNITUDE, HIGHER_IS_BETTER
 
 DecideOn = Literal["point", "bound"]
 Correction = Literal["holm", "bh", "none"]
@@ -20,6 +20,9 @@ class NoInterval(LookupError):
 
 #: the evidence was collected without intervals
 NO_INTERVALS = "the evidence has no confidence intervals (evaluation.bootstrap.resamples is 0)"
+#: one interval is missing (template: metric, where, why; why from evidence.comparisons.missing when it says)
+NO_INTERVAL = "no interval for {metric} ({where}): {why}"
+NO_INTERVAL_WHY = "the evidence carries none for it (undefined in every resample, or a metric without intervals)"
 
 
 def confidence(evidence: Evidence) -> float:
@@ -29,14 +32,21 @@ def confidence(evidence: Evidence) -> float:
     return evidence.comparisons.confidence
 
 
+#: the comparison of a ``BY_MAGNITUDE`` metric's magnitude (|mean_error|), the one its rules decide on
+MAGNITUDE_KEY = "abs_{metric}"
+
+
 def comparison(evidence: Evidence, metric: str, dim: str | None = None, value: str | None = None) -> Comparison:
     comps = evidence.comparisons
     if comps is None:
         raise NoInterval(NO_INTERVALS)
+    if metric in BY_MAGNITUDE:  # judged by |value|: the paired intervals of the magnitudes
+        metric = MAGNITUDE_KEY.format(metric=metric)
     found = comps.overall.get(metric) if dim is None else comps.slices.get(dim, {}).get(value or "", {}).get(metric)
     if found is None or found.difference_ci is None:
         where = "overall" if dim is None else f"{dim}={value}"
-        raise NoInterval(f"no interval for {metric} ({where}): intervals cover count-based metrics only")
+        why = comps.missing.get(metric.removeprefix("abs_"), NO_INTERVAL_WHY)
+        raise NoInterval(NO_INTERVAL.format(metric=metric, where=where, why=why))
     return found
 
 

@@ -37,8 +37,9 @@ def build(evidence: Evidence, verdict: Verdict, card: CardFacts | None, card_fil
     metrics = measurements.report_metrics(evidence, verdict.findings)
     base, cand = evidence.models["baseline"], evidence.models["candidate"]
     comps = evidence.comparisons.overall if evidence.comparisons else {}
-    overall = [comparison_row(m, base.overall.get(m), cand.overall.get(m), comps.get(m))
-               for m in ordered_metrics(cand.overall)]
+    recovered = evidence.recovery.overall if evidence.recovery else {}  # candidate / baseline (evidence/recovery.py)
+    overall = [{**comparison_row(m, base.overall.get(m), cand.overall.get(m), comps.get(m)),
+                "recovery": recovered.get(m)} for m in ordered_metrics(cand.overall)]
     tables = measurements.slice_tables(evidence, metrics, measurements.thin_slices(verdict.findings),
                                        measurements.failing_slices(verdict.findings))
     inputs = [{"role": role, **ref.model_dump()} for role, ref in evidence.inputs.items()]

@@ -65,6 +65,9 @@ def provenance(evidence: Evidence) -> dict | None:
             "parent_name": names.get(mdl.parent) if mdl.parent else None,
             "pruning_method": mdl.pruning.method if mdl.pruning else None,
             "pruning_settings": _settings(mdl.pruning.settings) if mdl.pruning else None,
+            "quantization": (f"{mdl.quantization.method} ({mdl.quantization.bits}-bit)"
+                             + (f"; {_settings(mdl.quantization.settings)}" if mdl.quantization.settings else "")
+                             if mdl.quantization else None),
             "license": mdl.license, "training_code_revision": mdl.training_code_revision,
             "datasets": list(mdl.datasets),
         })

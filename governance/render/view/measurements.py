@@ -182,7 +182,9 @@ def agreement(evidence: Evidence) -> dict:
     a = evidence.agreement
     slices = [{"dimension": dim, "value": value, **dict(stats.items())}
               for dim, values in a.slices.items() for value, stats in values.items()]
-    return {"rows": a.rows, "same_prediction": a.same_prediction, "fixed": a.fixed, "broken": a.broken,
+    flips = evidence.task != "regression"  # a regression has no right or wrong label: no fixed / broken rows
+    return {"rows": a.rows, "same_prediction": a.same_prediction, "fixed": a.fixed if flips else None,
+            "broken": a.broken if flips else None,
             "max_abs_score_difference": a.max_abs_score_difference, "slices": slices,
             "broken_examples": list(a.broken_examples)}
 
@@ -237,14 +239,22 @@ def efficiency(evidence: Evidence, findings: list[Finding] | None = None) -> dic
     b, c = eff.models.get("baseline"), eff.models.get("candidate")
     fields = [("parameters", "parameters"), ("nonzero_parameters", "non-zero parameters"),
               ("sparsity", "sparsity"), ("macs_dense", "multiply-adds per row (dense)"),
-              ("macs_effective", "multiply-adds per row (non-zero weights)"), ("bytes", "file size (bytes)"),
-              ("bytes_gzip", "gzip size (bytes)")]
+              ("macs_effective", "multiply-adds per row (non-zero weights)"), ("weight_bits", "bits per weight"),
+              ("tree_nodes", "tree nodes"), ("tree_leaves", "tree leaves"), ("tree_depth", "tree depth (deepest)"),
+              ("bytes", "file size (bytes)"), ("bytes_gzip", "gzip size (bytes)")]
+    #: shown only when measured for one of the models (quantized graphs; tree models); a tree model has no weight
+    #: tensors, so its weight rows are left out rather than shown as n/a (its nodes, leaves and depth are its size)
+    optional: tuple[str, ...] = ("weight_bits", "tree_nodes", "tree_leaves", "tree_depth")
+    if getattr(b, "tree_nodes", None) is not None or getattr(c, "tree_nodes", None) is not None:
+        optional += ("parameters", "nonzero_parameters", "sparsity", "macs_dense", "macs_effective")
     scope = getattr(c, "sparsity_scope", None)
     rows = [{"quantity": label, "baseline": getattr(b, key, None), "candidate": getattr(c, key, None),
              "ratio": None if key == "sparsity" else _ratio(getattr(c, key, None), getattr(b, key, None)),
              "share": key == "sparsity",  # a fraction: printed as a percentage, no ratio
-             "note": f"over {scope}" if key == "sparsity" and scope else None}
-            for key, label in fields]
+             "note": f"over {scope}" if key == "sparsity" and scope else
+                     getattr(c, "weight_format", None) if key == "weight_bits" else None}
+            for key, label in fields
+            if key not in optional or getattr(b, key, None) is not None or getattr(c, key, None) is not None]
     latency = []
     for lb in (b.latency if b else []):
         lc = next((x for x in (c.latency if c else []) if x.batch_size == lb.batch_size), None)

@@ -1,0 +1,478 @@
+"""lm-evaluation-harness per-sample files (``lm_eval --log_samples``) as the two runs of a release.
+
+The harness writes one ``samples_<task>_<date>.jsonl`` per task (``lm_eval/loggers/evaluation_tracker.py``); each
+line is one document: ``doc_id``, ``doc``, ``target``, ``arguments``, ``resps``, ``filtered_resps``, ``filter``,
+``metrics`` (the metric names), ``doc_hash``, ``prompt_hash``, ``target_hash`` and each per-sample metric merged in
+(``"acc": 1.0``; ``lm_eval/evaluator.py``, the ``log_samples`` block). For multiple-choice tasks each filtered
+response is one choice's ``[loglikelihood, is_greedy]`` and the prediction is the argmax of the log-likelihoods
+(``lm_eval/api/task.py``, ``process_results``), so the softmax over them is the model's confidence.
+
+Both runs are joined on (task, doc_id). A task or a document in one run only, or a ``doc_hash``, ``prompt_hash`` or
+``target_hash`` that differs (another dataset revision, few-shot seed or chat template), is bad input (exit 2) naming
+the task and the document: a paired comparison of different prompts would be meaningless.
+
+Files are parsed by pyarrow's JSON reader with an explicit schema (only the fields used); in the harness' layout
+``doc``, ``arguments`` and ``resps`` are cut away first and the choices' log-likelihoods go to numpy's number parser,
+so a line costs about the same whatever its prompt (``benchmarks/lm_eval.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import hashlib
+import io
+import json
+import os
+import re
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+
+from ..errors import InputError
+from ..evidence.accumulator import ranges
+from ..evidence.schema import FileRef
+from ..hashing import check_input_file
+from ..manifest import LmEvalSpec, Release
+
+#: the harness' file name: samples_<task>_<date_id>.jsonl, date_id = isoformat with ':' replaced by '-'
+SAMPLES_NAME = re.compile(r"^samples_(?P<task>.+)_(?P<date>\d{4}-\d{2}-\d{2}T[0-9.\-]+)\.jsonl$")
+#: the per-sample metrics tried, in order, when the manifest names none for a task
+METRIC_ORDER = ("acc", "exact_match")
+#: fields of a samples line that are not metric values
+_NOT_METRICS = {"doc_id", "doc", "target", "arguments", "resps", "filtered_resps", "filter", "metrics", "doc_hash",
+                "prompt_hash", "target_hash"}
+_HASHES = ("doc_hash", "prompt_hash", "target_hash")
+
+NO_SAMPLES = "no lm-eval samples files (samples_<task>_<date>.jsonl) at {path}"
+TWO_FILES = "task {task!r} has two samples files in this run: {first} and {second}; keep one"
+BAD_FILE = "not an lm-eval samples file ({problem})"
+MISSING_FIELD = "task {task!r} doc {doc}: no {field} (every line of a samples file needs it)"
+DUPLICATE_DOC = "task {task!r}: doc {doc} appears twice"
+TASK_ONE_RUN = "task {task!r} is in the {role} run only ({file}): both runs must evaluate the same tasks"
+DOC_ONE_RUN = "task {task!r}: doc {doc} is in the {role} run only: both runs must score the same documents"
+HASH_DIFFERS = ("task {task!r} doc {doc}: {field} differs between the runs ({why}): the two runs did not score the "
+                "same thing, so they cannot be compared")
+_HASH_WHY = {"doc_hash": "another dataset revision or split?", "prompt_hash": "another few-shot seed, num_fewshot "
+             "or chat template?", "target_hash": "another answer key?"}
+NO_METRIC = ("task {task!r}: no 0/1 per-sample metric to judge (metrics: {metrics}); name one in "
+             "lm_eval.metric, e.g. {{{task}: acc}}, or list the task in lm_eval.exclude")
+METRIC_MISSING = "task {task!r}: metric {metric!r} is not in the {role} run (metrics: {metrics})"
+NOT_BINARY = ("task {task!r} doc {doc}: {metric} is {value}, not 0 or 1: the gate judges per-sample correctness "
+              "(set lm_eval.metric to a 0/1 metric for this task)")
+ALL_EXCLUDED = "every task of the baseline run is excluded: nothing is left to judge"
+TWO_CAPABILITIES = "task {task!r} matches two capability groups, {first} and {second}: list it under one"
+
+#: MMLU subject -> category, as lm_eval/tasks/mmlu/_generate_configs.py tags them (task mmlu_<subject>, group
+#: mmlu_<category>)
+MMLU_SUBJECTS: dict[str, str] = {
+    **dict.fromkeys((
+        "abstract_algebra", "anatomy", "astronomy", "college_biology", "college_chemistry", "college_computer_science",
+        "college_mathematics", "college_physics", "computer_security", "conceptual_physics", "electrical_engineering",
+        "elementary_mathematics", "high_school_biology", "high_school_chemistry", "high_school_computer_science",
+        "high_school_mathematics", "high_school_physics", "high_school_statistics", "machine_learning"), "stem"),
+    **dict.fromkeys((
+        "formal_logic", "high_school_european_history", "high_school_us_history", "high_school_world_history",
+        "international_law", "jurisprudence", "logical_fallacies", "moral_disputes", "moral_scenarios", "philosophy",
+        "prehistory", "professional_law", "world_religions"), "humanities"),
+    **dict.fromkeys((
+        "econometrics", "high_school_geography", "high_school_government_and_politics", "high_school_macroeconomics",
+        "high_school_microeconomics", "high_school_psychology", "human_sexuality", "professional_psychology",
+        "public_relations", "security_studies", "sociology", "us_foreign_policy"), "social_sciences"),
+    **dict.fromkeys((
+        "business_ethics", "clinical_knowledge", "college_medicine", "global_facts", "human_aging", "management",
+        "marketing", "medical_genetics", "miscellaneous", "nutrition", "professional_accounting",
+        "professional_medicine", "virology"), "other"),
+}
+#: capability group -> task patterns, used when the manifest declares none (LLM-KICK's knowledge-intensive tasks
+#: apart from reasoning, reading comprehension and trustworthiness)
+DEFAULT_CAPABILITIES: dict[str, list[str]] = {
+    "knowledge": ["mmlu*", "arc_easy", "arc_challenge", "openbookqa", "triviaqa", "nq_open", "sciq", "webqs"],
+    "reasoning": ["hellaswag", "winogrande", "piqa", "siqa", "social_iqa", "copa", "gsm8k*", "mathqa", "logiqa*",
+                  "bbh*"],
+    "reading": ["boolq", "rte", "race", "squad*", "drop", "lambada*", "cb", "multirc", "record", "wic", "wsc*"],
+    "safety": ["truthfulqa*", "toxigen", "crows_pairs*", "bbq*", "winogender*"],
+}
+UNASSIGNED = "unassigned"
+
+
+@dataclass
+class Run:
+    """One task of one run, sorted by doc_id."""
+
+    task: str
+    file: FileRef
+    doc_id: np.ndarray
+    hashes: dict[str, pa.Array]
+    metrics: dict[str, np.ndarray]
+    confidence: np.ndarray | None  # multiple choice: the top choice's softmax probability
+
+
+@dataclass
+class TaskPair:
+    """One task of both runs, joined on doc_id."""
+
+    task: str
+    group: str
+    capability: str
+    metric: str
+    files: tuple[FileRef, FileRef]
+    doc_id: np.ndarray
+    correct: tuple[np.ndarray, np.ndarray]  # 0/1 per doc, baseline and candidate
+    confidence: tuple[np.ndarray, np.ndarray] | None  # multiple choice: top-choice softmax probability
+    hit: tuple[np.ndarray, np.ndarray] | None  # multiple choice: acc (argmax of the log-likelihoods is the gold)
+
+
+def samples_files(release: Release, role: str) -> dict[str, Path]:
+    """task -> its samples file: ``<role>.path`` is a folder (searched recursively) or a glob."""
+    spec = getattr(release.manifest, role)
+    field = f"{role}.path"
+    pattern = spec.path
+    base = Path(pattern) if Path(pattern).is_absolute() else release.folder / pattern
+    if any(c in pattern for c in "*?["):
+        anchor = Path(base.anchor) if base.is_absolute() else release.folder
+        found = sorted(anchor.glob(str(base.relative_to(anchor))))
+    elif base.is_dir():
+        found = sorted(base.rglob("samples_*.jsonl"))
+    else:
+        found = [base] if base.exists() else []
+    out: dict[str, Path] = {}
+    for path in found:
+        match = SAMPLES_NAME.match(path.name)
+        if match is None:
+            continue
+        check_input_file(path, named_in=release.path, field=field, root=release.folder)
+        task = match["task"]
+        if task in out:
+            raise InputError(release.path, field, TWO_FILES.format(task=task, first=out[task], second=path))
+        out[task] = path
+    if not out:
+        raise InputError(release.path, field, NO_SAMPLES.format(path=base))
+    return out
+
+
+def _first_line(raw: bytes, path: Path) -> dict[str, Any]:
+    end = raw.find(b"\n")
+    line = raw[: end if end >= 0 else len(raw)]  # not split: that would copy the whole file
+    try:
+        first = json.loads(line)
+    except ValueError as exc:
+        raise InputError(path, None, BAD_FILE.format(problem=f"line 1 is not JSON: {exc}")) from None
+    if not isinstance(first, dict):
+        raise InputError(path, None, BAD_FILE.format(problem="line 1 is not a JSON object"))
+    return first
+
+
+def _is_choice_pairs(value: Any) -> bool:
+    """A multiple-choice line's filtered_resps: one [loglikelihood, is_greedy] per choice."""
+    return (isinstance(value, list) and len(value) > 1 and all(
+        isinstance(r, list) and len(r) == 2 and isinstance(r[0], (int, float)) and isinstance(r[1], bool)
+        for r in value))
+
+
+#: where the harness' fields after the prompt and responses begin, and what follows filtered_resps (json.dumps'
+#: default separators)
+_TAIL = b', "filtered_resps": '
+_FILTER = b', "filter": '
+_HEAD = b'{"doc_id": '
+
+
+@dataclass
+class _Cut:
+    """The harness' layout, cut apart: each line's doc_id and fields from ``filter`` on (JSON lines), and each
+    line's ``filtered_resps`` text on its own."""
+
+    rows: bytes
+    responses: list[bytes]
+
+
+def _cut(raw: bytes) -> _Cut | None:
+    """Each line cut to its doc_id and its fields from ``filter`` on, skipping ``doc``, ``arguments`` and ``resps``
+    (the prompts: most of the bytes, none of them used), so reading costs the same whatever the prompt length;
+    ``filtered_resps`` is kept apart (multiple choice: read by :func:`_choice_lls`). The harness writes doc_id
+    first, then doc ... resps, filtered_resps, filter; a key sequence cannot occur inside a JSON string (its quotes
+    are escaped). None when a line has another layout: then every line is parsed whole."""
+    rows: list[bytes] = []
+    responses: list[bytes] = []
+    keep, respond = rows.extend, responses.append
+    for line in raw.split(b"\n"):
+        cut, tail = line.find(b", "), line.rfind(_TAIL)
+        end = line.find(_FILTER, tail) if tail > 0 else -1
+        if 0 < cut < tail < end and line.startswith(_HEAD):
+            keep((line[:cut], line[end:], b"\n"))
+            respond(line[tail + len(_TAIL):end])
+        elif line.strip():
+            return None
+    return _Cut(b"".join(rows), responses)
+
+
+def _choice_lls(responses: list[bytes]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Multiple choice: every line's ``[[loglikelihood, is_greedy], ...]`` -> (log-likelihoods, choices per line),
+    read by numpy's text parser (no JSON parser needed for numbers and booleans); None if the text is not that."""
+    counts = np.fromiter((r.count(b"], [") + 1 for r in responses), dtype=np.int64, count=len(responses))
+    text = b", ".join(responses).replace(b"false", b"0").replace(b"true", b"1").translate(None, b"[]")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy warns, and stops, where the text is not numbers
+        try:
+            flat = np.fromstring(text, sep=",")  # text mode: not the deprecated binary one
+        except (ValueError, DeprecationWarning):
+            return None
+    if len(flat) != 2 * int(counts.sum()) or not np.isin(flat[1::2], (0.0, 1.0)).all():
+        return None
+    return flat[0::2], counts
+
+
+def _parse(raw: bytes, fields: list[pa.Field], choice: bool) -> pa.Table:
+    """Parse with an explicit schema (only the fields used). Multiple choice, whole lines: each
+    ``[loglikelihood, is_greedy]`` must be one list type for the reader, so the booleans that end each pair become
+    numbers (the same text inside a string elsewhere stays valid JSON and is not read)."""
+    if choice:
+        raw = raw.replace(b"false]", b"0]").replace(b"true]", b"1]")
+    block = max(1 << 20, min(len(raw) + 1, 1 << 26))  # a line longer than a block cannot be parsed
+    return pj.read_json(io.BytesIO(raw), read_options=pj.ReadOptions(block_size=block),
+                        parse_options=pj.ParseOptions(explicit_schema=pa.schema(fields),
+                                                      unexpected_field_behavior="ignore"))
+
+
+def read_run(task: str, path: Path, folder: Path) -> Run:
+    """One samples file: doc ids, hashes, per-sample metric values and (multiple choice) the top-choice softmax."""
+    raw = path.read_bytes()
+    ref = FileRef(path=_shown(path, folder), sha256=hashlib.sha256(raw).hexdigest(), bytes=len(raw))
+    first = _first_line(raw, path)
+    names = first.get("metrics")
+    if not isinstance(names, list):
+        names = [k for k, v in first.items() if k not in _NOT_METRICS and isinstance(v, (int, float))]
+    names = [str(n) for n in names if n in first and isinstance(first[n], (int, float))]
+    choice = _is_choice_pairs(first.get("filtered_resps"))
+    fields = [pa.field("doc_id", pa.int64()), *(pa.field(h, pa.string()) for h in _HASHES)]
+    fields += [pa.field(n, pa.bool_() if isinstance(first[n], bool) else pa.float64()) for n in names]
+    table, lls = None, None
+    if (cut := _cut(raw)) is not None and (not choice or (lls := _choice_lls(cut.responses)) is not None):
+        with contextlib.suppress(pa.ArrowInvalid, pa.ArrowTypeError):  # not the harness' layout: parse it all
+            table = _parse(cut.rows, fields, False)
+    if table is None:
+        lls = None
+        if choice:
+            fields.append(pa.field("filtered_resps", pa.list_(pa.list_(pa.float64()))))
+        try:
+            table = _parse(raw, fields, choice)
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise InputError(path, None, BAD_FILE.format(problem=str(exc).splitlines()[0])) from None
+    if table.column("doc_id").null_count:
+        raise InputError(path, "doc_id", MISSING_FIELD.format(task=task, doc="?", field="doc_id"))
+    doc_id = table.column("doc_id").to_numpy()
+    ordered = bool(np.all(doc_id[1:] > doc_id[:-1]))  # the harness writes documents in order: nothing to sort
+    order = np.arange(len(doc_id)) if ordered else np.argsort(doc_id, kind="stable")
+    doc_id = doc_id[order]
+    if len(doc_id) > 1 and (dup := np.flatnonzero(doc_id[1:] == doc_id[:-1])).size:
+        raise InputError(path, "doc_id", DUPLICATE_DOC.format(task=task, doc=int(doc_id[dup[0]])))
+    take = pa.array(order)
+    columns = {name: table.column(name).combine_chunks() if ordered else table.column(name).combine_chunks().take(take)
+               for name in table.column_names}
+    for name in (*_HASHES, *names):
+        col = columns[name]
+        if col.null_count and name != "target_hash":
+            missing = int(doc_id[np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0]])
+            raise InputError(path, name, MISSING_FIELD.format(task=task, doc=missing, field=name))
+    hashes = {h: columns[h] for h in _HASHES}
+    metrics = {n: columns[n].to_numpy(zero_copy_only=False).astype(np.float64) for n in names}
+    confidence = None
+    if choice:
+        if lls is None:  # whole lines: filtered_resps is a column, already in doc_id order
+            values, counts = _pairs(columns["filtered_resps"], path)
+        else:
+            values, counts = lls
+            if not ordered:  # back in doc_id order: the responses were read in file order
+                starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+                counts = counts[order]
+                values = values[ranges(starts[order], starts[order] + counts)]
+        confidence = _top_choice(values, counts, path)
+    return Run(task, ref, doc_id, hashes, metrics, confidence)
+
+
+def _pairs(column: pa.Array, path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Whole-line parse: the log-likelihoods (first of each pair) and the choices per line, in doc_id order."""
+    pairs = column.flatten()
+    if column.null_count or pairs.null_count or not (pc.list_value_length(pairs).to_numpy() == 2).all():
+        raise InputError(path, "filtered_resps", BAD_FILE.format(
+            problem="a multiple-choice line's filtered_resps must be one [loglikelihood, is_greedy] per choice"))
+    return pairs.flatten().to_numpy()[0::2], pc.list_value_length(column).to_numpy().astype(np.int64)
+
+
+def _top_choice(lls: np.ndarray, counts: np.ndarray, path: Path) -> np.ndarray:
+    """Each row's largest softmax probability over its choices' log-likelihoods."""
+    if (counts < 1).any() or not np.isfinite(lls).all():
+        raise InputError(path, "filtered_resps", BAD_FILE.format(problem="a log-likelihood is missing or not finite"))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    top = np.maximum.reduceat(lls, starts)
+    total = np.add.reduceat(np.exp(lls - np.repeat(top, counts)), starts)
+    return 1.0 / total  # exp(top - top) / sum exp(ll - top)
+
+
+def _shown(path: Path, folder: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(folder.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _match(task: str, patterns: list[str]) -> bool:
+    return any(fnmatch.fnmatchcase(task, p) for p in patterns)
+
+
+def group_of(task: str, spec: LmEvalSpec) -> str:
+    """The harness group of ``task``: a declared one, else MMLU's category (mmlu_<subject> -> mmlu_<category>),
+    else the task itself (a task outside any group is its own)."""
+    for group, patterns in spec.groups.items():
+        if _match(task, patterns):
+            return group
+    if task.startswith("mmlu_"):
+        for subject, category in MMLU_SUBJECTS.items():
+            if task == f"mmlu_{subject}" or task.endswith(f"_{subject}"):
+                return f"mmlu_{category}"
+    return task
+
+
+def capability_of(task: str, spec: LmEvalSpec, where: Path) -> str:
+    """The capability group of ``task`` (declared, else the built-in map); a task in two groups is bad input."""
+    groups = spec.capabilities if spec.capabilities is not None else DEFAULT_CAPABILITIES
+    hits = [name for name, patterns in groups.items() if _match(task, patterns)]
+    if len(hits) > 1:
+        raise InputError(where, "lm_eval.capabilities", TWO_CAPABILITIES.format(task=task, first=hits[0],
+                                                                               second=hits[1]))
+    return hits[0] if hits else UNASSIGNED
+
+
+def _metric(task: str, spec: LmEvalSpec, runs: tuple[Run, Run], where: Path) -> str:
+    """The per-sample metric judged for ``task``: declared, else acc, else exact_match, else the only 0/1 one."""
+    declared = next((m for p, m in spec.metric.items() if fnmatch.fnmatchcase(task, p)), None)
+    if declared is not None:
+        for role, run in zip(("baseline", "candidate"), runs):
+            if declared not in run.metrics:
+                raise InputError(run.file.path, declared, METRIC_MISSING.format(
+                    task=task, metric=declared, role=role, metrics=", ".join(run.metrics) or "none"))
+        return declared
+    shared = [m for m in runs[0].metrics if m in runs[1].metrics]
+    for name in METRIC_ORDER:
+        if name in shared:
+            return name
+    binary = [m for m in shared if all(np.isin(r.metrics[m], (0.0, 1.0)).all() for r in runs)]
+    if len(binary) == 1:
+        return binary[0]
+    raise InputError(where, "lm_eval.metric", NO_METRIC.format(task=task, metrics=", ".join(shared) or "none"))
+
+
+def _join(task: str, runs: tuple[Run, Run]) -> None:
+    """Refuse documents in one run only and differing hashes, naming the task and the first such document."""
+    base, cand = runs
+    if len(base.doc_id) != len(cand.doc_id) or not np.array_equal(base.doc_id, cand.doc_id):
+        for role, run, other in (("baseline", base, cand), ("candidate", cand, base)):
+            only = np.setdiff1d(run.doc_id, other.doc_id)
+            if only.size:
+                raise InputError(run.file.path, "doc_id", DOC_ONE_RUN.format(task=task, doc=int(only[0]), role=role))
+    for name in _HASHES:
+        b, c = base.hashes[name], cand.hashes[name]
+        if name == "target_hash" and (b.null_count or c.null_count):
+            continue  # older harness versions write no target_hash
+        differs = pc.not_equal(b, c).to_numpy(zero_copy_only=False)
+        if differs.any():
+            doc = int(base.doc_id[np.flatnonzero(differs)[0]])
+            raise InputError(cand.file.path, name, HASH_DIFFERS.format(task=task, doc=doc, field=name,
+                                                                      why=_HASH_WHY[name]))
+
+
+def excluded_tasks(release: Release) -> list[str]:
+    """The tasks of either run that ``lm_eval.exclude`` leaves out (not read, not judged)."""
+    spec = release.manifest.lm_eval or LmEvalSpec()
+    found = {t for role in ("baseline", "candidate") for t in samples_files(release, role)}
+    return sorted(t for t in found if _match(t, spec.exclude))
+
+
+def load_pairs(release: Release) -> list[TaskPair]:
+    """Both runs read and joined, one entry per task (sorted by task name); excluded tasks are left out."""
+    spec = release.manifest.lm_eval or LmEvalSpec()
+    files = {role: {t: p for t, p in samples_files(release, role).items() if not _match(t, spec.exclude)}
+             for role in ("baseline", "candidate")}
+    if not files["baseline"]:
+        raise InputError(release.path, "lm_eval.exclude", ALL_EXCLUDED)
+    for role, other in (("baseline", "candidate"), ("candidate", "baseline")):
+        if only := sorted(set(files[role]) - set(files[other])):
+            raise InputError(release.path, f"{other}.path", TASK_ONE_RUN.format(task=only[0], role=role,
+                                                                               file=files[role][only[0]]))
+    tasks = sorted(files["baseline"])
+    # threads: parsing (pyarrow) and hashing release the GIL, so files are read side by side
+    with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
+        read = {(role, task): pool.submit(read_run, task, files[role][task], release.folder)
+                for task in tasks for role in ("baseline", "candidate")}
+        # in order, so the first bad file named is the same on every run
+        done = {key: future.result() for key, future in read.items()}
+    pairs = []
+    for task in tasks:
+        runs = (done["baseline", task], done["candidate", task])
+        _join(task, runs)
+        metric = _metric(task, spec, runs, release.path)
+        correct = []
+        for run in runs:
+            values = run.metrics[metric]
+            if (bad := np.flatnonzero((values != 0.0) & (values != 1.0))).size:
+                raise InputError(run.file.path, metric, NOT_BINARY.format(
+                    task=task, doc=int(run.doc_id[bad[0]]), metric=metric, value=values[bad[0]]))
+            correct.append(values.astype(np.int8))
+        both_mc = runs[0].confidence is not None and runs[1].confidence is not None
+        conf = (runs[0].confidence, runs[1].confidence) if both_mc else None
+        hit = (tuple(r.metrics["acc"].astype(np.int8) for r in runs)
+               if both_mc and all("acc" in r.metrics and np.isin(r.metrics["acc"], (0.0, 1.0)).all() for r in runs)
+               else None)
+        pairs.append(TaskPair(task=task, group=group_of(task, spec), capability=capability_of(task, spec,
+                                                                                              release.path),
+                              metric=metric, files=(runs[0].file, runs[1].file), doc_id=runs[0].doc_id,
+                              correct=(correct[0], correct[1]),
+                              confidence=conf if hit is not None else None,  # type: ignore[arg-type]
+                              hit=hit))  # type: ignore[arg-type]
+    return pairs
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def choice_line(doc_id: int, doc: dict[str, Any], context: str, choices: list[str], gold: int,
+                lls: list[float]) -> dict[str, Any]:
+    """One multiple-choice line as the harness logs it (for tests, examples and benchmarks): acc is the argmax of
+    the log-likelihoods, acc_norm the argmax per character of the choice."""
+    top = int(np.argmax(lls))
+    norm = int(np.argmax([ll / max(len(c), 1) for ll, c in zip(lls, choices)]))
+    pairs = [[float(ll), i == top] for i, ll in enumerate(lls)]
+    return {
+        "doc_id": doc_id, "doc": doc, "target": gold,
+        "arguments": [[context, f" {c}"] for c in choices],
+        "resps": [[p] for p in pairs], "filtered_resps": pairs, "filter": "none", "metrics": ["acc", "acc_norm"],
+        "doc_hash": _hash(json.dumps(doc, indent=2, ensure_ascii=False)), "prompt_hash": _hash(context),
+        "target_hash": _hash(str(gold)), "acc": float(top == gold), "acc_norm": float(norm == gold),
+    }
+
+
+def generation_line(doc_id: int, doc: dict[str, Any], prompt: str, target: str, answer: str) -> dict[str, Any]:
+    """One generate_until line (exact_match), as the harness logs it."""
+    return {
+        "doc_id": doc_id, "doc": doc, "target": target, "arguments": [[prompt, {"until": ["\n\n"]}]],
+        "resps": [[answer]], "filtered_resps": [answer], "filter": "strict-match", "metrics": ["exact_match"],
+        "doc_hash": _hash(json.dumps(doc, indent=2, ensure_ascii=False)), "prompt_hash": _hash(prompt),
+        "target_hash": _hash(str(target)), "exact_match": float(answer.strip() == target.strip()),
+    }
+
+
+def write_samples(folder: Path, task: str, lines: list[dict[str, Any]],
+                  date_id: str = "2026-06-01T12-00-00.000000") -> Path:
+    """``folder/samples_<task>_<date_id>.jsonl``, one JSON object per line (the harness' file name and layout)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"samples_{task}_{date_id}.jsonl"
+    path.write_text("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines), encoding="utf-8")
+    return path

@@ -72,3 +72,19 @@ def test_bad_input_still_prints_json_and_writes_the_job_summary(tmp_path, capsys
     assert doc["file"] == str(manifest) and doc["error"] in err
     written = summary.read_text()
     assert "stopped (exit 2)" in written and "bad input" in written and str(manifest) in written
+
+
+def test_a_ci_log_gets_a_findings_list_that_fits_120_columns_without_split_words():
+    from rich.console import Console
+
+    from governance.render.console import LOG_WIDTH, ConsoleSummary
+
+    verdict = _verdict(RULES)
+    result = Result(evidence(OVERALL_B, OVERALL_C), verdict, Outputs(files={}, out=Path("o")))
+    text = ConsoleSummary(console=Console(force_terminal=False, width=80)).render(result)
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= LOG_WIDTH
+    words = {w for f in verdict.findings for w in f.message.split()}
+    assert all(w in words or not w.isalpha() for line in lines if line.startswith("    ") for w in line.split())
+    assert lines[-1].startswith(result.decision_line) and "B-1  FAIL  [block]" in text
+    assert len(lines) < 4 * len(verdict.findings) + 4  # a few lines per rule, not a folded table

@@ -36,8 +36,9 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 NAMES = ["evidence.json", "verdict.json", "junit.xml", "governance.sarif", "model_card.md"]
 #: the run summaries (governance/render/summary.py), pinned the same way: the console table at a fixed width
 #: without colour, the GitHub job summary, and ``--json``
-SUMMARIES = {"console.txt": lambda: ConsoleSummary(console=_plain_console()), "job_summary.md": JobSummary,
-             "summary.json": JsonSummary}
+SUMMARIES = {"console.txt": lambda: ConsoleSummary(console=_plain_console(terminal=True)),
+             "console_log.txt": lambda: ConsoleSummary(console=_plain_console(terminal=False)),
+             "job_summary.md": JobSummary, "summary.json": JsonSummary}
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 TODAY = date(2026, 11, 25)
 #: placeholders for what differs between runs and machines
@@ -86,10 +87,11 @@ def _release(d: Path) -> Path:
     })
 
 
-def _plain_console() -> Any:
+def _plain_console(terminal: bool) -> Any:
+    """A terminal 120 columns wide without colour (the table), or a CI log (not a terminal: the findings list)."""
     from rich.console import Console
 
-    return Console(width=120, color_system=None, force_terminal=False, highlight=False)
+    return Console(width=120, color_system=None, force_terminal=terminal, highlight=False)
 
 
 def _scrub(value: Any) -> Any:

@@ -96,6 +96,65 @@ def guess_columns(columns: list[str]) -> tuple[str, list[str]]:
     return target, sensitive
 
 
+#: more distinct target values than this is a regression target (or a column that is not a label)
+MAX_CLASSES = 1000
+#: labels taken as the positive class of a binary target, in this order of preference (compared as text)
+POSITIVE_NAMES = ("1", "1.0", "true", "yes", "y", "positive", "pos", ">50k", "default", "churn", "fraud")
+
+
+@dataclass(frozen=True)
+class TargetProfile:
+    """What the target column says about the task: its kind and (classification) its labels, sorted as
+    scikit-learn orders ``classes_``."""
+
+    task: str  # binary_classification | multiclass_classification | regression | unknown
+    labels: tuple[Any, ...] = ()
+    note: str = ""
+
+
+def _label(value: Any) -> Any:
+    """A label as the manifest writes it: integral floats (CSV widens integers) back to int, the rest as read."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def target_profile(path: Path, target: str) -> TargetProfile:
+    """Stream the target column once (bounded: stops counting past ``MAX_CLASSES`` distinct values) and say which
+    task it fits: two labels binary, up to ``MAX_CLASSES`` labels multiclass, non-integral numbers or more labels
+    regression."""
+    from .evidence.tables import column_names, iter_tables
+
+    if target not in column_names(path):
+        return TargetProfile("unknown", note=f"no column {target!r} in the data: name the target column")
+    seen: set[Any] = set()
+    numeric, integral = True, True
+    for table in iter_tables(path, [target], 65536):
+        col = table.column(0)
+        for value in col.drop_null().unique().to_pylist():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                numeric = False
+            elif isinstance(value, float) and not value.is_integer():
+                integral = False
+            seen.add(value)
+        if len(seen) > MAX_CLASSES or (numeric and not integral and len(seen) > 20):
+            return TargetProfile("regression", note="a number with many distinct values: a regression target")
+    labels = tuple(sorted({_label(v) for v in seen}, key=lambda v: (str(type(v)), v)))
+    if numeric and not integral:
+        return TargetProfile("regression", note="non-integral numbers: a regression target")
+    if len(labels) == 2:
+        return TargetProfile("binary_classification", labels)
+    if len(labels) > 2:
+        return TargetProfile("multiclass_classification", labels)
+    return TargetProfile("unknown", labels, note=f"the target has {len(labels)} distinct value(s): is it the label?")
+
+
+def positive_label(labels: tuple[Any, ...]) -> Any:
+    """The label most likely meant as positive: a conventional name (1, true, yes, ...), else the last sorted."""
+    by_text = {str(v).strip().lower(): v for v in labels}
+    return next((by_text[n] for n in POSITIVE_NAMES if n in by_text), labels[-1])
+
+
 def _untrusted_types(path: Path) -> list[str]:
     try:
         import skops.io as sio
@@ -142,24 +201,42 @@ def release_file(folder: Path, name: str, inputs: Inputs, columns: list[str] | N
     from .manifest import load_manifest
 
     target, sensitive = guess_columns(columns) if columns else ("label", [])
+    profile = target_profile(inputs.data, target) if inputs.data is not None and columns else TargetProfile("unknown")
     candidate_rel = _rel(inputs.candidate, folder) if inputs.candidate is not None else "pruned.skops"
     baseline, b_notes = _model("baseline", inputs.baseline, folder, "the model in production today")
     candidate, c_notes = _model("candidate", inputs.candidate, folder, "the pruned model that would replace it")
+    task = profile.task if profile.task != "unknown" else "binary_classification"
+    head: dict[str, Any] = {"name": name, "version": "0.1.0", "task": task}
+    task_note = (f"inferred from the target's values ({profile.note or f'{len(profile.labels)} labels'}): check it"
+                 if profile.task != "unknown" else
+                 f"TODO: check it{' (' + profile.note + ')' if profile.note else ''}; or multiclass_classification "
+                 f"(with classes:) or regression")
+    label_notes: dict[KeyPath, str] = {}
+    if task == "binary_classification":
+        head["positive_label"] = positive_label(profile.labels) if profile.labels else 1
+        label_notes[("positive_label",)] = ("guessed among the target's labels " + str(list(profile.labels)) +
+                                            ": the label of the positive class" if profile.labels else
+                                            "TODO: the label of the positive class")
+    elif task == "multiclass_classification":
+        head["classes"] = list(profile.labels)
+        label_notes[("classes",)] = ("the target's labels, sorted as scikit-learn orders classes_: they must be in "
+                                     "the models' output order (check model.classes_)")
     data = {
-        "name": name, "version": "0.1.0", "task": "binary_classification", "positive_label": 1,
+        **head,
         "baseline": baseline, "candidate": candidate,
         "data": {"path": _rel(inputs.data, folder) if inputs.data is not None else "eval.csv",
                  "target": target, "sensitive": sensitive},
         "policy": "policy.yaml", "card": "card.yaml", "provenance": "provenance.yaml",
     }
     inline = {
-        ("task",): "or multiclass_classification",
-        ("positive_label",): "binary only: the label of the positive class",
+        ("task",): task_note,
+        **label_notes,
         ("data",): "evaluation rows the models never saw in training",
         ("data", "target"): "guessed from the column names: check it" if columns else
                              "TODO: the column with the true label",
         ("data", "sensitive"): ("guessed from the column names: check them" if columns and sensitive else
-                                "TODO: columns of groups to slice by (not model inputs)"),
+                                "TODO: columns of groups to slice by (not model inputs); with none, the pack's "
+                                "slice and fairness rules are not judged, and they block"),
         ("policy",): "the NIST AI RMF pack, with your team's changes",
         ("card",): "model-card facts: what a measurement cannot know",
         ("provenance",): "where the data and the models came from",

@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import os
 import sys
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -166,20 +167,64 @@ def _warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
+class _Bar:
+    """Progress on a terminal: the phase, rows scored of the total (when the file states it), elapsed, ETA."""
+
+    def __init__(self, bar: Any) -> None:
+        self.bar, self.task = bar, bar.add_task("starting", total=None)
+
+    def __call__(self, rows: int) -> None:
+        self.bar.update(self.task, completed=rows)
+
+    def phase(self, name: str, total: int | None = None) -> None:
+        """A task per phase (rich keeps a task's total once set): the last one shown, its total or none."""
+        self.bar.update(self.task, visible=False)
+        self.task = self.bar.add_task(name, total=total)
+
+
+class _LogLines:
+    """Progress in a CI log (not a terminal): one line per phase with the time so far, no redrawing. On stdout,
+    before the findings, so stderr keeps exactly one line when the gate stops on bad input."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.rows = 0
+
+    def __call__(self, rows: int) -> None:
+        self.rows = rows
+
+    def phase(self, name: str, total: int | None = None) -> None:
+        done = f" ({self.rows:,} rows scored)" if self.rows else ""  # said once, after the scoring pass
+        of = f" ({total:,} rows)" if total else ""
+        self.rows = 0
+        print(f"[{time.perf_counter() - self.start:6.1f}s] {name}{of}{done}", flush=True)
+
+
 @contextlib.contextmanager
 def _progress_bar(quiet: bool) -> Iterator[Callable[[int], None] | None]:
-    """A rich progress line on stderr while rows are scored, when stderr is a terminal."""
+    """Progress on stderr: a rich bar with phases and an ETA on a terminal, one line per phase in a log."""
     from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     console = Console(stderr=True)
-    if quiet or not console.is_terminal:
+    if quiet:
         yield None
         return
-    with Progress(SpinnerColumn(), TextColumn("scoring rows: {task.completed:,}"), TimeElapsedColumn(),
-                  console=console, transient=True) as bar:
-        task = bar.add_task("score", total=None)
-        yield lambda rows: bar.update(task, completed=rows)
+    if not console.is_terminal:
+        yield _LogLines()
+        return
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console,
+                  transient=True) as bar:
+        yield _Bar(bar)
 
 
 def _report(result: Result, args: argparse.Namespace) -> int:
@@ -228,7 +273,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from .gate import CheckOptions, check
 
     options = CheckOptions(policy=args.policy, trust_pickle=args.trust_pickle, device=args.device,
-                           templates=args.templates, progress=lambda: _progress_bar(args.quiet),
+                           templates=args.templates, progress=lambda: _progress_bar(args.quiet or args.json),
                            engine=args.engine, scheduler=args.scheduler, workers=args.workers, **_options(args))
     return _report(check(args.manifest, out=args.out, options=options), args)
 

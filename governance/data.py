@@ -202,6 +202,15 @@ class DataSource:
         # and the leakage columns, are converted per chunk by ``typed``, so one read serves every user.
         yield from csv_batches(self.path, self.names, {c: pa.string() for c in self.names})
 
+    @property
+    def total_rows(self) -> int | None:
+        """The row count when the file states it (a Parquet footer), else None (a CSV is not read twice)."""
+        if self.format != "parquet":
+            return None
+        from .evidence.tables import open_parquet
+
+        return int(open_parquet(self.path).metadata.num_rows)
+
     def chunks(self, extra: Sequence[str] = ()) -> Iterator[Chunk]:
         """The data, once, in chunks of ``chunk_rows``; ``extra`` names further (Parquet) columns to read for the
         other users of the stream (CSV: every column is read anyway)."""

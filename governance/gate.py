@@ -25,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 from .card import CARD_NOT_FOUND
 from .errors import InputError
 from .findings import ExitCode, Finding, Verdict, decision_line, exit_code
+from .progress import DECIDING, DOCUMENTS, LOADING, phase
 
 if TYPE_CHECKING:
     from .card import CardFacts
@@ -170,19 +171,22 @@ def _check(manifest: Path, out: Path | None, options: CheckOptions) -> Result:
     _require_compatible(policy, policy_path, release.manifest.data.sensitive, release.manifest.task)
     waivers = _waivers_and_key(options, policy)
     progress = options.progress() if options.progress is not None else contextlib.nullcontext(None)
-    with progress as tick:
+    with progress as tick:  # phases after the scoring pass too, so nothing sits still without saying why
+        phase(tick, LOADING)
         evidence = collect(release, trust_pickle=options.trust_pickle, device=options.device, progress=tick,
                            engine=_engine(options))
-    for w in evidence.warnings:
-        warn(w)
-    verdict = decide(policy, evidence, options.today or date.today(), waivers)
-    provenance = release.folder / release.manifest.provenance if release.manifest.provenance else None
-    verdict = _recorded(verdict, evidence, policy_path, {"manifest": release.path, "card": card_path,
-                                                        "provenance": provenance, "waivers": options.waivers,
-                                                        **release_inputs(release, evidence)},
-                        options.sarif_root, manifest=release.path)
-    ctx = RenderContext(evidence, verdict, card=card, card_file=card_file, templates=options.templates)
-    files = _render_documents(ctx, warn)
+        for w in evidence.warnings:
+            warn(w)
+        phase(tick, DECIDING)
+        verdict = decide(policy, evidence, options.today or date.today(), waivers)
+        provenance = release.folder / release.manifest.provenance if release.manifest.provenance else None
+        verdict = _recorded(verdict, evidence, policy_path, {"manifest": release.path, "card": card_path,
+                                                            "provenance": provenance, "waivers": options.waivers,
+                                                            **release_inputs(release, evidence)},
+                            options.sarif_root, manifest=release.path)
+        ctx = RenderContext(evidence, verdict, card=card, card_file=card_file, templates=options.templates)
+        phase(tick, DOCUMENTS)
+        files = _render_documents(ctx, warn)
     return Result(evidence, verdict, _publish(files, out, options.sign_key), tuple(warn.seen))
 
 

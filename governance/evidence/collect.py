@@ -18,6 +18,7 @@ from ..errors import InputError
 from ..hashing import digests_reused, file_ref
 from ..manifest import Release
 from ..metrics import METRICS, class_fairness_gaps, fairness_gaps, worst_class_gaps
+from ..progress import INTERVALS, SCORING, TIMING, phase
 from .accumulator import Accumulator
 from .bootstrap import COUNT_METHOD, COUNT_METRICS, METHOD, SliceRef, interval, resample_metrics
 from .efficiency import measure_efficiency
@@ -267,6 +268,7 @@ def _collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu
         return _probabilities(raw, classes, positive, paths[role], offset)
 
     rows = 0
+    phase(progress, SCORING, source.total_rows)
     merged = engine.fold(release, acc, classes, positive, paths) if engine is not None else None
     for chunk in source.chunks(facts.columns):
         if merged is None:
@@ -291,7 +293,9 @@ def _collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu
         acc, rows = merged, merged.rows
     for adapter in adapters.values():
         adapter.finish(rows)
+    phase(progress, TIMING)
     efficiency = measure_efficiency(adapters, paths, sample, ev.latency, device)
+    phase(progress, INTERVALS)
     robustness, notes = None, []
     if rob is not None and rob.skipped:
         notes.append(rob.skipped)  # e.g. the predictions format cannot be re-scored: loud, rules will error

@@ -49,3 +49,12 @@ def test_group_drop_decided_on_the_bound_fails_without_intervals_loudly():
     f = one({"kind": "group_drop", "by": ["capability"], "slices": ["knowledge"], "max_drop": 0.05,
              "decide_on": "bound"}, _ev())
     assert f.status == Status.ERROR  # no intervals in this evidence: an error (it blocks), never a pass
+
+
+def test_the_report_shows_a_group_drops_observed_value_limit_and_margin():
+    from governance.render.view.findings import finding_view
+
+    f = one({"kind": "group_drop", "by": ["capability"], "slices": ["knowledge"], "max_drop": 0.01}, _ev())
+    view = finding_view(f)
+    assert view["numeric"] and view["observed"] == f.observed and view["threshold"] == 0.01
+    assert view["margin_text"].endswith(("past the limit", "inside the limit"))

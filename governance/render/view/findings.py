@@ -11,7 +11,7 @@ from .common import missing
 #: (sign-offs, documentation, provenance, personal data) count problems, and "1.0000 past the limit" would not
 NUMERIC_KINDS = frozenset({"metric_drop", "metric_floor", "metric_ceiling", "slice_metric_drop", "fairness_gap",
                            "agreement", "calibration", "robustness_drop", "efficiency", "leakage",
-                           "distinct_models"})
+                           "distinct_models", "group_drop"})
 NO_MARGIN = "—"
 VERDICT_WORD = {"pass": "SHIP", "blocked": "BLOCKED"}
 

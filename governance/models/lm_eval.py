@@ -25,7 +25,6 @@ import io
 import json
 import os
 import re
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +36,6 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from ..errors import InputError
-from ..evidence.accumulator import ranges
 from ..evidence.schema import FileRef
 from ..hashing import check_input_file
 from ..manifest import LmEvalSpec, Release
@@ -177,56 +175,50 @@ def _is_choice_pairs(value: Any) -> bool:
         for r in value))
 
 
-#: where the harness' fields after the prompt and responses begin, and what follows filtered_resps (json.dumps'
-#: default separators)
+#: where the harness' responses begin (json.dumps' default separators) and how each line starts
 _TAIL = b', "filtered_resps": '
-_FILTER = b', "filter": '
 _HEAD = b'{"doc_id": '
 
 
-@dataclass
-class _Cut:
-    """The harness' layout, cut apart: each line's doc_id and fields from ``filter`` on (JSON lines), and each
-    line's ``filtered_resps`` text on its own."""
-
-    rows: bytes
-    responses: list[bytes]
-
-
-def _cut(raw: bytes) -> _Cut | None:
-    """Each line cut to its doc_id and its fields from ``filter`` on, skipping ``doc``, ``arguments`` and ``resps``
-    (the prompts: most of the bytes, none of them used), so reading costs the same whatever the prompt length;
-    ``filtered_resps`` is kept apart (multiple choice: read by :func:`_choice_lls`). The harness writes doc_id
-    first, then doc ... resps, filtered_resps, filter; a key sequence cannot occur inside a JSON string (its quotes
-    are escaped). None when a line has another layout: then every line is parsed whole."""
-    rows: list[bytes] = []
-    responses: list[bytes] = []
-    keep, respond = rows.extend, responses.append
-    for line in raw.split(b"\n"):
-        cut, tail = line.find(b", "), line.rfind(_TAIL)
-        end = line.find(_FILTER, tail) if tail > 0 else -1
-        if 0 < cut < tail < end and line.startswith(_HEAD):
-            keep((line[:cut], line[end:], b"\n"))
-            respond(line[tail + len(_TAIL):end])
-        elif line.strip():
+def _cut(raw: bytes) -> bytes | None:
+    """Every line cut to its doc_id and its fields from ``filtered_resps`` on, skipping ``doc``, ``arguments`` and
+    ``resps`` (the prompts: most of the bytes, none of them used), so reading costs the same whatever the prompt
+    length. Vectorised over the whole file (numpy for line bounds and the doc_id's digits, one C-level search for
+    the responses' key), with no Python loop per line. The harness writes doc_id first, then doc ... resps,
+    filtered_resps, filter; a key sequence cannot occur inside a JSON string (its quotes are escaped), and the
+    last occurrence on a line is taken. None when a line has another layout: then every line is parsed whole."""
+    arr = np.frombuffer(raw, dtype=np.uint8)
+    ends = np.flatnonzero(arr == 10)
+    if raw and raw[-1:] != b"\n":
+        ends = np.append(ends, len(raw))
+    starts = np.concatenate([[0], ends[:-1] + 1]).astype(np.int64)
+    filled = ends > starts
+    if not filled.all():  # blank lines are allowed (a trailing one above all); nothing else may be empty
+        if any(raw[s:e].strip() for s, e in zip(starts[~filled], ends[~filled])):
             return None
-    return _Cut(b"".join(rows), responses)
-
-
-def _choice_lls(responses: list[bytes]) -> tuple[np.ndarray, np.ndarray] | None:
-    """Multiple choice: every line's ``[[loglikelihood, is_greedy], ...]`` -> (log-likelihoods, choices per line),
-    read by numpy's text parser (no JSON parser needed for numbers and booleans); None if the text is not that."""
-    counts = np.fromiter((r.count(b"], [") + 1 for r in responses), dtype=np.int64, count=len(responses))
-    text = b", ".join(responses).replace(b"false", b"0").replace(b"true", b"1").translate(None, b"[]")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # numpy warns, and stops, where the text is not numbers
-        try:
-            flat = np.fromstring(text, sep=",")  # text mode: not the deprecated binary one
-        except (ValueError, DeprecationWarning):
-            return None
-    if len(flat) != 2 * int(counts.sum()) or not np.isin(flat[1::2], (0.0, 1.0)).all():
+        starts, ends = starts[filled], ends[filled]
+    head = np.frombuffer(_HEAD, dtype=np.uint8)
+    window = starts[:, None] + len(head) + np.arange(21)  # '{"doc_id": ', then at most 20 digits and a sign
+    if not len(starts) or (window[:, -1] >= len(arr)).any():
         return None
-    return flat[0::2], counts
+    if not (arr[starts[:, None] + np.arange(len(head))] == head).all():
+        return None
+    chars = arr[window]
+    head_end = starts + len(head) + np.argmin(((chars >= 48) & (chars <= 57)) | (chars == 45), axis=1)
+    if not (arr[head_end] == 44).all():  # a ',' follows the doc_id
+        return None
+    tails = np.fromiter((m.start() for m in re.finditer(re.escape(_TAIL), raw)), dtype=np.int64)
+    last = np.searchsorted(tails, ends) - 1  # the last occurrence before each line's end
+    if (last < 0).any() or (tails[np.maximum(last, 0)] <= head_end).any():
+        return None
+    # keep [start, head_end) and [tail, end of line], newline included: +1 where a kept span opens, -1 where it
+    # closes, and a running sum marks the kept bytes (spans never overlap)
+    marks = np.zeros(len(arr) + 1, dtype=np.int8)
+    marks[starts] += 1
+    marks[head_end] -= 1
+    marks[tails[last]] += 1
+    marks[np.minimum(ends + 1, len(arr))] -= 1
+    return arr[np.cumsum(marks[:-1], dtype=np.int8) > 0].tobytes()
 
 
 def _parse(raw: bytes, fields: list[pa.Field], choice: bool) -> pa.Table:
@@ -235,8 +227,12 @@ def _parse(raw: bytes, fields: list[pa.Field], choice: bool) -> pa.Table:
     numbers (the same text inside a string elsewhere stays valid JSON and is not read)."""
     if choice:
         raw = raw.replace(b"false]", b"0]").replace(b"true]", b"1]")
-    block = max(1 << 20, min(len(raw) + 1, 1 << 26))  # a line longer than a block cannot be parsed
-    return pj.read_json(io.BytesIO(raw), read_options=pj.ReadOptions(block_size=block),
+    # blocks of ~1 MiB are parsed on every core; a line longer than a block cannot be parsed, so a block holds
+    # at least the longest line (one vectorised scan for newlines)
+    ends = np.flatnonzero(np.frombuffer(raw, dtype=np.uint8) == 10)
+    longest = int(np.diff(ends, prepend=-1).max()) if ends.size else 0
+    block = max(1 << 20, 2 * max(longest, len(raw) - 1 - (int(ends[-1]) if ends.size else -1)) + 2)
+    return pj.read_json(io.BytesIO(raw), read_options=pj.ReadOptions(block_size=block, use_threads=True),
                         parse_options=pj.ParseOptions(explicit_schema=pa.schema(fields),
                                                       unexpected_field_behavior="ignore"))
 
@@ -253,14 +249,13 @@ def read_run(task: str, path: Path, folder: Path) -> Run:
     choice = _is_choice_pairs(first.get("filtered_resps"))
     fields = [pa.field("doc_id", pa.int64()), *(pa.field(h, pa.string()) for h in _HASHES)]
     fields += [pa.field(n, pa.bool_() if isinstance(first[n], bool) else pa.float64()) for n in names]
-    table, lls = None, None
-    if (cut := _cut(raw)) is not None and (not choice or (lls := _choice_lls(cut.responses)) is not None):
+    if choice:
+        fields.append(pa.field("filtered_resps", pa.list_(pa.list_(pa.float64()))))
+    table = None
+    if (rows := _cut(raw)) is not None:
         with contextlib.suppress(pa.ArrowInvalid, pa.ArrowTypeError):  # not the harness' layout: parse it all
-            table = _parse(cut.rows, fields, False)
+            table = _parse(rows, fields, choice)
     if table is None:
-        lls = None
-        if choice:
-            fields.append(pa.field("filtered_resps", pa.list_(pa.list_(pa.float64()))))
         try:
             table = _parse(raw, fields, choice)
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
@@ -284,15 +279,8 @@ def read_run(task: str, path: Path, folder: Path) -> Run:
     hashes = {h: columns[h] for h in _HASHES}
     metrics = {n: columns[n].to_numpy(zero_copy_only=False).astype(np.float64) for n in names}
     confidence = None
-    if choice:
-        if lls is None:  # whole lines: filtered_resps is a column, already in doc_id order
-            values, counts = _pairs(columns["filtered_resps"], path)
-        else:
-            values, counts = lls
-            if not ordered:  # back in doc_id order: the responses were read in file order
-                starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-                counts = counts[order]
-                values = values[ranges(starts[order], starts[order] + counts)]
+    if choice:  # filtered_resps is a column, in doc_id order like every other
+        values, counts = _pairs(columns["filtered_resps"], path)
         confidence = _top_choice(values, counts, path)
     return Run(task, ref, doc_id, hashes, metrics, confidence)
 

@@ -73,6 +73,7 @@ def build(evidence: Evidence, verdict: Verdict, card: CardFacts | None, card_fil
         "slice_charts": measurements.slice_charts(tables, metrics[0], verdict.findings) if metrics else [],
         "fairness": measurements.fairness(evidence),
         "agreement": measurements.agreement(evidence),
+        "paired_tests": measurements.paired_tests(evidence),
         "comparisons": measurements.comparisons(evidence),
         "calibration": measurements.calibration(evidence),
         "efficiency": measurements.efficiency(evidence, verdict.findings),

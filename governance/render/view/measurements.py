@@ -189,6 +189,36 @@ def agreement(evidence: Evidence) -> dict:
             "broken_examples": list(a.broken_examples)}
 
 
+#: the lm_eval dimensions shown in the paired-test table, coarse first (every task is in the evidence)
+LM_EVAL_TABLE_DIMENSIONS = ("capability", "group", "task")
+#: at most this many slices per dimension in the table (the largest losses): 57 MMLU subjects would be pages
+PAIRED_TESTS_SHOWN = 20
+
+
+def paired_tests(evidence: Evidence) -> dict | None:
+    """task lm_eval: per capability, group and task, both runs' accuracy on the same documents, the flips and the
+    exact McNemar p-value, sorted by how much was lost (what an LLM reviewer reads first); None otherwise."""
+    lm = evidence.lm_eval
+    if lm is None:
+        return None
+
+    def row(dim: str, value: str, t: Any) -> dict:
+        return {"dimension": dim, "value": value, "count": t.count, "baseline": t.baseline_accuracy,
+                "candidate": t.candidate_accuracy, "difference": t.difference, "fixed": t.fixed,
+                "broken": t.broken, "flip_rate": t.flip_rate, "mcnemar_p": t.mcnemar_p}
+
+    rows = [row("overall", "all documents", lm.overall)]
+    hidden = 0
+    for dim in LM_EVAL_TABLE_DIMENSIONS:
+        values = lm.slices.get(dim, {})
+        ranked = sorted((row(dim, v, t) for v, t in values.items()),
+                        key=lambda r: (r["difference"] if r["difference"] is not None else 0.0))
+        rows += ranked[:PAIRED_TESTS_SHOWN]  # the worst ones; every slice is in evidence.json
+        hidden += max(0, len(ranked) - PAIRED_TESTS_SHOWN)
+    return {"method": lm.method, "rows": rows, "hidden": hidden, "shown": PAIRED_TESTS_SHOWN,
+            "task_average": dict(lm.task_average)}
+
+
 def calibration(evidence: Evidence) -> dict | None:
     cal = evidence.calibration
     if cal is None:

@@ -58,6 +58,42 @@ def ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) - np.repeat(starts - lo, lengths)
 
 
+def intern_cells(index: dict[tuple[str, ...], int], known: list[tuple[str, ...]],
+                 keys: Sequence[tuple[str, ...]]) -> np.ndarray:
+    """The cell id of each key, adding unseen keys to ``known`` (and ``index``, key -> position in it)."""
+    ids = np.empty(len(keys), dtype=np.int64)
+    for i, key in enumerate(keys):
+        cid = index.get(key)
+        if cid is None:
+            cid = index[key] = len(known)
+            known.append(key)
+        ids[i] = cid
+    return ids
+
+
+def distinct_cells(columns: Sequence[tuple[np.ndarray, list[str]]],
+                   rows: int) -> tuple[list[tuple[str, ...]], np.ndarray]:
+    """The distinct cells (tuples of sensitive values) of a chunk and each row's position among them, from the
+    dictionary-encoded sensitive columns (codes, values); no columns: one cell, ``()``, for every row."""
+    if not columns:
+        return [()], np.zeros(rows, dtype=np.int64)
+    sizes = [max(len(values), 1) for _, values in columns]
+    if float(np.prod(sizes, dtype=np.float64)) < 2**62:  # one integer per combination: a fast unique
+        combined = np.zeros(rows, dtype=np.int64)
+        for (codes, _), size in zip(columns, sizes):
+            combined = combined * size + codes
+        uniq, inverse = np.unique(combined, return_inverse=True)
+        digits = []
+        for size in reversed(sizes):
+            digits.append(uniq % size)
+            uniq = uniq // size
+        parts = np.stack(digits[::-1], axis=1)
+    else:
+        parts, inverse = np.unique(np.stack([c for c, _ in columns], axis=1), axis=0, return_inverse=True)
+    keys = [tuple(values[int(code)] for (_, values), code in zip(columns, row)) for row in parts]
+    return keys, inverse.reshape(-1)
+
+
 class SliceIndex:
     """Sparse indicators that turn weights per combination into each slice's per-class confusion sums.
 
@@ -179,13 +215,7 @@ class Accumulator:
     # -- building ---------------------------------------------------------------------------------
     def cell_ids(self, keys: Sequence[tuple[str, ...]]) -> np.ndarray:
         """Global cell ids for ``keys`` (new keys get new cells)."""
-        ids = np.empty(len(keys), dtype=np.int64)
-        for i, key in enumerate(keys):
-            cid = self._index.get(key)
-            if cid is None:
-                cid = self._index[key] = len(self.keys)
-                self.keys.append(key)
-            ids[i] = cid
+        ids = intern_cells(self._index, self.keys, keys)
         if len(self.keys) * self.k ** 3 >= _MAX_KEY:
             raise ValueError(TOO_MANY_KEYS.format(cells=len(self.keys), k=self.k))
         self._grow()
@@ -193,23 +223,8 @@ class Accumulator:
 
     def cells_for(self, columns: Sequence[tuple[np.ndarray, list[str]]], rows: int) -> np.ndarray:
         """Each row's global cell id from its dictionary-encoded sensitive columns (codes, values)."""
-        if not columns:
-            return np.full(rows, self.cell_ids([()])[0], dtype=np.int64)
-        sizes = [max(len(values), 1) for _, values in columns]
-        if float(np.prod(sizes, dtype=np.float64)) < 2**62:  # one integer per combination: a fast unique
-            combined = np.zeros(rows, dtype=np.int64)
-            for (codes, _), size in zip(columns, sizes):
-                combined = combined * size + codes
-            uniq, inverse = np.unique(combined, return_inverse=True)
-            digits = []
-            for size in reversed(sizes):
-                digits.append(uniq % size)
-                uniq = uniq // size
-            parts = np.stack(digits[::-1], axis=1)
-        else:
-            parts, inverse = np.unique(np.stack([c for c, _ in columns], axis=1), axis=0, return_inverse=True)
-        keys = [tuple(values[int(code)] for (_, values), code in zip(columns, row)) for row in parts]
-        return self.cell_ids(keys)[inverse.reshape(-1)]
+        keys, inverse = distinct_cells(columns, rows)
+        return self.cell_ids(keys)[inverse]
 
     def _grow(self) -> None:
         if self.boot is not None:

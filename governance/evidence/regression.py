@@ -27,6 +27,7 @@ from ..errors import InputError
 from ..hashing import file_ref
 from ..manifest import Release
 from ..models.protocols import Description, EfficiencyFacts, ModelAdapter, Regressor, Rescorable, SizeFacts
+from .accumulator import distinct_cells, intern_cells
 from .bootstrap import interval
 from .collect import SAME_FILE_WARNING, Engine, Progress, _dimensions, library_versions
 from .efficiency import measure_efficiency
@@ -93,23 +94,14 @@ class RegressionAccumulator:
 
     # -- building ---------------------------------------------------------------------------------
     def cell_ids(self, keys: Sequence[tuple[str, ...]]) -> np.ndarray:
-        ids = np.empty(len(keys), dtype=np.int64)
-        for i, key in enumerate(keys):
-            cid = self._index.get(key)
-            if cid is None:
-                cid = self._index[key] = len(self.keys)
-                self.keys.append(key)
-            ids[i] = cid
+        ids = intern_cells(self._index, self.keys, keys)
         self._grow()
         return ids
 
     def cells_for(self, columns: Sequence[tuple[np.ndarray, list[str]]], rows: int) -> np.ndarray:
         """Each row's cell id from its dictionary-encoded sensitive columns (codes, values)."""
-        if not columns:
-            return np.full(rows, self.cell_ids([()])[0], dtype=np.int64)
-        parts, inverse = np.unique(np.stack([c for c, _ in columns], axis=1), axis=0, return_inverse=True)
-        keys = [tuple(values[int(code)] for (_, values), code in zip(columns, row)) for row in parts]
-        return self.cell_ids(keys)[inverse.reshape(-1)]
+        keys, inverse = distinct_cells(columns, rows)
+        return self.cell_ids(keys)[inverse]
 
     def _grow(self) -> None:
         extra = len(self.keys) - self.sums.shape[0]

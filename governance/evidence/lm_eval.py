@@ -20,7 +20,7 @@ from ..hashing import file_ref
 from ..manifest import LM_EVAL_DIMENSIONS, Release
 from ..models.lm_eval import TaskPair, excluded_tasks, load_pairs
 from .accumulator import Accumulator, SliceRef
-from .bootstrap import METHOD, interval, resample_metrics
+from .bootstrap import COUNT_METHOD, interval, resample_metrics
 from .provenance_facts import collect_documentation, collect_provenance
 from .schema import (
     ROLES,
@@ -234,7 +234,7 @@ def _comparisons(acc: Accumulator, refs: dict[str, dict[str, SliceRef]], points:
                                        **cis)}
 
     return Comparisons(
-        method=METHOD, resamples=spec.resamples, seed=spec.seed, confidence=spec.confidence,
+        method=COUNT_METHOD, resamples=spec.resamples, seed=spec.seed, confidence=spec.confidence,
         overall=compare("\0overall", points["baseline"]["overall"], points["candidate"]["overall"]),
         slices={d: {v: compare(f"{d}\0{v}", points["baseline"]["slices"][d][v], points["candidate"]["slices"][d][v])
                     for v in values} for d, values in refs.items()})

@@ -13,13 +13,12 @@ never overwritten without ``--force``.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import InputError
-from .hashing import sha256_file
+from .hashing import sha256_file, shown_path
 from .release_files import Comments, KeyPath, ReleaseFile, card_file, write
 
 FILES = ("release.yaml", "policy.yaml", "card.yaml", "provenance.yaml")
@@ -55,10 +54,6 @@ sha256 = sha256_file  # the project's one streaming hash (governance.hashing)
 
 #: init never overwrites a release file unless told (template: files)
 ALREADY_EXISTS = "already exists; nothing written (use --force to overwrite {files})"
-
-def _rel(path: Path, folder: Path) -> str:
-    return Path(os.path.relpath(path.resolve(), folder.resolve())).as_posix()
-
 
 def model_format(path: Path) -> str:
     name = path.name.lower()
@@ -171,7 +166,7 @@ TORCH_NOTE = ("TODO: module:Class, an nn.Module subclass in a .py\n"
 
 def _model(role: str, path: Path | None, folder: Path, comment: str) -> tuple[dict[str, Any], Comments]:
     """One model's block of the manifest and its comments (under the key ``role``)."""
-    rel = _rel(path, folder) if path is not None else ("baseline.skops" if role == "baseline" else "pruned.skops")
+    rel = shown_path(path, folder) if path is not None else ("baseline.skops" if role == "baseline" else "pruned.skops")
     fmt = model_format(path) if path is not None else "skops"
     data: dict[str, Any] = {"path": rel, "format": fmt}
     inline: dict[KeyPath, str] = {(role,): comment, (role, "format"): FORMAT_NOTE}
@@ -202,7 +197,7 @@ def release_file(folder: Path, name: str, inputs: Inputs, columns: list[str] | N
 
     target, sensitive = guess_columns(columns) if columns else ("label", [])
     profile = target_profile(inputs.data, target) if inputs.data is not None and columns else TargetProfile("unknown")
-    candidate_rel = _rel(inputs.candidate, folder) if inputs.candidate is not None else "pruned.skops"
+    candidate_rel = shown_path(inputs.candidate, folder) if inputs.candidate is not None else "pruned.skops"
     baseline, b_notes = _model("baseline", inputs.baseline, folder, "the model in production today")
     candidate, c_notes = _model("candidate", inputs.candidate, folder, "the pruned model that would replace it")
     task = profile.task if profile.task != "unknown" else "binary_classification"
@@ -224,7 +219,7 @@ def release_file(folder: Path, name: str, inputs: Inputs, columns: list[str] | N
     data = {
         **head,
         "baseline": baseline, "candidate": candidate,
-        "data": {"path": _rel(inputs.data, folder) if inputs.data is not None else "eval.csv",
+        "data": {"path": shown_path(inputs.data, folder) if inputs.data is not None else "eval.csv",
                  "target": target, "sensitive": sensitive},
         "policy": "policy.yaml", "card": "card.yaml", "provenance": "provenance.yaml",
     }
@@ -246,7 +241,7 @@ def release_file(folder: Path, name: str, inputs: Inputs, columns: list[str] | N
                                     "the sensitive ones", **b_notes.after, **c_notes.after}
     header = (f"Release manifest, written by `governance init`: may the candidate (the pruned model) replace the "
               f"baseline?\nPaths are relative to this file's folder; unknown keys are an error. Gate it with:\n"
-              f"  governance check {_rel(folder / 'release.yaml', Path.cwd())} --out out/{name}\n"
+              f"  governance check {shown_path(folder / 'release.yaml', Path.cwd())} --out out/{name}\n"
               f'Every key: README.md ("The release manifest") and `governance schema manifest`.')
     footer = (  # never a sign-off that could count: both placeholders are refused until a person fills them in
         "# Human sign-off, required by the pack's SIGN-001: who approved this exact candidate file (its sha256).\n"
@@ -320,7 +315,8 @@ def provenance_file(folder: Path, inputs: Inputs) -> ReleaseFile:
             out["pruning"] = None
         return out
 
-    evaluation = {"role": "evaluation", "path": _rel(inputs.data, folder) if inputs.data is not None else "eval.csv",
+    evaluation = {"role": "evaluation",
+                  "path": shown_path(inputs.data, folder) if inputs.data is not None else "eval.csv",
                   "sha256": sha256(inputs.data) if inputs.data is not None else None,
                   "source": None, "license": None, "collection_period": None, "collection_process": None,
                   "consent_basis": None, "preprocessing": None, "personal_data": None}
@@ -338,8 +334,8 @@ def provenance_file(folder: Path, inputs: Inputs) -> ReleaseFile:
         inline[("datasets", "evaluation", "sha256")] = "TODO: sha256sum of the data file"
     after: dict[KeyPath, str] = {}
     if inputs.train is not None:
-        datasets["training"] = {"role": "training", "path": _rel(inputs.train, folder), "sha256": sha256(inputs.train),
-                                "source": None, "license": None, "personal_data": None}
+        datasets["training"] = {"role": "training", "path": shown_path(inputs.train, folder),
+                                "sha256": sha256(inputs.train), "source": None, "license": None, "personal_data": None}
         inline[("datasets", "training")] = ("the rows the models learnt from: the gate counts evaluation rows found "
                                             "in them")
     else:

@@ -5,6 +5,7 @@ as ``builtin:NAME``."""
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import yaml
 from builders import make_release, write_yaml
@@ -40,3 +41,16 @@ def test_published_documents_hold_no_absolute_path(release_dir, tmp_path):
     assert "../shared-data/eval.csv" in card
     report = result.outputs.files["audit_report.html"].decode()
     assert "builtin:nist-ai-rmf" in report
+
+
+def test_lm_eval_runs_beside_the_release_are_named_relative_to_it(tmp_path):
+    examples = Path(__file__).resolve().parent.parent / "examples" / "llm"
+    shutil.copytree(examples / "runs", tmp_path / "runs")
+    (tmp_path / "rel").mkdir()
+    text = (examples / "release.yaml").read_text()
+    manifest = tmp_path / "rel" / "release.yaml"
+    manifest.write_text(text.replace("path: runs/", "path: ../runs/"))
+    result = check(manifest, options=CheckOptions())
+    for name in PUBLISHED:
+        assert str(tmp_path) not in result.outputs.files[name].decode(), name
+    assert "../runs/dense/samples_" in result.outputs.files["evidence.json"].decode()

@@ -37,7 +37,7 @@ import pyarrow.json as pj
 
 from ..errors import InputError
 from ..evidence.schema import FileRef
-from ..hashing import check_input_file
+from ..hashing import check_input_file, shown_path
 from ..manifest import LmEvalSpec, Release
 
 #: the harness' file name: samples_<task>_<date_id>.jsonl, date_id = isoformat with ':' replaced by '-'
@@ -240,7 +240,7 @@ def _parse(raw: bytes, fields: list[pa.Field], choice: bool) -> pa.Table:
 def read_run(task: str, path: Path, folder: Path) -> Run:
     """One samples file: doc ids, hashes, per-sample metric values and (multiple choice) the top-choice softmax."""
     raw = path.read_bytes()
-    ref = FileRef(path=_shown(path, folder), sha256=hashlib.sha256(raw).hexdigest(), bytes=len(raw))
+    ref = FileRef(path=shown_path(path, folder), sha256=hashlib.sha256(raw).hexdigest(), bytes=len(raw))
     first = _first_line(raw, path)
     names = first.get("metrics")
     if not isinstance(names, list):
@@ -302,13 +302,6 @@ def _top_choice(lls: np.ndarray, counts: np.ndarray, path: Path) -> np.ndarray:
     top = np.maximum.reduceat(lls, starts)
     total = np.add.reduceat(np.exp(lls - np.repeat(top, counts)), starts)
     return 1.0 / total  # exp(top - top) / sum exp(ll - top)
-
-
-def _shown(path: Path, folder: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(folder.resolve()))
-    except ValueError:
-        return str(path)
 
 
 def _match(task: str, patterns: list[str]) -> bool:

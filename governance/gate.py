@@ -326,24 +326,25 @@ def _recorded(verdict: Verdict, evidence: Evidence, policy_path: Path, files: di
               sarif_root: Path | None = None, manifest: Path | None = None) -> Verdict:
     """The verdict with the policy file and the hashes of evidence.json and every input recorded in it, and each
     rule's location relative to the repository (``policy.repository_locations``)."""
-    from .hashing import file_ref, shown_path
-    from .policy import repository_locations, repository_root, rule_locations
+    from .evidence.schema import FileRef
+    from .hashing import shown_path
+    from .policy import is_builtin, repository_locations, repository_root, rule_locations
     from .render.jsonfiles import evidence_json
     from .trail import policy_parents, recorded_inputs
 
     inputs = recorded_inputs(evidence_json(evidence), {"policy": policy_path, **policy_parents(policy_path), **files})
-    from .policy import is_builtin
-
     own = None if is_builtin(policy_path) else policy_path
     root = (sarif_root or (repository_root(own) if own else None) or (repository_root(manifest) if manifest else None)
             or (own or manifest or policy_path).parent)
     locations = repository_locations(rule_locations(policy_path), root)
     anchor = _policy_line(manifest, root) if manifest is not None else None
-    if anchor is not None:  # a builtin pack named by the manifest: its rules are shown at the manifest's policy:
+    if anchor is not None:  # a rule with no place in the repository (a builtin pack): the manifest's policy: line
         locations = {f.rule_id: locations.get(f.rule_id, anchor) for f in verdict.findings}
-    # the policy as published: builtin:NAME for a shipped pack, else relative to the repository (no machine path)
+    # the policy as published: builtin:NAME for a shipped pack, else relative to the repository (no machine path);
+    # its hash and size as recorded in the inputs just above (the file is not read again)
     shown = f"builtin:{policy_path.stem}" if own is None else shown_path(policy_path, root)
-    policy = {**verdict.policy, "file": file_ref(policy_path, shown=shown).model_dump(), "locations": locations}
+    ref = FileRef.model_validate({**inputs["policy"], "path": shown})  # type: ignore[dict-item]
+    policy = {**verdict.policy, "file": ref.model_dump(), "locations": locations}
     return verdict.model_copy(update={"policy": policy, "inputs": inputs})
 
 

@@ -63,7 +63,8 @@ ERRORS = ("error e = prediction - truth per row; mae, rmse, mape, r2 and mean_er
 MAPE = ("mean of |e| / |y| over rows with y != 0, as a fraction; rows with y == 0 are undefined, left out and "
         "counted (mape_undefined_rows); scikit-learn instead divides by max(|y|, eps)")
 INTERVALS = ("paired intervals (baseline, candidate, candidate - baseline) for mae, rmse, mape, r2, mean_error and "
-             "|mean_error| from Poisson bootstrap replicate sums; the abs_error quantiles carry none")
+             "|mean_error| from Poisson bootstrap replicate sums, and for the abs_error quantiles from the same "
+             "weights on the exact |e| (none over the exact-row or weight budget: comparisons.missing says why)")
 # replicate columns: the target's sum and sum of squares, then each model's SUMS
 _Y, _Y2, _B, _C = 0, 1, 2, 2 + len(R.SUMS)
 _REP_COLUMNS = 2 + 2 * len(R.SUMS)
@@ -87,6 +88,7 @@ class RegressionAccumulator:
         self.moments: list[tuple[float, float, float]] = []  # the target's (n, mean, M2) per cell
         self.reps = np.zeros((replicates, 0, _REP_COLUMNS))  # [replicate, cell, column]
         self.exact: list[list[list[np.ndarray]]] | None = []  # [cell][model] -> |e| arrays; None: over budget
+        self.exact_rows_of: list[list[np.ndarray]] = []  # [cell] -> the global row indices of those |e| arrays
         self.sketches: list[list[Any]] = []  # [cell][model] -> KLL sketch of |e|
         self.rows = 0
         self.same = 0  # rows where both models predict exactly the same value
@@ -112,6 +114,7 @@ class RegressionAccumulator:
         self.moments.extend((0.0, 0.0, 0.0) for _ in range(extra))
         if self.exact is not None:
             self.exact.extend([[], []] for _ in range(extra))
+            self.exact_rows_of.extend([] for _ in range(extra))
         self.sketches.extend([_kll(), _kll()] for _ in range(extra))
 
     def update(self, cells: np.ndarray, y: np.ndarray, pred_base: np.ndarray, pred_cand: np.ndarray,
@@ -134,9 +137,11 @@ class RegressionAccumulator:
                 self.sketches[cid][m].update(abs_e)
                 if self.exact is not None:
                     self.exact[cid][m].append(abs_e.copy())
+            if self.exact is not None:
+                self.exact_rows_of[cid].append(first_row + seg)
         self.rows += len(y)
         if self.exact is not None and self.rows > self.exact_rows:
-            self.exact = None  # over budget: the sketches answer
+            self.exact, self.exact_rows_of = None, []  # over budget: the sketches answer
         if self.replicates:
             columns = np.column_stack([y, y * y, per_model[0], per_model[1]])
             self.reps += replicate_sums(first_row, columns, cells, n_cells, self.replicates, self.seed)
@@ -156,16 +161,17 @@ class RegressionAccumulator:
                 for m in range(2):
                     out.sketches[cid][m].merge(sketches[m])
             if out.exact is not None and src.exact is not None:
-                for cid, arrays in zip(ids, src.exact):
+                for cid, arrays, rows in zip(ids, src.exact, src.exact_rows_of):
                     for m in range(2):
                         out.exact[cid][m].extend(arrays[m])
+                    out.exact_rows_of[cid].extend(rows)
             else:
-                out.exact = None
+                out.exact, out.exact_rows_of = None, []
             out.rows += src.rows
             out.same += src.same
             out.max_abs_diff = max(out.max_abs_diff, src.max_abs_diff)
         if out.exact is not None and out.rows > out.exact_rows:
-            out.exact = None
+            out.exact, out.exact_rows_of = None, []
         return out
 
     # -- reading ----------------------------------------------------------------------------------
@@ -203,6 +209,37 @@ class RegressionAccumulator:
             out[f"{role}:abs_mean_error"] = np.abs(out[f"{role}:mean_error"])
         return out
 
+    def quantile_intervals_missing(self, budget: int) -> str | None:
+        """Why the |e| quantiles get no interval here (None: they do): the replicates' weights of every kept row
+        (one byte per row and replicate) must fit ``budget`` bytes, and the quantiles must be exact."""
+        if not self.replicates:
+            return None
+        if self.exact is None:
+            return QUANTILES_KLL_NO_INTERVAL.format(rows=self.exact_rows)
+        if self.rows * self.replicates > budget:
+            return QUANTILES_OVER_BUDGET.format(rows=self.rows, replicates=self.replicates, budget=budget)
+        return None
+
+    def replicate_weights(self) -> np.ndarray:
+        """(replicates, rows) Poisson weights of every row, in global row order (``poisson.weights``)."""
+        from .poisson import weights
+
+        return weights(0, self.rows, self.replicates, self.seed)
+
+    def replicate_quantiles(self, cells: Sequence[int], w: np.ndarray) -> dict[str, np.ndarray]:
+        """Per replicate: ``baseline:<quantile>`` and ``candidate:<quantile>`` of |e| over ``cells``: the replicate's
+        rows repeated by their weights, then ``numpy.quantile``'s linear interpolation (computed from the sorted
+        values and cumulative weights, without repeating anything). ``w``: :meth:`replicate_weights`."""
+        assert self.exact is not None
+        rows = np.concatenate([r for c in cells for r in self.exact_rows_of[c]] or [np.zeros(0, np.int64)])
+        out: dict[str, np.ndarray] = {}
+        for m, role in enumerate(ROLES):
+            values = np.concatenate([a for c in cells for a in self.exact[c][m]] or [np.zeros(0)])
+            order = np.argsort(values, kind="stable")
+            out.update({f"{role}:{name}": q for name, q in
+                        weighted_quantiles(values[order], w, rows[order], R.QUANTILES).items()})
+        return out
+
     def rank_error(self) -> float:
         return 0.0 if self.exact is not None else float(_kll().normalized_rank_error(False))
 
@@ -218,6 +255,40 @@ class RegressionAccumulator:
         state["sketches"] = [[datasketches.kll_doubles_sketch.deserialize(b) for b in pair]
                              for pair in state["sketches"]]
         self.__dict__.update(state)
+
+
+#: why the |e| quantiles carry no interval (templates; evidence.comparisons.missing)
+QUANTILES_KLL_NO_INTERVAL = ("over {rows:,} rows the |e| quantiles come from KLL sketches, which carry no per-row "
+                             "weights: no interval")
+QUANTILES_OVER_BUDGET = ("{rows:,} rows x {replicates:,} replicates of weights exceed the budget of {budget:,} bytes "
+                         "(evaluation.bootstrap.replicate_budget x 8): the |e| quantiles get no interval")
+QUANTILE_METHOD = ("Poisson bootstrap of the exact |e|: each replicate's quantile is numpy.quantile (linear "
+                   "interpolation) of the rows repeated by their weights, the same weights as the sum metrics")
+_GROUP = 64  # replicates whose cumulative weights are held at once
+
+
+def weighted_quantiles(sorted_values: np.ndarray, w: np.ndarray, rows: np.ndarray,
+                       quantiles: dict[str, float]) -> dict[str, np.ndarray]:
+    """For each replicate r, the quantiles of the multiset holding ``sorted_values[j]`` ``w[r, rows[j]]`` times
+    (numpy's linear interpolation between order statistics); NaN for a replicate that drew no row."""
+    reps = w.shape[0]
+    out = {name: np.full(reps, np.nan) for name in quantiles}
+    if len(sorted_values) == 0:
+        return out
+    for r0 in range(0, reps, _GROUP):
+        cum = np.cumsum(w[r0:r0 + _GROUP, rows], axis=1, dtype=np.int64)  # (group, n)
+        total = cum[:, -1]
+        for name, q in quantiles.items():
+            h = q * (total - 1)
+            lo = np.floor(h).astype(np.int64)
+            hi = np.minimum(lo + 1, total - 1)
+            for g in range(cum.shape[0]):
+                if total[g] == 0:
+                    continue
+                j = np.searchsorted(cum[g], [lo[g], hi[g]], side="right")
+                v_lo, v_hi = sorted_values[j[0]], sorted_values[j[1]]
+                out[name][r0 + g] = v_lo + (h[g] - lo[g]) * (v_hi - v_lo)
+    return out
 
 
 def parse_target(target: np.ndarray, data: Path, column: str, first_row: int) -> np.ndarray:
@@ -336,9 +407,11 @@ def slice_cells(keys: Sequence[tuple[str, ...]], dims: dict[str, list[int]]) -> 
     return out
 
 
-def _compare(acc: RegressionAccumulator, cells: list[int], base: dict, cand: dict, confidence: float
-             ) -> dict[str, Comparison]:
+def _compare(acc: RegressionAccumulator, cells: list[int], base: dict, cand: dict, confidence: float,
+             weights: np.ndarray | None = None) -> dict[str, Comparison]:
     draws = acc.replicate_metrics(cells) if acc.replicates else {}
+    if weights is not None:
+        draws.update(acc.replicate_quantiles(cells, weights))
     points = {**{k: (base.get(k), cand.get(k)) for k in (*R.SUM_METRICS, *R.QUANTILES)},
               "abs_mean_error": tuple(None if v is None else abs(v) for v in (base.get("mean_error"),
                                                                                cand.get("mean_error")))}
@@ -383,11 +456,15 @@ def build_regression_evidence(release: Release, acc: RegressionAccumulator, sour
     comparisons = None
     if spec.resamples:
         b, c = points["baseline"], points["candidate"]
+        why_not = acc.quantile_intervals_missing(spec.replicate_budget * 8)
+        w = acc.replicate_weights() if why_not is None else None
         comparisons = Comparisons(
             method=METHOD, resamples=spec.resamples, seed=spec.seed, confidence=spec.confidence,
-            overall=_compare(acc, everything, b["overall"], c["overall"], spec.confidence),
-            slices={d: {v: _compare(acc, cells, b["slices"][d][v], c["slices"][d][v], spec.confidence)
-                        for v, cells in values.items()} for d, values in groups.items()})
+            overall=_compare(acc, everything, b["overall"], c["overall"], spec.confidence, w),
+            slices={d: {v: _compare(acc, cells, b["slices"][d][v], c["slices"][d][v], spec.confidence, w)
+                        for v, cells in values.items()} for d, values in groups.items()},
+            methods={name: QUANTILE_METHOD for name in R.QUANTILES} if why_not is None else {},
+            missing=dict.fromkeys(R.QUANTILES, why_not) if why_not is not None else {})
     agreement = Agreement(rows=acc.rows, same_prediction=acc.same / acc.rows if acc.rows else None, fixed=0, broken=0,
                           max_abs_score_difference=acc.max_abs_diff)
     warnings: list[str] = []

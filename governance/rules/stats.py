@@ -45,7 +45,7 @@ def comparison(evidence: Evidence, metric: str, dim: str | None = None, value: s
     found = comps.overall.get(metric) if dim is None else comps.slices.get(dim, {}).get(value or "", {}).get(metric)
     if found is None or found.difference_ci is None:
         where = "overall" if dim is None else f"{dim}={value}"
-        why = comps.missing.get(metric.removeprefix("abs_"), NO_INTERVAL_WHY)
+        why = comps.missing.get(metric) or comps.missing.get(metric.removeprefix("abs_"), NO_INTERVAL_WHY)
         raise NoInterval(NO_INTERVAL.format(metric=metric, where=where, why=why))
     return found
 

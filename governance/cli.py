@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--workers", type=int, metavar="N", help="dask: start a local cluster of N workers")
     _decision_options(c)
     c.add_argument("--templates", type=Path, help="folder of templates that override the packaged ones by file name")
+    c.add_argument("--mlflow-run", metavar="RUN_ID", help="log the decision, metrics and documents to this MLflow "
+                                                          "run (docs/mlflow.md; tracking server: MLFLOW_TRACKING_URI)")
     c.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     e = sub.add_parser("evaluate", help="decide again from a saved evidence.json, without models or data",
@@ -154,6 +156,20 @@ def build_parser() -> argparse.ArgumentParser:
                                                    "with its sha256, so the gate can look for leakage")
     i.add_argument("--force", action="store_true", help="overwrite files that already exist")
     i.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    ml = sub.add_parser("mlflow", help="MLflow: log a finished check to a run (docs/mlflow.md)",
+                        epilog="example:\n  governance mlflow log --run 0a1b2c3d --out out/credit",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    mlsub = ml.add_subparsers(dest="mlflow_command", required=True, metavar="ACTION")
+    mlog = mlsub.add_parser("log", help="log a check's decision (tag), metrics and documents (artifacts) to a run",
+                            epilog="example:\n  governance mlflow log --run 0a1b2c3d --out out/credit\n"
+                                   "exit codes: 0 logged, 2 bad input or the server could not be reached",
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    mlog.add_argument("--run", required=True, metavar="RUN_ID", help="the MLflow run to log to")
+    mlog.add_argument("--out", type=Path, required=True, help="the output folder of a finished governance check")
+    mlog.add_argument("--tracking-uri", help="the tracking server (default: MLFLOW_TRACKING_URI, else the server "
+                                             "the candidate came from)")
+    mlog.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return p
 
 
@@ -275,7 +291,28 @@ def cmd_check(args: argparse.Namespace) -> int:
     options = CheckOptions(policy=args.policy, trust_pickle=args.trust_pickle, device=args.device,
                            templates=args.templates, progress=lambda: _progress_bar(args.quiet or args.json),
                            engine=args.engine, scheduler=args.scheduler, workers=args.workers, **_options(args))
-    return _report(check(args.manifest, out=args.out, options=options), args)
+    code = _report(check(args.manifest, out=args.out, options=options), args)
+    if args.mlflow_run:  # after the documents are written: a failure to log is exit 2, the verdict stays as it is
+        try:
+            print(_mlflow_log(args.out, args.mlflow_run, None), file=sys.stderr)
+        except InputError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return int(ExitCode.BAD_INPUT)
+    return code
+
+
+def _mlflow_log(out: Path, run_id: str, tracking_uri: str | None) -> str:
+    from .integrations.mlflow_log import DECISION_TAG, log_check
+
+    logged = log_check(out, run_id, tracking_uri=tracking_uri)
+    version = f", model version {logged.model_version[0]}/{logged.model_version[1]}" if logged.model_version else ""
+    return (f"logged to MLflow run {logged.run_id}: {DECISION_TAG}={logged.decision}{version}, "
+            f"{len(logged.metrics)} metrics, {len(logged.artifacts)} documents")
+
+
+def cmd_mlflow(args: argparse.Namespace) -> int:
+    print(_mlflow_log(args.out, args.run, args.tracking_uri))
+    return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -369,7 +406,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"check": cmd_check, "verify": cmd_verify, "keygen": cmd_keygen, "evaluate": cmd_evaluate,
-            "render": cmd_render, "policy": cmd_policy, "schema": cmd_schema, "demo": cmd_demo, "init": cmd_init}
+            "render": cmd_render, "policy": cmd_policy, "schema": cmd_schema, "demo": cmd_demo, "init": cmd_init,
+            "mlflow": cmd_mlflow}
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()

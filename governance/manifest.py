@@ -13,7 +13,7 @@ from pydantic_core import PydanticCustomError
 from .yamlfile import load_model_file
 
 ModelFormat = Literal["skops", "torch", "torch-export", "onnx", "predictions", "pickle", "joblib",
-                      "lm-eval-samples"]
+                      "lm-eval-samples", "mlflow"]
 Task = Literal["binary_classification", "multiclass_classification", "lm_eval", "regression"]
 #: classification-only manifest fields in a regression release (template: field)
 NOT_FOR_REGRESSION = "{field} is for classification tasks; task: regression predicts a number (remove {field})"
@@ -22,6 +22,15 @@ Label = int | str
 
 #: torch ``architecture``: a module path in the release's folder and a class (governance/models/torch_architecture.py)
 _ARCHITECTURE = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
+#: ``format: mlflow`` model URIs (governance/models/mlflow_model.py)
+MLFLOW_URI = re.compile(r"^(?:models:/(?P<name>[^/\s@]+)/(?P<version>[1-9]\d*)"
+                        r"|runs:/(?P<run_id>[0-9a-zA-Z]+)/(?P<artifact>\S+))$")
+#: a malformed ``uri:`` (template: uri)
+BAD_MLFLOW_URI = ("{uri!r} is not an MLflow model URI: use models:/<registered name>/<version> (e.g. models:/credit/3) "
+                  "or runs:/<run id>/<artifact path> (e.g. runs:/0a1b2c/model)")
+#: ``uri:`` / ``path:`` on the wrong format
+MLFLOW_NEEDS_URI = "format 'mlflow' needs 'uri: models:/<name>/<version>' (or runs:/<run id>/<path>), not a path"
+NEEDS_PATH = "format {format!r} needs 'path:' (a file in the release's folder); uri: is for format 'mlflow'"
 
 
 class _Strict(BaseModel):
@@ -31,8 +40,11 @@ class _Strict(BaseModel):
 class ModelSpec(_Strict):
     """How to load one model. Safe formats first; pickle/joblib need ``--trust-pickle``."""
 
-    path: str
+    path: str = Field("", description="the model file, relative to the manifest (every format but mlflow)")
     format: ModelFormat
+    uri: str | None = Field(None, description="mlflow: models:/<name>/<version> or runs:/<run id>/<artifact path>")
+    tracking_uri: str | None = Field(
+        None, description="mlflow: the tracking server (default: the MLFLOW_TRACKING_URI environment variable)")
     trusted_types: list[str] = Field(default_factory=list, description="skops: types to trust, nothing else is")
     architecture: str | None = Field(
         None, description="torch: `module:Class`, a torch.nn.Module subclass in a .py file in the release's folder "
@@ -47,6 +59,13 @@ class ModelSpec(_Strict):
 
     @model_validator(mode="after")
     def _format_fields(self) -> ModelSpec:
+        if self.format == "mlflow":
+            if self.path or not self.uri:
+                raise ValueError(MLFLOW_NEEDS_URI)
+            if not MLFLOW_URI.match(self.uri):
+                raise ValueError(BAD_MLFLOW_URI.format(uri=self.uri))
+        elif not self.path or self.uri is not None or self.tracking_uri is not None:
+            raise ValueError(NEEDS_PATH.format(format=self.format))
         if self.format == "torch" and not self.architecture:
             raise ValueError("format 'torch' needs 'architecture: module:Class' (an nn.Module subclass in a .py "
                              "file in the release's folder)")

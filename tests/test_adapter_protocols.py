@@ -38,6 +38,7 @@ CLAIMS = {
     "torch": {Rescorable, EfficiencyFacts, InputGradient},
     "onnx": {Rescorable, EfficiencyFacts},
     "predictions": set(),
+    "mlflow": {Rescorable, EfficiencyFacts},  # the flavour's adapter (sklearn here); tests/test_mlflow.py: a server
 }
 ARCH = """
 import torch
@@ -114,7 +115,16 @@ def _predictions(folder: Path, table: pa.Table) -> tuple[ModelSpec, Path]:
     return ModelSpec(path=path.name, format="predictions"), path
 
 
-BUILDERS = {"skops": _skops, "pickle": _pickle, "torch": _torch, "onnx": _onnx, "predictions": _predictions}
+def _mlflow(folder: Path, table: pa.Table) -> tuple[ModelSpec, Path]:
+    """An MLflow model folder as the gate downloads it (sklearn flavour, skops serialization)."""
+    sk = pytest.importorskip("mlflow.sklearn")
+    sk.save_model(_sklearn(table), str(folder / "mlflow-model"), serialization_format="skops",
+                  pip_requirements=["scikit-learn"])
+    return ModelSpec(format="mlflow", uri="models:/protocols/1"), folder / "mlflow-model" / "model.skops"
+
+
+BUILDERS = {"skops": _skops, "pickle": _pickle, "torch": _torch, "onnx": _onnx, "predictions": _predictions,
+            "mlflow": _mlflow}
 
 
 @pytest.mark.parametrize("fmt", sorted(CLAIMS))

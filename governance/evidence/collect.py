@@ -235,11 +235,11 @@ def collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu"
 
 def _collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu",
              progress: Progress | None = None, engine: Engine | None = None) -> Evidence:
-    from ..models import load_model
+    from ..models import load_model, model_path
 
     m = release.manifest
     data_path = release.resolve(m.data.path, "data.path")
-    paths = {role: release.resolve(getattr(m, role).path, f"{role}.path") for role in ("baseline", "candidate")}
+    paths = {role: model_path(release, role) for role in ("baseline", "candidate")}
     source = DataSource(data_path, m.data, release.path)
     for field in ("categorical", "continuous"):  # robustness noise: the declared columns must be features
         if unknown := [c for c in getattr(m.data, field) if c not in source.features]:
@@ -369,6 +369,8 @@ def build_evidence(release: Release, acc: Accumulator, source: DataSource, class
                    positive: int | None, paths: dict[str, Path], adapters: dict, data_path: Path, *,
                    efficiency: Efficiency | None = None, robustness: Robustness | None = None,
                    notes: list[str] | None = None) -> Evidence:
+    from ..models import model_ref, model_source
+
     m = release.manifest
     dims, skipped = _dimensions(m.data.sensitive, acc.keys, m.evaluation.intersections,
                                 m.evaluation.intersection_budget)
@@ -377,7 +379,7 @@ def build_evidence(release: Release, acc: Accumulator, source: DataSource, class
     total = acc.rows
     folder = release.folder
     files = {"manifest": file_ref(release.path, folder), "data": file_ref(data_path, folder),
-             **{role: file_ref(p, folder) for role, p in paths.items()}}
+             **{role: model_ref(p, folder) for role, p in paths.items()}}
     points: dict[str, dict] = {}
     models: dict[Role, ModelEvidence] = {}
     for i, role in enumerate(ROLES):
@@ -397,6 +399,7 @@ def build_evidence(release: Release, acc: Accumulator, source: DataSource, class
         overall = acc.metrics(everything, i)
         points[role] = {"overall": overall, "slices": slices}
         models[role] = ModelEvidence(format=getattr(m, role).format, file=files[role],
+                                     source=model_source(paths[role]),
                                      description=adapters[role].describe(), overall=overall,
                                      slices=slices, fairness=fairness, class_counts=class_counts)
     roles = ROLES

@@ -128,13 +128,13 @@ class ModelPlugin(_WorkerPlugin):
     def _load(self) -> tuple[Release, dict]:
         from ..hashing import sha256_file
         from ..manifest import load_manifest
-        from ..models import load_model
+        from ..models import load_model, model_path
 
         release = load_manifest(self.manifest)
         adapters = {}
         for role, expected in self.hashes.items():
             spec = getattr(release.manifest, role)
-            path = release.resolve(spec.path, f"{role}.path")
+            path = model_path(release, role)
             if (seen := sha256_file(path)) != expected:
                 raise InputError(path, role, HASH_MISMATCH.format(path=path, seen=seen, expected=expected))
             adapters[role] = load_model(spec, path, field=role, manifest=release.path,
@@ -168,6 +168,7 @@ def _fold_partition(plugin_name: str, part: Partition, empty: Accumulator | Regr
     (task: regression folds errors into a ``RegressionAccumulator`` the same way)."""
     from distributed import get_worker
 
+    from ..models import model_path
     from .collect import fold_chunk
     from .regression import fold_regression_chunk
 
@@ -176,7 +177,7 @@ def _fold_partition(plugin_name: str, part: Partition, empty: Accumulator | Regr
         return loaded
     release, adapters = loaded
     acc = copy.deepcopy(empty)
-    paths = {role: release.resolve(getattr(release.manifest, role).path, f"{role}.path") for role in adapters}
+    paths = {role: model_path(release, role) for role in adapters}
     try:
         for chunk in _partition_chunks(release, part):
             if isinstance(acc, RegressionAccumulator):

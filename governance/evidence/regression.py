@@ -430,6 +430,8 @@ def _compare(acc: RegressionAccumulator, cells: list[int], base: dict, cand: dic
 
 def build_regression_evidence(release: Release, acc: RegressionAccumulator, source: DataSource,
                               paths: dict[str, Path], adapters: dict[str, _Values], data_path: Path) -> Evidence:
+    from ..models import model_ref, model_source
+
     m = release.manifest
     dims, skipped = _dimensions(m.data.sensitive, acc.keys, m.evaluation.intersections,
                                 m.evaluation.intersection_budget)
@@ -437,7 +439,7 @@ def build_regression_evidence(release: Release, acc: RegressionAccumulator, sour
     everything = list(range(len(acc.keys)))
     folder = release.folder
     files = {"manifest": file_ref(release.path, folder), "data": file_ref(data_path, folder),
-             **{role: file_ref(p, folder) for role, p in paths.items()}}
+             **{role: model_ref(p, folder) for role, p in paths.items()}}
     models: dict[Role, ModelEvidence] = {}
     points: dict[str, dict[str, Any]] = {}
     for i, role in enumerate(ROLES):
@@ -450,6 +452,7 @@ def build_regression_evidence(release: Release, acc: RegressionAccumulator, sour
             [float(v) for s in values.values() if (v := s.get("mae")) is not None])} for d, values in slices.items()}
         points[role] = {"overall": overall, "slices": slices}
         models[role] = ModelEvidence(format=getattr(m, role).format, file=files[role],
+                                     source=model_source(paths[role]),
                                      description=dict(adapters[role].describe()), overall=overall, slices=slices,
                                      fairness=fairness)
     spec = m.evaluation.bootstrap

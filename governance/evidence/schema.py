@@ -47,9 +47,24 @@ class ClassCounts(_Frozen):
     correct: list[int] = Field(description="rows of the class predicted as it")
 
 
+class ModelSource(_Frozen):
+    """Where a model not kept in the release folder came from (``format: mlflow``): what it resolved to and the
+    hash of every file downloaded, so the provenance rules can compare them like any other input."""
+
+    uri: str = Field(description="the manifest's uri: models:/name/version or runs:/run_id/path")
+    tracking_uri: str = Field(description="the MLflow tracking server (any user:password@ part removed)")
+    registered_model: str | None = None
+    version: str | None = Field(None, description="the registered model version (models:/ URIs)")
+    run_id: str | None = Field(None, description="the run that logged the model")
+    flavour: str = Field(description="the MLflow flavour read (sklearn, onnx)")
+    serialization: str | None = Field(None, description="sklearn flavour: skops, pickle or cloudpickle")
+    files: list[FileRef] = Field(description="every downloaded artifact file, paths relative to the model's root")
+
+
 class ModelEvidence(_Frozen):
     format: str
     file: FileRef
+    source: ModelSource | None = Field(None, description="format mlflow: the URI, resolved version/run, file hashes")
     description: dict[str, Any] = Field(default_factory=dict, description="parameters, non-zeros, bytes")
     overall: MetricValues
     slices: dict[str, dict[str, MetricValues]] = Field(
@@ -62,6 +77,14 @@ class ModelEvidence(_Frozen):
     class_counts: dict[str, dict[str, ClassCounts]] = Field(
         default_factory=dict, description="multiclass only: dimension -> slice -> one-vs-rest counts per class"
     )
+
+    @model_serializer(mode="wrap")
+    def _omit_absent_source(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """A model file in the release folder keeps its evidence as it was: no ``source: null``."""
+        out = handler(self)
+        if isinstance(out, dict) and out.get("source") is None:
+            out.pop("source", None)
+        return out
 
 
 class Agreement(_Frozen):

@@ -24,10 +24,11 @@ from .protocols import (
 )
 
 if TYPE_CHECKING:
-    from ..manifest import ModelSpec
+    from ..evidence.schema import FileRef, ModelSource
+    from ..manifest import ModelSpec, Release
 
 __all__ = ["Description", "EfficiencyFacts", "InputGradient", "ModelAdapter", "Rescorable", "SizeFacts",
-           "load_model"]
+           "load_model", "model_path", "model_ref", "model_source"]
 
 # format -> adapter module (imported on first use); each module has the same ``load`` signature.
 _LOADERS = {
@@ -38,7 +39,36 @@ _LOADERS = {
     "onnx": "onnx_model",
     "pickle": "pickled",
     "joblib": "pickled",
+    "mlflow": "mlflow_model",
 }
+
+
+def model_path(release: Release, role: str) -> Path:
+    """The local file holding ``role``'s model: the manifest's path, checked, or for ``format: mlflow`` the
+    model file downloaded from the tracking server (once per process)."""
+    spec = getattr(release.manifest, role)
+    if spec.format == "mlflow":
+        from .mlflow_model import fetch
+
+        return fetch(spec, manifest=release.path, field=role).main
+    return release.resolve(spec.path, f"{role}.path")
+
+
+def model_ref(path: Path, folder: Path) -> FileRef:
+    """The model file's hash and published path: relative to the release folder, or ``<uri>/<file>`` for MLflow."""
+    from ..hashing import file_ref
+    from .mlflow_model import fetched_for, shown
+
+    fetched = fetched_for(path)
+    return file_ref(path, shown=shown(fetched, path)) if fetched else file_ref(path, folder)
+
+
+def model_source(path: Path) -> ModelSource | None:
+    """Where a downloaded model came from (URI, version, run, every file's hash); None for a release file."""
+    from .mlflow_model import fetched_for, source_record
+
+    fetched = fetched_for(path)
+    return source_record(fetched) if fetched else None
 
 
 def load_model(

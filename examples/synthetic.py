@@ -31,9 +31,11 @@ GROUPS = ("A", "B", "C")
 GROUP_SHARES = (0.6, 0.3, 0.1)
 
 
-def make_credit_data(rng: np.random.Generator, n: int) -> pd.DataFrame:
-    """``n`` applicants drawn with ``rng``: columns FEATURES, then ``label``, ``group``, ``region``."""
-    group = rng.choice(np.array(GROUPS), size=n, p=GROUP_SHARES)
+def make_credit_data(rng: np.random.Generator, n: int,
+                     shares: tuple[float, float, float] = GROUP_SHARES) -> pd.DataFrame:
+    """``n`` applicants drawn with ``rng``: columns FEATURES, then ``label``, ``group``, ``region``; ``shares``
+    of groups A, B, C (the production example draws an evaluation set and a production sample that differ)."""
+    group = rng.choice(np.array(GROUPS), size=n, p=shares)
     region = rng.choice(np.array(["north", "south"]), size=n, p=[0.55, 0.45])
     is_c = group == "C"
     is_b = group == "B"

@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("schema", help="print the JSON Schema of an input or output file",
                        epilog="example:\n  governance schema evidence > evidence.schema.json",
                           formatter_class=argparse.RawDescriptionHelpFormatter)
-    s.add_argument("which", choices=["evidence", "verdict", "policy", "manifest"])
+    s.add_argument("which", choices=["evidence", "verdict", "policy", "manifest", "monitoring"])
     s.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     d = sub.add_parser("demo", help="train a torch MLP on the bundled UCI Adult data, prune it four ways, gate each",
@@ -156,6 +156,28 @@ def build_parser() -> argparse.ArgumentParser:
                                                    "with its sha256, so the gate can look for leakage")
     i.add_argument("--force", action="store_true", help="overwrite files that already exist")
     i.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    mo = sub.add_parser("monitor", help="judge windows of production logs against a release's monitoring.json "
+                                        "(exit 0 within the contract, 1 alert, 2 bad input)",
+                        epilog="example:\n  governance monitor --contract out/credit/monitoring.json --window "
+                               "logs/2026-12-01.parquet --state monitor-state.json --out out/monitor\n"
+                               "exit codes: 0 within the contract, 1 alert (retrain or roll back), 2 bad input",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    mo.add_argument("--contract", type=Path, required=True, help="the monitoring.json `check` wrote")
+    mo.add_argument("--window", type=Path, action="append", default=[], metavar="FILE",
+                    help="a CSV/Parquet window of production logs (repeat, oldest first)")
+    mo.add_argument("--policy", default="builtin:monitor", help="monitor policy file or builtin:NAME "
+                                                                "(default: builtin:monitor)")
+    mo.add_argument("--state", type=Path, help="state file: read if it exists, written back with the new windows")
+    mo.add_argument("--out", type=Path, required=True, help="folder for monitor.json, junit.xml and monitor.html")
+    mo.add_argument("--score-column", action="append", metavar="NAME", help="the deployed model's score column "
+                    "(repeat per class for multiclass; default: the contract's score_columns)")
+    mo.add_argument("--baseline-score-column", action="append", metavar="NAME",
+                    help="a shadow baseline's score column (default: the contract's, when present)")
+    mo.add_argument("--label-column", help="the delayed-label column (default: the evaluation target's name, "
+                                           "when present)")
+    mo.add_argument("--today", type=_date, help="the date the decision is dated on (default: today)")
+    mo.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     ml = sub.add_parser("mlflow", help="MLflow: log a finished check to a run (docs/mlflow.md)",
                         epilog="example:\n  governance mlflow log --run 0a1b2c3d --out out/credit",
@@ -343,10 +365,12 @@ def cmd_policy(args: argparse.Namespace) -> int:
 
         print(policy_reference(), end="")
         return 0
+    from .monitor.judge import is_monitor_policy, load_monitor_policy
     from .policy import load_policy
+    from .yamlfile import read_yaml
 
     path = _resolve_policy(args.policy)
-    policy = load_policy(path)
+    policy: Any = load_monitor_policy(path)[0] if is_monitor_policy(read_yaml(path)[0]) else load_policy(path)
     if args.policy_command == "lint":
         print(f"{path}: ok ({len(policy.rules)} rules)")
         return 0
@@ -386,6 +410,19 @@ def cmd_keygen(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_monitor(args: argparse.Namespace) -> int:
+    from .gate import monitor
+    from .monitor.run import MonitorOptions
+
+    options = MonitorOptions(policy=args.policy, state=args.state, today=args.today, label_column=args.label_column,
+                             score_columns=tuple(args.score_column) if args.score_column else None,
+                             baseline_score_columns=(tuple(args.baseline_score_column)
+                                                     if args.baseline_score_column else None))
+    result = monitor(args.contract, args.window, out=args.out, options=options)
+    print(result.decision_line)
+    return int(result.exit_code)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -407,7 +444,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 COMMANDS = {"check": cmd_check, "verify": cmd_verify, "keygen": cmd_keygen, "evaluate": cmd_evaluate,
             "render": cmd_render, "policy": cmd_policy, "schema": cmd_schema, "demo": cmd_demo, "init": cmd_init,
-            "mlflow": cmd_mlflow}
+            "monitor": cmd_monitor, "mlflow": cmd_mlflow}
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()

@@ -29,18 +29,21 @@ _NULLS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", 
           "NULL", "NaN", "n/a", "nan", "null")  # pyarrow's CSV null markers, never taken for a bad value
 
 
+_NO_LABELS = np.empty(0, dtype=object)
+
+
 @dataclass(frozen=True)
 class Chunk:
     offset: int  # index of the first row in the file
     features: pa.Table
-    target: np.ndarray  # labels as text
+    target: np.ndarray  # labels as text (empty for a production sample without labels: see ``labelled``)
     sensitive: list[tuple[np.ndarray, list[str]]]  # per sensitive column: (codes, values); nulls are "(missing)"
     #: the rows as read, for the other users of the one stream (leakage hashes, the personal-data sample):
     #: Parquet columns in the file's types, CSV every column as its exact text (see :meth:`DataSource.typed`)
     raw: pa.Table | None = None
 
     def __len__(self) -> int:
-        return len(self.target)
+        return self.features.num_rows
 
 
 def _kind(path: Path) -> str:
@@ -156,18 +159,21 @@ def _conversion_error(path: Path, exc: Exception) -> InputError | None:
 class DataSource:
     """One evaluation data file with its target, sensitive and feature columns checked up front."""
 
-    def __init__(self, path: Path, spec: DataSpec, manifest: Path) -> None:
+    def __init__(self, path: Path, spec: DataSpec, manifest: Path, *, block: str = "data") -> None:
         self.path, self.spec, self.manifest = path, spec, manifest
+        self.block = block
+        self.what = "evaluation data" if block == "data" else f"{block} data"
         self.format = _kind(path)
         schema = self._schema()
         names = list(schema.names)
-        for field, cols in (("data.target", [spec.target]), ("data.sensitive", spec.sensitive),
+        target = [spec.target] if spec.target is not None else []  # None: a production sample without labels
+        for field, cols in ((f"{block}.target", target), ("data.sensitive", spec.sensitive),
                             ("data.features", spec.features or []), ("data.key", spec.key or [])):
             for col in cols:
                 if col not in names:
-                    raise InputError(manifest, field, f"column {col!r} not found in {path.name} "
-                                                      f"(columns: {', '.join(names)})")
-        excluded = {spec.target, *spec.sensitive, *(spec.key or [])}  # a key identifies a row, never a feature
+                    raise InputError(manifest, field if block == "data" else f"{block}.path",
+                                     f"column {col!r} not found in {path.name} (columns: {', '.join(names)})")
+        excluded = {*target, *spec.sensitive, *(spec.key or [])}  # a key identifies a row, never a feature
         self.features = list(spec.features) if spec.features is not None else [c for c in names if c not in excluded]
         if not self.features:
             raise InputError(manifest, "data.features", f"no feature columns left in {path.name}")
@@ -194,7 +200,8 @@ class DataSource:
 
     def _batches(self, extra: Sequence[str]) -> Iterator[pa.RecordBatch]:
         if self.format == "parquet":  # the columns someone uses, in file order
-            wanted = {*self.features, self.spec.target, *self.spec.sensitive, *extra}
+            wanted = {*self.features, *([self.spec.target] if self.spec.target is not None else []),
+                      *self.spec.sensitive, *extra}
             columns = [n for n in self.names if n in wanted]
             yield from open_parquet(self.path).iter_batches(batch_size=self.spec.chunk_rows, columns=columns)
             return
@@ -223,7 +230,7 @@ class DataSource:
             located = _conversion_error(self.path, exc) if self.format == "csv" else None
             raise (located or _arrow_error(self.path, exc)) from None
         if offset == 0:
-            raise InputError(self.path, None, "the evaluation data has no rows")
+            raise InputError(self.path, None, f"the {self.what} has no rows")
 
     def typed(self, raw: pa.Table, columns: Sequence[str], offset: int) -> pa.Table:
         """``columns`` of a ``raw`` chunk in their data types: Parquet as stored; CSV converted from the text as
@@ -254,11 +261,14 @@ class DataSource:
         raise InputError(self.path, name, f"cannot read column {name!r} as {to}")  # pragma: no cover
 
     def _chunk(self, table: pa.Table, offset: int) -> Chunk:
-        target_col = table.column(self.spec.target)
-        if target_col.null_count:
-            first = int(np.flatnonzero(pc.is_null(target_col).to_numpy(zero_copy_only=False))[0])
-            raise InputError(self.path, self.spec.target, f"missing target value in data row {offset + first + 1}")
-        target = _as_text(target_col)
+        target = _NO_LABELS
+        if self.spec.target is not None:
+            target_col = table.column(self.spec.target)
+            if target_col.null_count and self.block == "data":  # a production sample's labels may be partial
+                first = int(np.flatnonzero(pc.is_null(target_col).to_numpy(zero_copy_only=False))[0])
+                raise InputError(self.path, self.spec.target,
+                                 f"missing target value in data row {offset + first + 1}")
+            target = _as_text(target_col)
         sensitive = [_encode(table.column(c)) for c in self.spec.sensitive]
         features = self.typed(table, self.features, offset)
         self._check_features(features, offset)
@@ -294,6 +304,12 @@ class DataSource:
         if seen[2] is not None and seen[1] >= 0.9 * seen[0]:
             row, value = seen[2]
             raise InputError(self.path, name, NOT_A_NUMBER.format(row=row, value=value))
+
+
+def missing_labels(target: np.ndarray) -> np.ndarray:
+    """Which labels of a chunk are missing: null, or one of pyarrow's CSV null markers (a CSV is read as text)."""
+    nulls = set(_NULLS)
+    return np.fromiter((v is None or v in nulls for v in target), dtype=bool, count=len(target))
 
 
 def _null_markers() -> pa.Array:

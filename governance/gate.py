@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date
@@ -30,10 +30,11 @@ from .progress import DECIDING, DOCUMENTS, LOADING, phase
 if TYPE_CHECKING:
     from .card import CardFacts
     from .evidence.schema import Evidence, FileRef
+    from .monitor.run import MonitorOptions, MonitorResult
     from .policy import Policy
 
 __all__ = ["CheckOptions", "DecisionOptions", "Outputs", "Result", "check", "evaluate", "load_evidence",
-           "load_verdict", "render"]
+           "load_verdict", "monitor", "render"]
 
 #: called with the number of rows scored so far
 RowsCallback = Callable[[int], None]
@@ -243,6 +244,15 @@ def render(evidence: Evidence | str | Path, verdict: Verdict | str | Path, *, ou
         facts, card_file = _load_card(card, None, "--card")
         ctx = RenderContext(ev, vd, card=facts, card_file=card_file, templates=templates)
         return _publish(_render_documents(ctx, _Warnings(on_warning)), out, None)
+
+
+def monitor(contract: str | Path, windows: Sequence[str | Path], *, out: Path | None = None,
+            options: MonitorOptions | None = None) -> MonitorResult:
+    """After release: judge windows of production logs against the release's monitoring.json (oldest first,
+    folded into ``options.state``); the newest window's decision is the result (governance/monitor/)."""
+    from .monitor.run import monitor as run_monitor
+
+    return run_monitor(contract, windows, out=out, options=options)
 
 
 def load_evidence(path: Path) -> Evidence:

@@ -121,6 +121,21 @@ class DataSpec(_Strict):
         return self
 
 
+class ProductionSpec(_Strict):
+    """A sample of production inputs (``docs/production.md``): the evaluation data's feature columns, the sensitive
+    columns where known, labels optional. Both models score it; nothing in it is a label unless ``target`` says so."""
+
+    path: str = Field(description="CSV or Parquet file, relative to the manifest")
+    target: str | None = Field(None, description="optional label column, when some production labels are known")
+    chunk_rows: int = Field(65536, gt=0, le=10_000_000,
+                            description="rows read and scored at a time (at most 10,000,000)")
+
+
+#: task lm_eval has no feature rows to compare with production (template: none)
+PRODUCTION_NOT_FOR_LM_EVAL = ("production is for models that score feature rows; task lm_eval compares two "
+                              "lm-evaluation-harness runs: remove the production block")
+
+
 class BootstrapSpec(_Strict):
     resamples: int = Field(1000, ge=0, le=100_000,
                            description="paired bootstrap resamples (0: no intervals; at most 100,000)")
@@ -279,6 +294,9 @@ class Manifest(_Strict):
                            description="the evaluation data; required, except for task lm_eval (none: the samples "
                                        "files are the data, sliced by task, group and capability)")
     lm_eval: LmEvalSpec | None = Field(None, description="task lm_eval: metric per task, groups, capabilities")
+    production: ProductionSpec | None = Field(
+        None, description="a sample of production inputs: representativeness, agreement on production rows, "
+                          "production-weighted metrics (docs/production.md)")
     policy: str
     card: str | None = None
     provenance: str | None = None
@@ -312,6 +330,14 @@ class Manifest(_Strict):
                 raise ValueError(LM_EVAL_FORMAT_NEEDS_TASK.format(role=role))
             if self.task == "lm_eval" and not samples:
                 raise ValueError(LM_EVAL_TASK_NEEDS_FORMAT.format(role=role))
+        return self
+
+    @model_validator(mode="after")
+    def _production_has_rows(self) -> Manifest:
+        if self.production is not None and self.task == "lm_eval":
+            raise ValueError(PRODUCTION_NOT_FOR_LM_EVAL)
+        if self.production is not None and self.production.target in self.data.sensitive:
+            raise ValueError(f"production.target {self.production.target!r} is a sensitive column")
         return self
 
     @model_validator(mode="after")

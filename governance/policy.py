@@ -32,8 +32,12 @@ from .rules.efficiency import EfficiencyRule
 from .rules.fairness import FairnessGap
 from .rules.groups import GroupDrop
 from .rules.identity import DistinctModels
+from .rules.monitor import MONITOR_KINDS
 from .rules.performance import MetricCeiling, MetricDrop, MetricFloor, SliceMetricDrop
+from .rules.production import LabelFreePerformance, ProductionAgreementRule
 from .rules.provenance import ProvenanceRule
+from .rules.quality import DataQualityRule
+from .rules.representativeness import RepresentativenessRule
 from .rules.robustness import RobustnessDrop
 from .yamlfile import format_loc, line_of, read_yaml, suggest, validation_error
 
@@ -42,7 +46,8 @@ from .yamlfile import format_loc, line_of, read_yaml, suggest, validation_error
 Rule = Annotated[
     MetricDrop | MetricFloor | MetricCeiling | SliceMetricDrop | FairnessGap | AgreementRule | CalibrationRule
     | RobustnessDrop | EfficiencyRule | DistinctModels | Attestation | ProvenanceRule | LeakageRule | PiiScanRule
-    | DocumentationRule | GroupDrop,
+    | DocumentationRule | GroupDrop | DataQualityRule | ProductionAgreementRule | LabelFreePerformance
+    | RepresentativenessRule,
     Field(discriminator="kind"),
 ]
 
@@ -74,6 +79,9 @@ _LIMITS_DEFERRED = "limits_deferred"
 #: a rule without a kind, or one no built-in or installed rule has (template: kind); the nearest kind follows
 MISSING_KIND = "missing 'kind'"
 UNKNOWN_KIND = "unknown rule kind {kind!r}"
+#: after UNKNOWN_KIND for a kind of the monitor (rules/monitor.py): a monitor policy given to a release command
+MONITOR_KIND_HINT = (": a monitor rule kind, judged on windows of production logs by `governance monitor --policy`, "
+                     "not on a release")
 #: after UNKNOWN_KIND when no kind is close: it may come from a plugin that is not installed
 PLUGIN_HINT = (": neither a built-in kind nor one of an installed rule plugin (entry points "
                "'pruning_governance.rules'); install the package that provides it, or see the known kinds with "
@@ -173,6 +181,8 @@ def _unknown_kind(path: Path, data: dict, node: Any = None) -> InputError | None
             what = MISSING_KIND if kind is None else UNKNOWN_KIND.format(kind=kind)
             known = [*KINDS, *plugin_kinds()]
             hint = suggest(kind, known) if isinstance(kind, str) else ""
+            if isinstance(kind, str) and kind in MONITOR_KINDS:  # a monitor policy given to check / evaluate
+                hint = MONITOR_KIND_HINT
             if not hint:
                 hint = (PLUGIN_HINT if isinstance(kind, str) else "") + f" (known kinds: {', '.join(sorted(known))})"
             line = line_of(node, ("rules", i, "kind")) if node is not None else None

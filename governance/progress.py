@@ -14,6 +14,7 @@ from typing import Protocol, runtime_checkable
 LOADING, SCORING, TIMING, INTERVALS, DECIDING, DOCUMENTS = (
     "loading the models and hashing the inputs", "scoring rows", "timing the models", "bootstrap intervals",
     "deciding", "rendering the documents (HTML, PDF)")
+PRODUCTION = "scoring the production sample"
 
 
 @runtime_checkable

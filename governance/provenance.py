@@ -24,6 +24,9 @@ LEAKAGE_ROLES: tuple[str, ...] = ("training", "fine-tuning", "validation")
 SHA256 = r"^[0-9a-f]{64}$"
 BLANK_JUSTIFICATION = ("personal_data_justification is blank: say why the personal-data features are used, "
                        "or leave it out")
+#: class_balance problems (exit 2, naming the dataset's class_balance field)
+CLASS_BALANCE_RANGE = "class_balance: the share of {label!r} is {share}, not between 0 and 1"
+CLASS_BALANCE_SUM = "class_balance: the shares sum to {total:.6g}, not 1 (give each class's share of the rows)"
 
 
 class _Strict(BaseModel):
@@ -72,8 +75,30 @@ class DatasetProvenance(_Strict):
         None, min_length=1, description="columns that identify a record (e.g. [customer_id]): the leakage check "
                                         "compares rows by key (identity) instead of by content; a training set's "
                                         "key stands for the evaluation data's key columns in the same order")
+    class_balance: dict[str, float] | None = Field(
+        None, min_length=1, description="training sets: the share of rows per class label ({label: share}, "
+                                        "summing to 1); data_quality compares the evaluation set's balance with it")
 
     hashes_lower_case = field_validator("sha256", mode="before")(_lower_hash)
+
+    @field_validator("class_balance", mode="before")
+    @classmethod
+    def _labels_as_text(cls, value: Any) -> Any:
+        """YAML reads ``0: 0.7`` with an integer key; labels are compared as the gate reads them, as text."""
+        return {str(k): v for k, v in value.items()} if isinstance(value, dict) else value
+
+    @field_validator("class_balance")
+    @classmethod
+    def _shares(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        if value is None:
+            return None
+        for label, share in value.items():
+            if not 0.0 <= share <= 1.0:
+                raise ValueError(CLASS_BALANCE_RANGE.format(label=label, share=share))
+        total = sum(value.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(CLASS_BALANCE_SUM.format(total=total))
+        return value
 
     @model_validator(mode="after")
     def _located(self) -> DatasetProvenance:

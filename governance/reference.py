@@ -38,12 +38,25 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "leakage": {"id": "DATA-001", "kind": "leakage", "roles": ["training", "fine-tuning"], "max_overlap_share": 0.0,
                 "rmf": ["MAP 2.3", "MEASURE 2.5"]},
     "pii_scan": {"id": "DATA-002", "kind": "pii_scan", "min_share": 0.05, "rmf": ["MEASURE 2.10", "MAP 4.1"]},
+    "data_quality": {"id": "DATA-003", "kind": "data_quality", "max_missing_share": 0.05,
+                     "allow_constant": ["country"], "max_duplicate_share": 0.01, "min_class_share": 0.05,
+                     "max_class_balance_distance": 0.1, "severity": "warn", "rmf": ["MEASURE 2.1", "MAP 2.3"]},
     "documentation": {"id": "DOC-001", "kind": "documentation",
                       "required_sections": ["primary_uses", "out_of_scope_uses", "limitations",
                                             "ethical_considerations"], "rmf": ["MAP 1.1", "MAP 2.2"]},
     "group_drop": {"id": "LLM-KNOW-001", "kind": "group_drop", "by": ["capability"],
                    "slices": ["knowledge"], "max_drop": 0.02, "min_slice_size": 200,
                    "rmf": ["MEASURE 2.3", "MEASURE 2.5"]},
+    "production_agreement": {"id": "PROD-001", "kind": "production_agreement", "min_agreement": 0.95,
+                             "max_flip_rate": 0.05, "max_score_js": 0.1, "dimensions": ["group"],
+                             "min_slice_rows": 100, "rmf": ["MEASURE 2.3"]},
+    "label_free_performance": {"id": "PROD-002", "kind": "label_free_performance", "max_drop": 0.03,
+                               "max_ece": 0.05, "dimensions": ["group"], "rmf": ["MEASURE 2.4"]},
+    "representativeness": {"id": "REP-001", "kind": "representativeness", "max_feature_distance": 0.1,
+                           "drift_threshold": 0.1, "max_drifted_share": 0.5, "max_share_ratio": 2.0,
+                           "min_production_rows": 1000, "severity": "block", "rmf": ["MAP 2.3", "MEASURE 2.5"],
+                           "rationale": "The evaluation set must look like production, or its verdict does not "
+                                        "carry over to the traffic the model will serve."},
 }
 
 
@@ -97,4 +110,21 @@ def policy_reference() -> str:
                 *_table(spec.params.model_fields, COMMON | {"kind"}), ""]
         if example:
             out += ["```yaml", yaml.safe_dump([example], sort_keys=False, width=110).rstrip(), "```", ""]
+    out += _monitor_kinds()
     return "\n".join(out).rstrip() + "\n"
+
+
+def _monitor_kinds() -> list[str]:
+    """The kinds of a monitor policy (``governance monitor``, docs/monitoring.md): judged per production window."""
+    from .rules.monitor import EXAMPLES as MONITOR_EXAMPLES
+    from .rules.monitor import MONITOR_KINDS
+
+    out = ["# Monitor rule kinds", "",
+           "A monitor policy (`governance monitor --policy`, default `builtin:monitor`) holds only these kinds; "
+           "each judges", "one window of production logs against the release's monitoring.json "
+           "([monitoring.md](monitoring.md)).", ""]
+    for kind, spec in MONITOR_KINDS.items():
+        out += [f"## `{kind}` (monitor rules)", "", inspect.getdoc(spec.params) or "", "",
+                *_table(spec.params.model_fields, COMMON | {"kind"}), "",
+                "```yaml", yaml.safe_dump([MONITOR_EXAMPLES[kind]], sort_keys=False, width=110).rstrip(), "```", ""]
+    return out

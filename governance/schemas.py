@@ -11,10 +11,12 @@ def schemas() -> dict[str, dict]:
     from .evidence.schema import Evidence
     from .findings import Verdict
     from .manifest import Manifest
+    from .monitor.contract import MonitoringContract
     from .policy import Policy
 
     return {name: TypeAdapter(model).json_schema() for name, model in
-            (("evidence", Evidence), ("verdict", Verdict), ("policy", Policy), ("manifest", Manifest))}
+            (("evidence", Evidence), ("verdict", Verdict), ("policy", Policy), ("manifest", Manifest),
+             ("monitoring", MonitoringContract))}
 
 
 def schema_text(name: str) -> str:

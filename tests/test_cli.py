@@ -18,7 +18,7 @@ from governance.evidence.collect import SAME_FILE_WARNING
 from governance.yamlfile import UNKNOWN_KEY
 
 OUTPUTS = {"evidence.json", "verdict.json", "junit.xml", "model_card.md", "model_card.html", "audit_report.html",
-           "audit_report.pdf", "checksums.json", "governance.sarif", "bom.cdx.json"}
+           "audit_report.pdf", "checksums.json", "governance.sarif", "bom.cdx.json", "monitoring.json"}
 
 
 @pytest.fixture()

@@ -158,3 +158,30 @@ def test_quiet_demo_lines_state_the_decision_line_with_rules_not_judged(demo, ca
     _print([r for r, _ in rows], [], out, "nist-ai-rmf", 50, True, 1.0, True)
     printed = capsys.readouterr().out.splitlines()
     assert printed == [f"{r.name}: {line}  (outputs in {r.folder})" for r, line in rows]
+
+
+def test_demo_judges_one_candidate_for_production_and_monitors_two_windows(demo):
+    """The production step: the group pruning hurt most is more common in production, the accuracy drop re-weighted
+    to production's shares is larger than on the evaluation set, and the monitor passes a window like production
+    and raises on one after the population moved."""
+    from governance.demo.production import CANDIDATE
+
+    out, _, stdout, _ = demo
+    ev = _evidence(out, "production")
+    prod = ev["production"]
+    text = " ".join(stdout.split())
+    story = text[text.index("Production: ") + len("Production: "):]
+    dim, value = story.split(" is ")[0].split("=", 1)  # the group pruning hurt most, made more common
+    assert dim in ("sex", "race", "age_group") and prod["slices"][dim][value]["share_ratio"] > 1.5
+    weighted = prod["weighted"]["overall"]["accuracy"]
+    evaluation = ev["comparisons"]["overall"]["accuracy"]
+    assert -weighted["difference"] > -evaluation["difference"]  # pruning hurt the boosted group most
+    verdict = json.loads((out / "production" / "verdict.json").read_text())
+    assert verdict["policy"]["name"] == "production" and ev["release"]["version"].endswith(f"{CANDIDATE}-production")
+    assert {f["rule_id"] for f in verdict["findings"]} >= {"PROD-001", "PROD-002", "PROD-003", "PROD-004"}
+    assert (out / "production" / "monitoring.json").is_file()
+    clean = json.loads((out / "monitor-clean" / "monitor.json").read_text())
+    drifted = json.loads((out / "monitor-drifted" / "monitor.json").read_text())
+    assert clean and drifted
+    assert "window like production exits 0" in " ".join(stdout.split())
+    assert "after the population moved exits 1" in " ".join(stdout.split())

@@ -226,7 +226,9 @@ BASE = {"metric_drop": {"metric": "accuracy"}, "metric_floor": {"metric": "recal
         "agreement": {"min": 0.9, "by": ["group"]}, "calibration": {},
         "robustness_drop": {"max_extra_drop": 0.03}, "efficiency": {},
         "leakage": {}, "pii_scan": {}, "distinct_models": {}, "provenance": {},
-        "group_drop": {"by": ["group"], "slices": ["a"]}}
+        "group_drop": {"by": ["group"], "slices": ["a"]}, "data_quality": {},
+        "production_agreement": {"min_agreement": 0.9}, "label_free_performance": {"max_drop": 0.05},
+        "representativeness": {}}
 # (base, field, a value outside the range, a value inside it)
 CASES = [
     ("metric_drop", "max_drop", 3, 0.03), ("metric_drop", "max_drop", -0.01, 0.0),
@@ -244,6 +246,13 @@ CASES = [
     ("distinct_models", "score_tolerance", -0.1, 0.001), ("provenance", "max_pruning_shortfall", 5, 0.05),
     ("metric_drop", "max_relative_drop", 2, 0.02), ("slice_metric_drop", "max_relative_drop", -0.01, 0.05),
     ("group_drop", "max_drop", 2, 0.02),
+    ("data_quality", "max_missing_share", 5, 0.05), ("data_quality", "max_duplicate_share", -0.01, 0.01),
+    ("data_quality", "min_class_share", 10, 0.1), ("data_quality", "max_class_balance_distance", 1.5, 0.1),
+    ("production_agreement", "min_agreement", 95, 0.95), ("production_agreement", "max_flip_rate", 5, 0.05),
+    ("production_agreement", "max_score_js", -0.1, 0.1), ("label_free_performance", "max_drop", 3, 0.03),
+    ("label_free_performance", "min_accuracy", 80, 0.8), ("label_free_performance", "max_ece", 5, 0.05),
+    ("representativeness", "max_feature_distance", -0.1, 0.1), ("representativeness", "drift_threshold", 0, 0.1),
+    ("representativeness", "max_drifted_share", 50, 0.5), ("representativeness", "max_share_ratio", 0.5, 2.0),
 ]
 
 

@@ -39,6 +39,7 @@ class DemoResult:
     rows: list  # report.Row, one per candidate
     story: list[str]
     seconds: float
+    production: object = None  # production.ProductionStory: the candidate judged for production, then monitored
 
 
 def _write_parquet(table, path: Path) -> None:
@@ -61,14 +62,14 @@ def run_demo(out: Path, *, seed: int = 0, quick: bool = False, quiet: bool = Fal
     from ..datasets import load_adult
     from ..gate import CheckOptions, Result, check
     from ..policy import load_policy, resolve_policy_ref
-    from . import files, report, train
+    from . import files, production, report, train
 
     started = time.perf_counter()
     settings = QUICK if quick else FULL
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     console = Console(file=sys.stderr, highlight=False)
-    steps = 2 + len(CANDIDATES) * 2
+    steps = 3 + len(CANDIDATES) * 2
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=True, disable=quiet) as progress:
@@ -102,10 +103,13 @@ def run_demo(out: Path, *, seed: int = 0, quick: bool = False, quiet: bool = Fal
             done(f"baseline: {sum(p.numel() for p in baseline.parameters()):,} parameters, test accuracy "
                  f"{train.accuracy(baseline, x_eval, y_eval):.4f} ({settings.epochs} epochs)")
             hidden: dict[str, list[int]] = {}
+            kept = {}  # the production step's candidate, which scores the monitoring windows
             for cand in CANDIDATES:
                 progress.update(overall, description=f"pruning and fine-tuning {cand.name}")
                 model = train.prune_candidate(baseline, cand, x, y, settings, seed)
                 train.save(model, out / f"{cand.name}.safetensors")
+                if cand.name == production.CANDIDATE:
+                    kept[cand.name] = model
                 hidden[cand.name] = train.hidden_sizes(model)
                 progress.advance(overall)
                 done(f"{cand.name}: {sum(p.numel() for p in model.parameters()):,} parameters, "
@@ -134,6 +138,20 @@ def run_demo(out: Path, *, seed: int = 0, quick: bool = False, quiet: bool = Fal
             code = int(result.exit_code)
             done(f"{cand.name}: {'PASS' if code == 0 else 'BLOCKED'} (exit {code}) -> {out / cand.name}")
 
+        progress.update(overall, description=f"production: {production.CANDIDATE} for production's traffic, "
+                                             "then monitoring two windows")
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            prod_story = production.run_production(out, eval_part, results[production.CANDIDATE].evidence,
+                                                   manifests[production.CANDIDATE], kept[production.CANDIDATE], seed)
+        finally:
+            torch.set_num_threads(threads)
+        progress.advance(overall)
+        done(f"production: {prod_story.group} is {prod_story.production_share:.0%} of the production sample "
+             f"({prod_story.evaluation_share:.0%} of the evaluation set): {prod_story.decision_line} "
+             f"(exit {prod_story.exit_code}) -> {out / 'production'}")
+
     policy_path = resolve_policy_ref(files.POLICY, None, None)
     policy = load_policy(policy_path)
     slice_rules = [r for r in policy.rules if r.kind in report.SLICE_KINDS]
@@ -142,10 +160,29 @@ def run_demo(out: Path, *, seed: int = 0, quick: bool = False, quiet: bool = Fal
     min_size = min([s for s in sizes if s is not None] or [policy.defaults.min_slice_size])
     rows_ = [report.row(c.name, out / c.name, results[c.name].evidence, results[c.name].verdict, min_size)
              for c in CANDIDATES]
-    story = report.story(rows_, policy.name, [r.id for r in slice_rules])
+    story = report.story(rows_, policy.name, [r.id for r in slice_rules]) + production_lines(prod_story)
     seconds = time.perf_counter() - started
     _print(rows_, story, out, policy.name, min_size, settings is QUICK, seconds, quiet)
-    return DemoResult(out=out, rows=rows_, story=story, seconds=seconds)
+    return DemoResult(out=out, rows=rows_, story=story, seconds=seconds, production=prod_story)
+
+
+def production_lines(p) -> list[str]:
+    """The production step in two sentences: the re-weighted verdict, then the monitor on two windows."""
+    from .production import CANDIDATE
+
+    def pts(x: float | None) -> str:
+        return "n/a" if x is None else f"{x * 100:.1f} points"
+
+    first = (f"Production: {p.group} is {p.evaluation_share:.0%} of the evaluation set but {p.production_share:.0%} "
+             f"of the production sample; {CANDIDATE} loses {pts(p.evaluation_drop)} of accuracy on the "
+             f"evaluation set and {pts(p.weighted_drop)} re-weighted to production's shares (PROD-001: "
+             f"{p.weighted_status}, limit {pts(p.weighted_limit)}); under builtin:production ({p.manifest.name}) the "
+             f"release is {p.decision_line} (exit {p.exit_code})"
+             + (f" by {', '.join(p.blocking)}." if p.blocking else "."))
+    second = (f"After release, governance monitor against its monitoring.json: a window like production exits "
+              f"{p.monitor_codes.get('clean')}, a window after the population moved exits "
+              f"{p.monitor_codes.get('drifted')} ({p.monitor_lines.get('drifted', '')}).")
+    return [first, second]
 
 
 def _print(rows, story: list[str], out: Path, policy: str, min_size: int, quick: bool, seconds: float,

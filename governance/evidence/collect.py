@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from .. import __version__
-from ..data import Chunk, DataSource
+from ..data import Chunk, DataSource, missing_labels
 from ..errors import InputError
 from ..hashing import digests_reused, file_ref
 from ..manifest import Release
@@ -22,6 +22,7 @@ from ..progress import INTERVALS, SCORING, TIMING, phase
 from .accumulator import Accumulator
 from .bootstrap import COUNT_METHOD, COUNT_METRICS, METHOD, SliceRef, interval, resample_metrics
 from .efficiency import measure_efficiency
+from .production import add_production, rescore
 from .provenance_facts import ReleaseFacts
 from .recovery import with_recovery
 from .replicates import AUC_METHOD, LOG_LOSS_METHOD
@@ -305,7 +306,23 @@ def _collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu
     evidence = build_evidence(release, acc, source, classes, positive, paths, adapters, data_path,
                               efficiency=efficiency, robustness=robustness, notes=notes)
     # with an engine the client reads only some rows: the facts then stream the file on their own
-    return evidence.model_copy(update=facts.finish(read_again=merged is not None))
+    evidence = evidence.model_copy(update=facts.finish(read_again=merged is not None))
+
+    def score_production(chunk: Chunk, where: Path) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+        raws = {r: rescore(adapters[r], chunk) for r in ROLES}
+        probs: dict[str, np.ndarray] = {r: _probabilities(raws[r], classes, positive, where, chunk.offset)
+                                        for r in ROLES}
+        spec = m.production
+        if spec is None or spec.target is None:
+            return probs, None
+        missing = missing_labels(chunk.target)  # labels not known yet: -1
+        known = np.where(missing, classes[0], chunk.target) if missing.any() else chunk.target
+        labels = _encode(known, classes, where, spec.target, chunk.offset)
+        labels[missing] = -1
+        return probs, labels
+
+    return add_production(release, evidence, source, acc, adapters, paths, score_production, classes=classes,
+                          positive=positive, progress=progress, eval_profile=getattr(facts, "profile", None))
 
 
 CLASS_DIMENSION = "class"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -24,6 +24,10 @@ from ..hashing import check_input_file, file_ref, shown_path
 from ..manifest import Release
 from ..provenance import LEAKAGE_ROLES, load_provenance
 from .schema import Documentation, ProvenanceEvidence
+
+if TYPE_CHECKING:
+    from .profile import FeatureProfile
+    from .quality import ColumnRole, QualityAccumulator
 
 
 def provenance_path(release: Release) -> Path | None:
@@ -123,9 +127,10 @@ def collect_documentation(release: Release) -> Documentation:
 
 
 class ReleaseFacts:
-    """The evidence fields ``provenance``, ``leakage``, ``pii`` and ``documentation``, gathered around the one
-    read of the evaluation data: construct before the models load (bad declarations fail fast), pass
-    :attr:`columns` to ``DataSource.chunks``, :meth:`update` with every chunk, :meth:`finish` after the pass."""
+    """The evidence fields ``provenance``, ``leakage``, ``pii``, ``documentation``, ``data_quality`` and
+    ``feature_profile``, gathered around the one read of the evaluation data: construct before the models load
+    (bad declarations fail fast), pass :attr:`columns` to ``DataSource.chunks``, :meth:`update` with every chunk,
+    :meth:`finish` after the pass."""
 
     def __init__(self, release: Release, source: DataSource, data_path: Path) -> None:
         from .leakage import EvaluationHasher
@@ -137,11 +142,16 @@ class ReleaseFacts:
         self.plan = _leakage_plan(release, self.provenance, source, data_path) if self.provenance is not None else None
         self.hasher = EvaluationHasher(self.plan.hashed) if self.plan is not None else None
         self.pii = PiiSampler(source.text_schema())
+        self.quality = self._quality()
+        #: the evaluation set's feature profile (representativeness, the monitor's reference): made at the first
+        #: chunk, which decides the categorical columns (``profile.categorical_features``)
+        self.profile: FeatureProfile | None = None
         #: further columns the stream must hold for leakage and the personal-data scan (Parquet; CSV reads all)
         self.columns = [*(self.plan.hashed if self.plan is not None else []), *(self.pii.scannable or [])]
 
     def update(self, chunk: Chunk) -> None:
-        """Fold one chunk of the scoring pass (its ``raw`` columns) into the leakage hashes and the PII sample."""
+        """Fold one chunk of the scoring pass (its ``raw`` columns) into the leakage hashes, the PII sample and the
+        data-quality counts."""
         assert chunk.raw is not None
         if self.hasher is not None:  # features are converted once, for the models; only the rest here
             have = set(chunk.features.column_names)
@@ -149,9 +159,45 @@ class ReleaseFacts:
             self.hasher.update(pa.table({c: (chunk.features if c in have else rest).column(c)
                                          for c in self.hasher.columns}))
         self.pii.update(chunk.raw)
+        self._profile(chunk.features).update(chunk.features)
+        have = set(chunk.features.column_names)  # features as the models read them; target, sensitive as read
+        self.quality.update(pa.table({c: (chunk.features if c in have else chunk.raw).column(c)
+                                      for c in self.quality.columns}))
+
+    def _profile(self, first: pa.Table | None) -> FeatureProfile:
+        from .profile import FeatureProfile, categorical_features
+
+        if self.profile is None:
+            spec = self.release.manifest.data
+            categorical = (categorical_features(first, spec.categorical, spec.continuous) if first is not None
+                           else spec.categorical)
+            self.profile = FeatureProfile(list(self.source.features), categorical)
+        return self.profile
+
+    def _quality(self) -> QualityAccumulator:
+        """The data-quality counts; rows are hashed here unless the leakage check hashes them by content already."""
+        from ..data import _null_markers
+        from .quality import QualityAccumulator
+
+        spec, task = self.release.manifest.data, self.release.manifest.task
+        roles: dict[str, ColumnRole] = dict.fromkeys(self.source.features, "feature")
+        roles.setdefault(spec.target, "target")
+        for column in spec.sensitive:
+            roles.setdefault(column, "sensitive")
+        return QualityAccumulator(roles, markers=_null_markers() if self.source.format == "csv" else None,
+                                  row_columns=[*self.source.features, spec.target],
+                                  hash_rows=self.plan is None or self.plan.key is not None,
+                                  target=spec.target if task != "regression" else None)
+
+    def _training_balance(self) -> tuple[str, dict[str, float]] | None:
+        """The first training dataset of the provenance that declares its class balance."""
+        if self.provenance is None:
+            return None
+        return next(((name, ds.class_balance) for name, ds in self.provenance.declared.datasets.items()
+                     if ds.role == "training" and ds.class_balance is not None), None)
 
     def finish(self, *, read_again: bool = False) -> dict[str, Any]:
-        """The four evidence fields; reads each training set named for leakage once. ``read_again``: the pass did
+        """The six evidence fields; reads each training set named for leakage once. ``read_again``: the pass did
         not stream every row here (a distributed engine scored them), so stream the evaluation file now."""
         from .leakage import EvaluationHasher
         from .pii import PiiSampler
@@ -159,6 +205,8 @@ class ReleaseFacts:
         if read_again:
             self.hasher = EvaluationHasher(self.plan.hashed) if self.plan is not None else None
             self.pii = PiiSampler(self.source.text_schema())
+            self.quality = self._quality()
+            self.profile = None
             for chunk in self.source.chunks(self.columns):
                 self.update(chunk)
         return self._fields()
@@ -169,19 +217,22 @@ class ReleaseFacts:
 
         chunk_rows = self.release.manifest.data.chunk_rows
         leakage = None
-        if self.plan is not None and self.hasher is not None:
+        evaluation = self.hasher.result() if self.hasher is not None else None
+        if self.plan is not None and evaluation is not None:
             leakage = measure_leakage(self.data_path, self.plan.columns, self.plan.sets, chunk_rows,
-                                      self.release.folder, key=self.plan.key, evaluation=self.hasher.result())
+                                      self.release.folder, key=self.plan.key, evaluation=evaluation)
         return {
             "provenance": self.provenance,
             "leakage": leakage,
             "pii": scan_pii(self.data_path, chunk_rows, sampler=self.pii),
             "documentation": self.documentation,
+            "data_quality": self.quality.result(evaluation=evaluation, training=self._training_balance()),
+            "feature_profile": self._profile(None).to_json(),
         }
 
 
 def release_facts(release: Release, source: DataSource, data_path: Path) -> dict[str, Any]:
-    """The four fields on their own (one read of the data, as in the gate's pass, without the models)."""
+    """The six fields on their own (one read of the data, as in the gate's pass, without the models)."""
     facts = ReleaseFacts(release, source, data_path)
     for chunk in source.chunks(facts.columns):
         facts.update(chunk)

@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from .. import __version__
 from .. import metrics_regression as R
-from ..data import Chunk, DataSource
+from ..data import Chunk, DataSource, missing_labels
 from ..errors import InputError
 from ..hashing import file_ref
 from ..manifest import Release
@@ -32,6 +32,7 @@ from .bootstrap import interval
 from .collect import SAME_FILE_WARNING, Engine, Progress, _dimensions, library_versions
 from .efficiency import measure_efficiency
 from .poisson import METHOD, replicate_sums
+from .production import add_production, rescore
 from .provenance_facts import ReleaseFacts
 from .schema import (
     ROLES,
@@ -393,7 +394,20 @@ def collect_regression(release: Release, source: DataSource, facts: ReleaseFacts
     timed: dict[str, ModelAdapter] = dict(models)
     efficiency = measure_efficiency(timed, paths, sample if sample is not None else pa.table({}), ev.latency, device)
     evidence = build_regression_evidence(release, acc, source, paths, models, data_path)
-    return evidence.model_copy(update={"efficiency": efficiency, **facts.finish(read_again=merged is not None)})
+    evidence = evidence.model_copy(update={"efficiency": efficiency, **facts.finish(read_again=merged is not None)})
+
+    def score_production(chunk: Chunk, where: Path) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+        preds: dict[str, np.ndarray] = {r: rescore(models[r], chunk)[:, 0] for r in ROLES}
+        spec = m.production
+        if spec is None or spec.target is None:
+            return preds, None
+        missing = missing_labels(chunk.target)  # labels not known yet: NaN
+        labels = parse_target(np.where(missing, "0", chunk.target), where, spec.target, chunk.offset)
+        labels[missing] = np.nan
+        return preds, labels
+
+    return add_production(release, evidence, source, acc, dict(models), paths, score_production, progress=progress,
+                          eval_profile=getattr(facts, "profile", None))
 
 
 def slice_cells(keys: Sequence[tuple[str, ...]], dims: dict[str, list[int]]) -> dict[str, dict[str, list[int]]]:

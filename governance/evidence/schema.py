@@ -5,28 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
 from ..provenance import Provenance
+from .schema_base import ROLES as ROLES  # re-exported: the building blocks live in schema_base (no import cycle)
+from .schema_base import Comparison as Comparison
+from .schema_base import FileRef as FileRef
+from .schema_base import Interval as Interval
+from .schema_base import Role as Role
+from .schema_base import _Frozen as _Frozen
 
 Number = float | int | None
 #: metric name -> value; `count` is the number of rows. None where a metric is undefined (e.g. AUC with one class).
 MetricValues = dict[str, Number]
-
-#: the two models every release compares
-Role = Literal["baseline", "candidate"]
-ROLES: tuple[Role, Role] = ("baseline", "candidate")
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class FileRef(_Frozen):
-    path: str
-    sha256: str
-    bytes: int
-
 
 class DataEvidence(_Frozen):
     file: FileRef
@@ -98,22 +89,6 @@ class Agreement(_Frozen):
     broken_examples: list[int] = Field(
         default_factory=list, description="0-based data row indices of a bounded sample of broken flips "
                                           "(compression-identified exemplars) for reviewers")
-
-
-class Interval(_Frozen):
-    ci_low: float
-    ci_high: float
-
-
-class Comparison(_Frozen):
-    """One metric for both models on the same rows, with paired intervals; difference = candidate - baseline."""
-
-    baseline: float | None
-    candidate: float | None
-    difference: float | None
-    baseline_ci: Interval | None = None
-    candidate_ci: Interval | None = None
-    difference_ci: Interval | None = None
 
 
 class Comparisons(_Frozen):
@@ -289,6 +264,40 @@ class PiiScan(_Frozen):
                                                                      "(floating point, boolean, dates)")
 
 
+class ColumnQuality(_Frozen):
+    """One column of the evaluation data (governance/evidence/quality.py says how each count is made)."""
+
+    role: Literal["feature", "target", "sensitive"]
+    missing: int = Field(description="null values (floating point: also NaN; CSV text: also pyarrow's null markers)")
+    missing_share: float | None = Field(description="missing / rows")
+    distinct: int = Field(description="distinct non-missing values, counted up to a cap (see distinct_at_least)")
+    distinct_at_least: bool = Field(False, description="the cap was reached: at least `distinct` distinct values")
+    constant: bool = Field(description="exactly one distinct non-missing value")
+
+
+class DataQuality(_Frozen):
+    """The evaluation set itself: missing values, constant columns, duplicate rows, class balance (measured in the
+    scoring pass's one read of the file; counts only, no value is kept)."""
+
+    rows: int
+    columns: dict[str, ColumnQuality] = Field(description="feature, target and sensitive columns")
+    duplicate_rows: int = Field(description="rows identical (features and target) to an earlier row: pandas' "
+                                            "duplicated().sum(); an estimate when duplicate_exact is false")
+    duplicate_share: float | None = Field(description="duplicate_rows / rows")
+    duplicate_exact: bool = Field(True, description="false: estimated from a hash-value sample of the distinct rows")
+    duplicate_columns: list[str] = Field(description="the columns a row is compared on")
+    duplicate_method: str
+    class_balance: dict[str, float] | None = Field(None, description="classification: share of rows per class "
+                                                                     "(None: regression, or too many labels)")
+    training_dataset: str | None = Field(None, description="the provenance's training dataset whose declared "
+                                                           "class_balance is compared")
+    training_class_balance: dict[str, float] | None = Field(None, description="its declared class_balance")
+    class_balance_distance: float | None = Field(None, description="total variation distance between class_balance "
+                                                                   "and training_class_balance (0: equal, 1: "
+                                                                   "disjoint)")
+    notes: list[str] = Field(default_factory=list)
+
+
 class Documentation(_Frozen):
     card_file: FileRef | None = Field(description="the model-card facts file (card.yaml), None when not given")
     sections: dict[str, bool] = Field(description="card section (dotted path, e.g. intended_use.out_of_scope_uses)"
@@ -348,6 +357,9 @@ class LmEval(_Frozen):
         default_factory=list, description="a bounded sample of broken documents: {task, doc_id}")
 
 
+from .production_schema import ProductionEvidence  # noqa: E402  (its parts import schema_base, not this module)
+
+
 class Evidence(_Frozen):
     schema_version: Literal["1"] = "1"
     tool: dict[str, str]
@@ -357,6 +369,10 @@ class Evidence(_Frozen):
     task: Literal["binary_classification", "multiclass_classification", "regression", "lm_eval"]
     inputs: dict[str, FileRef] = Field(description="every input file with its sha256")
     data: DataEvidence
+    feature_profile: dict[str, Any] | None = Field(
+        None, description="the evaluation set's feature profile (governance/evidence/profile.py FeatureProfile."
+                          "to_json: per feature counts, moments, KLL sketches, exact values of small sets): the "
+                          "reference for representativeness and the monitor (None: lm_eval)")
     dimensions: dict[str, list[str]] = Field(description="slice dimension name -> the sensitive columns it joins")
     dimensions_skipped: dict[str, str] = Field(
         default_factory=dict, description="intersection asked for but not formed -> why (e.g. over the cell budget)")
@@ -370,18 +386,24 @@ class Evidence(_Frozen):
     provenance: ProvenanceEvidence | None = Field(None, description="None: the manifest names no provenance file")
     leakage: Leakage | None = None
     pii: PiiScan | None = None
+    data_quality: DataQuality | None = Field(None, description="the evaluation set's missing values, constant "
+                                                               "columns, duplicates and class balance (None: not "
+                                                               "measured, e.g. lm_eval)")
     documentation: Documentation | None = None
     approvals: list[dict[str, str]] = Field(default_factory=list, description="the manifest's sign-offs, as declared")
     warnings: list[str] = Field(default_factory=list)
     regression: RegressionInfo | None = Field(None, description="task: regression only (omitted otherwise)")
     lm_eval: LmEval | None = Field(None, description="task: lm_eval only (omitted otherwise): per-task metric, "
                                                   "McNemar tests and flips per slice")
+    production: ProductionEvidence | None = Field(
+        None, description="the production sample (manifest production:) only, omitted otherwise: slice shares, "
+                          "representativeness, agreement on production rows, label-free estimate, weighting")
 
     @model_serializer(mode="wrap")
     def _omit_absent_regression(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         """A classification release's evidence.json stays as it was: no ``regression: null``."""
         out = handler(self)
-        for optional in ("regression", "lm_eval"):
+        for optional in ("regression", "lm_eval", "production"):
             if isinstance(out, dict) and out.get(optional) is None:
                 out.pop(optional, None)
         return out

@@ -10,7 +10,7 @@ from typing import Any
 from ..card import CardFacts
 from ..evidence.schema import Evidence, FileRef
 from ..findings import Verdict
-from . import bom, documents, jsonfiles, junit, sarif
+from . import bom, documents, jsonfiles, junit, monitoring, sarif
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ RENDERERS: dict[str, Renderer] = {
     "audit_report.html": documents.audit_report_html,
     "audit_report.pdf": documents.audit_report_pdf,
     "bom.cdx.json": bom.bom_json,
+    "monitoring.json": monitoring.monitoring_json,
 }
 
 

@@ -13,7 +13,10 @@ from . import (
     groups,
     identity,
     performance,
+    production,
     provenance,
+    quality,
+    representativeness,
     robustness,
 )
 from .base import PolicyDefaults, RuleBase, RuleKind, kind_of
@@ -35,6 +38,10 @@ _CHECKS = (
     data_checks.pii_scan,
     documentation.documentation,
     groups.group_drop,
+    quality.data_quality,
+    production.production_agreement,
+    production.label_free_performance,
+    representativeness.representativeness,
 )
 
 KINDS: dict[str, RuleKind] = {kind_of(c).kind: kind_of(c) for c in _CHECKS}

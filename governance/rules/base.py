@@ -8,7 +8,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ..evidence.schema import Evidence
 from ..findings import Finding, OnInconclusive, Severity, Status
 from ..rmf import normalise, subcategories
 
@@ -46,7 +45,9 @@ class RuleBase(BaseModel):
         return out
 
 
-Check = Callable[[Any, Evidence, PolicyDefaults], Finding]
+#: (rule, what it judges, defaults) -> Finding: a release's Evidence, or for the monitor kinds (rules/monitor.py) one
+#: production window's facts
+Check = Callable[[Any, Any, PolicyDefaults], Finding]
 
 
 @dataclass(frozen=True)

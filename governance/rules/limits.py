@@ -102,6 +102,19 @@ LIMITS: dict[str, dict[str, Limit]] = {
     "distinct_models": {"score_tolerance": Limit("a score difference", FRACTION)},
     "provenance": {"max_pruning_shortfall": Limit("a pruning fraction", FRACTION)},
     "group_drop": {"max_drop": Limit("a drop", metric="change")},
+    "data_quality": {"max_missing_share": Limit("a share of values", FRACTION),
+                     "max_duplicate_share": Limit("a share of rows", FRACTION),
+                     "min_class_share": Limit("a share of rows", FRACTION),
+                     "max_class_balance_distance": Limit("a total variation distance", FRACTION)},
+    "production_agreement": {"min_agreement": Limit("agreement", FRACTION),
+                             "max_flip_rate": Limit("a flip rate", FRACTION),
+                             "max_score_js": Limit("a Jensen-Shannon distance", FRACTION)},
+    "label_free_performance": {"max_drop": Limit("an accuracy drop", FRACTION),
+                               "min_accuracy": Limit("accuracy", FRACTION), "max_ece": Limit("the ECE", FRACTION)},
+    "representativeness": {"max_feature_distance": Limit("a feature distance", Range(0.0, INF)),
+                           "drift_threshold": Limit("a feature distance", Range(0.0, INF, low_open=True)),
+                           "max_drifted_share": Limit("a share of features", FRACTION),
+                           "max_share_ratio": Limit("a slice share ratio", Range(1.0, INF))},
 }
 
 

@@ -6,9 +6,11 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from ..evidence.schema import Evidence
+from ..evidence.bootstrap import COUNT_METRICS
+from ..evidence.schema import Comparison, Evidence
 from ..findings import Finding, Status
 from ..metrics import BY_MAGNITUDE, HIGHER_IS_BETTER, MetricName, judged, worsening
+from ..metrics_regression import SUM_METRICS
 from .base import PolicyDefaults, RuleBase, finding, fmt, rule
 from .relative import (
     RELATIVE_HELP,
@@ -21,7 +23,35 @@ from .relative import (
     require_limit,
 )
 from .slices import THIN_NAMED, dimensions, select, slice_name, thin_slices, values
-from .stats import Correction, DecideOn, comparison, confidence, drop_interval, p_excess, reject
+from .stats import (
+    MAGNITUDE_KEY,
+    Correction,
+    DecideOn,
+    NoInterval,
+    comparison,
+    confidence,
+    drop_interval,
+    p_excess,
+    reject,
+)
+
+Weighting = Literal["evaluation", "production"]
+WEIGHTING_HELP = ("evaluation: the metric on the evaluation rows as they are; production: post-stratified to the "
+                  "production sample's cell shares (evidence.production.weighted; count metrics, and the sum "
+                  "metrics of regression, only; inconclusive without it)")
+#: the metrics that are functions of per-cell counts (classification) or sums (regression): the weightable ones
+WEIGHTABLE = (*COUNT_METRICS, *SUM_METRICS)
+#: why a production-weighted drop is not judged (templates: metric; share, cells)
+NO_PRODUCTION = "the evidence has no production sample (no production: block in the release manifest)"
+NO_WEIGHTED = ("the evidence has no production-weighted metrics (no sensitive column of the evaluation data is in "
+               "the production file to weight by)")
+NOT_COUNT_BASED = ("{metric} is not a function of the per-cell counts or sums, so it cannot be production-weighted "
+                   "(those that are: " + ", ".join(WEIGHTABLE) + ")")
+UNCOVERED = ("{share:.2%} of the production rows are in cells the evaluation set lacks ({cells}): the weighted "
+             "metric is undefined there")
+NO_WEIGHTED_METRIC = "{metric} is undefined on the production-weighted evidence"
+#: the weighted comparison has no interval (resamples 0, or undefined in every replicate)
+NO_WEIGHTED_INTERVAL = "no interval for the production-weighted {metric} (evidence.production.weighted)"
 
 
 def drop(metric: str, baseline: float, candidate: float) -> float:
@@ -54,12 +84,15 @@ class MetricDrop(_Decides):
     (absolute, in the metric's units; for lower-is-better metrics a rise is the drop) or by more than
     ``max_relative_drop`` of the baseline's value (give either or both; both must hold). A baseline of 0 leaves
     the relative drop undefined: inconclusive, never pass. ``decide_on: bound`` divides the drop interval's upper
-    end by |baseline|."""
+    end by |baseline|. ``weighting: production`` judges the metric post-stratified to the production sample's cell
+    shares (``evidence.production.weighted``: the count metrics, and regression's sum metrics) instead: without
+    it, or while production has rows in cells the evaluation set lacks, inconclusive, never pass."""
 
     kind: Literal["metric_drop"]
     metric: MetricName
     max_drop: float | None = Field(None, description="largest allowed absolute worsening, baseline vs candidate")
     max_relative_drop: float | None = Field(None, description=RELATIVE_HELP)
+    weighting: Weighting = Field("evaluation", description=WEIGHTING_HELP)
 
     @model_validator(mode="after")
     def _a_limit(self) -> MetricDrop:
@@ -160,20 +193,59 @@ def _ci_text(low: float, high: float, confidence: float) -> str:
     return f"{confidence:.0%} interval [{fmt(low)}, {fmt(high)}]"
 
 
+def _weighted(rule: MetricDrop, evidence: Evidence) -> tuple[Comparison, Comparison | None, float, list[str]] | str:
+    """The production-weighted comparison the rule judges, the one whose interval it reads (``mean_error``: of its
+    magnitude), their confidence and the columns weighted by; or why there is none (inconclusive, never pass)."""
+    if rule.metric not in WEIGHTABLE:
+        return NOT_COUNT_BASED.format(metric=rule.metric)
+    if evidence.production is None:
+        return NO_PRODUCTION
+    weighted = evidence.production.weighted
+    if weighted is None:
+        return NO_WEIGHTED
+    if weighted.uncovered_share > 0:
+        named = weighted.uncovered_cells[:THIN_NAMED]
+        cells = ", ".join("/".join(c) for c in named) + (", ..." if len(weighted.uncovered_cells) > len(named) else "")
+        return UNCOVERED.format(share=weighted.uncovered_share, cells=cells)
+    comp = weighted.overall.get(rule.metric)
+    if comp is None or comp.baseline is None or comp.candidate is None:
+        return NO_WEIGHTED_METRIC.format(metric=rule.metric)
+    spread = weighted.overall.get(MAGNITUDE_KEY.format(metric=rule.metric)) if rule.metric in BY_MAGNITUDE else comp
+    return comp, spread, weighted.confidence, weighted.by
+
+
 @rule("metric_drop", MetricDrop)
 def metric_drop(rule: MetricDrop, evidence: Evidence, defaults: PolicyDefaults) -> Finding:
     base, cand, n = _overall(evidence, rule.metric)
     if (thin := _too_thin(rule, rule.metric, n, defaults.min_slice_size)) is not None:
         return thin
+    name: str = rule.metric
+    weighted: Comparison | None = None
+    spread: Comparison | None = None
+    how = ""
+    if rule.weighting == "production":
+        name = f"production-weighted {rule.metric}"
+        got = _weighted(rule, evidence)
+        if isinstance(got, str):
+            return finding(rule, Status.INCONCLUSIVE, f"{name} not judged: {got}.", weighting=rule.weighting)
+        weighted, spread, weighted_confidence, by = got
+        base, cand = weighted.baseline, weighted.candidate
+        how = f"; weighted to the production sample's shares of {', '.join(by)}"
     if base is None or cand is None:
         return finding(rule, Status.INCONCLUSIVE, f"{rule.metric} is undefined on this data (e.g. a single class)")
     d = drop(rule.metric, base, cand)
     extra: dict[str, float] = {}
     decided, ci_note = d, ""
-    if rule.decide_on == "bound" or evidence.comparisons is not None:
+    if weighted is not None or rule.decide_on == "bound" or evidence.comparisons is not None:
         try:
-            low, high = drop_interval(rule.metric, comparison(evidence, rule.metric))
-            conf = confidence(evidence)
+            if weighted is None:
+                low, high = drop_interval(rule.metric, comparison(evidence, rule.metric))
+                conf = confidence(evidence)
+            elif spread is None or spread.difference_ci is None:
+                raise NoInterval(NO_WEIGHTED_INTERVAL.format(metric=rule.metric))
+            else:
+                low, high = drop_interval(rule.metric, spread)
+                conf = weighted_confidence
             extra = {"drop_ci_low": low, "drop_ci_high": high}
             ci_note = f", drop {_ci_text(low, high, conf)}"
             if rule.decide_on == "bound":
@@ -184,11 +256,13 @@ def metric_drop(rule: MetricDrop, evidence: Evidence, defaults: PolicyDefaults) 
     j = judge(rule, decided, base)
     status = {"fail": Status.FAIL, "inconclusive": Status.INCONCLUSIVE, "pass": Status.PASS}[j.status_word]
     basis = "the upper end of its interval" if rule.decide_on == "bound" else "the point estimate"
-    msg = (f"{rule.metric} {_moved(d)} ({fmt(base)} -> {fmt(cand)}{ci_note}); decided on {basis}: "
+    msg = (f"{name} {_moved(d)} ({fmt(base)} -> {fmt(cand)}{ci_note}){how}; decided on {basis}: "
            f"{limits_text(rule, j, rule.metric, direction=_direction(rule.metric))}.")
     observed, threshold = j.observed_threshold(rule)
+    weighting: dict[str, str] = {"weighting": rule.weighting} if weighted is not None else {}
     return finding(rule, status, msg, observed=observed, threshold=threshold, baseline=base, candidate=cand,
-                   drop=d, relative_drop=relative(d, base), decided_on=rule.decide_on, **details(rule, j), **extra)
+                   drop=d, relative_drop=relative(d, base), decided_on=rule.decide_on, **details(rule, j), **extra,
+                   **weighting)
 
 
 def _limit_rule(rule: MetricFloor | MetricCeiling, evidence: Evidence, defaults: PolicyDefaults,

@@ -1,0 +1,66 @@
+"""The monitor's state between runs: the contract it belongs to and every window's small summary, in order.
+
+A scheduler runs ``governance monitor --state STATE.json --window NEW`` once per new window: the state is read,
+the new window's summary appended (a window whose file is already in it is not counted twice), and the state
+written back atomically. Decisions are never stored: they are re-derived from the summaries, so folding N windows
+one run at a time gives the same state and the same monitor.json as folding them in one run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError
+
+from ..errors import InputError
+from ..evidence.schema import _Frozen
+from .window import WindowSummary
+
+STATE_VERSION: Literal["1"] = "1"
+OTHER_CONTRACT = ("the state was folded under another contract (sha256 {state}), not {contract}: start a new "
+                  "state file for a new release")
+NOT_A_STATE = "not a monitor state file: {msg}"
+
+
+class MonitorState(_Frozen):
+    """Every window folded so far, oldest first."""
+
+    schema_version: Literal["1"] = STATE_VERSION
+    contract_sha256: str = Field(description="sha256 of the monitoring.json the windows were judged against")
+    windows: list[WindowSummary] = Field(default_factory=list)
+
+    def with_windows(self, new: list[WindowSummary]) -> tuple[MonitorState, list[str]]:
+        """The state with ``new`` appended, and the names of those skipped because their file is already in it."""
+        seen = {w.file.sha256 for w in self.windows}
+        kept, skipped = list(self.windows), []
+        for w in new:
+            if w.file.sha256 in seen:
+                skipped.append(w.name)
+                continue
+            seen.add(w.file.sha256)
+            kept.append(w)
+        return self.model_copy(update={"windows": kept}), skipped
+
+
+def load_state(path: Path | None, contract_sha256: str) -> MonitorState:
+    """The state at ``path`` (a fresh one when the file does not exist yet), checked against the contract."""
+    if path is None or not path.exists():
+        return MonitorState(contract_sha256=contract_sha256)
+    try:
+        state = MonitorState.model_validate_json(path.read_bytes())
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"]) or None
+        raise InputError(path, loc, NOT_A_STATE.format(msg=err["msg"])) from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(path, None, NOT_A_STATE.format(msg=exc)) from None
+    if state.contract_sha256 != contract_sha256:
+        raise InputError(path, "contract_sha256", OTHER_CONTRACT.format(state=state.contract_sha256[:12],
+                                                                        contract=contract_sha256[:12]))
+    return state
+
+
+def state_json(state: MonitorState) -> bytes:
+    return state.model_dump_json(indent=1).encode() + b"\n"

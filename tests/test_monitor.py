@@ -1,0 +1,316 @@
+"""governance monitor: the contract a real `check` writes, windows of real model scores judged against it.
+
+One small release (logistic regression baseline and a magnitude-pruned copy, scored by skops) is gated once per
+module; windows are real files of the candidate's real scores on fresh rows: a clean one from the evaluation
+distribution and a drifted one (shifted features)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from builders import FAST, FEATURES, make_frame, run, write_yaml
+from scipy.spatial.distance import jensenshannon
+
+from governance.cli import main
+from governance.monitor.contract import MonitoringContract
+from governance.monitor.run import BAD_PROFILE, CONTRACT_VERSION, NOT_A_CONTRACT, MonitorOptions, monitor
+from governance.monitor.window import MISSING_COLUMN, summarize
+from governance.rules.monitor import js_distance
+
+TODAY = "2026-12-01"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory):
+    """A gated release: (folder with models, monitoring.json path, the candidate model)."""
+    import copy
+
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+
+    d = tmp_path_factory.mktemp("monitored")
+    train, evaluation = make_frame(2000, 11), make_frame(1200, 12)
+    base = LogisticRegression(max_iter=1000).fit(train[FEATURES], train["label"])
+    cand = copy.deepcopy(base)
+    cand.coef_ = np.where(np.abs(base.coef_) < np.sort(np.abs(base.coef_[0]))[1], 0.0, base.coef_)
+    sio.dump(base, d / "baseline.skops")
+    sio.dump(cand, d / "pruned.skops")
+    evaluation.to_csv(d / "eval.csv", index=False)
+    write_yaml(d / "policy.yaml", {"name": "p", "rules": [
+        {"id": "PERF-001", "kind": "metric_drop", "metric": "accuracy", "max_drop": 0.05}]})
+    write_yaml(d / "release.yaml", {
+        "name": "credit-lr", "version": "2.0-pruned", "task": "binary_classification", "positive_label": 1,
+        "baseline": {"path": "baseline.skops", "format": "skops"},
+        "candidate": {"path": "pruned.skops", "format": "skops"},
+        "data": {"path": "eval.csv", "target": "label", "sensitive": ["group", "region"]},
+        "policy": "policy.yaml", "evaluation": FAST})
+    out = d / "out"
+    assert main(["check", str(d / "release.yaml"), "--out", str(out), "--quiet"]) in (0, 1)
+    return d, out / "monitoring.json", base, cand
+
+
+def window(d: Path, name: str, models, *, seed: int, shift: float = 0.0, rows: int = 600, labels: bool = True,
+           parquet: bool = False) -> Path:
+    """A window of production logs: features, the candidate's real scores, the baseline's (shadow), labels."""
+    base, cand = models
+    df = make_frame(rows, seed)
+    df[FEATURES] = df[FEATURES] + shift
+    df["score"] = cand.predict_proba(df[FEATURES])[:, 1]
+    df["baseline_score"] = base.predict_proba(df[FEATURES])[:, 1]
+    if not labels:
+        df = df.drop(columns=["label"])
+    path = d / name
+    if parquet:
+        df.to_parquet(path, index=False)
+    else:
+        df.to_csv(path, index=False)
+    return path
+
+
+def test_check_writes_the_contract(released):
+    d, contract_path, _, _ = released
+    contract = MonitoringContract.model_validate_json(contract_path.read_bytes())
+    evidence = json.loads((contract_path.parent / "evidence.json").read_text())
+    listed = json.loads((contract_path.parent / "checksums.json").read_text())["files"]
+    assert "monitoring.json" in listed
+    assert contract.release == {"name": "credit-lr", "version": "2.0-pruned"}
+    assert contract.candidate_sha256 == evidence["models"]["candidate"]["file"]["sha256"]
+    assert contract.score_columns == ["score"] and contract.baseline_score_columns == ["baseline_score"]
+    assert contract.accuracy.evaluation == evidence["models"]["candidate"]["overall"]["accuracy"]
+    assert contract.calibration is not None
+    assert contract.calibration.ece == evidence["calibration"]["models"]["candidate"]["ece"]
+    assert contract.scores is not None and contract.scores.rows == 1200
+    assert set(contract.slices["group"]) == {"a", "b", "c"}
+    assert contract.reference is not None and contract.reference.source == "evaluation"
+    assert contract.reference.profile == evidence["feature_profile"]
+    assert str(d) not in contract_path.read_text()  # no machine path in the published contract
+
+
+def _run(tmp_path, contract, *windows, state=None, policy="builtin:monitor", out="out") -> tuple[int, dict]:
+    argv = ["monitor", "--contract", str(contract), "--out", str(tmp_path / out), "--today", TODAY,
+            "--policy", str(policy)]
+    for w in windows:
+        argv += ["--window", str(w)]
+    if state is not None:
+        argv += ["--state", str(state)]
+    code = main(argv)
+    return code, json.loads((tmp_path / out / "monitor.json").read_text()) if code in (0, 1) else {}
+
+
+def test_a_clean_window_passes_and_a_drifted_one_alerts(released, tmp_path):
+    _, contract, base, cand = released
+    clean = window(tmp_path, "clean.csv", (base, cand), seed=21)
+    drifted = window(tmp_path, "drifted.parquet", (base, cand), seed=22, shift=1.5, parquet=True)
+    code, report = _run(tmp_path, contract, clean, out="a")
+    assert code == 0, report["decision_line"]
+    assert report["decision_line"].startswith("PASS: window clean.csv")
+    code, report = _run(tmp_path, contract, clean, drifted, out="b")
+    assert code == 1
+    newest = {f["rule_id"]: f for f in report["windows"][-1]["findings"]}
+    assert newest["MON-SCORE-001"]["status"] == "fail"
+    assert newest["MON-PERF-001"]["status"] in ("pass", "fail")  # labels arrived: judged, not inconclusive
+    assert [w["decision"] for w in report["windows"]] == ["pass", "blocked"]
+    junit = (tmp_path / "b" / "junit.xml").read_text()
+    assert 'name="MON-SCORE-001"' in junit and "<failure" in junit
+
+
+def test_score_drift_is_scipy_jensen_shannon_of_the_histograms(released, tmp_path):
+    _, contract_path, base, cand = released
+    contract = MonitoringContract.model_validate_json(contract_path.read_bytes())
+    path = window(tmp_path, "w.csv", (base, cand), seed=23, shift=0.7)
+    summary = summarize(path, contract)
+    scores = cand.predict_proba(make_frame(600, 23)[FEATURES] + 0.7)[:, 1]
+    edges = np.asarray(contract.scores.bin_edges)
+    counts = np.bincount(np.searchsorted(edges[1:-1], scores), minlength=len(edges) - 1)
+    assert summary.overall.scores == counts.tolist()
+    p, q = np.asarray(contract.scores.counts, float), counts.astype(float)
+    assert js_distance(contract.scores.counts, summary.overall.scores) == pytest.approx(
+        jensenshannon(p / p.sum(), q / q.sum()), abs=1e-12)
+    df = pd.read_csv(path)
+    assert summary.overall.labelled == len(df)
+    assert summary.overall.correct == int(((df["score"] > 0.5).astype(int) == df["label"]).sum())
+    assert summary.overall.confidence == pytest.approx(np.maximum(df["score"], 1 - df["score"]).sum())
+    assert summary.overall.agree == int(((df["score"] > 0.5) == (df["baseline_score"] > 0.5)).sum())
+    assert sum(c.rows for c in summary.slices["group"].values()) == len(df)
+
+
+def test_folding_windows_one_by_one_equals_folding_them_at_once(released, tmp_path):
+    _, contract, base, cand = released
+    windows = [window(tmp_path, f"w{i}.csv", (base, cand), seed=30 + i, shift=0.4 * i, labels=i != 1)
+               for i in range(3)]
+    state = tmp_path / "state.json"
+    for i, w in enumerate(windows):
+        _run(tmp_path, contract, w, state=state, out=f"one{i}")
+    _run(tmp_path, contract, *windows, state=tmp_path / "state-all.json", out="all")
+    assert state.read_bytes() == (tmp_path / "state-all.json").read_bytes()
+    assert (tmp_path / "one2" / "monitor.json").read_bytes() == (tmp_path / "all" / "monitor.json").read_bytes()
+    # a window given again is not counted twice
+    _, report = _run(tmp_path, contract, windows[-1], state=state, out="again")
+    assert len(report["windows"]) == 3 and report["skipped"] == ["w2.csv"]
+
+
+def test_chunked_reading_gives_the_same_summary(released, tmp_path):
+    _, contract_path, base, cand = released
+    contract = MonitoringContract.model_validate_json(contract_path.read_bytes())
+    path = window(tmp_path, "w.parquet", (base, cand), seed=40, parquet=True)
+    from governance.monitor.window import WindowColumns
+
+    whole = summarize(path, contract)
+    chunked = summarize(path, contract, WindowColumns(chunk_rows=77))
+    assert chunked.overall.scores == whole.overall.scores and chunked.overall.correct == whole.overall.correct
+    assert chunked.overall.confidence == pytest.approx(whole.overall.confidence)
+    assert chunked.slices.keys() == whole.slices.keys()
+
+
+def test_the_html_has_one_chart_per_watched_quantity(released, tmp_path):
+    _, contract, base, cand = released
+    ws = [window(tmp_path, f"h{i}.csv", (base, cand), seed=50 + i, shift=0.5 * i) for i in range(3)]
+    _run(tmp_path, contract, *ws)
+    html = (tmp_path / "out" / "monitor.html").read_text()
+    report = json.loads((tmp_path / "out" / "monitor.json").read_text())
+    rules = [s["rule_id"] for s in report["series"]]
+    assert len(rules) == 6
+    assert html.count("<svg") == len(rules)
+    for rid in rules:
+        assert f'data-rule="{rid}"' in html
+    assert html.count('class="limit"') == sum(any(v is not None for v in s["limits"]) for s in report["series"])
+    assert "<script" not in html and "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
+
+
+def test_bad_contract_and_missing_column_are_exit_2_one_line(released, tmp_path, capsys):
+    _, contract, base, cand = released
+    good = window(tmp_path, "w.csv", (base, cand), seed=60)
+    bad = tmp_path / "bad.json"
+    data = json.loads(contract.read_text())
+    bad.write_text(json.dumps({**data, "schema_version": "9"}))
+    code, _, err = run(capsys, "monitor", "--contract", bad, "--window", good, "--out", tmp_path / "o")
+    assert code == 2 and err.count("\n") == 1
+    assert CONTRACT_VERSION.format(got="9", want="1") in err and str(bad) in err
+    bad.write_text(json.dumps({k: v for k, v in data.items() if k != "task"}))
+    code, _, err = run(capsys, "monitor", "--contract", bad, "--window", good, "--out", tmp_path / "o")
+    assert code == 2 and err.count("\n") == 1 and f"{bad}: task: " in err and NOT_A_CONTRACT.split(":")[0] in err
+    no_score = tmp_path / "no-score.csv"
+    pd.read_csv(good).drop(columns=["score"]).to_csv(no_score, index=False)
+    code, _, err = run(capsys, "monitor", "--contract", contract, "--window", no_score, "--out", tmp_path / "o")
+    assert code == 2 and err.count("\n") == 1
+    assert f"{no_score}: --score-column: " + MISSING_COLUMN.format(column="score", file="no-score.csv", columns="")[
+        :30] in err
+    broken = {**data, "reference": {**data["reference"], "profile": {"format": "nope"}}}
+    bad.write_text(json.dumps(broken))
+    code, _, err = run(capsys, "monitor", "--contract", bad, "--window", good, "--out", tmp_path / "o")
+    assert code == 2 and err.count("\n") == 1 and f"{bad}: reference.profile: " + BAD_PROFILE.split(":")[0] in err
+
+
+def test_the_label_free_estimate_needs_calibration(released, tmp_path):
+    _, contract_path, base, cand = released
+    data = json.loads(contract_path.read_text())
+    w = window(tmp_path, "w.csv", (base, cand), seed=70, labels=False)
+    uncalibrated = tmp_path / "uncal.json"
+    uncalibrated.write_text(json.dumps({**data, "calibration": {**data["calibration"], "ece": 0.2}}))
+    result = monitor(uncalibrated, [w], options=MonitorOptions(today=pd.Timestamp(TODAY).date()))
+    est = next(f for f in result.verdict.findings if f.rule_id == "MON-EST-001")
+    assert est.status.value == "inconclusive" and "ECE 0.2000" in est.message
+    perf = next(f for f in result.verdict.findings if f.rule_id == "MON-PERF-001")
+    assert perf.status.value == "inconclusive" and "0 labelled rows" in perf.message
+    calibrated = tmp_path / "cal.json"
+    calibrated.write_text(json.dumps({**data, "calibration": {**data["calibration"], "ece": 0.01}}))
+    result = monitor(calibrated, [w], options=MonitorOptions(today=pd.Timestamp(TODAY).date()))
+    est = next(f for f in result.verdict.findings if f.rule_id == "MON-EST-001")
+    df = pd.read_csv(w)
+    assert est.observed == pytest.approx(float(np.maximum(df["score"], 1 - df["score"]).mean()))
+
+
+def test_the_default_monitor_policy_lints_and_cites_the_rmf(capsys):
+    code, _, err = run(capsys, "policy", "lint", "builtin:monitor")
+    assert code == 0, err
+    code, out, err = run(capsys, "policy", "explain", "builtin:monitor")
+    assert "MEASURE 2.4" in out and "MANAGE 4.1" in out
+
+
+def test_monitor_kinds_and_release_kinds_do_not_overlap():
+    from governance.rules import KINDS
+    from governance.rules.monitor import EXAMPLES, MONITOR_KINDS
+
+    assert not set(KINDS) & set(MONITOR_KINDS)
+    assert set(EXAMPLES) == set(MONITOR_KINDS)
+    for kind, example in EXAMPLES.items():
+        MONITOR_KINDS[kind].params.model_validate(example)
+
+
+def test_a_multiclass_window_bins_top_label_confidence(tmp_path):
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+
+    from governance.monitor.contract import CalibrationExpectation, Expected, Histogram
+
+    X, y = make_classification(n_samples=900, n_features=5, n_informative=4, n_redundant=0, n_classes=3,
+                               random_state=3)
+    model = LogisticRegression(max_iter=500).fit(X[:500], y[:500])
+    proba = model.predict_proba(X[500:])
+    classes = ["a", "b", "c"]
+    df = pd.DataFrame(X[500:], columns=[f"f{i}" for i in range(5)])
+    for j, c in enumerate(classes):
+        df[f"score_{c}"] = proba[:, j]
+    df["label"] = np.where(np.arange(len(df)) % 4 == 0, None, np.array(classes, dtype=object)[y[500:]])
+    path = tmp_path / "w.parquet"
+    df.to_parquet(path, index=False)
+    edges = np.linspace(0, 1, 11)
+    contract = MonitoringContract(
+        release={"name": "m", "version": "1"}, candidate_sha256="0" * 64, task="multiclass_classification",
+        classes=classes, target="label", features=[f"f{i}" for i in range(5)], sensitive=[], dimensions={},
+        score_columns=[f"score_{c}" for c in classes], baseline_score_columns=[f"baseline_score_{c}" for c in classes],
+        scores=Histogram(bin_edges=edges.tolist(), counts=[0, 0, 0, 5, 20, 40, 60, 80, 100, 95]),
+        accuracy=Expected(evaluation=0.8), calibration=CalibrationExpectation(rows=400, bins=10, ece=0.01, brier=0.3))
+    summary = summarize(path, contract)
+    top = proba.max(axis=1)
+    assert summary.overall.scores == np.bincount(np.searchsorted(edges[1:-1], top), minlength=10).tolist()
+    known = df["label"].notna().to_numpy()
+    assert summary.overall.labelled == int(known.sum())
+    assert summary.overall.correct == int((proba.argmax(axis=1)[known] == y[500:][known]).sum())
+    assert summary.overall.shadow == 0  # no baseline columns in the window
+    wrong = tmp_path / "wrong.parquet"
+    df.assign(label=df["label"].fillna("zebra")).to_parquet(wrong, index=False)
+    from governance.errors import InputError
+
+    with pytest.raises(InputError, match="label 'zebra' is not a class"):
+        summarize(wrong, contract)
+
+
+def test_a_state_of_another_contract_is_exit_2(released, tmp_path, capsys):
+    _, contract, base, cand = released
+    w = window(tmp_path, "w.csv", (base, cand), seed=80)
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"schema_version": "1", "contract_sha256": "f" * 64, "windows": []}))
+    code, _, err = run(capsys, "monitor", "--contract", contract, "--window", w, "--state", state,
+                         "--out", tmp_path / "o")
+    assert code == 2 and err.count("\n") == 1 and f"{state}: contract_sha256: " in err
+
+
+def test_the_docs_schedule_examples_are_well_formed():
+    import re
+
+    import yaml
+
+    text = (ROOT / "docs" / "monitoring.md").read_text()
+    workflow = yaml.safe_load(re.search(r"```yaml\n(.*?)```", text, flags=re.S).group(1))
+    assert workflow[True]["schedule"][0]["cron"] == "15 2 * * *"  # PyYAML reads the key `on` as True
+    steps = " ".join(str(s.get("run", "")) for s in workflow["jobs"]["monitor"]["steps"])
+    assert "governance monitor --contract" in steps and "--state" in steps
+    cron = re.search(r"```cron\n(.*?)```", text, flags=re.S).group(1)
+    assert cron.split()[:5] == ["15", "2", "*", "*", "*"] and "governance monitor" in cron
+    for path in re.findall(r"examples/monitoring/\w+\.csv", text):
+        assert (ROOT / path).is_file(), path
+
+
+def test_a_monitor_policy_given_to_a_release_command_says_so(released, tmp_path, capsys):
+    from governance.policy import MONITOR_KIND_HINT
+
+    _, contract, _, _ = released
+    code, _, err = run(capsys, "evaluate", "--evidence", contract.parent / "evidence.json", "--policy",
+                       "builtin:monitor", "--out", tmp_path / "o")
+    assert code == 2 and MONITOR_KIND_HINT in err

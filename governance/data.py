@@ -47,12 +47,17 @@ class Chunk:
 
 
 def _kind(path: Path) -> str:
+    return data_format(path, "unsupported data format: use .csv or .parquet")
+
+
+def data_format(path: Path, unsupported: str) -> str:
+    """``parquet`` or ``csv`` from the file name; anything else is exit 2 with ``unsupported``."""
     name = path.name.lower()
     if name.endswith((".parquet", ".pq")):
         return "parquet"
     if name.endswith((".csv", ".csv.gz", ".csv.bz2")):
         return "csv"
-    raise InputError(path, None, "unsupported data format: use .csv or .parquet")
+    raise InputError(path, None, unsupported)
 
 
 def _arrow_error(path: Path, exc: Exception) -> InputError:

@@ -93,6 +93,16 @@ def _filled_in(text: str) -> bool:
     return bool(norm) and norm not in WAIVER_PLACEHOLDERS and not (norm.startswith("<") and norm.endswith(">"))
 
 
+def unique_ids(rules: list[Any]) -> list[Any]:
+    """The rules, unchanged, or a ValueError naming the first id used twice (a release or a monitor policy)."""
+    seen: set[str] = set()
+    for r in rules:
+        if r.id in seen:
+            raise ValueError(DUPLICATE_RULE_ID.format(id=r.id))
+        seen.add(r.id)
+    return rules
+
+
 class Waiver(BaseModel):
     """A signed-off exception for one rule, visible in every output, that stops working on ``expires``."""
 
@@ -160,12 +170,7 @@ class Policy(BaseModel):
     @field_validator("rules")
     @classmethod
     def _unique_ids(cls, rules: list[RuleBase]) -> list[RuleBase]:
-        seen: set[str] = set()
-        for r in rules:
-            if r.id in seen:
-                raise ValueError(DUPLICATE_RULE_ID.format(id=r.id))
-            seen.add(r.id)
-        return rules
+        return unique_ids(rules)
 
 
 def _unknown_kind(path: Path, data: dict, node: Any = None) -> InputError | None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .accumulator import Accumulator, SliceIndex, SliceRef
+from .schema_base import Comparison, Interval
 
 __all__ = ["COUNT_METHOD", "COUNT_METRICS", "METHOD", "SliceRef", "interval", "resample_metrics"]
 
@@ -79,3 +80,16 @@ def interval(values: np.ndarray, confidence: float) -> tuple[float, float] | Non
     alpha = 1.0 - confidence
     lo, hi = np.quantile(finite, [alpha / 2, 1 - alpha / 2])
     return float(lo), float(hi)
+
+
+def compared(b: float | None, c: float | None, draws: dict[str, np.ndarray], metric: str,
+             confidence: float) -> Comparison:
+    """One metric's paired comparison: the point values, and the percentile intervals of baseline, candidate and
+    candidate - baseline from ``draws`` (``baseline:<metric>``/``candidate:<metric>`` per replicate), when given."""
+    cis: dict[str, Interval | None] = {}
+    if f"baseline:{metric}" in draws:
+        vb, vc = draws[f"baseline:{metric}"], draws[f"candidate:{metric}"]
+        for label, values in (("baseline_ci", vb), ("candidate_ci", vc), ("difference_ci", vc - vb)):
+            ci = interval(values, confidence)
+            cis[label] = Interval(ci_low=ci[0], ci_high=ci[1]) if ci else None
+    return Comparison(baseline=b, candidate=c, difference=None if b is None or c is None else c - b, **cis)

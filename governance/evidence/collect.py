@@ -20,7 +20,7 @@ from ..manifest import Release
 from ..metrics import METRICS, class_fairness_gaps, fairness_gaps, worst_class_gaps
 from ..progress import INTERVALS, SCORING, TIMING, phase
 from .accumulator import Accumulator
-from .bootstrap import COUNT_METHOD, COUNT_METRICS, METHOD, SliceRef, interval, resample_metrics
+from .bootstrap import COUNT_METHOD, COUNT_METRICS, METHOD, SliceRef, compared, resample_metrics
 from .efficiency import measure_efficiency
 from .production import add_production, rescore
 from .provenance_facts import ReleaseFacts
@@ -38,7 +38,6 @@ from .schema import (
     DataEvidence,
     Efficiency,
     Evidence,
-    Interval,
     ModelEvidence,
     Robustness,
     Role,
@@ -364,15 +363,7 @@ def _comparisons(acc: Accumulator, refs: dict[str, dict[str, SliceRef]], points:
     def compare(key: str, base: dict, cand: dict) -> dict[str, Comparison]:
         out: dict[str, Comparison] = {}
         for metric in METRICS:
-            b, c = base.get(metric), cand.get(metric)
-            cis: dict[str, Interval | None] = {}
-            if key in draws and f"baseline:{metric}" in draws[key]:
-                vb, vc = draws[key][f"baseline:{metric}"], draws[key][f"candidate:{metric}"]
-                for label, values in (("baseline_ci", vb), ("candidate_ci", vc), ("difference_ci", vc - vb)):
-                    ci = interval(values, spec.confidence)
-                    cis[label] = Interval(ci_low=ci[0], ci_high=ci[1]) if ci else None
-            out[metric] = Comparison(baseline=b, candidate=c, difference=None if b is None or c is None else c - b,
-                                     **cis)
+            out[metric] = compared(base.get(metric), cand.get(metric), draws.get(key, {}), metric, spec.confidence)
         return out
 
     overall = compare("\0overall", points["baseline"]["overall"], points["candidate"]["overall"])

@@ -28,7 +28,7 @@ from ..hashing import file_ref
 from ..manifest import Release
 from ..models.protocols import Description, EfficiencyFacts, ModelAdapter, Regressor, Rescorable, SizeFacts
 from .accumulator import distinct_cells, intern_cells
-from .bootstrap import interval
+from .bootstrap import compared
 from .collect import SAME_FILE_WARNING, Engine, Progress, _dimensions, library_versions
 from .efficiency import measure_efficiency
 from .poisson import METHOD, replicate_sums
@@ -41,7 +41,6 @@ from .schema import (
     Comparisons,
     DataEvidence,
     Evidence,
-    Interval,
     ModelEvidence,
     RegressionInfo,
     Role,
@@ -431,14 +430,7 @@ def _compare(acc: RegressionAccumulator, cells: list[int], base: dict, cand: dic
                                                                                cand.get("mean_error")))}
     out: dict[str, Comparison] = {}
     for metric, (b, c) in points.items():
-        cis: dict[str, Interval | None] = {}
-        if f"baseline:{metric}" in draws:
-            vb, vc = draws[f"baseline:{metric}"], draws[f"candidate:{metric}"]
-            for label, values in (("baseline_ci", vb), ("candidate_ci", vc), ("difference_ci", vc - vb)):
-                ci = interval(values, confidence)
-                cis[label] = Interval(ci_low=ci[0], ci_high=ci[1]) if ci else None
-        out[metric] = Comparison(baseline=b, candidate=c, difference=None if b is None or c is None else c - b,
-                                 **cis)
+        out[metric] = compared(b, c, draws, metric, confidence)
     return out
 
 

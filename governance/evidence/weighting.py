@@ -35,8 +35,8 @@ import scipy.sparse as sp
 from pydantic import Field
 
 from .accumulator import Accumulator, SliceIndex
-from .bootstrap import COUNT_METRICS, interval
-from .schema_base import Comparison, Interval, _Frozen
+from .bootstrap import COUNT_METRICS, compared
+from .schema_base import Comparison, _Frozen
 
 if TYPE_CHECKING:
     from ..manifest import BootstrapSpec
@@ -197,14 +197,7 @@ def _comparisons(points: dict[str, dict[str, float | None]], draws: dict[str, np
         b, c = points["baseline"][metric], points["candidate"][metric]
         if b is None and c is None:
             continue  # e.g. the binary-only rates of a multiclass task
-        cis: dict[str, Interval | None] = {}
-        if f"baseline:{metric}" in draws:
-            vb, vc = draws[f"baseline:{metric}"], draws[f"candidate:{metric}"]
-            for label, values in (("baseline_ci", vb), ("candidate_ci", vc), ("difference_ci", vc - vb)):
-                ci = interval(values, confidence)
-                cis[label] = Interval(ci_low=ci[0], ci_high=ci[1]) if ci else None
-        overall[metric] = Comparison(baseline=b, candidate=c, difference=None if b is None or c is None else c - b,
-                                     **cis)
+        overall[metric] = compared(b, c, draws, metric, confidence)
     return overall
 
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..errors import InputError
 from ..evidence.profile import feature_distances
 from ..findings import Finding, Status, Verdict, decide
-from ..policy import DUPLICATE_RULE_ID, Waiver
+from ..policy import Waiver, unique_ids
 from ..rules.base import PolicyDefaults, finding
 from ..rules.monitor import (
     MONITOR_KINDS,
@@ -55,12 +55,7 @@ class MonitorPolicy(BaseModel):
     @field_validator("rules")
     @classmethod
     def _unique_ids(cls, rules: list[Any]) -> list[Any]:
-        seen: set[str] = set()
-        for r in rules:
-            if r.id in seen:
-                raise ValueError(DUPLICATE_RULE_ID.format(id=r.id))
-            seen.add(r.id)
-        return rules
+        return unique_ids(rules)
 
 
 def is_monitor_policy(data: Any) -> bool:

@@ -95,12 +95,9 @@ class WindowColumns:
 
 
 def _format(path: Path) -> str:
-    name = path.name.lower()
-    if name.endswith((".parquet", ".pq")):
-        return "parquet"
-    if name.endswith((".csv", ".csv.gz", ".csv.bz2")):
-        return "csv"
-    raise InputError(path, None, UNSUPPORTED)
+    from ..data import data_format
+
+    return data_format(path, UNSUPPORTED)
 
 
 @dataclass(frozen=True)

@@ -60,3 +60,16 @@ def test_without_a_production_sample_the_pack_blocks_naming_what_was_not_judged(
         assert "production" in findings[rule]["message"].lower()
     verdict = json.loads((tmp_path / "o" / "verdict.json").read_text())
     assert verdict["decision"] == "blocked"
+
+
+def test_the_documented_example_passes_on_the_evaluation_set_and_blocks_for_production(example, tmp_path):
+    """docs/production.md's table: the evaluation-weighted drop passes, the production-weighted one blocks."""
+    code = main(["check", str(example / "release.yaml"), "--out", str(tmp_path / "o"), "--quiet"])
+    findings = _verdict(tmp_path / "o")
+    assert code == 1
+    assert findings["PERF-001"]["status"] == "pass" and findings["PERF-002"]["status"] == "fail"
+    assert findings["PERF-002"]["observed"] > 3 * findings["PERF-001"]["observed"]
+    assert findings["REP-001"]["status"] == "fail" and findings["REP-001"]["severity"] == "warn"
+    assert findings["PROD-001"]["status"] == "fail" and findings["PROD-002"]["status"] == "pass"
+    text = (ROOT / "docs" / "production.md").read_text()
+    assert "governance check examples/production/release.yaml --out out/production   # exit 1" in text

@@ -22,7 +22,7 @@ from ..progress import INTERVALS, SCORING, TIMING, phase
 from .accumulator import Accumulator
 from .bootstrap import COUNT_METHOD, COUNT_METRICS, METHOD, SliceRef, compared, resample_metrics
 from .efficiency import measure_efficiency
-from .production import add_production, rescore
+from .production import add_production, check_production, rescore
 from .provenance_facts import ReleaseFacts
 from .recovery import with_recovery
 from .replicates import AUC_METHOD, LOG_LOSS_METHOD
@@ -248,6 +248,8 @@ def _collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu
     # provenance (files hashed), leakage plan, card sections: first, so bad input fails fast; the leakage hashes
     # and the personal-data sample come from the scoring pass's stream below (one read of the evaluation file)
     facts = ReleaseFacts(release, source, data_path)
+    if m.production is not None:  # its path and header too, before any model runs
+        check_production(release, source)
     adapters = {role: load_model(getattr(m, role), paths[role], field=role, manifest=release.path,
                                  trust_pickle=trust_pickle, device=device) for role in paths}
     if m.task == "regression":  # errors, not classes: its own accumulator and evidence (evidence/regression.py)

@@ -195,6 +195,12 @@ def add_production(release: Release, evidence: Evidence, source: DataSource, acc
                                        "inputs": {**evidence.inputs, "production": production.file}})
 
 
+def check_production(release: Release, source: DataSource) -> None:
+    """Fail fast on a bad production block (a path outside the release through a link, a missing file or feature
+    column): called before the models load, so bad input never waits for the evaluation pass."""
+    _production_source(release, source)
+
+
 def _production_source(release: Release, source: DataSource) -> tuple[Path, DataSource]:
     """The production file, checked before a row is read: the evaluation data's features must all be there; the
     sensitive columns present key its cells; its labels, if any, are ``production.target``."""

@@ -264,3 +264,13 @@ def test_a_code_read_as_float_on_one_side_is_the_same_category() -> None:
     cur = ref.empty_like()
     cur.update(pa.table({"k": pa.array([1.0, 2.0, 2.0])}))
     assert feature_distances(ref, cur)["k"].distance == 0.0
+
+
+def test_a_wide_table_holds_fewer_values_per_column_so_the_profile_stays_small():
+    from governance.evidence.profile import EXACT_BUDGET, EXACT_FLOOR, EXACT_LIMIT
+
+    assert FeatureProfile([f"x{i}" for i in range(5)]).exact_limit == EXACT_LIMIT
+    wide = FeatureProfile([f"x{i}" for i in range(2000)] + ["c"], categorical=["c"])
+    assert wide.exact_limit == max(EXACT_FLOOR, EXACT_BUDGET // 2000) < EXACT_LIMIT
+    assert FeatureProfile.from_json(wide.to_json()).exact_limit == wide.exact_limit
+    assert wide.empty_like().exact_limit == wide.exact_limit

@@ -40,6 +40,10 @@ from .robustness import MAX_CATEGORICAL_DISTINCT
 
 #: a numeric column keeps its values (for exact distances) while it has at most this many
 EXACT_LIMIT = 20_000
+#: the values held over all numeric columns together: a wide table holds fewer per column (never under
+#: ``EXACT_FLOOR``), so evidence.json and monitoring.json stay a few MB whatever the number of features
+EXACT_BUDGET = 1_000_000
+EXACT_FLOOR = 1_000
 #: a categorical column counts at most this many distinct values; the rest share one bucket
 MAX_CATEGORIES = 10_000
 #: the bucket the values beyond ``max_categories`` are counted under
@@ -314,12 +318,15 @@ class FeatureProfile:
     """Mergeable summary of ``features`` (bounded memory per column); ``categorical`` names the columns counted
     by value (:func:`categorical_features` decides, once, for both sides of a comparison)."""
 
-    def __init__(self, features: list[str], categorical: Collection[str] = (), *, exact_limit: int = EXACT_LIMIT,
+    def __init__(self, features: list[str], categorical: Collection[str] = (), *, exact_limit: int | None = None,
                  max_categories: int = MAX_CATEGORIES) -> None:
         if unknown := [c for c in categorical if c not in features]:
             raise ValueError(f"categorical columns that are not features: {', '.join(unknown)}")
         self.features = list(features)
         self.categorical = [c for c in self.features if c in set(categorical)]
+        if exact_limit is None:  # EXACT_LIMIT per numeric column, within EXACT_BUDGET over all of them
+            numeric = max(1, len(self.features) - len(self.categorical))
+            exact_limit = max(EXACT_FLOOR, min(EXACT_LIMIT, EXACT_BUDGET // numeric))
         self.exact_limit, self.max_categories = exact_limit, max_categories
         self.rows = 0
         cats = set(self.categorical)

@@ -71,5 +71,10 @@ def test_the_documented_example_passes_on_the_evaluation_set_and_blocks_for_prod
     assert findings["PERF-002"]["observed"] > 3 * findings["PERF-001"]["observed"]
     assert findings["REP-001"]["status"] == "fail" and findings["REP-001"]["severity"] == "warn"
     assert findings["PROD-001"]["status"] == "fail" and findings["PROD-002"]["status"] == "pass"
+    html = (tmp_path / "o" / "audit_report.html").read_text()
+    section = html[html.index('id="production"'):html.index("<h3>Calibration</h3>")]
+    assert "Production-weighted" in section and "Label-free estimate" in section and "It assumes:" in section
+    first_share = section[section.index("<tbody>"):].split("</tr>")[0]
+    assert "C" in first_share  # the most under-represented slice comes first
     text = (ROOT / "docs" / "production.md").read_text()
     assert "governance check examples/production/release.yaml --out out/production   # exit 1" in text

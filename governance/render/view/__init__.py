@@ -74,6 +74,7 @@ def build(evidence: Evidence, verdict: Verdict, card: CardFacts | None, card_fil
         "fairness": measurements.fairness(evidence),
         "agreement": measurements.agreement(evidence),
         "paired_tests": measurements.paired_tests(evidence),
+        "production": measurements.production(evidence),
         "comparisons": measurements.comparisons(evidence),
         "calibration": measurements.calibration(evidence),
         "efficiency": measurements.efficiency(evidence, verdict.findings),

@@ -4,6 +4,7 @@ efficiency and robustness. Which metrics and which limits a chart shows come fro
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from markupsafe import Markup
@@ -346,3 +347,61 @@ def comparisons(evidence: Evidence) -> dict[str, Any] | None:
     c = evidence.comparisons
     return None if c is None else {"method": c.method, "resamples": c.resamples, "seed": c.seed,
                                    "confidence": c.confidence, "confidence_pct": confidence_pct(evidence)}
+
+
+#: at most this many rows in each production table (the worst first); every row is in evidence.json
+PRODUCTION_SHOWN = 15
+
+
+def _descending(value: Any) -> float:
+    """Sort key, largest first; None (infinite: the slice or feature the evaluation set cannot compare) first."""
+    return -(float(value) if value is not None else math.inf)
+
+
+def production(evidence: Evidence) -> dict | None:
+    """The production sample (``evidence.production``), worst first: slices by how much more common they are in
+    production, features by effect size, the production-weighted metrics beside the evaluation ones, agreement on
+    production rows, and the label-free estimate with its assumptions; None without a production sample."""
+    prod = evidence.production
+    if prod is None:
+        return None
+    shares = sorted(({"dimension": d, "value": v, "evaluation_share": s.evaluation_share,
+                      "production_share": s.production_share, "ratio": s.share_ratio,
+                      "evaluation_rows": s.evaluation_rows, "production_rows": s.production_rows}
+                     for d, values in prod.slices.items() for v, s in values.items()),
+                    key=lambda r: _descending(r["ratio"]))
+    rep = prod.representativeness
+    features = [] if rep is None else sorted(
+        ({"feature": name, "method": f.method, "distance": f.distance, "exact": f.exact,
+          "evaluation_missing": f.reference_missing_share, "production_missing": f.current_missing_share}
+         for name, f in rep.features.items()),
+        key=lambda r: _descending(r["distance"]))
+    weighted = None
+    if prod.weighted is not None:
+        comps = evidence.comparisons.overall if evidence.comparisons else {}
+        weighted = {"by": prod.weighted.by, "uncovered_share": prod.weighted.uncovered_share,
+                    "method": prod.weighted.method,
+                    "rows": [{**comparison_row(m, c.baseline, c.candidate, c),
+                              "evaluation_difference": comps[m].difference if m in comps else None}
+                             for m, c in prod.weighted.overall.items()]}
+    agreement = None
+    if prod.agreement is not None:
+        a = prod.agreement
+        slices = sorted(({"dimension": d, "value": v, "rows": s.rows, "same_prediction": s.same_prediction,
+                          "score_js": s.score_js} for d, values in a.slices.items() for v, s in values.items()),
+                        key=lambda r: r["same_prediction"] if r["same_prediction"] is not None else -1.0)
+        agreement = {"rows": a.rows, "same_prediction": a.same_prediction, "flip_rate": a.flip_rate,
+                     "score_js": a.score_js, "class_js": a.class_js, "slices": slices[:PRODUCTION_SHOWN],
+                     "hidden": max(0, len(slices) - PRODUCTION_SHOWN)}
+    estimate = None
+    if prod.estimate is not None:
+        estimate = {"method": prod.estimate.method, "assumptions": list(prod.estimate.assumptions),
+                    "models": [{"model": role, **e.model_dump(include={"expected_accuracy", "realized_accuracy",
+                                                                         "labelled_rows"})}
+                               for role, e in prod.estimate.models.items()]}
+    return {"file": prod.file.path, "rows": prod.rows, "labelled_rows": prod.labelled_rows,
+            "sensitive": prod.sensitive, "missing_sensitive": prod.missing_sensitive,
+            "shares": shares[:PRODUCTION_SHOWN], "shares_hidden": max(0, len(shares) - PRODUCTION_SHOWN),
+            "features": features[:PRODUCTION_SHOWN], "features_hidden": max(0, len(features) - PRODUCTION_SHOWN),
+            "weighted": weighted, "agreement": agreement, "estimate": estimate, "notes": list(prod.notes),
+            "shown": PRODUCTION_SHOWN}

@@ -161,15 +161,27 @@ def _conversion_error(path: Path, exc: Exception) -> InputError | None:
     return None
 
 
+def file_schema(path: Path) -> pa.Schema:
+    """A CSV or Parquet file's columns and types (Parquet: the footer; CSV: inferred from the first block)."""
+    try:
+        if _kind(path) == "parquet":
+            return open_parquet(path).schema_arrow
+        return csv_schema(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise _arrow_error(path, exc) from None
+
+
 class DataSource:
     """One evaluation data file with its target, sensitive and feature columns checked up front."""
 
-    def __init__(self, path: Path, spec: DataSpec, manifest: Path, *, block: str = "data") -> None:
+    def __init__(self, path: Path, spec: DataSpec, manifest: Path, *, block: str = "data",
+                 schema: pa.Schema | None = None) -> None:
+        """``schema``: the file's, when the caller has read it already (:func:`file_schema`)."""
         self.path, self.spec, self.manifest = path, spec, manifest
         self.block = block
         self.what = "evaluation data" if block == "data" else f"{block} data"
         self.format = _kind(path)
-        schema = self._schema()
+        schema = schema if schema is not None else file_schema(path)
         names = list(schema.names)
         target = [spec.target] if spec.target is not None else []  # None: a production sample without labels
         for field, cols in ((f"{block}.target", target), ("data.sensitive", spec.sensitive),
@@ -188,14 +200,6 @@ class DataSource:
         #: integers widened to float64 so a later "1.5" cannot break it); the same for scoring and leakage
         self._csv_types = {n: pa.float64() if pa.types.is_integer(t) else t for n, t in self._schema_types.items()}
         self._text_counts: dict[str, list] = {}  # text feature columns: [values, numbers, first non-number]
-
-    def _schema(self) -> pa.Schema:
-        try:
-            if self.format == "parquet":
-                return open_parquet(self.path).schema_arrow
-            return csv_schema(self.path)
-        except (pa.ArrowException, OSError) as exc:
-            raise _arrow_error(self.path, exc) from None
 
     def text_schema(self) -> pa.Schema:
         """The columns as the stream's ``raw`` tables hold them: Parquet's own types, CSV all text."""

@@ -249,6 +249,12 @@ class Accumulator:
         if self._pending_size > max(len(self._combo_keys), 1 << 20):
             self.combinations()
 
+    def cell_rows(self) -> np.ndarray:
+        """Rows per cell (``keys`` order), int64: what post-stratification and slice shares weigh."""
+        cells, _, _, _ = self.decoded()
+        _, counts = self.combinations()
+        return np.bincount(cells, weights=counts, minlength=len(self.keys)).astype(np.int64)
+
     def combinations(self) -> tuple[np.ndarray, np.ndarray]:
         """The joint counts: sorted distinct keys ((cell * K + true) * K + base) * K + cand, and their counts."""
         if self._pending:

@@ -22,7 +22,7 @@ from ..progress import INTERVALS, SCORING, TIMING, phase
 from .accumulator import Accumulator
 from .bootstrap import COUNT_METHOD, COUNT_METRICS, METHOD, SliceRef, compared, resample_metrics
 from .efficiency import measure_efficiency
-from .production import add_production, check_production, rescore
+from .production import add_production, open_production, rescore
 from .provenance_facts import ReleaseFacts
 from .recovery import with_recovery
 from .replicates import AUC_METHOD, LOG_LOSS_METHOD
@@ -248,15 +248,14 @@ def _collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu
     # provenance (files hashed), leakage plan, card sections: first, so bad input fails fast; the leakage hashes
     # and the personal-data sample come from the scoring pass's stream below (one read of the evaluation file)
     facts = ReleaseFacts(release, source, data_path)
-    if m.production is not None:  # its path and header too, before any model runs
-        check_production(release, source)
+    production = open_production(release, source)  # its path and header too, before any model runs
     adapters = {role: load_model(getattr(m, role), paths[role], field=role, manifest=release.path,
                                  trust_pickle=trust_pickle, device=device) for role in paths}
     if m.task == "regression":  # errors, not classes: its own accumulator and evidence (evidence/regression.py)
         from .regression import collect_regression
 
         return collect_regression(release, source, facts, adapters, paths, data_path, device=device,
-                                  progress=progress, engine=engine)
+                                  progress=progress, engine=engine, production=production)
     classes = _classes(release, adapters)
     positive = classes.index(str(m.positive_label)) if m.task == "binary_classification" else None
     ev = m.evaluation
@@ -322,8 +321,8 @@ def _collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu
         labels[missing] = -1
         return probs, labels
 
-    return add_production(release, evidence, source, acc, adapters, paths, score_production, classes=classes,
-                          positive=positive, progress=progress, eval_profile=getattr(facts, "profile", None))
+    return add_production(release, evidence, production, acc, adapters, score_production, classes=classes,
+                          positive=positive, progress=progress, eval_profile=facts.profile)
 
 
 CLASS_DIMENSION = "class"

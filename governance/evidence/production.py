@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ..data import Chunk, DataSource
+from ..data import Chunk, DataSource, file_schema
 from ..errors import InputError
 from ..hashing import file_ref
 from ..manifest import Release
@@ -104,15 +104,6 @@ def production_slices(keys: Sequence[tuple[str, ...]], sensitive: Sequence[str],
     return out
 
 
-def evaluation_cell_rows(acc: Any) -> np.ndarray:
-    """Rows per evaluation cell (``acc.keys`` order) of either accumulator."""
-    if hasattr(acc, "sums"):  # regression: the count is the first of its sums (metrics_regression.SUMS)
-        return np.rint(acc.sums[:, 0, 0]).astype(np.int64)
-    cells, _, _, _ = acc.decoded()
-    _, counts = acc.combinations()
-    return np.bincount(cells, weights=counts, minlength=len(acc.keys)).astype(np.int64)
-
-
 def _shares(evaluation: dict[tuple[str, ...], int], production: dict[tuple[str, ...], int],
             eval_total: int, prod_total: int) -> dict[tuple[str, ...], SliceShare]:
     out = {}
@@ -136,18 +127,17 @@ def rescore(adapter: Any, chunk: Chunk) -> np.ndarray:
     return np.asarray(adapter.rescore(chunk.features, chunk.offset))
 
 
-def add_production(release: Release, evidence: Evidence, source: DataSource, acc: Any, adapters: dict,
-                   paths: dict[str, Path], score: Score, *, classes: list[str] | None = None,
-                   positive: int | None = None, progress: Any = None, eval_profile: FeatureProfile | None = None
-                   ) -> Evidence:
-    """``evidence`` with ``production`` filled in (unchanged without a production block). ``score`` turns a
-    production chunk into both models' checked scores and the labels (the task's own checks, from collect);
-    ``classes`` None: a regression release (no agreement, no label-free estimate)."""
+def add_production(release: Release, evidence: Evidence, production: ProductionInput | None, acc: Any,
+                   adapters: dict, score: Score, *, classes: list[str] | None = None, positive: int | None = None,
+                   progress: Any = None, eval_profile: FeatureProfile | None = None) -> Evidence:
+    """``evidence`` with ``production`` filled in (unchanged without a production sample: ``open_production``
+    gave None). ``score`` turns a production chunk into both models' checked scores and the labels (the task's
+    own checks, from collect); ``classes`` None: a regression release (no agreement, no label-free estimate)."""
     spec = release.manifest.production
-    if spec is None:
+    if production is None or spec is None:
         return evidence
     m = release.manifest
-    path, stream = _production_source(release, source)
+    path, stream = production.path, production.stream
     sensitive = stream.spec.sensitive
     fixed = [r for r in ROLES if not isinstance(adapters[r], Rescorable)]  # precomputed scores: not re-run
     notes = [NOT_RESCORABLE_NOTE.format(role=r, format=getattr(m, r).format) for r in fixed]
@@ -164,20 +154,18 @@ def add_production(release: Release, evidence: Evidence, source: DataSource, acc
         scored, labels = score(chunk, path) if not fixed else ({}, None)
         if profile is not None:
             profile.update(chunk.features)
+        ids = cells.cells_for(chunk.sensitive, len(chunk))
         if scores is not None:
-            scores.update(ProductionChunk(chunk.offset, chunk.features, cells.cells_for(chunk.sensitive, len(chunk)),
-                                          scored, labels))
-        else:
-            cells.cells_for(chunk.sensitive, len(chunk))
+            scores.update(ProductionChunk(chunk.offset, chunk.features, ids, scored, labels))
         if labels is not None:
             labelled += int(np.count_nonzero(labels >= 0) if labels.dtype.kind in "iu" else np.isfinite(labels).sum())
         if progress is not None:
             progress(cells.rows)
-    eval_rows = evaluation_cell_rows(acc)
+    eval_rows = acc.cell_rows()
     shares = _shares(project(acc.keys, eval_rows, m.data.sensitive, sensitive),
                      project(cells.keys, cells.cell_rows, sensitive, sensitive), int(eval_rows.sum()), cells.rows)
     by_slice = production_slices(cells.keys, sensitive, evidence.dimensions)
-    production = ProductionEvidence(
+    found = ProductionEvidence(
         file=file_ref(path, release.folder), rows=cells.rows, labelled=spec.target is not None,
         labelled_rows=labelled, sensitive=sensitive, missing_sensitive=[c for c in m.data.sensitive
                                                                          if c not in sensitive],
@@ -191,32 +179,34 @@ def add_production(release: Release, evidence: Evidence, source: DataSource, acc
         weighted=build_weighted(acc, list(m.data.sensitive), cells.keys, cells.cell_rows, sensitive,
                                 m.evaluation.bootstrap, classes, positive),  # regression too (its sum metrics)
         notes=notes)
-    return evidence.model_copy(update={"production": production,
-                                       "inputs": {**evidence.inputs, "production": production.file}})
+    return evidence.model_copy(update={"production": found, "inputs": {**evidence.inputs, "production": found.file}})
 
 
-def check_production(release: Release, source: DataSource) -> None:
-    """Fail fast on a bad production block (a path outside the release through a link, a missing file or feature
-    column): called before the models load, so bad input never waits for the evaluation pass."""
-    _production_source(release, source)
+@dataclass(frozen=True)
+class ProductionInput:
+    """The production file, opened and checked once (before any model runs) and streamed after the evaluation."""
+
+    path: Path
+    stream: DataSource
 
 
-def _production_source(release: Release, source: DataSource) -> tuple[Path, DataSource]:
-    """The production file, checked before a row is read: the evaluation data's features must all be there; the
-    sensitive columns present key its cells; its labels, if any, are ``production.target``."""
+def open_production(release: Release, source: DataSource) -> ProductionInput | None:
+    """The production sample (None without a production block), checked before a row is read: a path outside the
+    release through a link, a missing file or feature column is exit 2 here, so bad input never waits for the
+    evaluation pass. The sensitive columns present key its cells; its labels, if any, are ``production.target``."""
     spec = release.manifest.production
-    assert spec is not None
+    if spec is None:
+        return None
     data = release.manifest.data
     path = release.resolve(spec.path, "production.path")
-    header = DataSource(path, data.model_copy(update={"target": None, "sensitive": [], "features": None,
-                                                      "key": None}), release.path, block="production")
-    if lacking := [c for c in source.features if c not in header.names]:
+    schema = file_schema(path)
+    if lacking := [c for c in source.features if c not in schema.names]:
         raise InputError(release.path, "production.path", FEATURES_MISSING.format(
             file=path.name, columns=", ".join(map(repr, lacking))))
-    sensitive = [c for c in data.sensitive if c in header.names]
-    return path, DataSource(path, data.model_copy(update={
+    sensitive = [c for c in data.sensitive if c in schema.names]
+    return ProductionInput(path, DataSource(path, data.model_copy(update={
         "target": spec.target, "sensitive": sensitive, "features": list(source.features), "key": None,
-        "chunk_rows": spec.chunk_rows}), release.path, block="production")
+        "chunk_rows": spec.chunk_rows}), release.path, block="production", schema=schema))
 
 
 def _slice_shares(dimensions: dict[str, list[str]], eval_keys: Sequence[tuple[str, ...]], eval_rows: np.ndarray,

@@ -32,7 +32,7 @@ from .bootstrap import compared
 from .collect import SAME_FILE_WARNING, Engine, Progress, _dimensions, library_versions
 from .efficiency import measure_efficiency
 from .poisson import METHOD, replicate_sums
-from .production import add_production, rescore
+from .production import ProductionInput, add_production, rescore
 from .provenance_facts import ReleaseFacts
 from .schema import (
     ROLES,
@@ -240,6 +240,10 @@ class RegressionAccumulator:
                         weighted_quantiles(values[order], w, rows[order], R.QUANTILES).items()})
         return out
 
+    def cell_rows(self) -> np.ndarray:
+        """Rows per cell (``keys`` order), int64: the count among each cell's sums."""
+        return np.rint(self.sums[:, 0, R.N]).astype(np.int64)
+
     def rank_error(self) -> float:
         return 0.0 if self.exact is not None else float(_kll().normalized_rank_error(False))
 
@@ -368,7 +372,8 @@ def fold_regression_chunk(release: Release, acc: RegressionAccumulator, chunk: C
 
 def collect_regression(release: Release, source: DataSource, facts: ReleaseFacts, adapters: dict[str, ModelAdapter],
                        paths: dict[str, Path], data_path: Path, *, device: str = "cpu",
-                       progress: Progress | None = None, engine: Engine | None = None) -> Evidence:
+                       progress: Progress | None = None, engine: Engine | None = None,
+                       production: ProductionInput | None = None) -> Evidence:
     """The evidence of a regression release: one pass over the data (``collect.collect`` dispatches here); with an
     engine the workers fold the rows and the client reads only the first chunk (the timing sample)."""
     m = release.manifest
@@ -405,8 +410,8 @@ def collect_regression(release: Release, source: DataSource, facts: ReleaseFacts
         labels[missing] = np.nan
         return preds, labels
 
-    return add_production(release, evidence, source, acc, dict(models), paths, score_production, progress=progress,
-                          eval_profile=getattr(facts, "profile", None))
+    return add_production(release, evidence, production, acc, dict(models), score_production, progress=progress,
+                          eval_profile=facts.profile)
 
 
 def slice_cells(keys: Sequence[tuple[str, ...]], dims: dict[str, list[int]]) -> dict[str, dict[str, list[int]]]:

@@ -240,8 +240,7 @@ def build_weighted(acc: Accumulator | RegressionAccumulator, sensitive: list[str
                                          spec)
     combo_keys, counts = acc.combinations()
     cell, true, base, cand = acc.decoded()
-    st = _strata(acc.keys, np.bincount(cell, weights=counts, minlength=len(acc.keys)), sensitive,
-                 production_sensitive, production_keys, production_rows)
+    st = _strata(acc.keys, acc.cell_rows(), sensitive, production_sensitive, production_keys, production_rows)
     group = st.group_of_cell[cell]
     # the point estimate: every combination weighted by its production cell's production rows / evaluation rows
     weighted_counts = counts * st.weight()[group]
@@ -266,7 +265,7 @@ def build_weighted_regression(acc: RegressionAccumulator, sensitive: list[str],
 
     if not production_sensitive or acc.rows == 0 or float(np.sum(production_rows)) == 0:
         return None
-    st = _strata(acc.keys, acc.sums[:, 0, R.N], sensitive, production_sensitive, production_keys, production_rows)
+    st = _strata(acc.keys, acc.cell_rows(), sensitive, production_sensitive, production_keys, production_rows)
     w = st.weight()[st.group_of_cell]  # per evaluation cell
     # the target's weighted sum of squares about its weighted mean, from each cell's (n, mean, M2): exact and stable
     n, mean, m2 = (np.array([m[i] for m in acc.moments], dtype=np.float64) for i in range(3))

@@ -10,7 +10,7 @@ or a watch the contract cannot support, is ``inconclusive`` with the reason, nev
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import Field
@@ -206,14 +206,21 @@ def realized_performance(rule: RealizedPerformanceRule, facts: WindowFacts, defa
         return finding(rule, Status.INCONCLUSIVE, NO_EXPECTED.format(what=f"{source} accuracy"))
     acc = counts.accuracy
     assert acc is not None  # labelled >= min_labelled >= 1
+    return _against_floor(rule, acc, expected, source, f"realized accuracy {fmt(acc)} on {counts.labelled} labelled "
+                          f"rows", "realized accuracy", f"drop {fmt(expected - acc)}, ",
+                          labelled=counts.labelled, drop=expected - acc)
+
+
+def _against_floor(rule: RealizedPerformanceRule | EstimatedPerformanceRule | ShadowAgreementRule, observed: float,
+                   expected: float, source: str, what: str, quantity: str, clause: str = "", **details: Any) -> Finding:
+    """Fails when ``observed`` is below the expected value minus the rule's ``max_drop`` (the floor); ``what`` and
+    ``clause`` open and extend the sentence."""
     floor = expected - rule.max_drop
-    status = Status.FAIL if acc < floor else Status.PASS
+    status = Status.FAIL if observed < floor else Status.PASS
     verb = "below" if status == Status.FAIL else "at or above"
-    msg = (f"realized accuracy {fmt(acc)} on {counts.labelled} labelled rows vs expected {fmt(expected)} "
-           f"({source}): drop {fmt(expected - acc)}, {verb} the floor {fmt(floor)}.")
-    return finding(rule, status, msg, observed=acc, threshold=floor, **{
-        DIRECTION: "min", "quantity": "realized accuracy", "expected": expected, "expected_from": source,
-        "labelled": counts.labelled, "drop": expected - acc})
+    msg = f"{what} vs expected {fmt(expected)} ({source}): {clause}{verb} the floor {fmt(floor)}."
+    return finding(rule, status, msg, observed=observed, threshold=floor, **{
+        DIRECTION: "min", "quantity": quantity, "expected": expected, "expected_from": source, **details})
 
 
 # --- label-free estimate ------------------------------------------------------------------------------------
@@ -246,14 +253,9 @@ def estimated_performance(rule: EstimatedPerformanceRule, facts: WindowFacts, de
         return finding(rule, Status.INCONCLUSIVE, NO_EXPECTED.format(what=f"{source} accuracy"))
     est = facts.window.overall.estimated_accuracy
     assert est is not None  # rows >= min_rows >= 1
-    floor = expected - rule.max_drop
-    status = Status.FAIL if est < floor else Status.PASS
-    verb = "below" if status == Status.FAIL else "at or above"
-    msg = (f"estimated accuracy {fmt(est)} (mean top-label confidence, candidate ECE {fmt(cal.ece)} on the "
-           f"evaluation set) vs expected {fmt(expected)} ({source}): {verb} the floor {fmt(floor)}.")
-    return finding(rule, status, msg, observed=est, threshold=floor, **{
-        DIRECTION: "min", "quantity": "estimated accuracy (label-free)", "expected": expected,
-        "expected_from": source, "ece": cal.ece, "assumptions": ESTIMATE_ASSUMPTIONS})
+    return _against_floor(rule, est, expected, source, f"estimated accuracy {fmt(est)} (mean top-label confidence, "
+                          f"candidate ECE {fmt(cal.ece)} on the evaluation set)", "estimated accuracy (label-free)",
+                          ece=cal.ece, assumptions=ESTIMATE_ASSUMPTIONS)
 
 
 # --- shadow agreement ---------------------------------------------------------------------------------------
@@ -283,13 +285,8 @@ def shadow_agreement(rule: ShadowAgreementRule, facts: WindowFacts, defaults: Po
         return finding(rule, Status.INCONCLUSIVE, NO_EXPECTED.format(what=f"{source} agreement"))
     agree = counts.agreement
     assert agree is not None
-    floor = expected - rule.max_drop
-    status = Status.FAIL if agree < floor else Status.PASS
-    verb = "below" if status == Status.FAIL else "at or above"
-    msg = (f"agreement with the shadow baseline {fmt(agree)} on {counts.shadow} rows vs expected {fmt(expected)} "
-           f"({source}): {verb} the floor {fmt(floor)}.")
-    return finding(rule, status, msg, observed=agree, threshold=floor, **{
-        DIRECTION: "min", "quantity": "agreement with the baseline", "expected": expected, "expected_from": source})
+    return _against_floor(rule, agree, expected, source, f"agreement with the shadow baseline {fmt(agree)} on "
+                          f"{counts.shadow} rows", "agreement with the baseline")
 
 
 _CHECKS = (feature_drift, score_drift, realized_performance, estimated_performance, shadow_agreement)

@@ -50,20 +50,14 @@ class ProductionStory:
 
 
 def worst_group(evidence: Any) -> tuple[str, str]:
-    """(dimension, value) of the single-attribute slice with the largest accuracy drop, ``MIN_ROWS`` rows or more."""
-    best: tuple[float, str, str] | None = None
-    base, cand = evidence.models["baseline"].slices, evidence.models["candidate"].slices
-    for dim in SENSITIVE:
-        for value, stats in base.get(dim, {}).items():
-            other = cand[dim][value]
-            if (stats.get("count") or 0) < MIN_ROWS or stats.get("accuracy") is None:
-                continue
-            drop = float(stats["accuracy"]) - float(other["accuracy"])
-            if best is None or drop > best[0]:
-                best = (drop, dim, value)
-    if best is None:  # pragma: no cover - the Adult slices are large
-        return SENSITIVE[0], str(next(iter(base[SENSITIVE[0]])))
-    return best[1], best[2]
+    """(dimension, value) of the single-attribute slice with the largest accuracy drop, ``MIN_ROWS`` rows or more
+    (the demo table's worst group, ``report.worst_slice``)."""
+    from .report import worst_slice
+
+    found = worst_slice(evidence, list(SENSITIVE), MIN_ROWS)
+    if found is None:  # pragma: no cover - the Adult slices are large
+        return SENSITIVE[0], str(next(iter(evidence.models["candidate"].slices[SENSITIVE[0]])))
+    return found[0], found[1]
 
 
 def _draw(frame: pa.Table, member: np.ndarray, rows: int, share: float, rng: np.random.Generator) -> pa.Table:

@@ -70,6 +70,27 @@ def _drop(comparison) -> tuple[float | None, tuple[float, float] | None]:
     return -comparison.difference, ((-ci.ci_high, -ci.ci_low) if ci is not None else None)
 
 
+def worst_slice(ev: Evidence, columns: list[str], min_slice_size: int
+                ) -> tuple[str, str, int, float, tuple[float, float] | None] | None:
+    """(column, value, rows, accuracy drop, its interval) of the slice of ``columns`` with at least
+    ``min_slice_size`` rows whose accuracy dropped most (baseline - candidate); None when none qualifies."""
+    cand, base = ev.models["candidate"], ev.models["baseline"]
+    worst: tuple[str, str, int, float, tuple[float, float] | None] | None = None
+    for column in columns:
+        for value, stats in cand.slices.get(column, {}).items():
+            count = stats.get("count") or 0
+            if count < min_slice_size:
+                continue
+            comp = ev.comparisons.slices.get(column, {}).get(value, {}).get("accuracy") if ev.comparisons else None
+            d, ci = _drop(comp)
+            if d is None:
+                b, c = base.slices[column][value].get("accuracy"), stats.get("accuracy")
+                d = b - c if b is not None and c is not None else None
+            if d is not None and (worst is None or d > worst[3]):
+                worst = (column, value, int(count), d, ci)
+    return worst
+
+
 def row(name: str, folder: Path, ev: Evidence, verdict: Verdict, min_slice_size: int) -> Row:
     """The candidate's row: sparsity, drops with intervals, worst slice and class, size, speed, blocking rules."""
     cand, base = ev.models["candidate"], ev.models["baseline"]
@@ -90,21 +111,8 @@ def row(name: str, folder: Path, ev: Evidence, verdict: Verdict, min_slice_size:
         drop = b - c if b is not None and c is not None else None
 
     def worst_of(columns: list[str]) -> tuple:
-        worst: tuple = (None, None, None, None)
-        for column in columns:
-            for value, stats in cand.slices.get(column, {}).items():
-                count = stats.get("count") or 0
-                if count < min_slice_size:
-                    continue
-                comp = (ev.comparisons.slices.get(column, {}).get(value, {}).get("accuracy")
-                        if ev.comparisons else None)
-                d, ci = _drop(comp)
-                if d is None:
-                    b, c = base.slices[column][value].get("accuracy"), stats.get("accuracy")
-                    d = b - c if b is not None and c is not None else None
-                if d is not None and (worst[2] is None or d > worst[2]):
-                    worst = (f"{column}={value}", int(count), d, ci)
-        return worst
+        found = worst_slice(ev, columns, min_slice_size)
+        return (None, None, None, None) if found is None else (f"{found[0]}={found[1]}", *found[2:])
 
     worst = worst_of(list(ev.data.sensitive))  # single-attribute slices; intersections are in the reports
     worst_cls = worst_of([CLASS]) if CLASS in cand.slices else (None, None, None, None)

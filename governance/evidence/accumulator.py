@@ -94,6 +94,17 @@ def distinct_cells(columns: Sequence[tuple[np.ndarray, list[str]]],
     return keys, inverse.reshape(-1)
 
 
+def slice_cells(keys: Sequence[tuple[str, ...]], dims: dict[str, list[int]]) -> dict[str, dict[str, list[int]]]:
+    """dimension -> slice value -> its cells (an intersection's value joins the columns' values with ' & ')."""
+    out: dict[str, dict[str, list[int]]] = {}
+    for name, cols in dims.items():
+        groups: dict[str, list[int]] = {}
+        for cid, key in enumerate(keys):
+            groups.setdefault(" & ".join(key[i] for i in cols), []).append(cid)
+        out[name] = dict(sorted(groups.items()))
+    return out
+
+
 class SliceIndex:
     """Sparse indicators that turn weights per combination into each slice's per-class confusion sums.
 

@@ -19,7 +19,7 @@ from ..hashing import digests_reused, file_ref
 from ..manifest import Release
 from ..metrics import METRICS, class_fairness_gaps, fairness_gaps, worst_class_gaps
 from ..progress import INTERVALS, SCORING, TIMING, phase
-from .accumulator import Accumulator
+from .accumulator import Accumulator, slice_cells
 from .bootstrap import COUNT_METHOD, COUNT_METRICS, METHOD, SliceRef, compared, resample_metrics
 from .efficiency import measure_efficiency
 from .production import add_production, open_production, rescore
@@ -332,12 +332,8 @@ def slice_refs(acc: Accumulator, sensitive: list[str], classes: list[str],
                dims: dict[str, list[int]] | None = None) -> dict[str, dict[str, SliceRef]]:
     """dimension -> slice value -> the cells (and true class) it covers; ``class`` slices by the true label.
     ``dims``: the dimensions formed (default: ``_dimensions`` with its defaults)."""
-    refs: dict[str, dict[str, SliceRef]] = {}
-    for name, cols in (dims if dims is not None else _dimensions(sensitive, acc.keys)[0]).items():
-        groups: dict[str, list[int]] = {}
-        for cid, key in enumerate(acc.keys):
-            groups.setdefault(" & ".join(key[i] for i in cols), []).append(cid)
-        refs[name] = {v: SliceRef(cells) for v, cells in sorted(groups.items())}
+    groups = slice_cells(acc.keys, dims if dims is not None else _dimensions(sensitive, acc.keys)[0])
+    refs = {name: {v: SliceRef(cells) for v, cells in values.items()} for name, values in groups.items()}
     everything = list(range(len(acc.keys)))
     refs[CLASS_DIMENSION] = {label: SliceRef(everything, k) for k, label in enumerate(classes)}
     return refs

@@ -24,7 +24,7 @@ from ..hashing import file_ref
 from ..manifest import Release
 from ..models.protocols import Rescorable
 from ..progress import PRODUCTION, phase
-from .accumulator import distinct_cells, intern_cells
+from .accumulator import distinct_cells, intern_cells, slice_cells
 from .production_agreement import ProductionScores, build_agreement, build_estimate
 from .production_schema import CellShare, ProductionEvidence, SliceShare
 from .profile import FeatureProfile
@@ -92,16 +92,9 @@ def production_slices(keys: Sequence[tuple[str, ...]], sensitive: Sequence[str],
                       dimensions: dict[str, list[str]]) -> dict[str, dict[str, list[int]]]:
     """dimension -> slice value -> the production cell ids it covers, for the evidence's dimensions whose columns
     are all present in production (the ``class`` dimension needs labels: left out)."""
-    out: dict[str, dict[str, list[int]]] = {}
-    for name, cols in dimensions.items():
-        if not cols or any(c not in sensitive for c in cols):
-            continue
-        where = [list(sensitive).index(c) for c in cols]
-        groups: dict[str, list[int]] = {}
-        for cid, key in enumerate(keys):
-            groups.setdefault(" & ".join(key[i] for i in where), []).append(cid)
-        out[name] = dict(sorted(groups.items()))
-    return out
+    present = {name: [list(sensitive).index(c) for c in cols] for name, cols in dimensions.items()
+               if cols and all(c in sensitive for c in cols)}
+    return slice_cells(keys, present)
 
 
 def _shares(evaluation: dict[tuple[str, ...], int], production: dict[tuple[str, ...], int],

@@ -27,7 +27,7 @@ from ..errors import InputError
 from ..hashing import file_ref
 from ..manifest import Release
 from ..models.protocols import Description, EfficiencyFacts, ModelAdapter, Regressor, Rescorable, SizeFacts
-from .accumulator import distinct_cells, intern_cells
+from .accumulator import distinct_cells, intern_cells, slice_cells
 from .bootstrap import compared
 from .collect import SAME_FILE_WARNING, Engine, Progress, _dimensions, library_versions
 from .efficiency import measure_efficiency
@@ -414,15 +414,6 @@ def collect_regression(release: Release, source: DataSource, facts: ReleaseFacts
                           eval_profile=facts.profile)
 
 
-def slice_cells(keys: Sequence[tuple[str, ...]], dims: dict[str, list[int]]) -> dict[str, dict[str, list[int]]]:
-    """dimension -> slice value -> its cells (an intersection's value joins the columns' values with ' & ')."""
-    out: dict[str, dict[str, list[int]]] = {}
-    for name, cols in dims.items():
-        groups: dict[str, list[int]] = {}
-        for cid, key in enumerate(keys):
-            groups.setdefault(" & ".join(key[i] for i in cols), []).append(cid)
-        out[name] = dict(sorted(groups.items()))
-    return out
 
 
 def _compare(acc: RegressionAccumulator, cells: list[int], base: dict, cand: dict, confidence: float,

@@ -20,6 +20,16 @@ class PolicyDefaults(BaseModel):
                              "says otherwise: block (fail closed), warn (reported as not judged), pass (accepted)")
 
 
+#: a rule whose optional limits are all null would judge nothing and pass (template: fields)
+NO_LIMIT = "give at least one of {fields}: with every limit null the rule judges nothing"
+
+
+def require_one_limit(rule: BaseModel, *fields: str) -> None:
+    """Refuse, at policy load (exit 2 naming the rule), a rule whose optional limits are all null."""
+    if all(getattr(rule, f) is None for f in fields):
+        raise ValueError(NO_LIMIT.format(fields=", ".join(fields)))
+
+
 class RuleBase(BaseModel):
     """Fields every rule has; each kind adds its parameters and a ``kind`` literal."""
 

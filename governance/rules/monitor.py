@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ..findings import Finding, Status
-from .base import PolicyDefaults, RuleBase, RuleKind, finding, fmt, kind_of, rule
+from .base import PolicyDefaults, RuleBase, RuleKind, finding, fmt, kind_of, require_one_limit, rule
 
 if TYPE_CHECKING:
     from ..evidence.profile import FeatureDistance
@@ -96,6 +96,11 @@ class FeatureDriftRule(_WindowRule):
     max_drifted_share: float | None = Field(0.5, ge=0, le=1, description="the share of drifted features at most "
                                                                         "this (Evidently's dataset-drift default)")
     features: list[str] | None = Field(None, description="the features watched (default: every profiled feature)")
+
+    @model_validator(mode="after")
+    def _a_limit(self) -> FeatureDriftRule:
+        require_one_limit(self, "max_distance", "max_drifted_share")
+        return self
 
 
 @rule("feature_drift", FeatureDriftRule)

@@ -10,12 +10,12 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ..evidence.representativeness import distance_key
 from ..evidence.schema import Evidence
 from ..findings import Finding, Status
-from .base import PolicyDefaults, RuleBase, finding, fmt, rule
+from .base import PolicyDefaults, RuleBase, finding, fmt, require_one_limit, rule
 from .production import listed
 
 #: the manifest has no production block
@@ -54,6 +54,11 @@ class RepresentativenessRule(RuleBase):
     dimensions: list[str] | None = Field(None, description="judge the slice shares of these dimensions (default: "
                                                            "every dimension with shares in evidence.production."
                                                            "slices)")
+
+    @model_validator(mode="after")
+    def _a_limit(self) -> RepresentativenessRule:
+        require_one_limit(self, "max_feature_distance", "max_drifted_share", "max_share_ratio")
+        return self
 
 
 def _ratio(share: Any) -> float:

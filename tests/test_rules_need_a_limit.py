@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from builders import run, write_yaml
+
 from governance.rules.base import NO_LIMIT
 
 

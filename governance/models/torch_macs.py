@@ -84,6 +84,12 @@ def _count_macs(torch: Any, module: Callable[[Any], Any], x: Any, weights: set[i
         return 1.0
 
     class MacCounter(TorchDispatchMode):
+        @classmethod
+        def _should_skip_dynamo(cls) -> bool:
+            # torch wraps a mode's __torch_dispatch__ in torch._disable_dynamo unless this says no; that wrapper
+            # imports torch._dynamo on first use (about 3 s per check). One eager forward pass never compiles.
+            return False
+
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             out = func(*args, **(kwargs or {}))
             packet = func.overloadpacket

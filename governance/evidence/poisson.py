@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -139,6 +140,19 @@ def accumulate(first_row: int, feeds: Sequence[Feed], replicates: int, seed: int
     rows = feeds[0].codes.shape[0] if feeds else 0
     if rows == 0 or replicates == 0:
         return
+    with _one_blas_thread():
+        _accumulate(first_row, feeds, replicates, seed, rows)
+
+
+def _one_blas_thread() -> Any:
+    """BLAS limited to one thread: the products are small (a block of rows by one replicate group), and OpenBLAS'
+    threaded GEMM on them is ten times slower than one thread on a busy machine (and than a loop of GEMVs)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _accumulate(first_row: int, feeds: Sequence[Feed], replicates: int, seed: int, rows: int) -> None:
     draw = _Draw()
     tile = np.empty((BLOCK, GROUP), dtype=np.float64)
     spans = _spans(first_row, rows)
@@ -154,9 +168,8 @@ def accumulate(first_row: int, feeds: Sequence[Feed], replicates: int, seed: int
             for (_, lo, n), bits in zip(run, streams):
                 w = draw.group(bits, tile)[lo:lo + n, :take]
                 for part in parts:
-                    if not part.sparse:  # one vector-matrix product per slot: OpenBLAS' threaded GEMM on a
-                        for j, row in enumerate(part.matrix[:, off:off + n]):  # busy machine is 10x slower
-                            part.sums[j, r0:r0 + take] += row @ w
+                    if not part.sparse:  # one (slots x rows) @ (rows x replicates) product, single-threaded
+                        part.sums[:, r0:r0 + take] += part.matrix[:, off:off + n] @ w
                 if stacked is not None:
                     stacked[off:off + n, :take] = w
                 off += n

@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import dataset
 from .errors import InputError
 from .manifest import DataSpec
 
@@ -47,6 +48,8 @@ class Chunk:
 
 
 def _kind(path: Path) -> str:
+    if dataset.is_folder(path):  # a folder of Parquet files (governance/dataset.py)
+        return "parquet"
     return data_format(path, "unsupported data format: use .csv or .parquet")
 
 
@@ -163,6 +166,8 @@ def _conversion_error(path: Path, exc: Exception) -> InputError | None:
 
 def file_schema(path: Path) -> pa.Schema:
     """A CSV or Parquet file's columns and types (Parquet: the footer; CSV: inferred from the first block)."""
+    if dataset.is_folder(path):
+        return dataset.folder_schema(dataset.list_files(path))
     try:
         if _kind(path) == "parquet":
             return open_parquet(path).schema_arrow
@@ -181,7 +186,10 @@ class DataSource:
         self.block = block
         self.what = "evaluation data" if block == "data" else f"{block} data"
         self.format = _kind(path)
-        schema = schema if schema is not None else file_schema(path)
+        #: a folder's Parquet files, read one after another as one stream (governance/dataset.py)
+        self.files = dataset.list_files(path) if dataset.is_folder(path) else None
+        schema = schema if schema is not None else (
+            dataset.folder_schema(self.files) if self.files is not None else file_schema(path))
         names = list(schema.names)
         target = [spec.target] if spec.target is not None else []  # None: a production sample without labels
         for field, cols in ((f"{block}.target", target), ("data.sensitive", spec.sensitive),
@@ -212,6 +220,9 @@ class DataSource:
             wanted = {*self.features, *([self.spec.target] if self.spec.target is not None else []),
                       *self.spec.sensitive, *extra}
             columns = [n for n in self.names if n in wanted]
+            if self.files is not None:
+                yield from dataset.iter_batches(self.files, columns, self.spec.chunk_rows)
+                return
             yield from open_parquet(self.path).iter_batches(batch_size=self.spec.chunk_rows, columns=columns)
             return
         # Every column as its exact text (the personal-data scan needs it; labels and slices are text); features,
@@ -223,6 +234,8 @@ class DataSource:
         """The row count when the file states it (a Parquet footer), else None (a CSV is not read twice)."""
         if self.format != "parquet":
             return None
+        if self.files is not None:
+            return dataset.num_rows(self.files)
         from .evidence.tables import open_parquet
 
         return int(open_parquet(self.path).metadata.num_rows)

@@ -82,7 +82,12 @@ def digests_reused() -> Iterator[None]:
 
 
 def sha256_file(path: Path, block: int = 1 << 20) -> str:
-    """The file's sha256, one sequential read (reused inside :func:`digests_reused`)."""
+    """The file's sha256, one sequential read (reused inside :func:`digests_reused`); a folder of Parquet files: the
+    digest of its listing (``dataset.folder_sha256``, each file hashed here, once)."""
+    if os.path.isdir(path):
+        from .dataset import folder_sha256
+
+        return folder_sha256(Path(path))
     cache = _DIGESTS.get()
     key = None
     if cache is not None:
@@ -114,6 +119,11 @@ def file_ref(path: Path, relative_to: Path | None = None, shown: str | None = No
     if shown is None:
         shown = shown_path(path, relative_to) if relative_to is not None else str(path)
     try:
-        return FileRef(path=str(shown), sha256=sha256_file(path), bytes=path.stat().st_size)
+        size = path.stat().st_size
+        if os.path.isdir(path):  # a folder of Parquet files: its files' bytes together
+            from .dataset import folder_bytes
+
+            size = folder_bytes(path)
+        return FileRef(path=str(shown), sha256=sha256_file(path), bytes=size)
     except OSError as exc:  # e.g. a read error part-way through: bad input, not a crash
         raise InputError(path, None, UNREADABLE.format(path=path, reason=exc.strerror or exc)) from None

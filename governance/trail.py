@@ -201,6 +201,15 @@ def verify(out_dir: Path, public_key: Path | None = None) -> tuple[list[str], li
     return problems, checked, signature
 
 
+def _changed(path: Path, sha256: str) -> bool:
+    """The file's (or data folder's) hash differs; a data folder that no longer lists as one (a file that is not
+    Parquet added, every file removed) has changed too."""
+    try:
+        return sha256_file(path) != sha256
+    except InputError:
+        return True
+
+
 def _verify_inputs(out_dir: Path, checked: list[str]) -> list[str]:
     """The inputs recorded in verdict.json and evidence.json still hash to what was evaluated."""
     problems = []
@@ -226,9 +235,9 @@ def _verify_inputs(out_dir: Path, checked: list[str]) -> list[str]:
                                                        sha256=ref.sha256, bytes=ref.bytes))
     for name, ref in refs.items():
         p = Path(ref.path)
-        if not p.is_file():  # a FIFO or device is not a file: reported, never opened
+        if not (p.is_file() or p.is_dir()):  # a FIFO or device: reported, never opened (a folder: a Parquet dataset)
             problems.append(f"{name} ({p}): missing")
-        elif sha256_file(p) != ref.sha256:
+        elif _changed(p, ref.sha256):
             problems.append(INPUT_CHANGED.format(name=name, path=p))
         checked.append(f"{name} ({p})")
     return problems

@@ -200,13 +200,20 @@ def test_the_duplicate_estimate_past_the_cap_is_close_to_the_exact_count():
     assert small.result() == (exact, True, len(rows))
 
 
-def test_reading_the_file_again_gives_what_the_scoring_pass_gave(tmp_path):
-    """The Dask engine's path: ReleaseFacts.finish(read_again=True) streams the file itself."""
+def test_worker_states_merged_give_what_the_scoring_pass_gave(tmp_path):
+    """The Dask engine's path: two parts of the rows folded into worker states, merged and absorbed, give the one
+    pass's data-quality counts (nothing reads the file again)."""
     manifest = write_release(tmp_path, quality_frame(), "parquet")
     release = load_manifest(manifest)
     data = release.resolve(release.manifest.data.path, "data.path")
     source = DataSource(data, release.manifest.data, release.path)
-    again = ReleaseFacts(release, source, data).finish(read_again=True)["data_quality"]
+    facts = ReleaseFacts(release, source, data)
+    chunks = list(source.chunks(facts.columns))
+    parts = [facts.worker_state(chunks[0].features) for _ in range(2)]
+    for i, chunk in enumerate(chunks):
+        parts[i * 2 // len(chunks)].update(chunk, source)
+    facts.absorb(parts[0].merge(parts[1]))
+    again = facts.finish()["data_quality"]
     assert again == release_facts(release, source, data)["data_quality"]
     assert again.duplicate_rows == int(pd.read_parquet(data)[[*FEATURES, "label"]].duplicated().sum())
 

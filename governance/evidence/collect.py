@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
@@ -23,7 +23,7 @@ from .accumulator import Accumulator, slice_cells
 from .bootstrap import COUNT_METHOD, COUNT_METRICS, METHOD, SliceRef, compared, resample_metrics
 from .efficiency import measure_efficiency
 from .production import add_production, open_production, rescore
-from .provenance_facts import ReleaseFacts
+from .provenance_facts import FactsState, ReleaseFacts
 from .recovery import with_recovery
 from .replicates import AUC_METHOD, LOG_LOSS_METHOD
 from .robustness import RobustnessAccumulator, numeric_features, perturbable_features
@@ -200,10 +200,25 @@ def _perturbed(release: Release, first: pa.Table, data_path: Path) -> tuple[list
 
 
 class Engine(Protocol):
-    """Folds every row of the evaluation data into one accumulator elsewhere (``evidence/distributed.py``)."""
+    """Folds every row of the evaluation data elsewhere (``evidence/distributed.py``): into a copy of ``acc`` and,
+    from the same rows, into copies of the empty ``facts``; returns both merged."""
 
     def fold(self, release: Release, acc: Accumulator, classes: list[str], positive: int | None,
-             paths: dict[str, Path]) -> Accumulator: ...
+             paths: dict[str, Path], *, facts: FactsState) -> tuple[Accumulator, FactsState]: ...
+
+
+def fold_elsewhere(engine: Engine, release: Release, acc: Accumulator, classes: list[str], positive: int | None,
+                   paths: dict[str, Path], source: DataSource,
+                   facts: ReleaseFacts) -> tuple[Accumulator, Iterator[Chunk]]:
+    """Let ``engine`` fold every row, scores and facts alike, and give ``facts`` the merged state: the evaluation
+    data is not read again here. Returns the merged accumulator and the client's stream, whose first chunk was read
+    first (it decides the profile's categorical columns, as in the local pass); the client reads from it only the
+    rows latency and robustness need."""
+    chunks = source.chunks(facts.columns)
+    first = next(chunks)
+    merged, state = engine.fold(release, acc, classes, positive, paths, facts=facts.worker_state(first.features))
+    facts.absorb(state)
+    return merged, itertools.chain([first], chunks)
 
 
 def fold_chunk(release: Release, acc: Accumulator, chunk: Chunk, adapters: dict, classes: list[str],
@@ -235,10 +250,11 @@ def collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu"
 
 def _collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu",
              progress: Progress | None = None, engine: Engine | None = None) -> Evidence:
+    from ..dataset import resolve_data
     from ..models import load_model, model_path
 
     m = release.manifest
-    data_path = release.resolve(m.data.path, "data.path")
+    data_path = resolve_data(release)  # a file, or a folder of Parquet files (governance/dataset.py)
     paths = {role: model_path(release, role) for role in ("baseline", "candidate")}
     source = DataSource(data_path, m.data, release.path)
     for field in ("categorical", "continuous"):  # robustness noise: the declared columns must be features
@@ -270,13 +286,13 @@ def _collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu
 
     rows = 0
     phase(progress, SCORING, source.total_rows)
-    merged = engine.fold(release, acc, classes, positive, paths) if engine is not None else None
-    for chunk in source.chunks(facts.columns):
+    merged, chunks = None, source.chunks(facts.columns)
+    if engine is not None:
+        merged, chunks = fold_elsewhere(engine, release, acc, classes, positive, paths, source, facts)
+    for chunk in chunks:
         if merged is None:
             facts.update(chunk)
             y = fold_chunk(release, acc, chunk, adapters, classes, positive, paths, data_path)
-        elif sample is not None and (rob is None or not rob.wants_more()):
-            break  # the workers scored every row: the client reads only the rows latency and robustness use
         else:
             y = _encode(chunk.target, classes, data_path, m.data.target, chunk.offset)
         if sample is None:
@@ -290,6 +306,8 @@ def _collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu
         rows += len(chunk)
         if progress is not None and merged is None:
             progress(rows)
+        if merged is not None and (rob is None or not rob.wants_more()):
+            break  # the workers scored every row: the client reads only the rows latency and robustness use
     if merged is not None:
         acc, rows = merged, merged.rows
     for adapter in adapters.values():
@@ -305,8 +323,7 @@ def _collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu
                                                "std_source": rob.std_source, "notes": list(rob.notes)})
     evidence = build_evidence(release, acc, source, classes, positive, paths, adapters, data_path,
                               efficiency=efficiency, robustness=robustness, notes=notes)
-    # with an engine the client reads only some rows: the facts then stream the file on their own
-    evidence = evidence.model_copy(update=facts.finish(read_again=merged is not None))
+    evidence = evidence.model_copy(update=facts.finish())  # with an engine: the workers' merged facts
 
     def score_production(chunk: Chunk, where: Path) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
         raws = {r: rescore(adapters[r], chunk) for r in ROLES}

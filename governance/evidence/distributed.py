@@ -5,8 +5,12 @@ its own accumulator with the same per-chunk step as the local engine (``collect.
 accumulators travel. Models never travel: a ``WorkerPlugin`` carries the manifest path and the model files' sha256,
 and each worker loads each model once, from its own path, after checking the hash (workers must see the release
 folder at the same path, e.g. a shared volume or the same image). Global row offsets come from the row-group
-metadata, so row-indexed evidence (the sample of broken flips) is the local engine's. Provenance, leakage, the
-personal-data scan, robustness and latency stay on the client (docs/dask.md).
+metadata, so row-indexed evidence (the sample of broken flips, the personal-data sample) is the local engine's.
+The same partition stream also folds the evaluation-data facts (leakage row hashes, the personal-data sample, the
+data-quality counts, the feature profile: ``provenance_facts.FactsState``), which merge in the same tree, so the
+client never streams the evaluation file: it reads the first rows (latency, robustness, the profile's categorical
+columns) and hashes the file. Provenance, the training sets' side of leakage, robustness and latency stay on the
+client (docs/dask.md).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any, cast
 from ..errors import InputError
 from ..manifest import Release
 from .accumulator import Accumulator
+from .provenance_facts import FactsState
 from .regression import RegressionAccumulator
 
 #: dask (distributed) is an optional extra
@@ -61,16 +66,21 @@ class Partition:
 
 
 def partitions(path: Path) -> list[Partition]:
-    """One partition per row group, in file order, with offsets from the footer (nothing but metadata is read)."""
+    """One partition per row group, in file order, with offsets from the footer (nothing but metadata is read); a
+    folder of Parquet files (governance/dataset.py): every file's row groups, files in sorted relative-path order,
+    offsets continuing across files as the local engine's stream does."""
     from ..data import open_parquet
+    from ..dataset import is_folder, list_files
 
-    meta = open_parquet(path).metadata
+    files = [f.path for f in list_files(path)] if is_folder(path) else [path]
     out, offset = [], 0
-    for i in range(meta.num_row_groups):
-        n = meta.row_group(i).num_rows
-        if n:
-            out.append(Partition(str(path), (i,), offset, n))
-        offset += n
+    for file in files:
+        meta = open_parquet(file).metadata
+        for i in range(meta.num_row_groups):
+            n = meta.row_group(i).num_rows
+            if n:
+                out.append(Partition(str(file), (i,), offset, n))
+            offset += n
     return out
 
 
@@ -142,15 +152,16 @@ class ModelPlugin(_WorkerPlugin):
         return release, adapters
 
 
-def _partition_chunks(release: Release, part: Partition) -> Iterator[Any]:
-    """The partition's rows as the local engine's chunks (same checks and encoding), with global offsets."""
+def _partition_chunks(source: Any, part: Partition, extra: list[str]) -> Iterator[Any]:
+    """The partition's rows as the local engine's chunks (same checks and encoding, the same columns in ``raw``:
+    those ``DataSource.chunks(extra)`` reads, in file order), with global offsets."""
     import pyarrow as pa
 
-    from ..data import DataSource, _arrow_error, _rechunk, open_parquet
+    from ..data import _arrow_error, _rechunk, open_parquet
 
-    spec = release.manifest.data
-    source = DataSource(Path(part.path), spec, release.path)
-    columns = [*source.features, spec.target, *spec.sensitive]
+    spec = source.spec
+    wanted = {*source.features, spec.target, *spec.sensitive, *extra}
+    columns = [n for n in source.names if n in wanted]
     offset = part.offset
     try:
         batches = open_parquet(Path(part.path)).iter_batches(  # pre_buffer off: memory bound by the chunk
@@ -162,12 +173,19 @@ def _partition_chunks(release: Release, part: Partition) -> Iterator[Any]:
         raise _arrow_error(source.path, exc) from None
 
 
+#: what a partition task returns: its accumulator and its facts, folded from the same rows
+_Folded = tuple[Accumulator | RegressionAccumulator, FactsState]
+
+
 def _fold_partition(plugin_name: str, part: Partition, empty: Accumulator | RegressionAccumulator,
-                    classes: list[str], positive: int | None) -> Accumulator | RegressionAccumulator | _Failed:
-    """Runs on a worker: fold one partition into a fresh copy of ``empty`` with the worker's loaded models
-    (task: regression folds errors into a ``RegressionAccumulator`` the same way)."""
+                    classes: list[str], positive: int | None, facts: FactsState) -> _Folded | _Failed:
+    """Runs on a worker: fold one partition into fresh copies of ``empty`` (with the worker's loaded models; task
+    regression folds errors into a ``RegressionAccumulator`` the same way) and of the empty ``facts`` (the leakage
+    hashes, personal-data sample, data-quality counts and profile), from one read of its rows (with the further
+    columns the facts use, ``FactsState.columns``)."""
     from distributed import get_worker
 
+    from ..data import DataSource
     from ..models import model_path
     from .collect import fold_chunk
     from .regression import fold_regression_chunk
@@ -176,26 +194,29 @@ def _fold_partition(plugin_name: str, part: Partition, empty: Accumulator | Regr
     if isinstance(loaded, _Failed):
         return loaded
     release, adapters = loaded
-    acc = copy.deepcopy(empty)
+    acc, state = copy.deepcopy(empty), copy.deepcopy(facts)
     paths = {role: model_path(release, role) for role in adapters}
     try:
-        for chunk in _partition_chunks(release, part):
+        source = DataSource(Path(part.path), release.manifest.data, release.path)
+        for chunk in _partition_chunks(source, part, state.columns):
             if isinstance(acc, RegressionAccumulator):
                 fold_regression_chunk(release, acc, chunk, adapters, paths, Path(part.path))
             else:
                 fold_chunk(release, acc, chunk, adapters, classes, positive, paths, Path(part.path))
+            state.update(chunk, source)
     except InputError as exc:
         return _Failed(exc.file, exc.field, exc.message)
-    return acc
+    return acc, state
 
 
-def _merge(left: Any, right: Any) -> Any:
-    """Runs on a worker: one node of the merge tree (left before right, so the first failure in row order wins)."""
+def _merge(left: _Folded | _Failed, right: _Folded | _Failed) -> _Folded | _Failed:
+    """Runs on a worker: one node of the merge tree (left before right, so the first failure in row order wins);
+    accumulator and facts merge side by side."""
     if isinstance(left, _Failed):
         return left
     if isinstance(right, _Failed):
         return right
-    return left.merge(right)
+    return left[0].merge(right[0]), left[1].merge(right[1])  # type: ignore[arg-type]
 
 
 @dataclass
@@ -217,15 +238,17 @@ class DaskEngine:
         _distributed()  # a missing extra is bad input before any model runs
 
     def fold(self, release: Release, acc: Accumulator, classes: list[str], positive: int | None,
-             paths: dict[str, Path]) -> Accumulator:
+             paths: dict[str, Path], *, facts: FactsState) -> tuple[Accumulator, FactsState]:
         from ..hashing import sha256_file
 
         m = release.manifest
         for role in paths:
             if getattr(m, role).format == "predictions":
                 raise InputError(release.path, f"{role}.format", PREDICTIONS_LOCAL)
-        data_path = release.resolve(m.data.path, "data.path")
-        if not data_path.name.lower().endswith((".parquet", ".pq")):
+        from ..dataset import is_folder, resolve_data
+
+        data_path = resolve_data(release)  # a file, or a folder of Parquet files
+        if not is_folder(data_path) and not data_path.name.lower().endswith((".parquet", ".pq")):
             raise InputError(release.path, "data.path", NEEDS_PARQUET.format(name=data_path.name))
         parts = partitions(data_path)
         self.partitions = len(parts)
@@ -236,7 +259,7 @@ class DaskEngine:
         with self._client() as client:
             client.register_plugin(plugin)
             try:
-                level = [client.submit(_fold_partition, plugin.name, p, acc, classes, positive, pure=False)
+                level = [client.submit(_fold_partition, plugin.name, p, acc, classes, positive, facts, pure=False)
                          for p in parts]
                 while len(level) > 1:  # a balanced tree, its shape set by the partitions alone (not the workers)
                     level = [client.submit(_merge, level[i], level[i + 1], pure=False) if i + 1 < len(level)
@@ -246,7 +269,8 @@ class DaskEngine:
                 client.unregister_worker_plugin(plugin.name)
         if isinstance(result, _Failed):
             raise result.error()
-        return result
+        merged, state = result
+        return cast(Accumulator, merged), state
 
     def _client(self) -> Any:
         distributed = _distributed()

@@ -234,6 +234,18 @@ class EvaluationHasher:
             self._hashes, self._counts = _merge([(self._hashes, self._counts), *self._pending])
             self._pending, self._pending_size = [], 0
 
+    def merge(self, other: EvaluationHasher) -> EvaluationHasher:
+        """A new hasher over both parts' rows (the Dask engine's merge tree). Exact and order-independent: a row's
+        hash depends only on its values, and the merged set is the distinct hashes of both with their counts
+        summed, which is what one hasher over all the rows holds."""
+        if self.columns != other.columns:
+            raise ValueError(f"hashers of different columns: {self.columns} vs {other.columns}")
+        out = EvaluationHasher(self.columns)
+        out._hashes, out._counts = _merge([(self._hashes, self._counts), *self._pending,
+                                           (other._hashes, other._counts), *other._pending])
+        out.rows = self.rows + other.rows
+        return out
+
     def result(self) -> EvaluationRows:
         self._flush()
         return EvaluationRows(self._hashes, self._counts, self.rows)

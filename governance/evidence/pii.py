@@ -167,13 +167,15 @@ class PiiSampler:
         self.scannable = [n for n, f in zip(schema.names, schema) if _scannable(f.type)]
         self.not_scanned = [n for n in schema.names if n not in self.scannable]
 
-    def update(self, table: pa.Table) -> None:
+    def update(self, table: pa.Table, offset: int | None = None) -> None:
+        """Fold one chunk; ``offset``: the global index of its first row (default: the rows seen so far, right
+        when one sampler sees the whole file in order; a Dask worker's partition starts elsewhere)."""
         from .leakage import position_priority
 
         if self.scannable is None:
             self._columns(table.schema)
         scannable = self.scannable or []
-        priority = position_priority(self.rows, table.num_rows)
+        priority = position_priority(self.rows if offset is None else offset, table.num_rows)
         self.rows += table.num_rows
         kept = self._kept
         full = kept is not None and kept.num_rows >= self.max_rows
@@ -187,6 +189,23 @@ class PiiSampler:
         if kept.num_rows >= 2 * self.max_rows:
             kept, self._threshold = _bottom(kept, self.max_rows)
         self._kept = kept
+
+    def merge(self, other: PiiSampler) -> PiiSampler:
+        """A new sampler over both parts' rows (the Dask engine's merge tree). Exact and order-independent: each
+        side keeps at least its own bottom ``max_rows`` by priority (a hash of the global row index), so the bottom
+        ``max_rows`` of the union of what both keep is the bottom ``max_rows`` of all the rows, the same sample one
+        sampler over the whole file draws."""
+        out = PiiSampler(max_rows=self.max_rows)
+        out.scannable = self.scannable if self.scannable is not None else other.scannable
+        out.not_scanned = self.not_scanned if self.scannable is not None else other.not_scanned
+        out.rows = self.rows + other.rows
+        parts = [t for t in (self._kept, other._kept) if t is not None]
+        kept = pa.concat_tables(parts) if len(parts) > 1 else (parts[0] if parts else None)
+        out._threshold = min(self._threshold, other._threshold)  # each side holds max_rows below its own
+        if kept is not None and kept.num_rows >= 2 * self.max_rows:
+            kept, out._threshold = _bottom(kept, self.max_rows)
+        out._kept = kept
+        return out
 
     def result(self) -> tuple[pa.Table | None, list[str], int]:
         """(the sampled rows of the scannable columns as text, the columns not scanned, rows seen)."""

@@ -133,6 +133,19 @@ class _Numeric:
                 out.sketch.merge(src.as_sketch())
         return out
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable for the Dask engine (a profile folded on a worker travels): the KLL sketch as its bytes."""
+        state = dict(self.__dict__)
+        state["sketch"] = None if self.sketch is None else self.sketch.serialize()
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        import datasketches
+
+        if state["sketch"] is not None:
+            state["sketch"] = datasketches.kll_doubles_sketch.deserialize(state["sketch"])
+        self.__dict__.update(state)
+
     def values(self) -> np.ndarray | None:
         """Every value, sorted (None once over the exact limit): whatever the chunking or a JSON round trip, the
         same array, so distances and moments agree to the last bit."""
@@ -354,7 +367,9 @@ class FeatureProfile:
         self.rows += table.num_rows
 
     def merge(self, other: FeatureProfile) -> FeatureProfile:
-        """The profile of both tables' rows (associative; exact while within the limits)."""
+        """The profile of both tables' rows (associative; exact while within the limits: counts, moments, min/max
+        and the held values do not depend on how the rows were split; past ``exact_limit`` the KLL sketches merge
+        within the sketch's rank error, so quantiles may differ with the split, never by more than that)."""
         self._same(other)
         out = self.empty_like()
         out.rows = self.rows + other.rows

@@ -2,8 +2,11 @@
 against the training data, a personal-data scan of the evaluation data, and which card sections are filled.
 
 The evaluation file is read once: :class:`ReleaseFacts` checks the declarations first (cheap: provenance, key
-columns, the card), then takes every chunk of the scoring pass (leakage hashes, the personal-data sample) and
-finishes after it (each training set read once against the evaluation rows' hashes).
+columns, the card), then takes every chunk of the scoring pass (leakage hashes, the personal-data sample, the
+data-quality counts, the feature profile: a :class:`FactsState`) and finishes after it (each training set read once
+against the evaluation rows' hashes). With the Dask engine the workers fold their partitions into copies of an empty
+:class:`FactsState` (:meth:`ReleaseFacts.worker_state`) from the same stream they score, the copies merge in the
+engine's tree, and the client takes the merged one (:meth:`ReleaseFacts.absorb`) instead of reading the file again.
 
 Collection records; it never decides. The ``provenance``, ``leakage``, ``pii_scan`` and ``documentation`` rules
 compare these facts with the rest of the evidence (the hashes of the files actually evaluated).
@@ -11,6 +14,7 @@ compare these facts with the rest of the evidence (the hashes of the files actua
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +23,7 @@ import pyarrow as pa
 
 from ..card import CARD_NOT_FOUND
 from ..data import Chunk, DataSource
+from ..dataset import is_folder, list_files
 from ..errors import InputError
 from ..hashing import check_input_file, file_ref, shown_path
 from ..manifest import Release
@@ -26,6 +31,8 @@ from ..provenance import LEAKAGE_ROLES, load_provenance
 from .schema import Documentation, ProvenanceEvidence
 
 if TYPE_CHECKING:
+    from .leakage import EvaluationHasher
+    from .pii import PiiSampler
     from .profile import FeatureProfile
     from .quality import ColumnRole, QualityAccumulator
 
@@ -49,7 +56,10 @@ def collect_provenance(release: Release) -> ProvenanceEvidence | None:
             continue
         local = _local(ds.path, path)
         if local.exists() or local.is_symlink():  # a FIFO, folder or link out of the release folder: exit 2
-            check_input_file(local, named_in=path, field=f"datasets.{name}.path", root=release.folder)
+            if is_folder(local):  # a folder of Parquet files: every file checked, hashed as its listing's digest
+                list_files(local, root=release.folder, named_in=path, field=f"datasets.{name}.path")
+            else:
+                check_input_file(local, named_in=path, field=f"datasets.{name}.path", root=release.folder)
             files[name] = file_ref(local, release.folder)
         else:
             unavailable[name] = f"file not found: {shown_path(local, release.folder)}"
@@ -78,8 +88,6 @@ class _LeakagePlan:
 def _leakage_plan(release: Release, provenance: ProvenanceEvidence, source: DataSource,
                   data_path: Path) -> _LeakagePlan | None:
     """The leakage comparison, validated (key columns present) without reading the data's rows."""
-    from .tables import column_names
-
     path = provenance_path(release)
     assert path is not None
     sets: dict[str, tuple[str, Path | None, str | None, list[str] | None]] = {}
@@ -96,7 +104,7 @@ def _leakage_plan(release: Release, provenance: ProvenanceEvidence, source: Data
     if key is None:
         key = _evaluation_key(provenance, path, data_path)
         if key:
-            lacking = [c for c in key if c not in column_names(data_path)]
+            lacking = [c for c in key if c not in source.names]  # the header or footer, as already read
             if lacking:
                 raise InputError(path, "key", f"key column {lacking[0]!r} of the evaluation dataset is not in "
                                               f"{data_path.name}")
@@ -108,7 +116,7 @@ def _evaluation_key(provenance: ProvenanceEvidence, provenance_file: Path, data_
     ``evaluation`` dataset."""
     for ds in provenance.declared.datasets.values():
         local = _local(ds.path, provenance_file) if ds.path is not None else None
-        if local is not None and local.is_file() and local.samefile(data_path):
+        if local is not None and (local.is_file() or is_folder(local)) and local.samefile(data_path):
             return ds.key
     evaluation = [ds for ds in provenance.declared.datasets.values() if ds.role == "evaluation"]
     return evaluation[0].key if len(evaluation) == 1 else None
@@ -126,11 +134,54 @@ def collect_documentation(release: Release) -> Documentation:
     return Documentation(card_file=file_ref(path, release.folder), sections=filled_sections(load_card(path)))
 
 
+@dataclass
+class FactsState:
+    """What a stream of evaluation rows folds for the facts: the leakage row hashes (None without a leakage
+    comparison), the personal-data sample, the data-quality counts and the feature profile.
+
+    Picklable (accumulators and column names only: no release, no open file) and mergeable, so a Dask worker folds
+    the partitions it scores into one and the engine's tree merges them; the personal-data sample is keyed by the
+    chunks' global row offsets, so it is the one the local engine draws."""
+
+    hasher: EvaluationHasher | None
+    pii: PiiSampler
+    quality: QualityAccumulator
+    profile: FeatureProfile
+
+    @property
+    def columns(self) -> list[str]:
+        """The columns the stream must hold beyond features, target and sensitive (``ReleaseFacts.columns``)."""
+        return [*(self.hasher.columns if self.hasher is not None else []), *(self.pii.scannable or [])]
+
+    def update(self, chunk: Chunk, source: DataSource) -> None:
+        """Fold one chunk (its ``raw`` columns); ``source`` converts a CSV's text for the leakage columns."""
+        assert chunk.raw is not None
+        have = set(chunk.features.column_names)  # features as the models read them; target, sensitive as read
+        if self.hasher is not None:  # features are converted once, for the models; only the rest here
+            rest = source.typed(chunk.raw, [c for c in self.hasher.columns if c not in have], chunk.offset)
+            self.hasher.update(pa.table({c: (chunk.features if c in have else rest).column(c)
+                                         for c in self.hasher.columns}))
+        self.pii.update(chunk.raw, chunk.offset)
+        self.profile.update(chunk.features)
+        self.quality.update(pa.table({c: (chunk.features if c in have else chunk.raw).column(c)
+                                      for c in self.quality.columns}))
+
+    def merge(self, other: FactsState) -> FactsState:
+        """The facts of both parts' rows, as new state (neither side is changed in content). Exact and independent
+        of the order and split of the rows (each piece's ``merge`` says why), except the feature profile's KLL
+        sketches past its exact budget, which merge within their rank error."""
+        quality = copy.deepcopy(self.quality)
+        quality.merge(other.quality)
+        hasher = self.hasher.merge(other.hasher) if self.hasher is not None and other.hasher is not None else None
+        return FactsState(hasher, self.pii.merge(other.pii), quality, self.profile.merge(other.profile))
+
+
 class ReleaseFacts:
     """The evidence fields ``provenance``, ``leakage``, ``pii``, ``documentation``, ``data_quality`` and
     ``feature_profile``, gathered around the one read of the evaluation data: construct before the models load
     (bad declarations fail fast), pass :attr:`columns` to ``DataSource.chunks``, :meth:`update` with every chunk,
-    :meth:`finish` after the pass."""
+    :meth:`finish` after the pass. A distributed engine instead folds copies of :meth:`worker_state` on its
+    workers and hands the merged state to :meth:`absorb` before :meth:`finish`."""
 
     def __init__(self, release: Release, source: DataSource, data_path: Path) -> None:
         from .leakage import EvaluationHasher
@@ -150,19 +201,23 @@ class ReleaseFacts:
         self.columns = [*(self.plan.hashed if self.plan is not None else []), *(self.pii.scannable or [])]
 
     def update(self, chunk: Chunk) -> None:
-        """Fold one chunk of the scoring pass (its ``raw`` columns) into the leakage hashes, the PII sample and the
-        data-quality counts."""
-        assert chunk.raw is not None
-        if self.hasher is not None:  # features are converted once, for the models; only the rest here
-            have = set(chunk.features.column_names)
-            rest = self.source.typed(chunk.raw, [c for c in self.hasher.columns if c not in have], chunk.offset)
-            self.hasher.update(pa.table({c: (chunk.features if c in have else rest).column(c)
-                                         for c in self.hasher.columns}))
-        self.pii.update(chunk.raw)
-        self._profile(chunk.features).update(chunk.features)
-        have = set(chunk.features.column_names)  # features as the models read them; target, sensitive as read
-        self.quality.update(pa.table({c: (chunk.features if c in have else chunk.raw).column(c)
-                                      for c in self.quality.columns}))
+        """Fold one chunk of the scoring pass (its ``raw`` columns) into the leakage hashes, the PII sample, the
+        data-quality counts and the feature profile."""
+        FactsState(self.hasher, self.pii, self.quality, self._profile(chunk.features)).update(chunk, self.source)
+
+    def worker_state(self, first: pa.Table) -> FactsState:
+        """An empty :class:`FactsState` for a distributed engine's workers to fold their partitions into. ``first``:
+        the features of the data's first chunk, which decide the profile's categorical columns here on the client
+        (as the local pass decides them), so every partition profiles each column the same way."""
+        from .leakage import EvaluationHasher
+        from .pii import PiiSampler
+
+        return FactsState(EvaluationHasher(self.plan.hashed) if self.plan is not None else None,
+                          PiiSampler(self.source.text_schema()), self._quality(), self._profile(first).empty_like())
+
+    def absorb(self, state: FactsState) -> None:
+        """Take the workers' merged state (every row folded there) in place of this pass's own, which saw none."""
+        self.hasher, self.pii, self.quality, self.profile = state.hasher, state.pii, state.quality, state.profile
 
     def _profile(self, first: pa.Table | None) -> FeatureProfile:
         from .profile import FeatureProfile, categorical_features
@@ -196,19 +251,9 @@ class ReleaseFacts:
         return next(((name, ds.class_balance) for name, ds in self.provenance.declared.datasets.items()
                      if ds.role == "training" and ds.class_balance is not None), None)
 
-    def finish(self, *, read_again: bool = False) -> dict[str, Any]:
-        """The six evidence fields; reads each training set named for leakage once. ``read_again``: the pass did
-        not stream every row here (a distributed engine scored them), so stream the evaluation file now."""
-        from .leakage import EvaluationHasher
-        from .pii import PiiSampler
-
-        if read_again:
-            self.hasher = EvaluationHasher(self.plan.hashed) if self.plan is not None else None
-            self.pii = PiiSampler(self.source.text_schema())
-            self.quality = self._quality()
-            self.profile = None
-            for chunk in self.source.chunks(self.columns):
-                self.update(chunk)
+    def finish(self) -> dict[str, Any]:
+        """The six evidence fields; reads each training set named for leakage once (never the evaluation data:
+        its rows came through :meth:`update` or :meth:`absorb`)."""
         return self._fields()
 
     def _fields(self) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from ..manifest import Release
 from ..models.protocols import Description, EfficiencyFacts, ModelAdapter, Regressor, Rescorable, SizeFacts
 from .accumulator import distinct_cells, intern_cells, slice_cells
 from .bootstrap import compared
-from .collect import SAME_FILE_WARNING, Engine, Progress, _dimensions, library_versions
+from .collect import SAME_FILE_WARNING, Engine, Progress, _dimensions, fold_elsewhere, library_versions
 from .efficiency import measure_efficiency
 from .poisson import METHOD, replicate_sums
 from .production import ProductionInput, add_production, rescore
@@ -380,9 +380,11 @@ def collect_regression(release: Release, source: DataSource, facts: ReleaseFacts
     ev = m.evaluation
     models = as_regressors(release, adapters, paths)
     acc = RegressionAccumulator(replicates=ev.bootstrap.resamples, seed=ev.bootstrap.seed)
-    merged = engine.fold(release, acc, [], None, paths) if engine is not None else None  # type: ignore[arg-type]
+    merged, chunks = None, source.chunks(facts.columns)
+    if engine is not None:  # the workers fold the rows and the facts: the client reads the first chunk only
+        merged, chunks = fold_elsewhere(engine, release, acc, [], None, paths, source, facts)  # type: ignore[arg-type]
     sample = None
-    for chunk in source.chunks(facts.columns):
+    for chunk in chunks:
         if sample is None:
             sample = chunk.features.slice(0, max(ev.latency.batch_sizes) if ev.latency else 1)
         if merged is not None:
@@ -398,7 +400,7 @@ def collect_regression(release: Release, source: DataSource, facts: ReleaseFacts
     timed: dict[str, ModelAdapter] = dict(models)
     efficiency = measure_efficiency(timed, paths, sample if sample is not None else pa.table({}), ev.latency, device)
     evidence = build_regression_evidence(release, acc, source, paths, models, data_path)
-    evidence = evidence.model_copy(update={"efficiency": efficiency, **facts.finish(read_again=merged is not None)})
+    evidence = evidence.model_copy(update={"efficiency": efficiency, **facts.finish()})
 
     def score_production(chunk: Chunk, where: Path) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
         preds: dict[str, np.ndarray] = {r: rescore(models[r], chunk)[:, 0] for r in ROLES}

@@ -173,8 +173,13 @@ class EvaluationSpec(_Strict):
 
     bootstrap: BootstrapSpec = Field(default_factory=BootstrapSpec)
     calibration_bins: int = Field(15, ge=2, le=1000, description="equal-width score bins for the ECE, in [2, 1000]")
-    roc_auc: bool = Field(True, description="exact ROC AUC keeps one table of distinct scores per slice cell; "
-                                            "false bounds memory on very large data with continuous scores")
+    roc_auc: bool = Field(True, description="ROC AUC keeps one table of scores per model, class and slice cell "
+                                            "(exact up to roc_auc_exact_budget, then binned); false: no ROC AUC")
+    roc_auc_exact_budget: int = Field(
+        4_000_000, ge=0, le=1_000_000_000,
+        description="distinct (score, table) entries the exact ROC AUC tables may hold over all tables (about 24 bytes "
+                    "each); past it every table is binned on a fixed grid of 4,096 scores and evidence states the "
+                    "bound on the AUC's error (models.*.roc_auc_binned); 0: always binned")
     robustness: RobustnessSpec | None = Field(default_factory=RobustnessSpec, description="null: skip")
     latency: LatencySpec | None = Field(default_factory=LatencySpec, description="null: skip timing")
     broken_examples: int = Field(20, ge=0, le=10_000,

@@ -273,6 +273,77 @@ def macro_ovr_auc(tables: list[ScoreTable]) -> float | None:
     return float(np.mean(aucs))
 
 
+#: bins of the fixed score grid ROC AUC tables fall back to past ``evaluation.roc_auc_exact_budget``
+AUC_GRID_BINS = 4096
+_GRID_HALF = AUC_GRID_BINS // 2
+_GRID_OCTAVES = 16  # each half covers t in [2**-17, 1/2]: 16 octaves of _GRID_HALF / 16 = 128 bins
+_GRID_T_MIN_BITS = (1023 - _GRID_OCTAVES - 1) << 52  # the float64 bits of 2**-17
+_GRID_SHIFT = 52 + 4 - 11  # (16 octaves x 2**52) / 2048 bins = 2**45 bit patterns per bin
+_GRID_T_LOW, _GRID_T_HIGH = 2.0 ** -(_GRID_OCTAVES + 1), float(np.nextafter(0.5, 0.0))
+AUC_GRID = (f"{AUC_GRID_BINS:,} bins, finer near 0 and 1: with t = min(s, 1 - s), t in [2^-17, 1/2] is cut into "
+            f"{_GRID_OCTAVES} octaves of {_GRID_HALF // _GRID_OCTAVES} equal bins on each side of 1/2 (a bin is at "
+            "most 1/128 of t wide: 0.002 around 1/2, 6e-8 near 2^-17); s < 2^-17 or s > 1 - 2^-17 share the end bin")
+
+
+def score_grid(scores: np.ndarray) -> np.ndarray:
+    """Each score's bin on the fixed ROC AUC grid (``AUC_GRID``), int64 in [0, AUC_GRID_BINS).
+
+    Non-decreasing in the score and a function of the score alone, so binning commutes with merging: the binned
+    table of all rows is the merge of the parts' binned tables, whatever the chunking. Geometric near 0 and 1
+    because softmax scores crowd there (a class's negatives over 1,000 classes sit around 1e-4 and below), where
+    a uniform grid would put them all in one bin. Uses the float64 bit pattern of t (monotone for t >= 0: a
+    piecewise-linear log2), so it costs a few integer operations per score, no logarithm. Callers check NaN.
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    t = np.subtract(1.0, s)  # exact for s in [1/2, 1] (Sterbenz): the halves meet without a gap
+    hi = t < s  # s > 1/2
+    np.minimum(t, s, out=t)
+    np.clip(t, _GRID_T_LOW, _GRID_T_HIGH, out=t)  # s < 0 or s > 1 (and -0.0): the end bins
+    q = t.view(np.int64)  # t > 0: the bits order like the values
+    q -= _GRID_T_MIN_BITS
+    q >>= _GRID_SHIFT  # now in [0, _GRID_HALF); the upper half mirrors it: AUC_GRID_BINS - 1 - q == q ^ (bins - 1)
+    q ^= hi.view(np.uint8) * np.int64(AUC_GRID_BINS - 1)
+    return q
+
+
+def bin_score_table(scores: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> ScoreTable:
+    """An exact (score -> positives, negatives) table on the fixed grid: (bin index as float64, positives,
+    negatives), ascending and merged per bin. The AUC functions above read it unchanged (only the order of the
+    scores matters); :func:`auc_error_bound` says how far its AUC can be from the exact one."""
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    if s.size == 0:
+        return _empty_table()
+    return merge_score_counts((score_grid(s).astype(np.float64), np.asarray(pos, np.int64), np.asarray(neg, np.int64)))
+
+
+def auc_error_bound(scores: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> float | None:
+    """For a binned table: how far its AUC can be from the exact AUC of the rows it counts.
+
+    A monotone binning only changes the pairs of a positive and a negative that land in the same bin: exactly,
+    such a pair counts 1, 1/2 or 0; binned it counts 1/2. So |binned - exact| <= (1/2) sum_b pos_b neg_b / (P N):
+    half the share of positive-negative pairs that share a bin. ``None`` where the AUC is undefined.
+    """
+    p = np.asarray(pos, dtype=np.int64).ravel()
+    q = np.asarray(neg, dtype=np.int64).ravel()
+    n_pos, n_neg = int(p.sum()), int(q.sum())
+    if n_pos == 0 or n_neg == 0:
+        return None
+    same = np.asarray(scores, dtype=np.float64).ravel()
+    if same.size > 1 and np.any(np.diff(same) <= 0):
+        _, p, q = merge_score_counts((same, p, q))
+    return float(np.dot(p.astype(np.float64), q.astype(np.float64))) / 2.0 / n_pos / n_neg
+
+
+def macro_auc_error_bound(tables: list[ScoreTable]) -> float | None:
+    """The bound for :func:`macro_ovr_auc` of binned tables: the mean of the per-class bounds (the mean of the
+    errors is at most the mean of their sizes); ``None`` where the macro AUC is undefined."""
+    found = [auc_error_bound(*t) for t in tables]
+    bounds = [b for b in found if b is not None]
+    if not bounds or len(bounds) < len(found):
+        return None
+    return float(np.mean(bounds))
+
+
 def clipped_neg_log(p_true: np.ndarray) -> np.ndarray:
     """Per-row ``-log(p)`` of the true class's probability, clipped to ``[eps, 1 - eps]``
     (eps of float64) exactly as ``sklearn.metrics.log_loss`` does, so ``sum / n`` equals

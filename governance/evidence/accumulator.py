@@ -13,6 +13,7 @@ machine or partitions of a distributed engine.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -26,6 +27,18 @@ Table = tuple[np.ndarray, np.ndarray, np.ndarray]
 _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 _MAX_KEY = 2**62  # combined keys (cell, true, base, cand) must stay below this to fit int64 arithmetic
 TOO_MANY_KEYS = "{cells} cells x {k}**3 class combinations do not fit a 64-bit key"
+#: distinct (score, table) entries the exact ROC AUC tables may hold, over all tables (about 24 bytes each: ~100 MB);
+#: past it every table is binned on ``metrics.AUC_GRID`` (``evaluation.roc_auc_exact_budget``)
+AUC_EXACT_BUDGET = 4_000_000
+#: binned counts are kept dense (int32 positives and negatives per slot, 8 bytes) while cells x 2 models x AUC classes
+#: x AUC_GRID_BINS slots fit this (at most 256 MiB) and fewer than 2**31 rows are folded; sparse (sorted keys) past it
+AUC_DENSE_SLOTS = 1 << 25
+_BIN_BATCH = 1 << 22  # (row, class) scores quantised at once when binned: bounds the fold's temporaries (~32 MB each)
+_BIN_LOCAL = 1 << 17  # slots one block of classes counts into (1 MiB: the bincount's random writes stay in cache)
+#: evidence.warnings when ROC AUC is binned (template: bins, budget, baseline, candidate)
+AUC_BINNED_WARNING = ("ROC AUC is binned on a grid of {bins:,} scores: the exact score tables passed "
+                      "evaluation.roc_auc_exact_budget ({budget:,} entries); the reported overall ROC AUC is within "
+                      "{baseline} (baseline) and {candidate} (candidate) of the exact value (models.*.roc_auc_binned)")
 
 
 @dataclass(frozen=True)
@@ -58,17 +71,41 @@ def ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) - np.repeat(starts - lo, lengths)
 
 
+def compact_by_cell(cells: np.ndarray, scores: np.ndarray, is_pos: np.ndarray) -> tuple[np.ndarray, list[Table]]:
+    """The chunk's distinct cells (ascending) and, for each, :func:`metrics.compact_scores` of its rows, from one
+    sort by (cell, score) instead of one ``np.unique`` per cell (20,000 cells: 20,000 calls per chunk, model and
+    class). The tables are equal, array for array."""
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    if np.isnan(s).any():
+        raise ValueError("scores contain NaN; ROC AUC is undefined")
+    cells = np.asarray(cells, dtype=np.int64).ravel()
+    if len(cells) == 0:
+        return np.zeros(0, dtype=np.int64), []
+    order = np.lexsort((s, cells))
+    c, s, y = cells[order], s[order], np.asarray(is_pos, dtype=bool).ravel()[order]
+    first = np.ones(len(c), dtype=bool)
+    first[1:] = (c[1:] != c[:-1]) | (s[1:] != s[:-1])
+    entry = np.cumsum(first) - 1
+    pos = np.bincount(entry[y], minlength=int(entry[-1]) + 1).astype(np.int64)
+    neg = np.bincount(entry[~y], minlength=int(entry[-1]) + 1).astype(np.int64)
+    score, owner = s[first], c[first]
+    bounds = np.concatenate([[0], np.flatnonzero(owner[1:] != owner[:-1]) + 1, [len(owner)]])
+    tables = [(score[a:b], pos[a:b], neg[a:b]) for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
+    return owner[bounds[:-1]], tables
+
+
 def intern_cells(index: dict[tuple[str, ...], int], known: list[tuple[str, ...]],
                  keys: Sequence[tuple[str, ...]]) -> np.ndarray:
     """The cell id of each key, adding unseen keys to ``known`` (and ``index``, key -> position in it)."""
-    ids = np.empty(len(keys), dtype=np.int64)
-    for i, key in enumerate(keys):
-        cid = index.get(key)
+    found = [index.get(key) for key in keys]  # one dict lookup per distinct key; new keys in order of appearance
+    for i in [i for i, cid in enumerate(found) if cid is None]:
+        key = keys[i]
+        cid = index.get(key)  # a key repeated among the new ones
         if cid is None:
             cid = index[key] = len(known)
             known.append(key)
-        ids[i] = cid
-    return ids
+        found[i] = cid
+    return np.array(found, dtype=np.int64).reshape(len(keys))
 
 
 def distinct_cells(columns: Sequence[tuple[np.ndarray, list[str]]],
@@ -90,8 +127,8 @@ def distinct_cells(columns: Sequence[tuple[np.ndarray, list[str]]],
         parts = np.stack(digits[::-1], axis=1)
     else:
         parts, inverse = np.unique(np.stack([c for c, _ in columns], axis=1), axis=0, return_inverse=True)
-    keys = [tuple(values[int(code)] for (_, values), code in zip(columns, row)) for row in parts]
-    return keys, inverse.reshape(-1)
+    named = [np.asarray(values, dtype=object)[parts[:, j]].tolist() for j, (_, values) in enumerate(columns)]
+    return list(zip(*named)), inverse.reshape(-1)
 
 
 def slice_cells(keys: Sequence[tuple[str, ...]], dims: dict[str, list[int]]) -> dict[str, dict[str, list[int]]]:
@@ -115,11 +152,17 @@ class SliceIndex:
     """
 
     def __init__(self, true: np.ndarray, pred: np.ndarray, members: Sequence[np.ndarray], k: int,
-                 positive: int | None) -> None:
-        self.slices, self.k, self.positive = len(members), k, positive
-        lengths = np.array([len(m) for m in members], dtype=np.int64)
-        combo = np.concatenate([np.asarray(m, dtype=np.int64) for m in [np.zeros(0, np.int64), *members]])
-        owner = np.repeat(np.arange(self.slices, dtype=np.int64), lengths)
+                 positive: int | None, *, flat: tuple[np.ndarray, np.ndarray, int] | None = None) -> None:
+        """``members``: each slice's combination indices; or ``flat``: their concatenation, each index's slice and
+        the number of slices (what :meth:`Accumulator.members_many` gives, without a list of thousands of arrays)."""
+        if flat is not None:
+            combo, owner, self.slices = flat
+        else:
+            self.slices = len(members)
+            lengths = np.array([len(m) for m in members], dtype=np.int64)
+            combo = np.concatenate([np.asarray(m, dtype=np.int64) for m in [np.zeros(0, np.int64), *members]])
+            owner = np.repeat(np.arange(self.slices, dtype=np.int64), lengths)
+        self.k, self.positive = k, positive
         t, p = true[combo], pred[combo]
         entries, inverse = np.unique(np.concatenate([owner * k + t, owner * k + p]), return_inverse=True)
         inverse = inverse.reshape(-1)
@@ -194,7 +237,7 @@ class SliceIndex:
 class Accumulator:
     def __init__(self, n_classes: int, positive: int | None, *, roc_auc: bool = True, bins: int = 15,
                  examples: int = 20, seed: int = 0, replicates: int = 0,
-                 replicate_budget: int = REPLICATE_BUDGET) -> None:
+                 replicate_budget: int = REPLICATE_BUDGET, auc_budget: int = AUC_EXACT_BUDGET) -> None:
         self.k = n_classes
         self.positive = positive  # binary: index of the positive class; multiclass: None
         self.roc_auc = roc_auc  # exact AUC keeps a table of distinct scores per cell; off bounds memory
@@ -213,8 +256,23 @@ class Accumulator:
         self.neg_log = np.zeros((0, 2, self.k), dtype=np.float64)  # [cell, model, true class]
         self.cal = np.zeros((0, 2, 3, bins), dtype=np.float64)  # [cell, model, (count, score sum, hit sum), bin]
         self.brier = np.zeros((0, 2), dtype=np.float64)
-        # scores[model][class][cell] -> compact tables not yet merged (merged once, when read)
+        # scores[model][class][cell] -> compact tables not yet merged (merged once, when read), while exact
         self.scores: list[dict[int, list[list[Table]]]] = [{c: [] for c in self.auc_classes} for _ in range(2)]
+        # exact until the tables' distinct entries pass auc_budget, then binned (metrics.AUC_GRID) for good
+        self.auc_budget, self.auc_binned = auc_budget, False
+        self._auc_entries = 0  # entries in the exact tables (an upper bound of the distinct ones until compacted)
+        self._auc_settled = 0  # distinct entries at the last compaction
+        # binned: sorted distinct keys ((cell * 2 + model) * len(auc_classes) + class index) * AUC_GRID_BINS + bin,
+        # positives and negatives per key, plus folded parts not yet merged in (as for the joint counts)
+        self._bin_keys = np.zeros(0, dtype=np.int64)
+        self._bin_pos = np.zeros(0, dtype=np.int64)
+        self._bin_neg = np.zeros(0, dtype=np.int64)
+        self._bin_pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._bin_pending_size = 0
+        # or, while it fits AUC_DENSE_SLOTS, dense counts [key, (positives, negatives)]: adding costs no sort; the
+        # sorted arrays above are then its cache (as of _bin_version == _bin_cached)
+        self._bin_dense: np.ndarray | None = None
+        self._bin_version, self._bin_cached = 0, 0
         self.broken_rows = np.zeros(0, dtype=np.int64)  # a bounded uniform sample of broken flips
         self.rows = 0
         self.max_abs_diff = 0.0
@@ -296,21 +354,13 @@ class Accumulator:
         flat = ((np.asarray(cells, dtype=np.int64) * k + y) * k + preds[0]) * k + preds[1]
         self._fold(*np.unique(flat, return_counts=True))
         idx = np.arange(len(y))
-        segments: list[np.ndarray] = []
-        if self.auc_classes:  # rows grouped by cell, for the per-cell score tables
-            order = np.argsort(cells, kind="stable")
-            segments = np.split(order, np.flatnonzero(np.diff(cells[order])) + 1)
         neg_logs = []
         for m, proba in enumerate((proba_base, proba_cand)):
             nl = M.clipped_neg_log(proba[idx, y])
             neg_logs.append(nl)
             self.neg_log[:, m, :] += np.bincount(cells * k + y, weights=nl, minlength=n_cells * k).reshape(n_cells, k)
             self._calibrate(m, cells, y, proba, preds[m])
-            for c in self.auc_classes:
-                tables = self.scores[m][c]
-                score, is_pos = proba[:, c], y == c
-                for seg in segments:
-                    tables[int(cells[seg[0]])].append(M.compact_scores(score[seg], is_pos[seg]))
+        self._fold_scores(np.asarray(cells, dtype=np.int64), y, (proba_base, proba_cand))
         if self.boot is not None:  # the rows are consecutive: the chunk's first global index names them all
             first = int(rows[0]) if rows is not None else self.rows
             self.boot.update(first, np.asarray(cells, dtype=np.int64), y, (neg_logs[0], neg_logs[1]),
@@ -320,6 +370,219 @@ class Accumulator:
             self._keep_examples(rows[broken])
         self.max_abs_diff = max(self.max_abs_diff, float(np.max(np.abs(proba_base - proba_cand))))
         self.rows += len(y)
+
+    # -- ROC AUC score tables: exact up to auc_budget entries, then binned ---------------------------
+    def _fold_scores(self, cells: np.ndarray, y: np.ndarray, probas: tuple[np.ndarray, np.ndarray]) -> None:
+        """Fold a chunk's scores: exact (score -> positives, negatives) tables per model, class and cell while
+        their entries fit the budget; past it the rest of the chunk, and every later one, is binned."""
+        todo = [(m, i) for m in range(2) for i in range(len(self.auc_classes))]
+        if not todo:
+            return
+        if not self.auc_binned:
+            for done, (m, i) in enumerate(todo, start=1):
+                c = self.auc_classes[i]
+                tables = self.scores[m][c]
+                ids, parts = compact_by_cell(cells, probas[m][:, c], y == c)  # one sort, not one per cell
+                for cid, table in zip(ids.tolist(), parts):
+                    tables[cid].append(table)
+                    self._auc_entries += len(table[0])
+                if self._auc_entries > max(self.auc_budget, self._auc_settled + self.auc_budget // 4) \
+                        and self._settle_scores():
+                    todo = todo[done:]
+                    break
+            else:
+                return
+        self._fold_binned(cells, y, probas, todo)
+
+    def _settle_scores(self) -> bool:
+        """Compact every exact table and count its distinct entries; past the budget, bin them all (True).
+        Run once the tables may have passed the budget (amortised: at most every budget / 4 new entries) and
+        before any read, so the tables end exact iff the merged data has at most ``auc_budget`` entries."""
+        if self.auc_binned:
+            return True
+        if self._auc_entries == self._auc_settled:  # nothing added since the last compaction
+            return False
+        total = 0
+        for per_model in self.scores:
+            for per_cell in per_model.values():
+                for tables in per_cell:
+                    if len(tables) > 1:
+                        tables[:] = [M.merge_score_counts(*tables)]
+                    total += len(tables[0][0]) if tables else 0
+        self._auc_entries = self._auc_settled = total
+        if total <= self.auc_budget:
+            return False
+        self._to_binned()
+        return True
+
+    def _to_binned(self) -> None:
+        """Bin every exact table onto the grid (per-score, so binned later or sooner gives the same counts)."""
+        n = len(self.auc_classes)
+        if len(self.keys) * self._bin_span() <= AUC_DENSE_SLOTS and self.rows < 2**31 - 1:
+            self._bin_dense = np.zeros((len(self.keys) * self._bin_span(), 2), dtype=np.int32)
+        for m, per_model in enumerate(self.scores):
+            for i, c in enumerate(self.auc_classes):
+                for cell, tables in enumerate(per_model[c]):
+                    for table in tables:
+                        if len(table[0]):  # distinct scores can share a bin: merged per bin, so keys are distinct
+                            b, p, q = M.bin_score_table(*table)
+                            self._bin_add(((cell * 2 + m) * n + i) * M.AUC_GRID_BINS + b.astype(np.int64), p, q)
+                per_model[c] = [[] for _ in per_model[c]]
+        self.auc_binned = True
+        self._auc_entries = self._auc_settled = 0
+
+    def _fold_binned(self, cells: np.ndarray, y: np.ndarray, probas: tuple[np.ndarray, np.ndarray],
+                     todo: list[tuple[int, int]]) -> None:
+        """Quantise the scores of the (model, class index) pairs in ``todo`` and count them per (cell, class, bin)
+        with one bincount per block of classes (rows x classes at most ``_BIN_BATCH``, and few enough classes that
+        the block's chunk cells x classes x bins slots stay within ``_BIN_LOCAL``), positives apart."""
+        bins, n = M.AUC_GRID_BINS, len(self.auc_classes)
+        self._dense_guard(self.rows + len(y))
+        local, inverse = np.unique(cells, return_inverse=True)  # the chunk's cells
+        inverse = inverse.reshape(-1)
+        classes = np.asarray(self.auc_classes, dtype=np.int64)
+        where = np.full(self.k, -1, dtype=np.int64)  # true class -> its column in the block (-1: not in it)
+        for m in range(2):
+            idx = np.asarray([i for mm, i in todo if mm == m], dtype=np.int64)
+            per = max(1, min(_BIN_BATCH // max(len(y), 1), _BIN_LOCAL // (len(local) * bins)))
+            for a in range(0, len(idx), per):
+                block = idx[a:a + per]
+                width = len(block)
+                cols = classes[block]
+                contiguous = cols[-1] - cols[0] + 1 == width  # a view, not a copy, of the block's scores
+                slot = M.score_grid(probas[m][:, cols[0]:cols[-1] + 1] if contiguous else probas[m][:, cols])
+                if width > 1:  # in place, no (rows x classes) temporary
+                    slot += (np.arange(width) * bins)[None, :]
+                if len(local) > 1:
+                    slot += (inverse * (width * bins))[:, None]
+                where[classes[block]] = np.arange(width)
+                hit = np.flatnonzero(where[y] >= 0)
+                positives = slot[hit, where[y[hit]]]
+                where[classes[block]] = -1
+                size = len(local) * width * bins
+                dense = self._bin_dense
+                if dense is not None:  # each chunk cell's block of counts is one contiguous run of the dense store
+                    total = np.bincount(slot.ravel(), minlength=size).reshape(len(local), width * bins)
+                    pos = np.bincount(positives, minlength=size).reshape(len(local), width * bins)
+                    for j, cell in enumerate(local.tolist()):
+                        lo = ((cell * 2 + m) * n + int(block[0])) * bins  # block: consecutive class indices
+                        dense[lo:lo + width * bins, 0] += pos[j].astype(np.int32)
+                        dense[lo:lo + width * bins, 1] += (total[j] - pos[j]).astype(np.int32)
+                    self._bin_version += 1
+                    continue
+                if size <= 4 * _BIN_BATCH:  # a dense count over the block's slots
+                    total = np.bincount(slot.ravel(), minlength=size)
+                    pos = np.bincount(positives, minlength=size)
+                    nz = np.flatnonzero(total)
+                    total, pos = total[nz], pos[nz]
+                else:  # many cells in one chunk: count the distinct slots instead
+                    nz, total = np.unique(slot.ravel(), return_counts=True)
+                    pos = np.bincount(np.searchsorted(nz, positives), minlength=len(nz))
+                cell, rest = np.divmod(nz, width * bins)
+                col, b = np.divmod(rest, bins)
+                self._bin_add(((local[cell] * 2 + m) * n + block[col]) * bins + b, pos, total - pos)
+
+    def _bin_span(self) -> int:
+        """Keys per cell in the binned counts: 2 models x AUC classes x bins."""
+        return 2 * len(self.auc_classes) * M.AUC_GRID_BINS
+
+    def _dense_guard(self, rows: int) -> None:
+        """Keep the dense binned counts only while they fit: room for every cell within AUC_DENSE_SLOTS, and int32
+        counts (each at most the rows folded) below 2**31; else turn them into the sparse form for good."""
+        if self._bin_dense is None:
+            return
+        need = len(self.keys) * self._bin_span()
+        if need > AUC_DENSE_SLOTS or rows >= 2**31 - 1:
+            self._binned()
+            self._bin_dense = None
+        elif need > len(self._bin_dense):
+            self._bin_dense = np.concatenate([self._bin_dense, np.zeros((need - len(self._bin_dense), 2), np.int32)])
+
+    def _bin_add(self, keys: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> None:
+        """Add binned counts (distinct keys in one call); dense: in place, sparse: merged lazily, in bulk."""
+        self._dense_guard(self.rows)
+        if self._bin_dense is not None:
+            self._bin_dense[keys] += np.stack([pos, neg], axis=1).astype(np.int32)
+            self._bin_version += 1
+            return
+        self._bin_pending.append((np.asarray(keys, np.int64), np.asarray(pos, np.int64), np.asarray(neg, np.int64)))
+        self._bin_pending_size += len(keys)
+        if self._bin_pending_size > max(len(self._bin_keys), 1 << 20):
+            self._binned()
+
+    def _binned(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The binned counts: sorted distinct keys (see ``__init__``), positives and negatives per key."""
+        if self._bin_dense is not None:
+            if self._bin_cached != self._bin_version:
+                dense = self._bin_dense
+                self._bin_keys = np.flatnonzero(dense[:, 0] | dense[:, 1])
+                self._bin_pos, self._bin_neg = (dense[self._bin_keys, j].astype(np.int64) for j in (0, 1))
+                self._bin_cached = self._bin_version
+            return self._bin_keys, self._bin_pos, self._bin_neg
+        if self._bin_pending:
+            parts = [(self._bin_keys, self._bin_pos, self._bin_neg), *self._bin_pending]
+            keys = np.concatenate([k for k, _, _ in parts])
+            # the parts are sorted runs (the grid is monotone, a chunk's counts come out in key order): a stable
+            # sort (timsort) merges them in about n log(runs); sums per key stay exact in int64
+            order = np.argsort(keys, kind="stable")
+            keys = keys[order]
+            starts = np.flatnonzero(np.concatenate([[True], keys[1:] != keys[:-1]])) if len(keys) else order
+            self._bin_pos, self._bin_neg = (np.add.reduceat(np.concatenate([part[j] for part in parts])[order], starts)
+                                            if len(keys) else np.zeros(0, np.int64) for j in (1, 2))
+            self._bin_keys = keys[starts]
+            self._bin_pending, self._bin_pending_size = [], 0
+        return self._bin_keys, self._bin_pos, self._bin_neg
+
+    def __getstate__(self) -> dict:
+        """Pickled (the Dask engine's partitions) with sparse binned counts: what occurs, not every slot."""
+        state = self.__dict__.copy()
+        if self._bin_dense is not None:
+            keys, pos, neg = self._binned()
+            state.update(_bin_dense=None, _bin_keys=keys, _bin_pos=pos, _bin_neg=neg)
+        return state
+
+    def auc_entries(self) -> int:
+        """Distinct entries the ROC AUC tables hold: (score, table) while exact, (bin, table) once binned, at most
+        tables x ``metrics.AUC_GRID_BINS`` then (tables: 2 models x AUC classes x cells)."""
+        self._settle_scores()
+        return len(self._binned()[0]) if self.auc_binned else self._auc_settled
+
+    def _auc_tables(self, cells: Sequence[int], model: int) -> list[Table]:
+        """One (score -> positives, negatives) table per AUC class over ``cells``: exact, or (bin -> ...) once
+        binned; either way the AUC functions of ``metrics`` read it."""
+        if not self._settle_scores():
+            return [M.merge_score_counts(*(t for i in cells for t in self._compacted(model, c, i)))
+                    for c in self.auc_classes]
+        bins, n = M.AUC_GRID_BINS, len(self.auc_classes)
+        if self._bin_dense is not None:  # dense: add the cells' runs (no sort)
+            runs = self._bin_dense.reshape(-1, 2, n * bins, 2)
+            summed = np.zeros((n * bins, 2), dtype=np.int64)
+            for cell in cells:
+                summed += runs[cell, model]
+            local = np.flatnonzero(summed[:, 0] | summed[:, 1])
+            p, q = summed[local, 0], summed[local, 1]
+            bounds = np.searchsorted(local, np.arange(n + 1) * bins)
+            return [((local[a:b] % bins).astype(np.float64), p[a:b], q[a:b]) for a, b in itertools.pairwise(bounds)]
+        keys, pos, neg = self._binned()
+        lo = (np.asarray(list(cells), dtype=np.int64) * 2 + model) * n * bins
+        idx = ranges(np.searchsorted(keys, lo), np.searchsorted(keys, lo + n * bins))
+        local, p, q = keys[idx] % (n * bins), pos[idx], neg[idx]
+        if len(cells) > 1:  # several cells: sum their counts per (class, bin)
+            local, inverse = np.unique(local, return_inverse=True)
+            p, q = (np.bincount(inverse.reshape(-1), weights=w, minlength=len(local)).astype(np.int64) for w in (p, q))
+        bounds = np.searchsorted(local, np.arange(n + 1) * bins)
+        return [((local[a:b] % bins).astype(np.float64), p[a:b], q[a:b]) for a, b in itertools.pairwise(bounds)]
+
+    def roc_auc_binning(self, cells: Sequence[int], model: int) -> dict[str, int | float | str | None] | None:
+        """How the ROC AUC of ``model`` over ``cells`` is approximated: None while exact (or off); once binned
+        the grid, the budget, the entries kept and the bound on |reported - exact| (``metrics.auc_error_bound``;
+        multiclass: the mean of the classes' bounds)."""
+        if not self.auc_classes or not self._settle_scores():
+            return None
+        tables = self._auc_tables(cells, model)
+        bound = (M.auc_error_bound(*tables[0]) if self.positive is not None else M.macro_auc_error_bound(tables))
+        return {"bins": M.AUC_GRID_BINS, "grid": M.AUC_GRID, "budget": self.auc_budget,
+                "entries": self.auc_entries(), "error_bound": bound}
 
     def _calibrate(self, m: int, cells: np.ndarray, y: np.ndarray, proba: np.ndarray, pred: np.ndarray) -> None:
         """Binary: positive-class probability vs being positive; multiclass: top-label confidence vs correct."""
@@ -347,7 +610,7 @@ class Accumulator:
     def merge(self, other: Accumulator) -> Accumulator:
         """A new accumulator holding both (associative; cells are matched by their key, not their id)."""
         out = Accumulator(self.k, self.positive, roc_auc=self.roc_auc and other.roc_auc, bins=self.bins,
-                          examples=self.examples, seed=self.seed)
+                          examples=self.examples, seed=self.seed, auc_budget=self.auc_budget)
         span = self.k ** 3
         all_ids = []
         for src in (self, other):
@@ -362,9 +625,20 @@ class Accumulator:
                 for c in out.auc_classes:
                     for cid, tables in zip(ids, src.scores[m][c]):
                         out.scores[m][c][cid].extend(tables)
+                        out._auc_entries += sum(len(t[0]) for t in tables)
             out._keep_examples(src.broken_rows)
             out.rows += src.rows
             out.max_abs_diff = max(out.max_abs_diff, src.max_abs_diff)
+        if out.auc_classes:  # binned parts bin the whole (binning commutes with merging); else settle as a fold does
+            if self.auc_binned or other.auc_binned:
+                out._to_binned()
+                span = out._bin_span()
+                for src, ids in zip((self, other), all_ids):
+                    if src.auc_binned:
+                        keys, pos, neg = src._binned()
+                        out._bin_add(ids[keys // span] * span + keys % span, pos.copy(), neg.copy())
+            elif out._auc_entries > out.auc_budget:
+                out._settle_scores()
         out.replicates = self.replicates
         if self.boot is not None and other.boot is not None:
             out.boot = self.boot.merge(all_ids, [self.boot, other.boot], len(out.keys))
@@ -410,21 +684,27 @@ class Accumulator:
         over the occurring combinations, however many slices and class slices there are."""
         _, t, b, c = self.decoded()
         counts = self.combinations()[1]
-        mems = [self.members(ref) for ref in refs.values()]
-        values = SliceIndex(t, b if model == 0 else c, mems, self.k, self.positive).metrics(counts[None])
-        out: dict[str, dict[str, float | None]] = {}
-        for s, (name, idx) in enumerate(zip(refs, mems)):
-            one: dict[str, float | None] = {"count": int(counts[idx].sum())}
-            for key in M._CONFUSION_KEYS:
-                v = values[key][0, s]
-                one[key] = None if np.isnan(v) else float(v)
-            out[name] = one
-        return out
+        combo, owner = self.members_many(list(refs.values()))
+        values = SliceIndex(t, b if model == 0 else c, [], self.k, self.positive,
+                            flat=(combo, owner, len(refs))).metrics(counts[None])
+        sizes = np.bincount(owner, weights=counts[combo], minlength=len(refs)).astype(np.int64).tolist()
+        columns = {key: [None if v != v else v for v in values[key][0].tolist()] for key in M._CONFUSION_KEYS}
+        return {name: {"count": sizes[s], **{key: columns[key][s] for key in M._CONFUSION_KEYS}}
+                for s, name in enumerate(refs)}
 
     def metrics_many(self, refs: Mapping[str, SliceRef], model: int) -> dict[str, dict[str, float | int | None]]:
-        """:meth:`metrics` of every slice in ``refs`` (name -> slice), the label metrics computed in one batch."""
+        """:meth:`metrics` of every slice in ``refs`` (name -> slice): the label metrics in one batch, log loss and
+        ROC AUC vectorised over the slices (:meth:`log_losses`, :meth:`aucs`); equal to the one-slice
+        :meth:`_with_scores`, number for number."""
         labels = self.label_metrics(refs, model)
-        return {name: self._with_scores(labels[name], ref.cells, model, ref.true_class) for name, ref in refs.items()}
+        slices = list(refs.values())
+        losses, aucs = self.log_losses(slices, model), self.aucs(slices, model)
+        out: dict[str, dict[str, float | int | None]] = {}
+        for s, name in enumerate(refs):
+            one: dict[str, float | int | None] = dict(labels[name])
+            one["log_loss"], one["roc_auc"] = losses[s], aucs[s]
+            out[name] = one
+        return out
 
     def metrics(self, cells: Sequence[int], model: int, true_class: int | None = None) -> dict[str, float | int | None]:
         """Every metric of ``model`` on the union of ``cells`` (restricted to one true class if given)."""
@@ -443,8 +723,7 @@ class Accumulator:
         if not self.roc_auc or true_class is not None:
             out["roc_auc"] = None  # one true class: AUC is undefined
         else:
-            tables = [M.merge_score_counts(*(t for i in cells for t in self._compacted(model, c, i)))
-                      for c in self.auc_classes]
+            tables = self._auc_tables(cells, model)
             out["roc_auc"] = (M.auc_from_score_counts(*tables[0]) if self.positive is not None
                               else M.macro_ovr_auc(tables))
         return out
@@ -489,3 +768,184 @@ class Accumulator:
             "fixed": int(w[t == c].sum()) - both_right,
             "broken": int(w[t == b].sum()) - both_right,
         }
+
+    # -- many slices at once (the evidence of thousands of slices: no Python step per slice) -------------
+    def members_many(self, refs: Sequence[SliceRef]) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`members` of every slice, concatenated in ``refs`` order, and each index's slice (its position in
+        ``refs``): one search over the sorted keys for all the slices' cells."""
+        keys, _ = self.combinations()
+        k = self.k
+        lengths = np.fromiter((len(r.cells) for r in refs), dtype=np.int64, count=len(refs))
+        cells = np.fromiter(itertools.chain.from_iterable(r.cells for r in refs), dtype=np.int64,
+                            count=int(lengths.sum()))
+        owner = np.repeat(np.arange(len(refs), dtype=np.int64), lengths)
+        true = np.fromiter((-1 if r.true_class is None else r.true_class for r in refs), dtype=np.int64,
+                           count=len(refs))[owner]
+        whole = true < 0
+        lo = np.where(whole, cells * k**3, (cells * k + np.maximum(true, 0)) * k**2)
+        hi = lo + np.where(whole, k**3, k**2)
+        start, stop = np.searchsorted(keys, lo), np.searchsorted(keys, hi)
+        return ranges(start, stop), np.repeat(owner, np.maximum(stop - start, 0))
+
+    def _cell_groups(self, refs: Sequence[SliceRef]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The slices grouped by how many cells they have: (slice positions, their cells as a (slices, n) matrix)
+        per size n, so a per-cell array gathered as (slices, n, ...) and reduced over axis 1 sums each slice's cells
+        in the order, and with the pairwise summation, numpy uses for one slice's ``a[cells].sum()``."""
+        lengths = np.fromiter((len(r.cells) for r in refs), dtype=np.int64, count=len(refs))
+        groups = []
+        for n in np.unique(lengths).tolist():
+            at = np.flatnonzero(lengths == n)
+            groups.append((at, np.array([refs[s].cells for s in at.tolist()], dtype=np.int64).reshape(len(at), n)))
+        return groups
+
+    def log_losses(self, refs: Sequence[SliceRef], model: int) -> list[float | None]:
+        """Each slice's log loss (:meth:`_with_scores`'s, to the last bit) from the per-cell sums."""
+        totals, rows = np.zeros(len(refs)), np.zeros(len(refs), dtype=np.int64)
+        counts = self.cell_rows()
+        per_class = self._cell_class_rows()
+        for at, cells in self._cell_groups(refs):
+            true = [refs[s].true_class for s in at.tolist()]
+            whole = np.array([t is None for t in true])
+            if whole.any():
+                rows_w = at[whole]
+                totals[rows_w] = self.neg_log[cells[whole], model].reshape(len(rows_w), -1).sum(axis=1)
+                rows[rows_w] = counts[cells[whole]].sum(axis=1)
+            for t in {t for t in true if t is not None}:
+                pick = np.array([x == t for x in true])
+                totals[at[pick]] = self.neg_log[cells[pick], model, t].sum(axis=1)
+                rows[at[pick]] = per_class[cells[pick], t].sum(axis=1)
+        return [M.log_loss_from_sum(v, n) for v, n in zip(totals.tolist(), rows.tolist())]
+
+    def _cell_class_rows(self) -> np.ndarray:
+        """Rows per (cell, true class), int64."""
+        cells, true, _, _ = self.decoded()
+        _, counts = self.combinations()
+        k = self.k
+        return np.bincount(cells * k + true, weights=counts, minlength=len(self.keys) * k).astype(np.int64).reshape(
+            len(self.keys), k)
+
+    def aucs(self, refs: Sequence[SliceRef], model: int) -> list[float | None]:
+        """Each slice's ROC AUC (:meth:`_with_scores`'s): from the exact tables, one sort over all the slices'
+        entries per class; once the tables are binned, slice by slice from :meth:`_auc_tables`."""
+        out: list[float | None] = [None] * len(refs)
+        wanted = [s for s, r in enumerate(refs) if r.true_class is None]
+        if not self.roc_auc or not wanted:
+            return out
+        if self._settle_scores():
+            for s in wanted:
+                tables = self._auc_tables(refs[s].cells, model)
+                out[s] = M.auc_from_score_counts(*tables[0]) if self.positive is not None else M.macro_ovr_auc(tables)
+            return out
+        chosen = [refs[s] for s in wanted]
+        per_class = [self._exact_aucs(chosen, model, c) for c in self.auc_classes]
+        for j, s in enumerate(wanted):
+            if self.positive is not None:
+                out[s] = per_class[0][j]
+            else:
+                found = [values[j] for values in per_class]
+                aucs = [a for a in found if a is not None]
+                out[s] = None if not aucs or len(aucs) < len(found) else float(np.mean(aucs))
+        return out
+
+    def _exact_aucs(self, refs: Sequence[SliceRef], model: int, cls: int) -> list[float | None]:
+        """Class ``cls``'s ROC AUC in each slice from the exact per-cell tables: every slice's entries sorted at once
+        by (slice, score), ties merged, and the doubled Mann-Whitney U summed per slice in int64, as
+        :func:`metrics.auc_from_score_counts` does for one table."""
+        tables = [self._compacted(model, cls, i) for i in range(len(self.keys))]
+        sizes = np.fromiter((len(t[0][0]) if t else 0 for t in tables), dtype=np.int64, count=len(tables))
+        empty = np.zeros(0)
+        score = np.concatenate([empty, *(t[0][0] for t in tables if t)]).astype(np.float64)
+        pos = np.concatenate([empty.astype(np.int64), *(t[0][1] for t in tables if t)]).astype(np.int64)
+        neg = np.concatenate([empty.astype(np.int64), *(t[0][2] for t in tables if t)]).astype(np.int64)
+        starts = np.cumsum(sizes) - sizes
+        lengths = np.fromiter((len(r.cells) for r in refs), dtype=np.int64, count=len(refs))
+        cells = np.fromiter(itertools.chain.from_iterable(r.cells for r in refs), dtype=np.int64,
+                            count=int(lengths.sum()))
+        idx = ranges(starts[cells], starts[cells] + sizes[cells])
+        owner = np.repeat(np.repeat(np.arange(len(refs), dtype=np.int64), lengths), sizes[cells])
+        order = np.lexsort((score[idx], owner))
+        idx, owner = idx[order], owner[order]
+        s = score[idx]
+        first = np.ones(len(idx), dtype=bool)
+        first[1:] = (owner[1:] != owner[:-1]) | (s[1:] != s[:-1])
+        tie = np.cumsum(first) - 1  # each entry's merged (slice, score) row
+        p = np.bincount(tie, weights=pos[idx]).astype(np.int64) if len(idx) else np.zeros(0, np.int64)
+        q = np.bincount(tie, weights=neg[idx]).astype(np.int64) if len(idx) else np.zeros(0, np.int64)
+        at = owner[first]
+        bounds = np.searchsorted(at, np.arange(len(refs) + 1))
+
+        def per_slice(x: np.ndarray) -> np.ndarray:
+            c = np.concatenate([[0], np.cumsum(x)])
+            return c[bounds[1:]] - c[bounds[:-1]]
+
+        below = np.cumsum(q) - q  # negatives with a lower score, counted from the start of all slices
+        below -= np.concatenate([[0], np.cumsum(q)])[bounds[:-1]][at]  # ... from the start of the slice
+        doubled = per_slice(p * (2 * below + q)).tolist()
+        n_pos, n_neg = per_slice(p).tolist(), per_slice(q).tolist()
+        out: list[float | None] = []
+        for j, (u, a, b) in enumerate(zip(doubled, n_pos, n_neg)):
+            if a == 0 or b == 0:
+                out.append(None)
+            elif 2 * a * b < 2**62:
+                out.append(int(u) / (2 * a * b))
+            else:  # too many pairs for int64: the float formula, on this slice's merged table
+                lo, hi = bounds[j], bounds[j + 1]
+                out.append(M.auc_from_score_counts(s[first][lo:hi], p[lo:hi], q[lo:hi]))
+        return out
+
+    def calibrations(self, refs: Sequence[SliceRef], model: int) -> list[dict]:
+        """:meth:`calibration` (without the curve) of every slice, to the last bit, from the per-cell bin sums."""
+        n_slices, b = len(refs), self.bins
+        cal = np.zeros((n_slices, 3, b))
+        brier = np.zeros(n_slices)
+        for at, cells in self._cell_groups(refs):
+            cal[at] = self.cal[cells, model].sum(axis=1)
+            brier[at] = self.brier[cells, model].sum(axis=1)
+        count, score_sum, hit_sum = cal[:, 0], cal[:, 1], cal[:, 2]
+        n = count.sum(axis=1).astype(np.int64)
+        filled = count > 0
+        conf = np.divide(score_sum, count, out=np.zeros_like(score_sum), where=filled)
+        acc = np.divide(hit_sum, count, out=np.zeros_like(hit_sum), where=filled)
+        terms = np.divide(count, np.maximum(n, 1)[:, None]) * np.abs(acc - conf)
+        # numpy sums only the filled bins of one slice: move them to the front and sum each row over its filled
+        # count, so the pairwise summation adds the same numbers in the same order
+        front = np.take_along_axis(terms, np.argsort(~filled, axis=1, kind="stable"), axis=1)
+        width = filled.sum(axis=1)
+        ece = np.zeros(n_slices)
+        for m in np.unique(width).tolist():
+            rows = np.flatnonzero(width == m)
+            ece[rows] = front[rows, :m].sum(axis=1)
+        return [{"count": rows, "ece": e if rows else None, "brier": br if rows else None}
+                for rows, e, br in zip(n.tolist(), ece.tolist(), (brier / np.maximum(n, 1)).tolist())]
+
+    def agreements(self, refs: Sequence[SliceRef]) -> list[dict[str, float | int | None]]:
+        """:meth:`agreement` of every slice, from one bincount over the slices' combinations."""
+        combo, owner = self.members_many(refs)
+        _, t, b, c = self.decoded()
+        w = self.combinations()[1][combo].astype(np.float64)
+        t, b, c = t[combo], b[combo], c[combo]
+        size = len(refs)
+
+        def tally(mask: np.ndarray | None) -> list[int]:
+            weights = w if mask is None else w * mask
+            return np.bincount(owner, weights=weights, minlength=size).astype(np.int64).tolist()
+
+        n, same, both = tally(None), tally(b == c), tally((t == b) & (b == c))
+        right_c, right_b = tally(t == c), tally(t == b)
+        return [{"count": n[s], "same_prediction": same[s] / n[s] if n[s] else None,
+                 "fixed": right_c[s] - both[s], "broken": right_b[s] - both[s]} for s in range(size)]
+
+    def class_counts_many(self, refs: Sequence[SliceRef], model: int) -> list[dict[str, list[int]]]:
+        """:meth:`class_counts` of every slice, from bincounts over (slice, class)."""
+        combo, owner = self.members_many(refs)
+        _, t, b, c = self.decoded()
+        w = self.combinations()[1][combo].astype(np.float64)
+        t, pred = t[combo], (b if model == 0 else c)[combo]
+        k, size = self.k, len(refs)
+
+        def tally(labels: np.ndarray, weights: np.ndarray) -> list[list[int]]:
+            return np.bincount(owner * k + labels, weights=weights, minlength=size * k).astype(
+                np.int64).reshape(size, k).tolist()
+
+        true, predicted, correct = tally(t, w), tally(pred, w), tally(t, w * (t == pred))
+        return [{"true": true[s], "predicted": predicted[s], "correct": correct[s]} for s in range(size)]

@@ -11,15 +11,16 @@ from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
+from pydantic import TypeAdapter
 
 from .. import __version__
 from ..data import Chunk, DataSource, missing_labels
 from ..errors import InputError
 from ..hashing import digests_reused, file_ref
 from ..manifest import Release
-from ..metrics import METRICS, class_fairness_gaps, fairness_gaps, worst_class_gaps
+from ..metrics import AUC_GRID_BINS, METRICS, class_fairness_gaps, fairness_gaps, worst_class_gaps
 from ..progress import INTERVALS, SCORING, TIMING, phase
-from .accumulator import Accumulator, slice_cells
+from .accumulator import AUC_BINNED_WARNING, Accumulator, slice_cells
 from .bootstrap import COUNT_METHOD, COUNT_METRICS, METHOD, SliceRef, compared, resample_metrics
 from .efficiency import measure_efficiency
 from .production import add_production, open_production, rescore
@@ -30,6 +31,7 @@ from .robustness import RobustnessAccumulator, numeric_features, perturbable_fea
 from .schema import (
     ROLES,
     Agreement,
+    AucBinning,
     Calibration,
     CalibrationStats,
     ClassCounts,
@@ -277,7 +279,7 @@ def _collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu
     ev = m.evaluation
     acc = Accumulator(len(classes), positive, roc_auc=ev.roc_auc, bins=ev.calibration_bins,
                       examples=ev.broken_examples, seed=ev.bootstrap.seed, replicates=ev.bootstrap.resamples,
-                      replicate_budget=ev.bootstrap.replicate_budget)
+                      replicate_budget=ev.bootstrap.replicate_budget, auc_budget=ev.roc_auc_exact_budget)
     rob: RobustnessAccumulator | None = None
     sample = None  # the first rows, kept for timing the models after the pass
 
@@ -387,6 +389,20 @@ def _comparisons(acc: Accumulator, refs: dict[str, dict[str, SliceRef]], points:
                        overall=overall, slices=slices, methods=methods, missing=missing)
 
 
+_SLICE_CALIBRATION = TypeAdapter(dict[str, dict[str, CalibrationStats]])
+_CLASS_COUNTS = TypeAdapter(dict[str, dict[str, ClassCounts]])
+
+
+def _calibrations(acc: Accumulator, refs: dict[str, SliceRef], roles: Sequence[Role]
+                  ) -> dict[str, dict[str, CalibrationStats]]:
+    """Slice value -> model -> calibration of one dimension's slices (class slices have none), vectorised over the
+    slices and validated in one call (one model construction per slice and model costs more than the numbers)."""
+    names = [v for v, ref in refs.items() if ref.true_class is None]
+    per_model = [acc.calibrations([refs[v] for v in names], i) for i in range(len(roles))]
+    return _SLICE_CALIBRATION.validate_python({v: {r: per_model[i][s] for i, r in enumerate(roles)}
+                                               for s, v in enumerate(names)})
+
+
 def build_evidence(release: Release, acc: Accumulator, source: DataSource, classes: list[str],
                    positive: int | None, paths: dict[str, Path], adapters: dict, data_path: Path, *,
                    efficiency: Efficiency | None = None, robustness: Robustness | None = None,
@@ -413,32 +429,33 @@ def build_evidence(release: Release, acc: Accumulator, source: DataSource, class
         if positive is not None:
             fairness = {d: fairness_gaps(s) for d, s in slices.items() if d != CLASS_DIMENSION}
         else:  # multiclass: one-vs-rest counts per slice and class, and the worst class's gap per dimension
-            class_counts = {d: {v: ClassCounts(**acc.class_counts(r.cells, i)) for v, r in values.items()}
-                            for d, values in refs.items() if d != CLASS_DIMENSION}
+            class_counts = _CLASS_COUNTS.validate_python(
+                {d: dict(zip(values, acc.class_counts_many(list(values.values()), i)))
+                 for d, values in refs.items() if d != CLASS_DIMENSION})
             fairness = {d: worst_class_gaps(class_fairness_gaps(
                 {v: (int(slices[d][v]["count"] or 0), c.true, c.predicted, c.correct) for v, c in counts.items()}))
                 for d, counts in class_counts.items()}
         overall = acc.metrics(everything, i)
         points[role] = {"overall": overall, "slices": slices}
+        binning = acc.roc_auc_binning(everything, i)
         models[role] = ModelEvidence(format=getattr(m, role).format, file=files[role],
                                      source=model_source(paths[role]),
                                      description=adapters[role].describe(), overall=overall,
-                                     slices=slices, fairness=fairness, class_counts=class_counts)
+                                     slices=slices, fairness=fairness, class_counts=class_counts,
+                                     roc_auc_binned=AucBinning.model_validate(binning) if binning else None)
     roles = ROLES
     calibration = Calibration(
         bins=acc.bins,
         score="positive-class probability" if positive is not None else "top-label confidence",
         models={r: CalibrationStats(**acc.calibration(everything, i, curve=True)) for i, r in enumerate(roles)},
-        slices={d: {v: {r: CalibrationStats(**acc.calibration(ref.cells, i)) for i, r in enumerate(roles)}
-                    for v, ref in values.items() if ref.true_class is None}
-                for d, values in refs.items() if d != CLASS_DIMENSION},
+        slices={d: _calibrations(acc, values, roles) for d, values in refs.items() if d != CLASS_DIMENSION},
     )
     overall_agreement = acc.agreement()
     agreement = Agreement(
         rows=int(overall_agreement["count"] or 0), same_prediction=overall_agreement["same_prediction"],
         fixed=int(overall_agreement["fixed"] or 0), broken=int(overall_agreement["broken"] or 0),
         max_abs_score_difference=acc.max_abs_diff,
-        slices={d: {v: acc.agreement(r.cells, r.true_class) for v, r in values.items()} for d, values in refs.items()},
+        slices={d: dict(zip(values, acc.agreements(list(values.values())))) for d, values in refs.items()},
         broken_examples=[int(r) for r in acc.broken_rows],
     )
     warnings = list(notes or [])
@@ -448,6 +465,11 @@ def build_evidence(release: Release, acc: Accumulator, source: DataSource, class
         warnings.append("baseline and candidate gave identical scores on every row: check the candidate is "
                         "really the pruned model")
     warnings += [f"intersection {name} not formed: {why}" for name, why in skipped.items()]
+    if acc.auc_binned:
+        bounds = [models[r].roc_auc_binned for r in ROLES]
+        warnings.append(AUC_BINNED_WARNING.format(bins=AUC_GRID_BINS, budget=acc.auc_budget, **{
+            r: "an undefined amount" if b is None or b.error_bound is None else f"{b.error_bound:.2g}"
+            for r, b in zip(ROLES, bounds)}))
     dimensions = {name: [m.data.sensitive[i] for i in cols] for name, cols in dims.items()}
     dimensions[CLASS_DIMENSION] = [CLASS_DIMENSION]
     return Evidence(

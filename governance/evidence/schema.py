@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import Field
 
 from ..provenance import Provenance
 from .schema_base import ROLES as ROLES  # re-exported: the building blocks live in schema_base (no import cycle)
@@ -52,10 +52,30 @@ class ModelSource(_Frozen):
     files: list[FileRef] = Field(description="every downloaded artifact file, paths relative to the model's root")
 
 
+class AucBinning(_Frozen):
+    """ROC AUC from binned score tables: the exact tables passed ``evaluation.roc_auc_exact_budget``, so every table
+    (each model, class and cell) was binned on one fixed grid (``governance.metrics.AUC_GRID``)."""
+
+    bins: int = Field(description="bins of the fixed score grid")
+    grid: str = Field(description="the grid, in words")
+    budget: int = Field(description="evaluation.roc_auc_exact_budget: the distinct entries exact tables may hold")
+    entries: int = Field(description="distinct (table, bin) entries kept, over all tables of both models")
+    error_bound: float | None = Field(
+        description="|reported overall ROC AUC - exact ROC AUC| is at most this: half the share of positive-negative "
+                    "pairs that fall in one bin (multiclass: the mean over the classes); None: AUC undefined")
+
+
+def _absent(value: object) -> bool:
+    """Optional sections left out of evidence.json when absent (no ``regression: null``), as a field-level exclusion,
+    not a wrapping serializer: that would build the whole evidence as Python objects before writing its JSON."""
+    return value is None
+
+
 class ModelEvidence(_Frozen):
     format: str
     file: FileRef
-    source: ModelSource | None = Field(None, description="format mlflow: the URI, resolved version/run, file hashes")
+    source: ModelSource | None = Field(None, exclude_if=_absent,
+                                       description="format mlflow: the URI, resolved version/run, file hashes")
     description: dict[str, Any] = Field(default_factory=dict, description="parameters, non-zeros, bytes")
     overall: MetricValues
     slices: dict[str, dict[str, MetricValues]] = Field(
@@ -68,14 +88,10 @@ class ModelEvidence(_Frozen):
     class_counts: dict[str, dict[str, ClassCounts]] = Field(
         default_factory=dict, description="multiclass only: dimension -> slice -> one-vs-rest counts per class"
     )
-
-    @model_serializer(mode="wrap")
-    def _omit_absent_source(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """A model file in the release folder keeps its evidence as it was: no ``source: null``."""
-        out = handler(self)
-        if isinstance(out, dict) and out.get("source") is None:
-            out.pop("source", None)
-        return out
+    roc_auc_binned: AucBinning | None = Field(
+        None, exclude_if=_absent,
+        description="present only when ROC AUC (overall and every slice) is binned, with the bound on the "
+                    "overall value's error; absent: ROC AUC is exact (or off: evaluation.roc_auc false)")
 
 
 class Agreement(_Frozen):
@@ -392,21 +408,15 @@ class Evidence(_Frozen):
     documentation: Documentation | None = None
     approvals: list[dict[str, str]] = Field(default_factory=list, description="the manifest's sign-offs, as declared")
     warnings: list[str] = Field(default_factory=list)
-    regression: RegressionInfo | None = Field(None, description="task: regression only (omitted otherwise)")
-    lm_eval: LmEval | None = Field(None, description="task: lm_eval only (omitted otherwise): per-task metric, "
-                                                  "McNemar tests and flips per slice")
+    regression: RegressionInfo | None = Field(None, exclude_if=_absent,
+                                              description="task: regression only (omitted otherwise)")
+    lm_eval: LmEval | None = Field(None, exclude_if=_absent,
+                                   description="task: lm_eval only (omitted otherwise): per-task metric, "
+                                               "McNemar tests and flips per slice")
     production: ProductionEvidence | None = Field(
-        None, description="the production sample (manifest production:) only, omitted otherwise: slice shares, "
-                          "representativeness, agreement on production rows, label-free estimate, weighting")
-
-    @model_serializer(mode="wrap")
-    def _omit_absent_regression(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """A classification release's evidence.json stays as it was: no ``regression: null``."""
-        out = handler(self)
-        for optional in ("regression", "lm_eval", "production"):
-            if isinstance(out, dict) and out.get(optional) is None:
-                out.pop(optional, None)
-        return out
+        None, exclude_if=_absent,
+        description="the production sample (manifest production:) only, omitted otherwise: slice shares, "
+                    "representativeness, agreement on production rows, label-free estimate, weighting")
 
     def dimension_for(self, columns: list[str]) -> str | None:
         """The evidence's name for the intersection of ``columns`` (order-insensitive), if measured."""

@@ -1,0 +1,108 @@
+"""The many-slice evidence is vectorised over the slices (accumulator.py, "many slices at once"): every number must
+equal, to the last bit, what the one-slice methods give slice by slice (the oracle; they are checked against
+scikit-learn and fairlearn in test_metrics.py and test_multiclass_fairness.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from governance.evidence.accumulator import Accumulator
+from governance.evidence.collect import _dimensions, slice_refs
+
+
+def _accumulator(k: int, seed: int, rows: int = 2000, ties: bool = False) -> tuple[Accumulator, list[str]]:
+    """Three sensitive columns (one of many values, so slices of 1 to dozens of cells), scores with ties if asked."""
+    rng = np.random.default_rng(seed)
+    acc = Accumulator(k, 1 if k == 2 else None, bins=15)
+    cols = [rng.choice([f"z{i}" for i in range(120)], rows), rng.choice(list("abc"), rows),
+            rng.choice(list("pq"), rows)]
+    keys = list(zip(*cols))
+    y = rng.integers(0, k, rows)
+    for start in range(0, rows, 700):  # several chunks, so cells' score tables are merged
+        part = slice(start, start + 700)
+        n = len(y[part])
+        probs = []
+        for _ in range(2):
+            p = rng.dirichlet(np.ones(k), n)
+            if ties:
+                p = np.round(p, 1)
+                p[:, -1] = 1.0 - p[:, :-1].sum(axis=1)
+                p = np.clip(p, 0, 1)
+                p /= p.sum(axis=1, keepdims=True)
+            probs.append(p)
+        acc.update(acc.cell_ids(keys[part]), y[part], probs[0], probs[1], rows=np.arange(start, start + n))
+    return acc, ["zip", "g", "r"]
+
+
+def _refs(acc: Accumulator, sensitive: list[str], k: int) -> dict:
+    dims, _ = _dimensions(sensitive, acc.keys, "all", budget=100_000)
+    return slice_refs(acc, sensitive, [str(c) for c in range(k)], dims)
+
+
+@pytest.mark.parametrize(("k", "ties"), [(2, False), (2, True), (4, False), (3, True)])
+def test_vectorised_slices_equal_the_one_slice_methods(k, ties):
+    acc, sensitive = _accumulator(k, seed=k + 10 * ties, ties=ties)
+    refs = _refs(acc, sensitive, k)
+    assert any(len(r.cells) > 100 for values in refs.values() for r in values.values())  # long sums too
+    for model in (0, 1):
+        for dim, values in refs.items():
+            many = acc.metrics_many(values, model)
+            labels = acc.label_metrics(values, model)
+            for v, ref in values.items():
+                one = acc._with_scores(labels[v], ref.cells, model, ref.true_class)
+                assert many[v] == one and list(many[v]) == list(one), (dim, v)
+            whole = [r for r in values.values() if r.true_class is None]
+            assert acc.calibrations(whole, model) == [acc.calibration(r.cells, model) for r in whole]
+            assert acc.class_counts_many(whole, model) == [acc.class_counts(r.cells, model) for r in whole]
+    for values in refs.values():
+        assert acc.agreements(list(values.values())) == [acc.agreement(r.cells, r.true_class)
+                                                         for r in values.values()]
+
+
+def test_a_slice_without_rows_of_a_class_has_no_auc():
+    acc = Accumulator(2, 1)
+    ids = acc.cell_ids([("a",), ("b",)])
+    y = np.array([1, 1, 0, 1])
+    p = np.array([[0.2, 0.8], [0.4, 0.6], [0.3, 0.7], [0.1, 0.9]])
+    acc.update(ids[[0, 0, 1, 1]], y, p, p)
+    refs = _refs(acc, ["g"], 2)["g"]
+    # cell a has positives only; in b the positive scores higher
+    assert [m["roc_auc"] for m in acc.metrics_many(refs, 0).values()] == [None, 1.0]
+
+
+def test_per_cell_score_tables_from_one_sort_equal_one_unique_per_cell():
+    from governance import metrics as M
+    from governance.evidence.accumulator import compact_by_cell
+
+    rng = np.random.default_rng(5)
+    cells = rng.integers(0, 50, 2000)
+    scores = np.round(rng.random(2000), 2)  # ties within and across cells
+    is_pos = rng.random(2000) < 0.3
+    ids, tables = compact_by_cell(cells, scores, is_pos)
+    assert ids.tolist() == sorted(set(cells.tolist()))
+    for cid, (s, p, q) in zip(ids.tolist(), tables):
+        es, ep, eq = M.compact_scores(scores[cells == cid], is_pos[cells == cid])
+        assert np.array_equal(s, es) and np.array_equal(p, ep) and np.array_equal(q, eq)
+        assert p.dtype == ep.dtype == np.int64 and s.dtype == es.dtype
+    with pytest.raises(ValueError, match="NaN"):
+        compact_by_cell(cells[:2], np.array([0.5, np.nan]), is_pos[:2])
+
+
+def test_the_bom_and_evidence_json_are_the_bytes_the_standard_library_would_write():
+    """Both are written by pydantic-core (no Python-object round trip): same bytes as before, non-ASCII included."""
+    import json
+
+    from governance.render import RenderContext
+    from governance.render.bom import bom_json, build_bom
+    from governance.render.jsonfiles import evidence_json
+    from governance.render.sample import sample_evidence, sample_verdict
+
+    ev = sample_evidence(3)
+    ev = ev.model_copy(update={"release": {"name": "modèle «élagué»\u2028", "version": "1"}})
+    ctx = RenderContext(ev, sample_verdict(ev))
+    assert bom_json(ctx) == json.dumps(build_bom(ctx), indent=2, ensure_ascii=False).encode() + b"\n"
+    written = evidence_json(ev)
+    assert evidence_json(ev) is written  # the gate hashes it, then writes it: serialised once
+    assert json.loads(written) == json.loads(ev.model_dump_json())
+    assert "regression" not in json.loads(written) and "source" not in json.loads(written)["models"]["baseline"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -573,7 +574,7 @@ class Accumulator:
         bounds = np.searchsorted(local, np.arange(n + 1) * bins)
         return [((local[a:b] % bins).astype(np.float64), p[a:b], q[a:b]) for a, b in itertools.pairwise(bounds)]
 
-    def roc_auc_binning(self, cells: Sequence[int], model: int) -> dict[str, int | float | str | None] | None:
+    def roc_auc_binning(self, cells: Sequence[int], model: int) -> dict[str, Any] | None:
         """How the ROC AUC of ``model`` over ``cells`` is approximated: None while exact (or off); once binned
         the grid, the budget, the entries kept and the bound on |reported - exact| (``metrics.auc_error_bound``;
         multiclass: the mean of the classes' bounds)."""
@@ -583,6 +584,21 @@ class Accumulator:
         bound = (M.auc_error_bound(*tables[0]) if self.positive is not None else M.macro_auc_error_bound(tables))
         return {"bins": M.AUC_GRID_BINS, "grid": M.AUC_GRID, "budget": self.auc_budget,
                 "entries": self.auc_entries(), "error_bound": bound}
+
+    def auc_error_bounds(self, refs: Sequence[SliceRef], model: int) -> list[float | None]:
+        """Each slice's bound on |binned ROC AUC - exact ROC AUC| (:meth:`roc_auc_binning`'s ``error_bound``), so a
+        rule can tell whether binning could move a slice across its limit; None where the AUC is undefined (a
+        class slice, one label only). Empty while the tables are exact."""
+        if not self.auc_classes or not self._settle_scores():
+            return []
+        out: list[float | None] = []
+        for ref in refs:
+            if ref.true_class is not None:
+                out.append(None)
+                continue
+            tables = self._auc_tables(ref.cells, model)
+            out.append(M.auc_error_bound(*tables[0]) if self.positive is not None else M.macro_auc_error_bound(tables))
+        return out
 
     def _calibrate(self, m: int, cells: np.ndarray, y: np.ndarray, proba: np.ndarray, pred: np.ndarray) -> None:
         """Binary: positive-class probability vs being positive; multiclass: top-label confidence vs correct."""

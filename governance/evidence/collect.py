@@ -438,6 +438,9 @@ def build_evidence(release: Release, acc: Accumulator, source: DataSource, class
         overall = acc.metrics(everything, i)
         points[role] = {"overall": overall, "slices": slices}
         binning = acc.roc_auc_binning(everything, i)
+        if binning:  # each slice's bound too: a rule on a slice's AUC must know how far binning can move it
+            binning["slices"] = {d: dict(zip(values, acc.auc_error_bounds(list(values.values()), i)))
+                                 for d, values in refs.items()}
         models[role] = ModelEvidence(format=getattr(m, role).format, file=files[role],
                                      source=model_source(paths[role]),
                                      description=adapters[role].describe(), overall=overall,

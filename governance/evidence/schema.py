@@ -63,6 +63,9 @@ class AucBinning(_Frozen):
     error_bound: float | None = Field(
         description="|reported overall ROC AUC - exact ROC AUC| is at most this: half the share of positive-negative "
                     "pairs that fall in one bin (multiclass: the mean over the classes); None: AUC undefined")
+    slices: dict[str, dict[str, float | None]] = Field(
+        default_factory=dict, description="dimension -> slice value -> the same bound for that slice's ROC AUC "
+                                          "(None: undefined there, e.g. a class slice), read by the rules on roc_auc")
 
 
 def _absent(value: object) -> bool:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from ..evidence.bootstrap import COUNT_METRICS
-from ..evidence.schema import Comparison, Evidence
+from ..evidence.schema import ROLES, Comparison, Evidence
 from ..findings import Finding, Status
 from ..metrics import BY_MAGNITUDE, HIGHER_IS_BETTER, MetricName, judged, worsening
 from ..metrics_regression import SUM_METRICS
@@ -154,6 +155,36 @@ class SliceMetricDrop(_Decides):
         return self
 
 
+#: a pass on a binned ROC AUC that the binning could turn into a failure (template: where, slack, budget)
+AUC_BINNING_UNSURE = ("ROC AUC is binned here (its exact score tables passed evaluation.roc_auc_exact_budget = "
+                      "{budget:,}): {where} is known only to within {slack} of its exact value, enough to cross the "
+                      "limit, so it is not judged; raise evaluation.roc_auc_exact_budget to judge it exactly")
+#: the same for slices (template: budget, slices: each named with its bound)
+AUC_BINNING_UNSURE_SLICES = ("ROC AUC is binned here (its exact score tables passed evaluation.roc_auc_exact_budget "
+                             "= {budget:,}): the drops of {slices} are known only to within those bounds of their "
+                             "exact values, enough to cross the limit, so they are not judged; raise "
+                             "evaluation.roc_auc_exact_budget to judge them exactly")
+
+
+def _auc_slack(evidence: Evidence, metric: str, dim: str | None = None,
+               value: str | None = None) -> tuple[float, float, int] | None:
+    """How far binning can move ROC AUC (overall, or one slice): the baseline's and the candidate's bounds on
+    |binned - exact| (inf where the evidence has none) and the budget; None when ROC AUC is exact or not the metric.
+    A rule passes a binned AUC only if it passes at the worst value within these bounds: never a pass that the exact
+    tables would have failed."""
+    if metric != "roc_auc":
+        return None
+    binned = [evidence.models[r].roc_auc_binned for r in ROLES]
+    if all(b is None for b in binned):
+        return None
+    bounds = []
+    for b in binned:
+        e = None if b is None else b.error_bound if dim is None else b.slices.get(dim, {}).get(value or "")
+        bounds.append(math.inf if e is None else e)
+    budget = next(b.budget for b in binned if b is not None)
+    return bounds[0], bounds[1], budget
+
+
 def _overall(evidence: Evidence, metric: str) -> tuple[float | None, float | None, int]:
     b = evidence.models["baseline"].overall
     c = evidence.models["candidate"].overall
@@ -258,6 +289,12 @@ def metric_drop(rule: MetricDrop, evidence: Evidence, defaults: PolicyDefaults) 
     basis = "the upper end of its interval" if rule.decide_on == "bound" else "the point estimate"
     msg = (f"{name} {_moved(d)} ({fmt(base)} -> {fmt(cand)}{ci_note}){how}; decided on {basis}: "
            f"{limits_text(rule, j, rule.metric, direction=_direction(rule.metric))}.")
+    if status is Status.PASS and (slack := _auc_slack(evidence, rule.metric)) is not None:
+        e_b, e_c, budget = slack
+        extra["auc_error_bound"] = e_b + e_c
+        if judge(rule, decided + e_b + e_c, base - e_b).status_word != "pass":
+            status = Status.INCONCLUSIVE
+            msg += " " + AUC_BINNING_UNSURE.format(budget=budget, where="the drop", slack=fmt(e_b + e_c)) + "."
     observed, threshold = j.observed_threshold(rule)
     weighting: dict[str, str] = {"weighting": rule.weighting} if weighted is not None else {}
     return finding(rule, status, msg, observed=observed, threshold=threshold, baseline=base, candidate=cand,
@@ -284,7 +321,14 @@ def _limit_rule(rule: MetricFloor | MetricCeiling, evidence: Evidence, defaults:
     side = ("at or above", "below") if floor else ("at or below", "above")
     what = "floor" if floor else "ceiling"
     msg = f"candidate {rule.metric} is {fmt(cand)}{note}, {side[0] if ok else side[1]} the {what} of {fmt(limit)}."
-    return finding(rule, Status.PASS if ok else Status.FAIL, msg, observed=decided, threshold=limit,
+    status = Status.PASS if ok else Status.FAIL
+    if ok and (slack := _auc_slack(evidence, rule.metric)) is not None:
+        _, e_c, budget = slack
+        extra["auc_error_bound"] = e_c
+        if not (decided - e_c >= limit if floor else decided + e_c <= limit):
+            status = Status.INCONCLUSIVE
+            msg += " " + AUC_BINNING_UNSURE.format(budget=budget, where="the candidate's value", slack=fmt(e_c)) + "."
+    return finding(rule, status, msg, observed=decided, threshold=limit,
                    candidate=cand, decided_on=rule.decide_on, **extra)
 
 
@@ -296,6 +340,22 @@ def metric_floor(rule: MetricFloor, evidence: Evidence, defaults: PolicyDefaults
 @rule("metric_ceiling", MetricCeiling)
 def metric_ceiling(rule: MetricCeiling, evidence: Evidence, defaults: PolicyDefaults) -> Finding:
     return _limit_rule(rule, evidence, defaults, rule.max, floor=False)
+
+
+def _binning_unsure(rule: SliceMetricDrop, evidence: Evidence, rows: list[dict[str, Any]],
+                    key: str) -> list[dict[str, Any]]:
+    """The judged slices whose binned ROC AUC drop could pass the limit at its worst value within the binning's
+    bounds (each row gets ``auc_error_bound``); none when ROC AUC is exact or not the metric."""
+    unsure = []
+    for r in rows:
+        if (slack := _auc_slack(evidence, rule.metric, r["dim"], r["value"])) is None:
+            return []
+        e_b, e_c, budget = slack
+        r["auc_error_bound"] = e_b + e_c
+        limit = effective_limit(rule, r["baseline"] - e_b)
+        if limit is None or r[key] + e_b + e_c > limit:
+            unsure.append({**r, "auc_budget": budget})
+    return unsure
 
 
 @rule("slice_metric_drop", SliceMetricDrop)
@@ -374,6 +434,11 @@ def slice_metric_drop(rule: SliceMetricDrop, evidence: Evidence, defaults: Polic
     # a judged failure fails; otherwise a thin slice hurt beyond the limit, or a relative drop that is undefined,
     # leaves the rule undecided, not passed
     status = Status.FAIL if failing else Status.INCONCLUSIVE if hurt or undefined else Status.PASS
+    if status is Status.PASS and (unsure := _binning_unsure(rule, evidence, testable, "drop" if corrected else key)):
+        status = Status.INCONCLUSIVE
+        named = ", ".join(f"{r['slice']} (within {fmt(r['auc_error_bound'])})" for r in unsure[:THIN_NAMED])
+        msg += " " + AUC_BINNING_UNSURE_SLICES.format(budget=unsure[0]["auc_budget"], slices=named + (
+            ", ..." if len(unsure) > THIN_NAMED else "")) + "."
     if hurt:  # named first: it is the reason the decision line quotes
         msg = f"{_thin_text(rule, hurt, minimum)}; {msg}"
     observed, threshold = worst_judged.observed_threshold(rule)

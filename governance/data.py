@@ -46,6 +46,12 @@ class Chunk:
     def __len__(self) -> int:
         return self.features.num_rows
 
+    def piece(self, start: int, rows: int) -> Chunk:
+        """Rows ``start .. start + rows`` of this chunk, as a chunk of their own (global offset kept)."""
+        return Chunk(self.offset + start, self.features.slice(start, rows), self.target[start:start + rows],
+                     [(codes[start:start + rows], values) for codes, values in self.sensitive],
+                     None if self.raw is None else self.raw.slice(start, rows))
+
 
 def _kind(path: Path) -> str:
     if dataset.is_folder(path):  # a folder of Parquet files (governance/dataset.py)

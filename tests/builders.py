@@ -8,6 +8,7 @@ real sklearn models, evidence through the real schema.
 from __future__ import annotations
 
 import hashlib
+import math
 import shutil
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -218,3 +219,26 @@ def edit(path: Path, **changes) -> None:
     data = yaml.safe_load(path.read_text())
     data.update(changes)
     write_yaml(path, data)
+
+
+#: evidence fields that differ between two runs of the same release (when, on what machine)
+VOLATILE = ("created_at", "hardware")
+
+
+def same_evidence(a: object, b: object, where: str = "", rel: float = 1e-12) -> None:
+    """Two evidence dumps (``model_dump(mode="json")``) agree: equal structure, strings, integers and booleans;
+    floats equal to ``rel`` (sums over rows added in another order: chunking, pieces, engines); ``VOLATILE`` keys
+    skipped."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        assert a.keys() == b.keys(), where
+        for k in a:
+            if k not in VOLATILE:
+                same_evidence(a[k], b[k], f"{where}.{k}", rel)
+    elif isinstance(a, list) and isinstance(b, list):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            same_evidence(x, y, f"{where}[{i}]", rel)
+    elif isinstance(a, float) and isinstance(b, float):
+        assert math.isclose(a, b, rel_tol=rel, abs_tol=rel) or (math.isnan(a) and math.isnan(b)), where
+    else:
+        assert a == b and type(a) is type(b), where

@@ -4,7 +4,6 @@ evidence equal to the local engine's for 1, 2 and 4 workers."""
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import subprocess
 import sys
@@ -15,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from builders import run, write_yaml
+from builders import run, same_evidence, write_yaml
 
 from governance.errors import InputError
 from governance.evidence.collect import collect
@@ -34,11 +33,6 @@ from governance.evidence.distributed import (  # noqa: E402 (after the skip: nee
     partitions,
 )
 
-#: every float the two engines compute by summing rows agrees to this (only the order of additions differs)
-REL = 1e-12
-#: what differs between any two runs: the time, and the machine's load average in the efficiency facts
-VOLATILE = ("created_at", "hardware")
-
 
 def _parquet_release(release_dir: Path, tmp_path: Path, row_group: int = 300) -> Path:
     """The conftest release with its 1,500 rows as Parquet in row groups of ``row_group`` (chunks of 400 rows, so
@@ -54,21 +48,6 @@ def _parquet_release(release_dir: Path, tmp_path: Path, row_group: int = 300) ->
     return write_yaml(d / "release.yaml", manifest)
 
 
-def _same(a: object, b: object, where: str = "") -> None:
-    """Equal structure, strings, integers and booleans; floats equal to ``REL``."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        assert a.keys() == b.keys(), where
-        for k in a:
-            if k not in VOLATILE:
-                _same(a[k], b[k], f"{where}.{k}")
-    elif isinstance(a, list) and isinstance(b, list):
-        assert len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b)):
-            _same(x, y, f"{where}[{i}]")
-    elif isinstance(a, float) and isinstance(b, float):
-        assert math.isclose(a, b, rel_tol=REL, abs_tol=REL) or (math.isnan(a) and math.isnan(b)), where
-    else:
-        assert a == b and type(a) is type(b), where
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +69,7 @@ def test_evidence_equals_the_local_engine_for_1_2_and_4_workers(parquet_release,
             runs[workers] = collect(load_manifest(parquet_release), engine=engine).model_dump(mode="json")
         assert engine.partitions == 5
     for ev in runs.values():
-        _same(local_evidence, ev)  # floats summed over rows to 1e-12 (the order of additions differs), all else equal
+        same_evidence(local_evidence, ev)  # floats summed over rows to 1e-12 (the order of additions differs)
         ev.pop("created_at")
         ev["efficiency"].pop("hardware")
     assert runs[1] == runs[2] == runs[4]  # bit-identical whatever the number of workers: the tree is the partitions'
@@ -153,7 +132,7 @@ def test_cli_check_on_a_cluster_writes_the_local_evidence(parquet_release, local
         code, out, _ = run(capsys, "check", str(parquet_release), "--out", str(tmp_path / "out"), "--quiet",
                            "--engine", "dask", "--scheduler", cluster.scheduler_address)
     assert code == 0, out
-    _same(local_evidence, json.loads((tmp_path / "out" / "evidence.json").read_text()))
+    same_evidence(local_evidence, json.loads((tmp_path / "out" / "evidence.json").read_text()))
 
 
 def test_the_local_engine_never_imports_dask():

@@ -5,7 +5,6 @@ digest as documented in docs/dask.md."""
 from __future__ import annotations
 
 import json
-import math
 import re
 import shutil
 from pathlib import Path
@@ -16,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import yaml
-from builders import PROVENANCE_RULE, gate, provenance_for, run, write_yaml
+from builders import PROVENANCE_RULE, gate, provenance_for, run, same_evidence, write_yaml
 
 from governance.data import DataSource
 from governance.dataset import (
@@ -37,9 +36,6 @@ ROWS, PER_FILE, ROW_GROUP = 1500, 500, 250
 PARTS = ("part-0.parquet", "part-1.parquet", "year=2024/part-2.parquet")
 #: what pyarrow.dataset ignores, and so does the gate: Spark's marker, a checksum file, a hidden folder
 IGNORED = ("_SUCCESS", ".part-0.parquet.crc", ".hidden/notes.txt", "_tmp/part-9.parquet")
-#: floats summed over rows in another order (the Dask tree) agree to this
-REL = 1e-12
-VOLATILE = ("created_at", "hardware")
 
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "dask.md"
@@ -99,21 +95,6 @@ def _without_volatile(ev: dict) -> dict:
     return ev
 
 
-def _same(a: object, b: object, where: str = "") -> None:
-    """Equal structure, strings, integers and booleans; floats equal to ``REL``."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        assert a.keys() == b.keys(), where
-        for k in a:
-            if k not in VOLATILE:
-                _same(a[k], b[k], f"{where}.{k}")
-    elif isinstance(a, list) and isinstance(b, list):
-        assert len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b)):
-            _same(x, y, f"{where}[{i}]")
-    elif isinstance(a, float) and isinstance(b, float):
-        assert math.isclose(a, b, rel_tol=REL, abs_tol=REL) or (math.isnan(a) and math.isnan(b)), where
-    else:
-        assert a == b and type(a) is type(b), where
 
 
 def test_the_folder_is_listed_in_sorted_order_without_ignored_files(folder_release):
@@ -174,7 +155,7 @@ def test_the_dask_engine_over_a_folder_equals_the_local_engine(folder_release, f
         engine = DaskEngine(scheduler=cluster.scheduler_address)
         dask_evidence = collect(load_manifest(folder_release), engine=engine).model_dump(mode="json")
     assert engine.partitions == 6
-    _same(folder_evidence, dask_evidence)
+    same_evidence(folder_evidence, dask_evidence)
     assert dask_evidence["agreement"]["broken_examples"] == folder_evidence["agreement"]["broken_examples"]
     for key in ("baseline_ci", "candidate_ci", "difference_ci"):
         assert dask_evidence["comparisons"]["overall"]["accuracy"][key] == \

@@ -33,6 +33,16 @@ _NULLS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", 
 _NO_LABELS = np.empty(0, dtype=object)
 
 
+#: the most class scores (rows x classes) one model's output may hold at a time: a chunk of a 1,000-class model is
+#: scored and folded in pieces of this many numbers (32 MB of float64), so memory stays bound whatever the classes
+SCORE_NUMBERS = 4_000_000
+
+
+def score_rows(classes: int) -> int:
+    """Rows scored at a time for a model of ``classes`` outputs (:data:`SCORE_NUMBERS`)."""
+    return max(1, SCORE_NUMBERS // max(classes, 1))
+
+
 @dataclass(frozen=True)
 class Chunk:
     offset: int  # index of the first row in the file
@@ -51,6 +61,14 @@ class Chunk:
         return Chunk(self.offset + start, self.features.slice(start, rows), self.target[start:start + rows],
                      [(codes[start:start + rows], values) for codes, values in self.sensitive],
                      None if self.raw is None else self.raw.slice(start, rows))
+
+    def pieces(self, rows: int) -> Iterator[Chunk]:
+        """This chunk in pieces of at most ``rows`` rows (itself when it is no longer)."""
+        if len(self) <= rows:
+            yield self
+            return
+        for start in range(0, len(self), rows):
+            yield self.piece(start, rows)
 
 
 def _kind(path: Path) -> str:

@@ -14,7 +14,7 @@ import pyarrow as pa
 from pydantic import TypeAdapter
 
 from .. import __version__
-from ..data import Chunk, DataSource, missing_labels
+from ..data import Chunk, DataSource, missing_labels, score_rows
 from ..errors import InputError
 from ..hashing import digests_reused, file_ref
 from ..manifest import Release
@@ -223,20 +223,14 @@ def fold_elsewhere(engine: Engine, release: Release, acc: Accumulator, classes: 
     return merged, itertools.chain([first], chunks)
 
 
-#: the most class scores (rows x classes) one model's output may hold at a time: a chunk of a 1,000-class model is
-#: scored and folded in pieces of this many numbers (32 MB of float64), so memory stays bound whatever the classes
-SCORE_NUMBERS = 4_000_000
-
-
 def fold_chunk(release: Release, acc: Accumulator, chunk: Chunk, adapters: dict, classes: list[str],
                positive: int | None, paths: dict[str, Path], data_path: Path) -> np.ndarray:
     """Score one chunk with both models and fold it into ``acc`` (also a Dask worker's per-partition step, so
     both engines fold rows the same way); returns the chunk's class indices. Many classes: in pieces of at most
-    ``SCORE_NUMBERS`` scores per model (the accumulator is the same for any split into pieces)."""
-    step = max(1, SCORE_NUMBERS // max(len(classes), 1))
-    if len(chunk) > step:
-        return np.concatenate([fold_chunk(release, acc, chunk.piece(start, step), adapters, classes, positive,
-                                          paths, data_path) for start in range(0, len(chunk), step)])
+    ``data.SCORE_NUMBERS`` scores per model (the accumulator is the same for any split into pieces)."""
+    if len(chunk) > (step := score_rows(len(classes))):
+        return np.concatenate([fold_chunk(release, acc, piece, adapters, classes, positive, paths, data_path)
+                               for piece in chunk.pieces(step)])
     raws = {r: adapters[r].predict_proba(chunk.features, chunk.offset) for r in ("baseline", "candidate")}
     for r, raw in raws.items():
         _check_task(release, classes, r, raw, chunk.target)

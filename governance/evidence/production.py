@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ..data import Chunk, DataSource, file_schema
+from ..data import Chunk, DataSource, file_schema, score_rows
 from ..errors import InputError
 from ..hashing import file_ref
 from ..manifest import Release
@@ -143,7 +143,9 @@ def add_production(release: Release, evidence: Evidence, production: ProductionI
     cells = ProductionPass(sensitive)
     phase(progress, PRODUCTION, stream.total_rows)
     labelled = 0
-    for chunk in stream.chunks():
+    pieces = (piece for whole in stream.chunks()  # many classes: scored in pieces, as the evaluation pass is
+              for piece in whole.pieces(score_rows(len(classes) if classes is not None else 1)))
+    for chunk in pieces:
         scored, labels = score(chunk, path) if not fixed else ({}, None)
         if profile is not None:
             profile.update(chunk.features)

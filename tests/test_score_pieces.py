@@ -16,21 +16,31 @@ from governance.evidence import production as production_module
 from governance.manifest import load_manifest
 
 
-def test_pieces_of_a_chunk_give_the_same_evidence(release_dir, tmp_path, monkeypatch):
-    d = tmp_path / "rel"
-    shutil.copytree(release_dir, d)
+def _fast_copy(source: Path, d: Path, resamples: int) -> Path:
+    """``source`` copied to ``d`` with a quick evaluation (few resamples, no latency or robustness)."""
+    shutil.copytree(source, d)
     manifest = yaml.safe_load((d / "release.yaml").read_text())
-    manifest["evaluation"] = {"bootstrap": {"resamples": 50}, "latency": None, "robustness": None}
-    path = write_yaml(d / "release.yaml", manifest)
-    whole = collect_module.collect(load_manifest(path)).model_dump(mode="json")
+    manifest["evaluation"] = {"bootstrap": {"resamples": resamples}, "latency": None, "robustness": None}
+    return write_yaml(d / "release.yaml", manifest)
+
+
+def _rows_seen(monkeypatch, cls: type, rows_of) -> list[int]:
+    """The rows of every ``cls.update`` call from now on (``rows_of``: its first argument -> rows)."""
     seen: list[int] = []
-    original = collect_module.Accumulator.update
+    original = cls.update
 
-    def counting(self, cells, y, *args, **kwargs):  # the accumulator sees the pieces, not the chunk
-        seen.append(len(y))
-        return original(self, cells, y, *args, **kwargs)
+    def counting(self, first, *args, **kwargs):
+        seen.append(rows_of(first))
+        return original(self, first, *args, **kwargs)
 
-    monkeypatch.setattr(collect_module.Accumulator, "update", counting)
+    monkeypatch.setattr(cls, "update", counting)
+    return seen
+
+
+def test_pieces_of_a_chunk_give_the_same_evidence(release_dir, tmp_path, monkeypatch):
+    path = _fast_copy(release_dir, tmp_path / "rel", 50)
+    whole = collect_module.collect(load_manifest(path)).model_dump(mode="json")
+    seen = _rows_seen(monkeypatch, collect_module.Accumulator, len)  # the accumulator sees the pieces (cells)
     monkeypatch.setattr(data, "SCORE_NUMBERS", 2 * 97)  # 2 classes: pieces of 97 rows
     pieces = collect_module.collect(load_manifest(path)).model_dump(mode="json")
     assert seen and max(seen) == 97 and sum(seen) == whole["data"]["rows"]
@@ -38,20 +48,10 @@ def test_pieces_of_a_chunk_give_the_same_evidence(release_dir, tmp_path, monkeyp
 
 
 def test_the_production_pass_scores_in_pieces_too(tmp_path, monkeypatch):
-    d = tmp_path / "production"
-    shutil.copytree(Path(__file__).resolve().parent.parent / "examples" / "production", d)
-    manifest = yaml.safe_load((d / "release.yaml").read_text())
-    manifest["evaluation"] = {"bootstrap": {"resamples": 20}, "latency": None, "robustness": None}
-    path = write_yaml(d / "release.yaml", manifest)
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    path = _fast_copy(examples / "production", tmp_path / "production", 20)
     whole = collect_module.collect(load_manifest(path)).model_dump(mode="json")
-    seen: list[int] = []
-    original = production_module.ProductionScores.update
-
-    def counting(self, chunk):  # the production scores see the pieces
-        seen.append(len(chunk.cells))
-        return original(self, chunk)
-
-    monkeypatch.setattr(production_module.ProductionScores, "update", counting)
+    seen = _rows_seen(monkeypatch, production_module.ProductionScores, lambda chunk: len(chunk.cells))
     monkeypatch.setattr(data, "SCORE_NUMBERS", 2 * 301)  # 2 classes: pieces of 301 rows
     pieces = collect_module.collect(load_manifest(path)).model_dump(mode="json")
     assert whole["production"]["rows"] == 4000 and whole["production"]["agreement"] is not None

@@ -574,16 +574,22 @@ class Accumulator:
         bounds = np.searchsorted(local, np.arange(n + 1) * bins)
         return [((local[a:b] % bins).astype(np.float64), p[a:b], q[a:b]) for a, b in itertools.pairwise(bounds)]
 
+    def _tables_auc(self, tables: list[Table]) -> float | None:
+        """The ROC AUC of one slice's tables: binary, the positive class's; multiclass, macro one-vs-rest."""
+        return M.auc_from_score_counts(*tables[0]) if self.positive is not None else M.macro_ovr_auc(tables)
+
+    def _tables_bound(self, tables: list[Table]) -> float | None:
+        """The bound on |binned - exact| of :meth:`_tables_auc` (multiclass: the mean of the classes' bounds)."""
+        return M.auc_error_bound(*tables[0]) if self.positive is not None else M.macro_auc_error_bound(tables)
+
     def roc_auc_binning(self, cells: Sequence[int], model: int) -> dict[str, Any] | None:
         """How the ROC AUC of ``model`` over ``cells`` is approximated: None while exact (or off); once binned
         the grid, the budget, the entries kept and the bound on |reported - exact| (``metrics.auc_error_bound``;
         multiclass: the mean of the classes' bounds)."""
         if not self.auc_classes or not self._settle_scores():
             return None
-        tables = self._auc_tables(cells, model)
-        bound = (M.auc_error_bound(*tables[0]) if self.positive is not None else M.macro_auc_error_bound(tables))
         return {"bins": M.AUC_GRID_BINS, "grid": M.AUC_GRID, "budget": self.auc_budget,
-                "entries": self.auc_entries(), "error_bound": bound}
+                "entries": self.auc_entries(), "error_bound": self._tables_bound(self._auc_tables(cells, model))}
 
     def auc_error_bounds(self, refs: Sequence[SliceRef], model: int) -> list[float | None]:
         """Each slice's bound on |binned ROC AUC - exact ROC AUC| (:meth:`roc_auc_binning`'s ``error_bound``), so a
@@ -596,8 +602,7 @@ class Accumulator:
             if ref.true_class is not None:
                 out.append(None)
                 continue
-            tables = self._auc_tables(ref.cells, model)
-            out.append(M.auc_error_bound(*tables[0]) if self.positive is not None else M.macro_auc_error_bound(tables))
+            out.append(self._tables_bound(self._auc_tables(ref.cells, model)))
         return out
 
     def _calibrate(self, m: int, cells: np.ndarray, y: np.ndarray, proba: np.ndarray, pred: np.ndarray) -> None:
@@ -711,7 +716,7 @@ class Accumulator:
     def metrics_many(self, refs: Mapping[str, SliceRef], model: int) -> dict[str, dict[str, float | int | None]]:
         """:meth:`metrics` of every slice in ``refs`` (name -> slice): the label metrics in one batch, log loss and
         ROC AUC vectorised over the slices (:meth:`log_losses`, :meth:`aucs`); equal to the one-slice
-        :meth:`_with_scores`, number for number."""
+        :meth:`metrics` of each slice alone, number for number (tests/test_many_slices_fast.py)."""
         labels = self.label_metrics(refs, model)
         slices = list(refs.values())
         losses, aucs = self.log_losses(slices, model), self.aucs(slices, model)
@@ -725,24 +730,6 @@ class Accumulator:
     def metrics(self, cells: Sequence[int], model: int, true_class: int | None = None) -> dict[str, float | int | None]:
         """Every metric of ``model`` on the union of ``cells`` (restricted to one true class if given)."""
         return self.metrics_many({"": SliceRef(list(cells), true_class)}, model)[""]
-
-    def _with_scores(self, labels: dict[str, float | None], cells: Sequence[int], model: int,
-                     true_class: int | None) -> dict[str, float | int | None]:
-        """The label metrics plus the score-based ones (log loss, ROC AUC), which need per-cell sums and tables."""
-        cells = list(cells)
-        out: dict[str, float | int | None] = dict(labels)
-        n = int(out.get("count") or 0)
-        out["count"] = n
-        neg_log = self.neg_log[cells, model]
-        total = neg_log[:, true_class].sum() if true_class is not None else neg_log.sum()
-        out["log_loss"] = M.log_loss_from_sum(float(total), n)
-        if not self.roc_auc or true_class is not None:
-            out["roc_auc"] = None  # one true class: AUC is undefined
-        else:
-            tables = self._auc_tables(cells, model)
-            out["roc_auc"] = (M.auc_from_score_counts(*tables[0]) if self.positive is not None
-                              else M.macro_ovr_auc(tables))
-        return out
 
     def _compacted(self, model: int, cls: int, cell: int) -> list[Table]:
         """The cell's score tables, merged into one on first read (sorting once, not once per chunk)."""
@@ -815,7 +802,7 @@ class Accumulator:
         return groups
 
     def log_losses(self, refs: Sequence[SliceRef], model: int) -> list[float | None]:
-        """Each slice's log loss (:meth:`_with_scores`'s, to the last bit) from the per-cell sums."""
+        """Each slice's log loss (its cells' summed -log p over its rows, to the last bit) from the per-cell sums."""
         totals, rows = np.zeros(len(refs)), np.zeros(len(refs), dtype=np.int64)
         counts = self.cell_rows()
         per_class = self._cell_class_rows()
@@ -841,16 +828,15 @@ class Accumulator:
             len(self.keys), k)
 
     def aucs(self, refs: Sequence[SliceRef], model: int) -> list[float | None]:
-        """Each slice's ROC AUC (:meth:`_with_scores`'s): from the exact tables, one sort over all the slices'
-        entries per class; once the tables are binned, slice by slice from :meth:`_auc_tables`."""
+        """Each slice's ROC AUC (:meth:`_tables_auc` of its merged tables): from the exact tables, one sort over all
+        the slices' entries per class; once the tables are binned, slice by slice from :meth:`_auc_tables`."""
         out: list[float | None] = [None] * len(refs)
         wanted = [s for s, r in enumerate(refs) if r.true_class is None]
         if not self.roc_auc or not wanted:
             return out
         if self._settle_scores():
             for s in wanted:
-                tables = self._auc_tables(refs[s].cells, model)
-                out[s] = M.auc_from_score_counts(*tables[0]) if self.positive is not None else M.macro_ovr_auc(tables)
+                out[s] = self._tables_auc(self._auc_tables(refs[s].cells, model))
             return out
         chosen = [refs[s] for s in wanted]
         per_class = [self._exact_aucs(chosen, model, c) for c in self.auc_classes]

@@ -61,7 +61,7 @@ def is_folder(path: Path) -> bool:
 
 
 def list_files(folder: Path, *, root: Path | None = None, named_in: Path | None = None,
-               field: str = FIELD) -> list[DataFile]:
+               field: str | None = FIELD) -> list[DataFile]:
     """The folder's Parquet files in sorted relative-path order, each checked like a single data file
     (``hashing.check_input_file``: regular, readable, no symlink out of ``root``); an empty folder, or any other
     file that is not ignored, is an InputError."""
@@ -105,7 +105,7 @@ def list_files(folder: Path, *, root: Path | None = None, named_in: Path | None 
     return sorted(found, key=lambda f: f.relative)
 
 
-def _footer(path: Path, field: str):
+def _footer(path: Path, field: str | None):
     from .data import open_parquet
 
     try:
@@ -114,14 +114,14 @@ def _footer(path: Path, field: str):
         raise _unreadable(path, exc, field) from None
 
 
-def _unreadable(path: Path, exc: Exception, field: str = FIELD) -> InputError:
+def _unreadable(path: Path, exc: Exception, field: str | None = FIELD) -> InputError:
     if isinstance(exc, InputError):
         return exc
     reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
     return InputError(path, field, UNREADABLE.format(reason=reason))
 
 
-def folder_schema(files: Sequence[DataFile], field: str = FIELD) -> pa.Schema:
+def folder_schema(files: Sequence[DataFile], field: str | None = FIELD) -> pa.Schema:
     """The first file's schema, after checking that every file has the same column names, order and types
     (footers only; nullability and metadata such as pandas' may differ). The first difference names its file."""
     first = _footer(files[0].path, field).schema_arrow
@@ -145,13 +145,13 @@ def folder_schema(files: Sequence[DataFile], field: str = FIELD) -> pa.Schema:
     return first
 
 
-def num_rows(files: Sequence[DataFile], field: str = FIELD) -> int:
+def num_rows(files: Sequence[DataFile], field: str | None = FIELD) -> int:
     """Rows over all files, from their footers."""
     return sum(int(_footer(f.path, field).metadata.num_rows) for f in files)
 
 
 def iter_batches(files: Sequence[DataFile], columns: list[str] | None, batch_size: int,
-                 field: str = FIELD) -> Iterator[pa.RecordBatch]:
+                 field: str | None = FIELD) -> Iterator[pa.RecordBatch]:
     """The files' record batches one file after another (one file open at a time, ``pre_buffer`` off as in
     ``data.open_parquet``, so memory stays bound by the batch); a file that cannot be read is named."""
     for file in files:

@@ -1,5 +1,6 @@
-"""Stream any columns of a CSV or Parquet file in chunks with pyarrow (the training sets for leakage; the evaluation
-file itself is read once, by :class:`governance.data.DataSource`, and shared by scoring, leakage and the PII scan)."""
+"""Stream any columns of a CSV or Parquet file, or of a folder of Parquet files (``governance/dataset.py``), in chunks
+with pyarrow (the training sets for leakage; the evaluation data itself is read once, by
+:class:`governance.data.DataSource`, and shared by scoring, leakage and the PII scan)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,15 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from .. import dataset
 from ..data import _arrow_error, _kind, _rechunk, csv_batches, csv_schema, open_parquet
 from ..errors import InputError
 
 
 def column_names(path: Path) -> list[str]:
-    """The file's columns, read from its header or footer only."""
+    """The file's columns, read from its header or footer only (a folder: its files', which must agree)."""
+    if dataset.is_folder(path):
+        return list(dataset.folder_schema(dataset.list_files(path, field=None), field=None).names)
     try:
         if _kind(path) == "parquet":
             return list(open_parquet(path).schema_arrow.names)
@@ -30,6 +34,11 @@ def iter_tables(path: Path, columns: list[str] | None, chunk_rows: int, *,
     cannot break the inference made on the first block), or read as the exact text when ``csv_text``.
     An unreadable file is an InputError naming it.
     """
+    if dataset.is_folder(path):  # its files one after another, as the evaluation data's
+        files = dataset.list_files(path, field=None)  # the field: whoever named the folder (a training set's path)
+        dataset.folder_schema(files, field=None)
+        yield from _rechunk(dataset.iter_batches(files, columns, chunk_rows, field=None), chunk_rows)
+        return
     kind = _kind(path)
     try:
         if kind == "parquet":

@@ -73,3 +73,36 @@ def test_no_training_data_declared_is_an_error(release_dir, tmp_path):
     findings, ev = gate(make_release(release_dir, tmp_path, provenance=prov), LEAKAGE)
     assert ev.leakage is None
     assert findings[0].status == Status.ERROR and "declares no training or fine-tuning dataset" in findings[0].message
+
+
+def _fine_tuning_folder(release_dir, tmp_path, shared: int, *, break_schema: bool = False):
+    """The fine-tuning set of ``_release_with_fine_tuning`` as a folder of two Parquet files (one in a subfolder)."""
+    import pyarrow.parquet as pq
+
+    from governance.hashing import sha256_file
+
+    d = tmp_path / "rel"
+    shutil.copytree(release_dir, d)
+    table = pq.read_table(fine_tuning_set(d, shared))
+    folder = d / "finetune"
+    (folder / "part=b").mkdir(parents=True)
+    first = table.slice(0, 200)
+    pq.write_table(first.drop_columns(["note"]) if break_schema else first, folder / "a.parquet", row_group_size=64)
+    pq.write_table(table.slice(200), folder / "part=b" / "b.parquet", row_group_size=64)
+    prov = provenance_for(d)
+    prov["datasets"]["ft"] = {**dataset("fine-tuning", "finetune"), "sha256": sha256_file(folder)}
+    return make_release(release_dir, tmp_path, provenance=prov)
+
+
+def test_a_fine_tuning_set_given_as_a_folder_is_read_like_one_file(release_dir, tmp_path):
+    findings, ev = gate(_fine_tuning_folder(release_dir, tmp_path, 7), {**LEAKAGE, "roles": ["fine-tuning"]})
+    assert ev.leakage.datasets["ft"].problem is None
+    assert ev.leakage.datasets["ft"].overlap_rows == 7 and ev.leakage.datasets["ft"].rows == 307
+    assert findings[0].status == Status.FAIL
+
+
+def test_a_folder_whose_files_disagree_is_not_a_pass(release_dir, tmp_path):
+    findings, ev = gate(_fine_tuning_folder(release_dir, tmp_path, 0, break_schema=True),
+                        {**LEAKAGE, "roles": ["fine-tuning"]})
+    assert "note" in ev.leakage.datasets["ft"].problem and "a.parquet" in ev.leakage.datasets["ft"].problem
+    assert findings[0].status == Status.ERROR

@@ -150,10 +150,11 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("dir", type=Path, nargs="?", default=Path("."), help="folder to write into (default: here)")
     i.add_argument("--from-models", nargs=2, type=Path, metavar=("BASELINE", "CANDIDATE"),
                    help="the two model files: fills in paths, formats and sha256 (needs --data)")
-    i.add_argument("--data", type=Path, help="the evaluation data (CSV or Parquet): fills in its path, columns "
-                                             "and sha256")
-    i.add_argument("--train-data", type=Path, help="the training data (CSV or Parquet): declared in provenance.yaml "
-                                                   "with its sha256, so the gate can look for leakage")
+    i.add_argument("--data", type=Path, help="the evaluation data (CSV or Parquet, or a folder of Parquet files): "
+                                             "fills in its path, columns and sha256")
+    i.add_argument("--train-data", type=Path, help="the training data (CSV or Parquet, or a folder of Parquet files): "
+                                                   "declared in provenance.yaml with its sha256, so the gate can look "
+                                                   "for leakage")
     i.add_argument("--force", action="store_true", help="overwrite files that already exist")
     i.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 

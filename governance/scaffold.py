@@ -67,6 +67,15 @@ def model_format(path: Path) -> str:
 def data_columns(path: Path) -> list[str]:
     import pyarrow as pa
 
+    from .dataset import is_folder
+
+    if is_folder(path):  # a folder of Parquet files (governance/dataset.py): its files' common columns
+        from .evidence.tables import column_names
+
+        try:
+            return column_names(path)
+        except InputError as exc:
+            raise InputError(exc.file, "--data", exc.message) from None
     name = path.name.lower()
     try:
         if name.endswith((".parquet", ".pq")):
@@ -362,12 +371,18 @@ def provenance_file(folder: Path, inputs: Inputs) -> ReleaseFile:
                        load_provenance if inputs.baseline is not None else None)
 
 
+#: --data / --train-data names neither a file nor a folder
+NO_DATA = "no such file or folder (data: a CSV or Parquet file, or a folder of Parquet files)"
+
+
 def scaffold(folder: Path, inputs: Inputs, *, force: bool = False, name: str | None = None) -> list[Path]:
     """Write the four files into ``folder``; return their paths. Refuses to overwrite unless ``force``."""
+    from .dataset import is_folder
+
     for field, path in (("--from-models", inputs.baseline), ("--from-models", inputs.candidate),
                         ("--data", inputs.data), ("--train-data", inputs.train)):
-        if path is not None and not path.is_file():
-            raise InputError(path, field, "file not found")
+        if path is not None and not path.is_file() and not (field != "--from-models" and is_folder(path)):
+            raise InputError(path, field, "file not found" if field == "--from-models" else NO_DATA)
     if (inputs.baseline is None) != (inputs.candidate is None) or (inputs.baseline is None) != (inputs.data is None):
         raise InputError(None, "--from-models", "give both models and the data: --from-models BASELINE CANDIDATE "
                                                 "--data DATA")

@@ -110,6 +110,10 @@ def test_init_fills_torch_and_predictions_formats(tmp_path):
     (["--from-models", "examples/credit/baseline.skops", "examples/credit/pruned.skops"], "give both models"),
     (["--from-models", "missing.skops", "examples/credit/pruned.skops", "--data", "examples/credit/eval.csv"],
      "file not found"),
+    (["--from-models", "examples/credit/baseline.skops", "examples/credit/pruned.skops", "--data",
+      "examples/no-such-data"], "no such file or folder"),
+    (["--from-models", "examples/credit/baseline.skops", "examples/credit/pruned.skops", "--data",
+      "examples/credit"], "not a Parquet file"),
     (["--from-models", "examples/credit/card.yaml", "examples/credit/pruned.skops", "--data",
       "examples/credit/eval.csv"], "cannot tell the model format"),
     (["--from-models", "examples/credit/pruned.skops", "examples/credit/pruned.skops", "--data",
@@ -144,3 +148,26 @@ def test_quickstart_commands_run_as_written(tmp_path):
     assert "BLOCKED by SIGN-001  (outputs in out/my-release)" in first
     assert "PASS: the candidate may ship" in second and second.rstrip().endswith("exit 0")
     assert (tmp_path / "out" / "my-release" / "audit_report.pdf").is_file()
+
+
+def test_init_takes_a_folder_of_parquet_files_as_data_and_training_data(tmp_path, capsys):
+    """A dataset folder (docs/dask.md) for --data and --train-data: columns from its files, sha256 its digest."""
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    from governance.hashing import sha256_file
+
+    table = pcsv.read_csv(CREDIT / "eval.csv")
+    data = tmp_path / "eval"
+    (data / "day=2").mkdir(parents=True)
+    pq.write_table(table.slice(0, 1000), data / "a.parquet")
+    pq.write_table(table.slice(1000), data / "day=2" / "b.parquet")
+    out = tmp_path / "rel"
+    assert _init(str(out), "--from-models", str(CREDIT / "baseline.skops"), str(CREDIT / "pruned.skops"),
+                 "--data", str(data), "--train-data", str(data)) == 0
+    m = load_manifest(out / "release.yaml").manifest
+    assert m.data.target == "label" and m.data.sensitive == ["group", "region"]
+    assert (out / m.data.path).resolve() == data.resolve()
+    provenance = pytest.importorskip("governance.provenance")
+    declared = provenance.load_provenance(out / "provenance.yaml")
+    assert declared.datasets["evaluation"].sha256 == declared.datasets["training"].sha256 == sha256_file(data)

@@ -13,8 +13,9 @@ under the temporary directory keyed by the row count and the network's shape
 
 Each check is its own process (``--engine dask --workers N``: a local cluster of N single-threaded worker
 processes). The scoring phase is read from the check's phase lines (``[  4.2s] scoring rows`` up to the next
-phase: it includes starting the cluster, each worker loading both models, and the merge tree, whose accumulators
-carry the Poisson-bootstrap state of log loss and ROC AUC), the whole check is its wall time; both as rows/s and
+phase: it includes starting the cluster, each worker loading both models, and the merge tree; the policy reads no
+log-loss or ROC AUC interval, so under ``score_intervals: auto`` the accumulators carry no Poisson-bootstrap state),
+the whole check is its wall time; both as rows/s and
 as a ratio to N = 1. The heading states how many threads torch uses inside a worker of the local cluster the
 engine starts (asked of one): with more than one, N single-threaded workers would share cores and the ratio would
 mean nothing. (It is one: distributed's nanny starts each worker with ``OMP_NUM_THREADS=1``, its

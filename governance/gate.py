@@ -175,7 +175,7 @@ def _check(manifest: Path, out: Path | None, options: CheckOptions) -> Result:
     with progress as tick:  # phases after the scoring pass too, so nothing sits still without saying why
         phase(tick, LOADING)
         evidence = collect(release, trust_pickle=options.trust_pickle, device=options.device, progress=tick,
-                           engine=_engine(options))
+                           engine=_engine(options), policy=policy)
         for w in evidence.warnings:
             warn(w)
         phase(tick, DECIDING)

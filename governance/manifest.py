@@ -146,6 +146,11 @@ class BootstrapSpec(_Strict):
         description="the most float64 numbers the Poisson-bootstrap state of log loss, and of ROC AUC, may each hold "
                     "(replicates x cells x 3, resp. x classes x 4 x 256 bins); over it, slices' intervals are left out "
                     "(then the overall one too) and evidence.comparisons.missing says why; at most 2**28 (2 GiB)")
+    score_intervals: Literal["auto", "always", "never"] = Field(
+        "auto", description="classification's log-loss and ROC AUC intervals (a Poisson bootstrap: resamples weights "
+                            "per row, the costliest part of collection): auto computes them only when a rule of the "
+                            "policy reads them (slice_metric_drop on those metrics, decide_on: bound, a plugin kind), "
+                            "always, or never; evidence.comparisons.missing says why one is absent")
 
 
 class RobustnessSpec(_Strict):

@@ -43,7 +43,9 @@ def _parquet_release(release_dir: Path, tmp_path: Path, row_group: int = 300) ->
     pq.write_table(table, d / "eval.parquet", row_group_size=row_group)
     manifest = yaml.safe_load((d / "release.yaml").read_text())
     manifest["data"]["path"] = "eval.parquet"
-    manifest["evaluation"] = {"bootstrap": {"resamples": 200, "seed": 7}, "latency": None, "robustness": None,
+    # always: the check below compares with library collection, which computes them (no policy to consult)
+    manifest["evaluation"] = {"bootstrap": {"resamples": 200, "seed": 7, "score_intervals": "always"},
+                              "latency": None, "robustness": None,
                               "broken_examples": 5}
     return write_yaml(d / "release.yaml", manifest)
 

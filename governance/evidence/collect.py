@@ -7,7 +7,7 @@ import itertools
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -44,6 +44,9 @@ from .schema import (
     Robustness,
     Role,
 )
+
+if TYPE_CHECKING:
+    from ..policy import Policy
 
 LIBRARIES = ("numpy", "pyarrow", "pydantic", "scikit-learn", "skops", "torch", "safetensors", "onnxruntime", "onnx",
              "fairlearn")
@@ -242,20 +245,41 @@ def fold_chunk(release: Release, acc: Accumulator, chunk: Chunk, adapters: dict,
 
 
 def collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu",
-            progress: Progress | None = None, engine: Engine | None = None) -> Evidence:
+            progress: Progress | None = None, engine: Engine | None = None, policy: Policy | None = None) -> Evidence:
     """The evidence for ``release``; every input file is hashed once (provenance, leakage and the evidence's input
-    hashes share the digest) and the evaluation file is streamed once (see ``docs/scale.md``)."""
+    hashes share the digest) and the evaluation file is streamed once (see ``docs/scale.md``). ``policy``: the
+    policy the evidence is for, consulted by ``evaluation.bootstrap.score_intervals: auto`` (None: compute them)."""
     with digests_reused():
         if release.manifest.task == "lm_eval":  # two lm-evaluation-harness runs: no models, no data file
             from .lm_eval import collect_lm_eval
 
             return with_recovery(collect_lm_eval(release))
         return with_recovery(_collect(release, trust_pickle=trust_pickle, device=device, progress=progress,
-                                      engine=engine))
+                                      engine=engine, skip_scores=score_intervals_skipped(release, policy)))
+
+
+#: why classification's log-loss and ROC AUC intervals were not computed (evidence.comparisons.missing)
+SCORE_INTERVALS_NEVER = "{metric}: not computed (evaluation.bootstrap.score_intervals: never)"
+SCORE_INTERVALS_UNREAD = ("{metric}: not computed, since no rule of policy {policy!r} reads a {metric} interval "
+                          "(evaluation.bootstrap.score_intervals: auto; set it to always to compute them)")
+
+
+def score_intervals_skipped(release: Release, policy: Policy | None) -> str | None:
+    """The reason template (format with metric) when the Poisson bootstrap of log loss and ROC AUC is skipped, or
+    None to compute it: always, auto with no policy to consult, or auto with a rule that reads those intervals."""
+    from ..rules.needs import score_interval_readers
+
+    spec = release.manifest.evaluation.bootstrap
+    if spec.score_intervals == "never":
+        return SCORE_INTERVALS_NEVER
+    if spec.score_intervals == "auto" and policy is not None and not score_interval_readers(policy.rules):
+        return SCORE_INTERVALS_UNREAD.replace("{policy!r}", repr(policy.name).replace("{", "{{").replace("}", "}}"))
+    return None
 
 
 def _collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu",
-             progress: Progress | None = None, engine: Engine | None = None) -> Evidence:
+             progress: Progress | None = None, engine: Engine | None = None, skip_scores: str | None = None
+             ) -> Evidence:
     from ..dataset import resolve_data
     from ..models import load_model, model_path
 
@@ -282,7 +306,8 @@ def _collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu
     positive = classes.index(str(m.positive_label)) if m.task == "binary_classification" else None
     ev = m.evaluation
     acc = Accumulator(len(classes), positive, roc_auc=ev.roc_auc, bins=ev.calibration_bins,
-                      examples=ev.broken_examples, seed=ev.bootstrap.seed, replicates=ev.bootstrap.resamples,
+                      examples=ev.broken_examples, seed=ev.bootstrap.seed,
+                      replicates=0 if skip_scores else ev.bootstrap.resamples,
                       replicate_budget=ev.bootstrap.replicate_budget, auc_budget=ev.roc_auc_exact_budget)
     rob: RobustnessAccumulator | None = None
     sample = None  # the first rows, kept for timing the models after the pass
@@ -328,7 +353,7 @@ def _collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu
         robustness = result.model_copy(update={"feature_std": dict(rob.feature_std or {}),
                                                "std_source": rob.std_source, "notes": list(rob.notes)})
     evidence = build_evidence(release, acc, source, classes, positive, paths, adapters, data_path,
-                              efficiency=efficiency, robustness=robustness, notes=notes)
+                              efficiency=efficiency, robustness=robustness, notes=notes, skip_scores=skip_scores)
     evidence = evidence.model_copy(update=facts.finish())  # with an engine: the workers' merged facts
 
     def score_production(chunk: Chunk, where: Path) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
@@ -362,13 +387,18 @@ def slice_refs(acc: Accumulator, sensitive: list[str], classes: list[str],
     return refs
 
 
-def _comparisons(acc: Accumulator, refs: dict[str, dict[str, SliceRef]], points: dict, spec) -> Comparisons:
-    """Paired intervals for every metric of every slice (point values from ``points``)."""
+def _comparisons(acc: Accumulator, refs: dict[str, dict[str, SliceRef]], points: dict, spec,
+                 skip_scores: str | None = None) -> Comparisons:
+    """Paired intervals for every metric of every slice (point values from ``points``); ``skip_scores``: why log
+    loss and ROC AUC have none (``score_intervals_skipped``)."""
     named = {"\0overall": SliceRef(list(range(len(acc.keys))))}
     named.update({f"{d}\0{v}": ref for d, values in refs.items() for v, ref in values.items()})
     draws = resample_metrics(acc, named, spec.resamples, spec.seed)
     methods = {metric: COUNT_METHOD for metric in COUNT_METRICS}
     missing: dict[str, str] = {}
+    if skip_scores is not None:
+        missing = {metric: skip_scores.format(metric=metric)
+                   for metric in ("log_loss", "roc_auc") if metric == "log_loss" or acc.auc_classes}
     if acc.boot is not None:  # log loss and ROC AUC: the Poisson bootstrap's replicate sums (replicates.py)
         point_of = {"\0overall": (points["baseline"]["overall"], points["candidate"]["overall"])}
         point_of.update({f"{d}\0{v}": (points["baseline"]["slices"][d][v], points["candidate"]["slices"][d][v])
@@ -410,7 +440,7 @@ def _calibrations(acc: Accumulator, refs: dict[str, SliceRef], roles: Sequence[R
 def build_evidence(release: Release, acc: Accumulator, source: DataSource, classes: list[str],
                    positive: int | None, paths: dict[str, Path], adapters: dict, data_path: Path, *,
                    efficiency: Efficiency | None = None, robustness: Robustness | None = None,
-                   notes: list[str] | None = None) -> Evidence:
+                   notes: list[str] | None = None, skip_scores: str | None = None) -> Evidence:
     from ..models import model_ref, model_source
 
     m = release.manifest
@@ -493,7 +523,8 @@ def build_evidence(release: Release, acc: Accumulator, source: DataSource, class
         dimensions_skipped=skipped,
         models=models,
         agreement=agreement,
-        comparisons=(_comparisons(acc, refs, points, m.evaluation.bootstrap) if m.evaluation.bootstrap.resamples
+        comparisons=(_comparisons(acc, refs, points, m.evaluation.bootstrap, skip_scores)
+                     if m.evaluation.bootstrap.resamples
                      else None),
         calibration=calibration,
         efficiency=efficiency,

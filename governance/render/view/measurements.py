@@ -366,7 +366,8 @@ def confidence_pct(evidence: Evidence) -> int | None:
 def comparisons(evidence: Evidence) -> dict[str, Any] | None:
     c = evidence.comparisons
     return None if c is None else {"method": c.method, "resamples": c.resamples, "seed": c.seed,
-                                   "confidence": c.confidence, "confidence_pct": confidence_pct(evidence)}
+                                   "confidence": c.confidence, "confidence_pct": confidence_pct(evidence),
+                                   "missing": [{"metric": k, "why": v} for k, v in sorted(c.missing.items())]}
 
 
 #: at most this many rows in each production table (the worst first); every row is in evidence.json

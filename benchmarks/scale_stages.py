@@ -53,9 +53,17 @@ IMPORTS = ("import governance.cli, governance.gate, governance.evidence.collect,
            "governance.models.torch_model, torch, safetensors.torch, weasyprint")
 
 
-def stages_release(rows: int, resamples: int = 1000) -> Path:
-    """examples/torch-mlp with ``rows`` rows of Parquet evaluation data; manifests ``off-R.yaml`` (robustness and
-    latency off) and ``on-R.yaml`` (the defaults) for ``R`` resamples."""
+def stages_release(rows: int, resamples: int = 1000, model: str = "example") -> Path:
+    """examples/torch-mlp (``model`` "example") or the wide MLP of ``scale_workers.py`` ("wide") with ``rows`` rows
+    of Parquet evaluation data; manifests ``off-R.yaml`` (robustness and latency off), ``on-R.yaml`` (the defaults)
+    and ``always-R.yaml`` (off, with ``score_intervals: always``) for ``R`` resamples."""
+    if model == "wide":
+        from scale_workers import workers_release
+
+        folder = workers_release(rows, resamples)
+        manifest = yaml.safe_load((folder / f"release-{resamples}.yaml").read_text())
+        _variants(folder, manifest, resamples)
+        return folder
     folder = cache_root() / f"stages-{rows}"
     if not (folder / "eval.parquet").is_file():
         partial = folder.with_name(folder.name + ".partial")
@@ -82,11 +90,15 @@ def stages_release(rows: int, resamples: int = 1000) -> Path:
         shutil.copy2(EXAMPLE / name, folder / name)
     manifest = yaml.safe_load((EXAMPLE / "release.yaml").read_text())
     manifest["data"]["path"] = "eval.parquet"
+    _variants(folder, manifest, resamples)
+    return folder
+
+
+def _variants(folder: Path, manifest: dict, resamples: int) -> None:
     off = {"robustness": None, "latency": None}
     for name, boot, extra in (("off", {}, off), ("on", {}, {}), ("always", {"score_intervals": "always"}, off)):
         manifest["evaluation"] = {"bootstrap": {"resamples": resamples, **boot}, **extra}
         (folder / f"{name}-{resamples}.yaml").write_text(yaml.safe_dump(manifest))
-    return folder
 
 
 class _Clock:
@@ -212,9 +224,9 @@ def _in_process(manifest: Path) -> tuple[_Clock, int]:
     return clock, torch.get_num_threads()
 
 
-def stages_table(rows: int, resamples: int = 1000, with_on: bool = True) -> dict[str, float]:
+def stages_table(rows: int, resamples: int = 1000, with_on: bool = True, model: str = "example") -> dict[str, float]:
     """Print the table (stage, seconds, % of inference); returns the figures by stage."""
-    folder = stages_release(rows, resamples)
+    folder = stages_release(rows, resamples, model)
     clock, threads = _in_process(folder / f"off-{resamples}.yaml")
     with tempfile.TemporaryDirectory(prefix="scale-stages-") as tmp:
         imports = measured([sys.executable, "-c", IMPORTS], Path(tmp) / "imports.log")
@@ -232,8 +244,9 @@ def stages_table(rows: int, resamples: int = 1000, with_on: bool = True) -> dict
     def line(stage: str, seconds: float, base: float = inference) -> None:
         print(f"| {stage} | {seconds:.2f} | {100 * seconds / base:.1f}% |")
 
-    print(f"### Governance over raw inference: torch MLP (examples/torch-mlp), {rows:,} rows, {resamples} "
-          f"resamples, torch threads {threads}\n")
+    what = "torch MLP (examples/torch-mlp)" if model == "example" else \
+        "wide torch MLP (16 -> 512 -> 512 -> 2, benchmarks/scale_workers.py)"
+    print(f"### Governance over raw inference: {what}, {rows:,} rows, {resamples} resamples, torch threads {threads}\n")
     print("| stage | seconds | % of inference |")
     print("|---|---:|---:|")
     line("**raw inference** (both models' predict_proba, wall)", inference)
@@ -268,8 +281,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--resamples", type=int, default=1000)
+    ap.add_argument("--model", choices=("example", "wide"), default="example",
+                    help="example: examples/torch-mlp's MLP; wide: a model that dominates (16 -> 512 -> 512 -> 2)")
     args = ap.parse_args()
-    stages_table(args.rows, args.resamples)
+    stages_table(args.rows, args.resamples, model=args.model)
 
 
 if __name__ == "__main__":

@@ -149,11 +149,11 @@ def _in_process(manifest: Path) -> tuple[_Clock, int]:
     skipped = score_intervals_skipped(release, policy)  # auto: this policy reads no log-loss / ROC AUC interval
     acc = Accumulator(len(classes), positive, roc_auc=ev.roc_auc, bins=ev.calibration_bins,
                       examples=ev.broken_examples, seed=ev.bootstrap.seed,
-                      replicates=0 if skipped else ev.bootstrap.resamples,
+                      replicates=0 if skipped is not None else ev.bootstrap.resamples,
                       replicate_budget=ev.bootstrap.replicate_budget)
     # the state `score_intervals: always` adds, timed on its own (Accumulator.update feeds it the same arrays)
     boot = ScoreReplicates(len(classes), acc.auc_classes, ev.bootstrap.resamples, ev.bootstrap.seed,
-                           budget=ev.bootstrap.replicate_budget) if skipped else None
+                           budget=ev.bootstrap.replicate_budget) if skipped is not None else None
     chunks = source.chunks(facts.columns)
     while True:
         t = time.perf_counter()

@@ -264,22 +264,23 @@ SCORE_INTERVALS_UNREAD = ("{metric}: not computed, since no rule of policy {poli
                           "(evaluation.bootstrap.score_intervals: auto; set it to always to compute them)")
 
 
-def score_intervals_skipped(release: Release, policy: Policy | None) -> str | None:
-    """The reason template (format with metric) when the Poisson bootstrap of log loss and ROC AUC is skipped, or
+def score_intervals_skipped(release: Release, policy: Policy | None) -> dict[str, str] | None:
+    """Metric -> why its interval is not computed, when the Poisson bootstrap of log loss and ROC AUC is skipped;
     None to compute it: always, auto with no policy to consult, or auto with a rule that reads those intervals."""
     from ..rules.needs import score_interval_readers
 
-    spec = release.manifest.evaluation.bootstrap
-    if spec.score_intervals == "never":
-        return SCORE_INTERVALS_NEVER
-    if spec.score_intervals == "auto" and policy is not None and not score_interval_readers(policy.rules):
-        return SCORE_INTERVALS_UNREAD.replace("{policy!r}", repr(policy.name).replace("{", "{{").replace("}", "}}"))
+    ev = release.manifest.evaluation
+    metrics = ("log_loss", "roc_auc") if ev.roc_auc else ("log_loss",)
+    if ev.bootstrap.score_intervals == "never":
+        return {m: SCORE_INTERVALS_NEVER.format(metric=m) for m in metrics}
+    if ev.bootstrap.score_intervals == "auto" and policy is not None and not score_interval_readers(policy.rules):
+        return {m: SCORE_INTERVALS_UNREAD.format(metric=m, policy=policy.name) for m in metrics}
     return None
 
 
 def _collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu",
-             progress: Progress | None = None, engine: Engine | None = None, skip_scores: str | None = None
-             ) -> Evidence:
+             progress: Progress | None = None, engine: Engine | None = None,
+             skip_scores: dict[str, str] | None = None) -> Evidence:
     from ..dataset import resolve_data
     from ..models import load_model, model_path
 
@@ -307,7 +308,7 @@ def _collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu
     ev = m.evaluation
     acc = Accumulator(len(classes), positive, roc_auc=ev.roc_auc, bins=ev.calibration_bins,
                       examples=ev.broken_examples, seed=ev.bootstrap.seed,
-                      replicates=0 if skip_scores else ev.bootstrap.resamples,
+                      replicates=0 if skip_scores is not None else ev.bootstrap.resamples,
                       replicate_budget=ev.bootstrap.replicate_budget, auc_budget=ev.roc_auc_exact_budget)
     rob: RobustnessAccumulator | None = None
     sample = None  # the first rows, kept for timing the models after the pass
@@ -388,17 +389,14 @@ def slice_refs(acc: Accumulator, sensitive: list[str], classes: list[str],
 
 
 def _comparisons(acc: Accumulator, refs: dict[str, dict[str, SliceRef]], points: dict, spec,
-                 skip_scores: str | None = None) -> Comparisons:
+                 skip_scores: dict[str, str] | None = None) -> Comparisons:
     """Paired intervals for every metric of every slice (point values from ``points``); ``skip_scores``: why log
     loss and ROC AUC have none (``score_intervals_skipped``)."""
     named = {"\0overall": SliceRef(list(range(len(acc.keys))))}
     named.update({f"{d}\0{v}": ref for d, values in refs.items() for v, ref in values.items()})
     draws = resample_metrics(acc, named, spec.resamples, spec.seed)
     methods = {metric: COUNT_METHOD for metric in COUNT_METRICS}
-    missing: dict[str, str] = {}
-    if skip_scores is not None:
-        missing = {metric: skip_scores.format(metric=metric)
-                   for metric in ("log_loss", "roc_auc") if metric == "log_loss" or acc.auc_classes}
+    missing: dict[str, str] = dict(skip_scores or {})
     if acc.boot is not None:  # log loss and ROC AUC: the Poisson bootstrap's replicate sums (replicates.py)
         point_of = {"\0overall": (points["baseline"]["overall"], points["candidate"]["overall"])}
         point_of.update({f"{d}\0{v}": (points["baseline"]["slices"][d][v], points["candidate"]["slices"][d][v])
@@ -440,7 +438,7 @@ def _calibrations(acc: Accumulator, refs: dict[str, SliceRef], roles: Sequence[R
 def build_evidence(release: Release, acc: Accumulator, source: DataSource, classes: list[str],
                    positive: int | None, paths: dict[str, Path], adapters: dict, data_path: Path, *,
                    efficiency: Efficiency | None = None, robustness: Robustness | None = None,
-                   notes: list[str] | None = None, skip_scores: str | None = None) -> Evidence:
+                   notes: list[str] | None = None, skip_scores: dict[str, str] | None = None) -> Evidence:
     from ..models import model_ref, model_source
 
     m = release.manifest
@@ -524,8 +522,7 @@ def build_evidence(release: Release, acc: Accumulator, source: DataSource, class
         models=models,
         agreement=agreement,
         comparisons=(_comparisons(acc, refs, points, m.evaluation.bootstrap, skip_scores)
-                     if m.evaluation.bootstrap.resamples
-                     else None),
+                     if m.evaluation.bootstrap.resamples else None),
         calibration=calibration,
         efficiency=efficiency,
         robustness=robustness,

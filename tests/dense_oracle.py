@@ -190,21 +190,12 @@ class DenseAccumulator:
     def metrics(self, cells: Sequence[int], model: int, true_class: int | None = None) -> dict[str, float | int | None]:
         """Every metric of ``model`` on the union of ``cells`` (restricted to one true class if given)."""
         cells = list(cells)
-        out: dict[str, float | int | None] = dict(M.confusion_metrics(self.confusion(cells, model, true_class),
-                                                                      self.positive))
-        n = int(out.get("count") or 0)
-        out["count"] = n
-        neg_log = self.neg_log[cells, model]
-        total = neg_log[:, true_class].sum() if true_class is not None else neg_log.sum()
-        out["log_loss"] = M.log_loss_from_sum(float(total), n)
-        if not self.roc_auc or true_class is not None:
-            out["roc_auc"] = None  # one true class: AUC is undefined
-        else:
+        labels = M.confusion_metrics(self.confusion(cells, model, true_class), self.positive)
+        tables = None  # one true class: AUC is undefined
+        if self.roc_auc and true_class is None:
             tables = [M.merge_score_counts(*(t for i in cells for t in self._compacted(model, c, i)))
                       for c in self.auc_classes]
-            out["roc_auc"] = (M.auc_from_score_counts(*tables[0]) if self.positive is not None
-                              else M.macro_ovr_auc(tables))
-        return out
+        return with_score_metrics(labels, self.neg_log[cells, model], true_class, tables, self.positive)
 
     def _compacted(self, model: int, cls: int, cell: int) -> list[Table]:
         """The cell's score tables, merged into one on first read (sorting once, not once per chunk)."""
@@ -255,6 +246,21 @@ METHOD = ("paired percentile bootstrap: multinomial resampling of the (cell x tr
           "candidate prediction) counts, equal in distribution to resampling rows; roc_auc and log_loss carry "
           "point estimates only")
 _BLOCK_ELEMENTS = 20_000_000  # bounds memory: resamples are drawn in blocks of at most this many counts
+
+
+def with_score_metrics(labels: dict, neg_log: np.ndarray, true_class: int | None, tables: list[Table] | None,
+                       positive: int | None) -> dict[str, float | int | None]:
+    """``labels`` plus log loss from the slice's cells' -log p sums (``neg_log``: [cell, true class]) and ROC AUC
+    from its merged score tables (binary: the positive class's; multiclass: macro one-vs-rest; None: undefined)."""
+    out: dict[str, float | int | None] = dict(labels)
+    n = int(out.get("count") or 0)
+    out["count"] = n
+    total = neg_log[:, true_class].sum() if true_class is not None else neg_log.sum()
+    out["log_loss"] = M.log_loss_from_sum(float(total), n)
+    out["roc_auc"] = None
+    if tables is not None:
+        out["roc_auc"] = M.auc_from_score_counts(*tables[0]) if positive is not None else M.macro_ovr_auc(tables)
+    return out
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from dense_oracle import with_score_metrics
 
-from governance import metrics as M
 from governance.evidence.accumulator import Accumulator
 from governance.evidence.collect import _dimensions, slice_refs
 
@@ -39,19 +39,8 @@ def _accumulator(k: int, seed: int, rows: int = 2000, ties: bool = False) -> tup
 def _one_slice(acc: Accumulator, labels: dict, cells: list[int], model: int, true_class: int | None) -> dict:
     """The oracle: one slice's label metrics plus log loss from its cells' sums and ROC AUC from its tables merged
     by ``metrics.merge_score_counts``, as the accumulator computed them slice by slice before the vectorising."""
-    out = dict(labels)
-    n = int(out.get("count") or 0)
-    out["count"] = n
-    neg_log = acc.neg_log[cells, model]
-    total = neg_log[:, true_class].sum() if true_class is not None else neg_log.sum()
-    out["log_loss"] = M.log_loss_from_sum(float(total), n)
-    if not acc.roc_auc or true_class is not None:
-        out["roc_auc"] = None  # one true class: AUC is undefined
-    else:
-        tables = acc._auc_tables(cells, model)
-        out["roc_auc"] = (M.auc_from_score_counts(*tables[0]) if acc.positive is not None
-                          else M.macro_ovr_auc(tables))
-    return out
+    tables = acc._auc_tables(cells, model) if acc.roc_auc and true_class is None else None
+    return with_score_metrics(labels, acc.neg_log[cells, model], true_class, tables, acc.positive)
 
 
 def _refs(acc: Accumulator, sensitive: list[str], k: int) -> dict:

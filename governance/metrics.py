@@ -231,12 +231,11 @@ def merge_score_counts(*tables: ScoreTable) -> ScoreTable:
         raise ValueError("score tables must have equal-length scores, pos and neg arrays")
     if s.size == 0:
         return _empty_table()
-    uniq, inv = np.unique(s, return_inverse=True)
-    pos = np.zeros(uniq.size, np.int64)
-    neg = np.zeros(uniq.size, np.int64)
-    np.add.at(pos, inv, p)  # integer accumulation: exact, unlike bincount's float weights
-    np.add.at(neg, inv, q)
-    return uniq, pos, neg
+    order = np.argsort(s)
+    s = s[order]
+    heads = np.flatnonzero(np.concatenate([[True], s[1:] != s[:-1]]))
+    # integer sums per distinct score: exact, unlike bincount's float weights
+    return s[heads], np.add.reduceat(p[order], heads), np.add.reduceat(q[order], heads)
 
 
 def auc_from_score_counts(scores: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> float | None:

@@ -68,6 +68,38 @@ def test_vectorised_slices_equal_the_one_slice_methods(k, ties):
                                                          for r in values.values()]
 
 
+def test_slice_aucs_read_between_folds_are_those_of_the_rows_so_far():
+    """The slices' AUCs come from a cache of the ranked tables: a fold (new rows, new cells) or a merge must never
+    leave a read on the tables of before."""
+    rng = np.random.default_rng(3)
+    parts = []
+    for n, groups in ((600, "ab"), (500, "abc")):  # the second part brings a new cell
+        keys = [(g,) for g in rng.choice(list(groups), n)]
+        y = rng.integers(0, 2, n)
+        p = rng.dirichlet(np.ones(2), (2, n))
+        parts.append((keys, y, p))
+
+    def fresh(upto: int) -> Accumulator:
+        acc = Accumulator(2, 1)
+        for keys, y, p in parts[:upto]:
+            acc.update(acc.cell_ids(keys), y, p[0], p[1])
+        return acc
+
+    def aucs(acc: Accumulator) -> dict:
+        return {d: {v: m["roc_auc"] for v, m in acc.metrics_many(values, 1).items()}
+                for d, values in _refs(acc, ["g"], 2).items()}
+
+    acc = fresh(1)
+    first = aucs(acc)
+    assert first == aucs(fresh(1))
+    keys, y, p = parts[1]
+    acc.update(acc.cell_ids(keys), y, p[0], p[1])
+    assert aucs(acc) == aucs(fresh(2)) != first
+    other = fresh(1)
+    aucs(other)  # cached on both sides before the merge
+    assert aucs(other.merge(acc)) == aucs(fresh(2).merge(fresh(1)))
+
+
 def test_a_slice_without_rows_of_a_class_has_no_auc():
     acc = Accumulator(2, 1)
     ids = acc.cell_ids([("a",), ("b",)])
@@ -79,12 +111,15 @@ def test_a_slice_without_rows_of_a_class_has_no_auc():
     assert [m["roc_auc"] for m in acc.metrics_many(refs, 0).values()] == [None, 1.0]
 
 
-def test_per_cell_score_tables_from_one_sort_equal_one_unique_per_cell():
+@pytest.mark.parametrize("offset", [0, 2**15 - 50, 2**15, 2**40], ids=["16-bit ids", "to 2**15", "past 2**15",
+                                                                       "past 2**40"])
+def test_per_cell_score_tables_from_one_sort_equal_one_unique_per_cell(offset):
+    """Cell ids under 2**15 take the quicksort + radix order, others np.lexsort: both give the same tables."""
     from governance import metrics as M
     from governance.evidence.accumulator import compact_by_cell
 
     rng = np.random.default_rng(5)
-    cells = rng.integers(0, 50, 2000)
+    cells = rng.integers(0, 50, 2000) + offset
     scores = np.round(rng.random(2000), 2)  # ties within and across cells
     is_pos = rng.random(2000) < 0.3
     ids, tables = compact_by_cell(cells, scores, is_pos)

@@ -72,6 +72,16 @@ def ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) - np.repeat(starts - lo, lengths)
 
 
+def by_cell_then_score(cells: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """An order of the rows by (cell, score): numpy's vectorised quicksort of the scores, then a stable radix sort
+    of the cells (16-bit ids), five times ``np.lexsort``. Rows equal in both come in any order (callers merge
+    them)."""
+    if len(cells) == 0 or int(cells.max()) >= 2**15 or int(cells.min()) < 0:
+        return np.lexsort((scores, cells))
+    order = np.argsort(scores)
+    return order[np.argsort(cells[order].astype(np.int16), kind="stable")]
+
+
 def compact_by_cell(cells: np.ndarray, scores: np.ndarray, is_pos: np.ndarray) -> tuple[np.ndarray, list[Table]]:
     """The chunk's distinct cells (ascending) and, for each, :func:`metrics.compact_scores` of its rows, from one
     sort by (cell, score) instead of one ``np.unique`` per cell (20,000 cells: 20,000 calls per chunk, model and
@@ -82,7 +92,7 @@ def compact_by_cell(cells: np.ndarray, scores: np.ndarray, is_pos: np.ndarray) -
     cells = np.asarray(cells, dtype=np.int64).ravel()
     if len(cells) == 0:
         return np.zeros(0, dtype=np.int64), []
-    order = np.lexsort((s, cells))
+    order = by_cell_then_score(cells, s)
     c, s, y = cells[order], s[order], np.asarray(is_pos, dtype=bool).ravel()[order]
     first = np.ones(len(c), dtype=bool)
     first[1:] = (c[1:] != c[:-1]) | (s[1:] != s[:-1])
@@ -235,6 +245,20 @@ class SliceIndex:
         return out
 
 
+@dataclass(frozen=True)
+class _Ranked:
+    """One (model, class)'s exact tables of every cell end to end (cell ``i``'s entries at ``starts[i]``, ``sizes[i]``
+    of them) and each entry's rank among the ``distinct`` scores of all cells."""
+
+    score: np.ndarray
+    pos: np.ndarray
+    neg: np.ndarray
+    sizes: np.ndarray
+    starts: np.ndarray
+    rank: np.ndarray
+    distinct: int
+
+
 class Accumulator:
     def __init__(self, n_classes: int, positive: int | None, *, roc_auc: bool = True, bins: int = 15,
                  examples: int = 20, seed: int = 0, replicates: int = 0,
@@ -263,6 +287,9 @@ class Accumulator:
         self.auc_budget, self.auc_binned = auc_budget, False
         self._auc_entries = 0  # entries in the exact tables (an upper bound of the distinct ones until compacted)
         self._auc_settled = 0  # distinct entries at the last compaction
+        # (model, class) -> every cell's exact table end to end, with each entry's rank among the distinct scores
+        # (:meth:`_ranked`): built once per read of unchanged tables, for every batch of slices
+        self._ranked_cache: dict[tuple[int, int], _Ranked] = {}
         # binned: sorted distinct keys ((cell * 2 + model) * len(auc_classes) + class index) * AUC_GRID_BINS + bin,
         # positives and negatives per key, plus folded parts not yet merged in (as for the joint counts)
         self._bin_keys = np.zeros(0, dtype=np.int64)
@@ -307,6 +334,7 @@ class Accumulator:
             return np.concatenate([a, np.zeros((extra, *a.shape[1:]), a.dtype)])
 
         self.neg_log, self.cal, self.brier = map(pad, (self.neg_log, self.cal, self.brier))
+        self._ranked_cache.clear()
         for per_model in self.scores:
             for tables in per_model.values():
                 tables.extend([] for _ in range(extra))
@@ -380,6 +408,7 @@ class Accumulator:
         if not todo:
             return
         if not self.auc_binned:
+            self._ranked_cache.clear()
             for done, (m, i) in enumerate(todo, start=1):
                 c = self.auc_classes[i]
                 tables = self.scores[m][c]
@@ -537,6 +566,7 @@ class Accumulator:
     def __getstate__(self) -> dict:
         """Pickled (the Dask engine's partitions) with sparse binned counts: what occurs, not every slot."""
         state = self.__dict__.copy()
+        state["_ranked_cache"] = {}  # rebuilt where read: not worth its bytes on the wire
         if self._bin_dense is not None:
             keys, pos, neg = self._binned()
             state.update(_bin_dense=None, _bin_keys=keys, _bin_pos=pos, _bin_neg=neg)
@@ -849,41 +879,60 @@ class Accumulator:
                 out[s] = None if not aucs or len(aucs) < len(found) else float(np.mean(aucs))
         return out
 
+    def _ranked(self, model: int, cls: int) -> _Ranked:
+        """Class ``cls``'s exact tables of every cell end to end, and each entry's rank among the distinct scores
+        of all of them (one sort), cached until a fold."""
+        found = self._ranked_cache.get((model, cls))
+        if found is not None:
+            return found
+        tables = [self._compacted(model, cls, i) for i in range(len(self.keys))]
+        sizes = np.fromiter((len(t[0][0]) if t else 0 for t in tables), dtype=np.int64, count=len(tables))
+        parts = [t[0] for t in tables if t]
+        score = np.concatenate([np.zeros(0), *(t[0] for t in parts)]).astype(np.float64)
+        pos = np.concatenate([np.zeros(0, np.int64), *(t[1] for t in parts)]).astype(np.int64)
+        neg = np.concatenate([np.zeros(0, np.int64), *(t[2] for t in parts)]).astype(np.int64)
+        order = np.argsort(score)
+        new = np.ones(len(score), dtype=bool)
+        new[1:] = score[order[1:]] != score[order[:-1]]
+        rank = np.empty(len(score), dtype=np.int64)
+        rank[order] = np.cumsum(new) - 1
+        found = self._ranked_cache[(model, cls)] = _Ranked(score, pos, neg, sizes, np.cumsum(sizes) - sizes, rank,
+                                                           int(new.sum()))
+        return found
+
     def _exact_aucs(self, refs: Sequence[SliceRef], model: int, cls: int) -> list[float | None]:
         """Class ``cls``'s ROC AUC in each slice from the exact per-cell tables: every slice's entries sorted at once
         by (slice, score), ties merged, and the doubled Mann-Whitney U summed per slice in int64, as
         :func:`metrics.auc_from_score_counts` does for one table."""
-        tables = [self._compacted(model, cls, i) for i in range(len(self.keys))]
-        sizes = np.fromiter((len(t[0][0]) if t else 0 for t in tables), dtype=np.int64, count=len(tables))
-        empty = np.zeros(0)
-        score = np.concatenate([empty, *(t[0][0] for t in tables if t)]).astype(np.float64)
-        pos = np.concatenate([empty.astype(np.int64), *(t[0][1] for t in tables if t)]).astype(np.int64)
-        neg = np.concatenate([empty.astype(np.int64), *(t[0][2] for t in tables if t)]).astype(np.int64)
-        starts = np.cumsum(sizes) - sizes
-        lengths = np.fromiter((len(r.cells) for r in refs), dtype=np.int64, count=len(refs))
-        cells = np.fromiter(itertools.chain.from_iterable(r.cells for r in refs), dtype=np.int64,
+        r = self._ranked(model, cls)
+        lengths = np.fromiter((len(ref.cells) for ref in refs), dtype=np.int64, count=len(refs))
+        cells = np.fromiter(itertools.chain.from_iterable(ref.cells for ref in refs), dtype=np.int64,
                             count=int(lengths.sum()))
-        idx = ranges(starts[cells], starts[cells] + sizes[cells])
-        owner = np.repeat(np.repeat(np.arange(len(refs), dtype=np.int64), lengths), sizes[cells])
-        order = np.lexsort((score[idx], owner))
+        idx = ranges(r.starts[cells], r.starts[cells] + r.sizes[cells])
+        owner = np.repeat(np.repeat(np.arange(len(refs), dtype=np.int64), lengths), r.sizes[cells])
+        if len(refs) * max(r.distinct, 1) < 2**62:  # one int64 key (slice, score rank): a stable sort merges the runs
+            order = np.argsort(owner * r.distinct + r.rank[idx], kind="stable")
+        else:  # pragma: no cover - over 2**62 (slice, score) pairs
+            order = np.lexsort((r.score[idx], owner))
         idx, owner = idx[order], owner[order]
-        s = score[idx]
+        s = r.score[idx]
         first = np.ones(len(idx), dtype=bool)
         first[1:] = (owner[1:] != owner[:-1]) | (s[1:] != s[:-1])
-        tie = np.cumsum(first) - 1  # each entry's merged (slice, score) row
-        p = np.bincount(tie, weights=pos[idx]).astype(np.int64) if len(idx) else np.zeros(0, np.int64)
-        q = np.bincount(tie, weights=neg[idx]).astype(np.int64) if len(idx) else np.zeros(0, np.int64)
-        at = owner[first]
+        heads = np.flatnonzero(first)  # each merged (slice, score) row's first entry
+        p = np.add.reduceat(r.pos[idx], heads) if len(idx) else np.zeros(0, np.int64)
+        q = np.add.reduceat(r.neg[idx], heads) if len(idx) else np.zeros(0, np.int64)
+        at = owner[heads]
         bounds = np.searchsorted(at, np.arange(len(refs) + 1))
 
-        def per_slice(x: np.ndarray) -> np.ndarray:
-            c = np.concatenate([[0], np.cumsum(x)])
-            return c[bounds[1:]] - c[bounds[:-1]]
+        def running(x: np.ndarray) -> np.ndarray:
+            return np.concatenate([np.zeros(1, np.int64), np.cumsum(x)])
 
-        below = np.cumsum(q) - q  # negatives with a lower score, counted from the start of all slices
-        below -= np.concatenate([[0], np.cumsum(q)])[bounds[:-1]][at]  # ... from the start of the slice
-        doubled = per_slice(p * (2 * below + q)).tolist()
-        n_pos, n_neg = per_slice(p).tolist(), per_slice(q).tolist()
+        cq = running(q)
+        below = cq[:-1] - cq[bounds[:-1]][at]  # negatives with a lower score in the same slice
+        cu, cp = running(p * (2 * below + q)), running(p)
+        doubled = (cu[bounds[1:]] - cu[bounds[:-1]]).tolist()
+        n_pos = (cp[bounds[1:]] - cp[bounds[:-1]]).tolist()
+        n_neg = (cq[bounds[1:]] - cq[bounds[:-1]]).tolist()
         out: list[float | None] = []
         for j, (u, a, b) in enumerate(zip(doubled, n_pos, n_neg)):
             if a == 0 or b == 0:
@@ -892,7 +941,7 @@ class Accumulator:
                 out.append(int(u) / (2 * a * b))
             else:  # too many pairs for int64: the float formula, on this slice's merged table
                 lo, hi = bounds[j], bounds[j + 1]
-                out.append(M.auc_from_score_counts(s[first][lo:hi], p[lo:hi], q[lo:hi]))
+                out.append(M.auc_from_score_counts(s[heads][lo:hi], p[lo:hi], q[lo:hi]))
         return out
 
     def calibrations(self, refs: Sequence[SliceRef], model: int) -> list[dict]:

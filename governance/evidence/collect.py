@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import TypeAdapter
 
 from .. import __version__
@@ -178,7 +179,9 @@ def _probabilities(raw: np.ndarray, classes: list[str], positive: int | None, wh
 
 
 def _encode(target: np.ndarray, classes: list[str], data: Path, column: str, first_row: int) -> np.ndarray:
-    uniq, inverse = np.unique(target.astype(str), return_inverse=True)
+    encoded = pc.dictionary_encode(pa.array(target, pa.string()), null_encoding="encode")  # Arrow hashes, no sort
+    uniq = encoded.dictionary.to_pylist()
+    inverse = encoded.indices.to_numpy(zero_copy_only=False)
     lookup = {c: i for i, c in enumerate(classes)}
     codes = np.array([lookup.get(u, -1) for u in uniq], dtype=np.int64)
     if (codes < 0).any():

@@ -192,7 +192,8 @@ class QualityAccumulator:
             kept = pc.sum(present).as_py() or 0
             state.missing += len(col) - kept
             if not state.saturated and kept:
-                state.add(np.unique(column_hashes(pc.filter(col, present))), self.distinct_cap)
+                # the distinct values' hashes (Arrow's hash table first: most columns repeat their values)
+                state.add(np.unique(column_hashes(pc.unique(pc.filter(col, present)))), self.distinct_cap)
             clean[name] = col if kept == len(col) else pc.if_else(present, col, pa.scalar(None, col.type))
         if self.duplicates is not None:
             self.duplicates.update(row_hashes(pa.table({c: clean[c] for c in self.row_columns}), self.row_columns))

@@ -50,6 +50,9 @@ _DATETIME = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?:[T ]\d{1,2}:\d{2}(?::\d
 _PHONE = re.compile(r"(?<![\w+])(?:\+\d{7,15}|(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{1,5}(?:[ .-]\d{1,5}){0,5})"
                     r"(?![\w])")
 #: a plain number of at most 12 digits cannot hold any of the identifiers: skipped without a Python-level look
+#: what a value needs for :func:`detect` to find anything: an ASCII digit, an "@", or any non-ASCII character
+#: (``str.isdigit`` and ``re``'s ``\d`` take Unicode digits too)
+_MAYBE = r"[0-9@]|[^\x00-\x7f]"
 _PLAIN_NUMBER = r"^\s*[-+]?\d{0,12}(?:\.\d*)?(?:[eE][-+]?\d+)?\s*$"
 
 
@@ -247,7 +250,9 @@ def scan_pii(path: Path, chunk_rows: int, *, max_rows: int = MAX_ROWS, sampler: 
         counts: dict[str, int] = dict.fromkeys(DETECTORS, 0)
         filled = pc.fill_null(pc.invert(pc.match_substring_regex(column, r"^\s*$")), False)
         plain = pc.fill_null(pc.match_substring_regex(column, _PLAIN_NUMBER), True)
-        for value in pc.filter(column, pc.and_(filled, pc.invert(plain))).to_pylist():
+        # detect() finds nothing in ASCII text without a digit or an "@": Arrow leaves those out, not Python
+        maybe = pc.fill_null(pc.match_substring_regex(column, _MAYBE), False)
+        for value in pc.filter(column, pc.and_(pc.and_(filled, pc.invert(plain)), maybe)).to_pylist():
             for kind in detect(value):
                 counts[kind] += 1
         columns[name] = PiiColumn(sampled=int(pc.sum(pc.cast(filled, pa.int64())).as_py() or 0), matches=counts)

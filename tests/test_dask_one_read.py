@@ -166,7 +166,11 @@ def test_pii_samples_merged_from_parts_are_the_one_samplers_sample():
         for start in range(lo, hi, 64):
             part.update(table.slice(start, min(64, hi - start)), offset=start)
         parts.append(part)
-    merged = parts[0].merge(parts[1]).merge(parts[2])
+    # pickled as a worker's facts travel: at most k candidates each (up to 2k are held between cuts)
+    assert any(part._kept is not None and part._kept.num_rows > k for part in parts)
+    travelled = [pickle.loads(pickle.dumps(part)) for part in parts]
+    assert all(part._kept is not None and part._kept.num_rows <= k for part in travelled)
+    merged = travelled[0].merge(travelled[1]).merge(travelled[2])
     (ours, _, rows), (theirs, _, total) = merged.result(), whole.result()
     assert rows == total == 1000
     assert ours is not None and theirs is not None and ours.num_rows == theirs.num_rows == k

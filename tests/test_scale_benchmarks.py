@@ -54,6 +54,9 @@ def test_stages_table_splits_per_row_and_per_check_costs(tmp_path, monkeypatch, 
     assert "check, robustness and latency off: CPU (user + sys)" in stages
     assert figures["inference_s"] > 0 and figures["check_off_cpu_s"] > figures["inference_cpu_s"]
     assert "Total overhead (check CPU / inference CPU - 1), robustness and latency off:" in out
+    # the plain scoring script really scored (a fresh interpreter: more CPU than the in-process inference alone)
+    assert "scoring script: CPU (user + sys)" in stages and figures["scoring_script_cpu_s"] > figures["inference_cpu_s"]
+    assert "Overhead over the plain scoring script (check CPU / script CPU - 1)" in out
 
 
 def test_workers_table_reads_the_scoring_phase_and_one_torch_thread(tmp_path, monkeypatch, capsys):

@@ -210,6 +210,15 @@ class PiiSampler:
         out._kept = kept
         return out
 
+    def __getstate__(self) -> dict:
+        """Pickled (a Dask worker's facts on their way to the merge tree) with only the bottom ``max_rows``
+        candidates: the rest can never enter the sample, and up to twice as many text rows would travel."""
+        state = self.__dict__.copy()
+        kept = state["_kept"]
+        if kept is not None and kept.num_rows > self.max_rows:
+            state["_kept"], state["_threshold"] = _bottom(kept, self.max_rows)
+        return state
+
     def result(self) -> tuple[pa.Table | None, list[str], int]:
         """(the sampled rows of the scannable columns as text, the columns not scanned, rows seen)."""
         kept = self._kept

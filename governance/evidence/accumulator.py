@@ -910,17 +910,21 @@ class Accumulator:
                             count=int(lengths.sum()))
         idx = ranges(r.starts[cells], r.starts[cells] + r.sizes[cells])
         owner = np.repeat(np.repeat(np.arange(len(refs), dtype=np.int64), lengths), r.sizes[cells])
-        if len(refs) * max(r.distinct, 1) < 2**62:  # one int64 key (slice, score rank): a stable sort merges the runs
-            order = np.argsort(owner * r.distinct + r.rank[idx], kind="stable")
-        else:  # pragma: no cover - over 2**62 (slice, score) pairs
-            order = np.lexsort((r.score[idx], owner))
-        idx, owner = idx[order], owner[order]
         s = r.score[idx]
-        first = np.ones(len(idx), dtype=bool)
-        first[1:] = (owner[1:] != owner[:-1]) | (s[1:] != s[:-1])
-        heads = np.flatnonzero(first)  # each merged (slice, score) row's first entry
-        p = np.add.reduceat(r.pos[idx], heads) if len(idx) else np.zeros(0, np.int64)
-        q = np.add.reduceat(r.neg[idx], heads) if len(idx) else np.zeros(0, np.int64)
+        if len(lengths) and int(lengths.max()) > 1:  # slices of several cells: sort by (slice, score), merge ties
+            if len(refs) * max(r.distinct, 1) < 2**62:  # one int64 key (slice, score rank): a stable sort
+                order = np.argsort(owner * r.distinct + r.rank[idx], kind="stable")
+            else:  # pragma: no cover - over 2**62 (slice, score) pairs
+                order = np.lexsort((s, owner))
+            idx, owner, s = idx[order], owner[order], s[order]
+            first = np.ones(len(idx), dtype=bool)
+            first[1:] = (owner[1:] != owner[:-1]) | (s[1:] != s[:-1])
+            heads = np.flatnonzero(first)  # each merged (slice, score) row's first entry
+            p = np.add.reduceat(r.pos[idx], heads) if len(idx) else np.zeros(0, np.int64)
+            q = np.add.reduceat(r.neg[idx], heads) if len(idx) else np.zeros(0, np.int64)
+        else:  # one cell per slice: its table is sorted by score and its scores distinct already
+            heads = np.arange(len(idx))
+            p, q = r.pos[idx], r.neg[idx]
         at = owner[heads]
         bounds = np.searchsorted(at, np.arange(len(refs) + 1))
 

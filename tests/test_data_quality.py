@@ -10,6 +10,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from builders import FAST, sha, write_yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from governance.cli import main
 from governance.data import DataSource
@@ -250,3 +252,24 @@ def test_on_a_real_release_the_rule_passes_within_its_limits_and_fails_naming_th
     assert share.idxmax() == "num" == bad.details["worst_column"]
     assert f"column 'num' is {share['num']:.2%} missing" in bad.message
     assert "constant column(s) const, const_text" in bad.message and "repeat an earlier row" in bad.message
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 3000), cap=st.integers(1, 300), spread=st.integers(1, 5000))
+def test_smallest_distinct_keeps_what_a_capped_count_keeps(seed, n, cap, spread):
+    """The partition shortcut keeps what a full np.unique gives a capped column: every distinct hash, or, past the cap,
+    the cap + 1 smallest (so the column keeps the same hashes and saturates the same way)."""
+    from governance.evidence.quality import _Column, smallest_distinct
+
+    hashes = np.random.default_rng(seed).integers(0, spread, n).astype(np.uint64)  # repeats when spread is small
+    want = np.unique(hashes)
+    got = smallest_distinct(hashes, cap)
+    if len(got) != len(want):  # cut short: only past the cap, and then the cap + 1 smallest
+        assert len(want) > cap
+        np.testing.assert_array_equal(got, want[:cap + 1])
+    else:
+        np.testing.assert_array_equal(got, want)
+    old, new = _Column("feature"), _Column("feature")
+    old.add(want, cap)
+    new.add(got, cap)
+    assert np.array_equal(old.hashes, new.hashes) and old.saturated == new.saturated

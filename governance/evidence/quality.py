@@ -79,6 +79,17 @@ def present_mask(col: pa.Array, markers: pa.Array | None) -> pa.Array:
     return present
 
 
+def smallest_distinct(hashes: np.ndarray, cap: int) -> np.ndarray:
+    """The distinct values of ``hashes``, sorted, or, when there are more than ``cap``, the smallest ``cap + 1`` of
+    them (all a capped count keeps, plus one to say it is past the cap): from a partition of the smallest
+    ``2 cap + 2``, not a sort of all (a column of 65,536 distinct numbers in the first chunk)."""
+    if len(hashes) > 4 * (cap + 1):
+        low = np.unique(np.partition(hashes, 2 * cap + 1)[:2 * cap + 2])  # every value up to the (2 cap + 2)-th
+        if len(low) > cap:  # the cap + 1 smallest distinct values are all among them
+            return low[:cap + 1]
+    return np.unique(hashes)
+
+
 @dataclass
 class _Column:
     role: ColumnRole
@@ -193,7 +204,8 @@ class QualityAccumulator:
             state.missing += len(col) - kept
             if not state.saturated and kept:
                 # the distinct values' hashes (Arrow's hash table first: most columns repeat their values)
-                state.add(np.unique(column_hashes(pc.unique(pc.filter(col, present)))), self.distinct_cap)
+                state.add(smallest_distinct(column_hashes(pc.unique(pc.filter(col, present))), self.distinct_cap),
+                          self.distinct_cap)
             clean[name] = col if kept == len(col) else pc.if_else(present, col, pa.scalar(None, col.type))
         if self.duplicates is not None:
             self.duplicates.update(row_hashes(pa.table({c: clean[c] for c in self.row_columns}), self.row_columns))

@@ -100,6 +100,23 @@ def test_slice_aucs_read_between_folds_are_those_of_the_rows_so_far():
     assert aucs(other.merge(acc)) == aucs(fresh(2).merge(fresh(1)))
 
 
+def test_slice_aucs_past_the_int64_budget_take_the_float_formula(monkeypatch):
+    """Over EXACT_PAIRS (2**62 doubled pairs in a batch: billions of rows) the slices' AUCs come from the float
+    formula on each slice's merged table: the same values, to rounding."""
+    from governance.evidence import accumulator as A
+
+    acc, sensitive = _accumulator(2, seed=4, ties=True)
+    refs = _refs(acc, sensitive, 2)
+    exact = {d: acc.metrics_many(values, 0) for d, values in refs.items()}
+    monkeypatch.setattr(A, "EXACT_PAIRS", 0)
+    for d, values in refs.items():
+        for v, m in acc.metrics_many(values, 0).items():
+            want = exact[d][v]["roc_auc"]
+            assert (m["roc_auc"] is None) == (want is None), (d, v)
+            if want is not None:
+                assert m["roc_auc"] == pytest.approx(want, abs=1e-12), (d, v)
+
+
 def test_a_slice_without_rows_of_a_class_has_no_auc():
     acc = Accumulator(2, 1)
     ids = acc.cell_ids([("a",), ("b",)])

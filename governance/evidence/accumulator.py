@@ -72,6 +72,10 @@ def ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) - np.repeat(starts - lo, lengths)
 
 
+#: the exact slice AUCs sum products of counts in int64: below this many (doubled) pairs over a batch of slices
+EXACT_PAIRS = 2**62
+
+
 def by_cell_then_score(cells: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """An order of the rows by (cell, score): numpy's vectorised quicksort of the scores, then a stable radix sort
     of the cells (16-bit ids), five times ``np.lexsort``. Rows equal in both come in any order (callers merge
@@ -927,22 +931,28 @@ class Accumulator:
             p, q = r.pos[idx], r.neg[idx]
         at = owner[heads]
         bounds = np.searchsorted(at, np.arange(len(refs) + 1))
-
-        def running(x: np.ndarray) -> np.ndarray:
-            return np.concatenate([np.zeros(1, np.int64), np.cumsum(x)])
-
-        cq = running(q)
-        below = cq[:-1] - cq[bounds[:-1]][at]  # negatives with a lower score in the same slice
-        cu, cp = running(p * (2 * below + q)), running(p)
-        doubled = (cu[bounds[1:]] - cu[bounds[:-1]]).tolist()
-        n_pos = (cp[bounds[1:]] - cp[bounds[:-1]]).tolist()
-        n_neg = (cq[bounds[1:]] - cq[bounds[:-1]]).tolist()
+        cq = np.cumsum(q)  # negatives up to each entry, counted from the start of all slices
+        # the negatives before each slice's first entry (and, last, in all of them)
+        before = np.where(bounds > 0, cq[np.maximum(bounds - 1, 0)], 0) if len(cq) else np.zeros_like(bounds)
+        n_neg = np.diff(before)
+        n_pos = np.zeros(len(refs), dtype=np.int64)
+        doubled = np.zeros(len(refs), dtype=np.int64)
+        filled = np.flatnonzero(bounds[1:] > bounds[:-1])
+        exact = 2 * int(p.sum()) * int(before[-1]) < EXACT_PAIRS  # every partial sum below fits in int64
+        if len(filled) and exact:
+            starts = bounds[filled]
+            n_pos[filled] = np.add.reduceat(p, starts)
+            # the doubled Mann-Whitney U, sum of p (2 below + q) with below = cq - q - before[slice] (the negatives
+            # scored lower in the same slice), summed per slice as sum p (2 cq - q) - 2 before[slice] n_pos
+            doubled[filled] = np.add.reduceat(p * (2 * cq - q), starts) - 2 * before[filled] * n_pos[filled]
+        elif len(filled):
+            n_pos[filled] = np.add.reduceat(p, bounds[filled])
         out: list[float | None] = []
-        for j, (u, a, b) in enumerate(zip(doubled, n_pos, n_neg)):
+        for j, (u, a, b) in enumerate(zip(doubled.tolist(), n_pos.tolist(), n_neg.tolist())):
             if a == 0 or b == 0:
                 out.append(None)
-            elif 2 * a * b < 2**62:
-                out.append(int(u) / (2 * a * b))
+            elif exact:
+                out.append(u / (2 * a * b))
             else:  # too many pairs for int64: the float formula, on this slice's merged table
                 lo, hi = bounds[j], bounds[j + 1]
                 out.append(M.auc_from_score_counts(s[heads][lo:hi], p[lo:hi], q[lo:hi]))

@@ -12,10 +12,13 @@ from governance.evidence.accumulator import Accumulator
 from governance.evidence.collect import _dimensions, slice_refs
 
 
-def _accumulator(k: int, seed: int, rows: int = 2000, ties: bool = False) -> tuple[Accumulator, list[str]]:
-    """Three sensitive columns (one of many values, so slices of 1 to dozens of cells), scores with ties if asked."""
+def _accumulator(k: int, seed: int, rows: int = 2000, ties: bool = False,
+                 auc_budget: int | None = None) -> tuple[Accumulator, list[str]]:
+    """Three sensitive columns (one of many values, so slices of 1 to dozens of cells), scores with ties if asked;
+    ``auc_budget``: the exact ROC AUC tables' budget (small: binned)."""
     rng = np.random.default_rng(seed)
-    acc = Accumulator(k, 1 if k == 2 else None, bins=15)
+    acc = Accumulator(k, 1 if k == 2 else None, bins=15,
+                      **({"auc_budget": auc_budget} if auc_budget is not None else {}))
     cols = [rng.choice([f"z{i}" for i in range(120)], rows), rng.choice(list("abc"), rows),
             rng.choice(list("pq"), rows)]
     keys = list(zip(*cols))
@@ -68,19 +71,45 @@ def test_vectorised_slices_equal_the_one_slice_methods(k, ties):
                                                          for r in values.values()]
 
 
-def test_slice_aucs_read_between_folds_are_those_of_the_rows_so_far():
+@pytest.mark.parametrize("store", ["dense", "sparse"])
+@pytest.mark.parametrize("k", [2, 3])
+def test_binned_slice_aucs_and_bounds_equal_the_one_slice_methods(k, store, monkeypatch):
+    """Past the exact budget every slice's AUC and error bound come from the binned tables of all slices at once:
+    the numbers the one-slice methods give (the merged binned table of each slice), to the bit."""
+    from governance.evidence import accumulator as A
+
+    if store == "sparse":
+        monkeypatch.setattr(A, "AUC_DENSE_SLOTS", 0)
+    acc, sensitive = _accumulator(k, seed=20 + k, ties=True, auc_budget=50)  # ties: pairs sharing a bin
+    assert acc.auc_binned and (acc._bin_dense is None) == (store == "sparse")
+    refs = _refs(acc, sensitive, k)
+    seen = []
+    for model in (0, 1):
+        for dim, values in refs.items():
+            whole = [r for r in values.values() if r.true_class is None]
+            aucs, bounds = acc.aucs(whole, model), acc.auc_error_bounds(whole, model)
+            tables = [acc._auc_tables(r.cells, model) for r in whole]
+            assert aucs == [acc._tables_auc(t) for t in tables], dim
+            assert bounds == [acc._tables_bound(t) for t in tables], dim
+            seen += [b for b in bounds if b is not None]
+    assert any(b > 0 for b in seen) and any(b == 0 for b in seen)  # bins shared and not: both sums exercised
+
+
+@pytest.mark.parametrize("budget", [None, 10], ids=["exact", "binned"])
+def test_slice_aucs_read_between_folds_are_those_of_the_rows_so_far(budget):
     """The slices' AUCs come from a cache of the ranked tables: a fold (new rows, new cells) or a merge must never
     leave a read on the tables of before."""
+    extra = {"auc_budget": budget} if budget is not None else {}
     rng = np.random.default_rng(3)
     parts = []
-    for n, groups in ((600, "ab"), (500, "abc")):  # the second part brings a new cell
+    for n, groups in ((600, "ab"), (400, "ab"), (500, "abc")):  # the same cells again, then a new cell
         keys = [(g,) for g in rng.choice(list(groups), n)]
         y = rng.integers(0, 2, n)
         p = rng.dirichlet(np.ones(2), (2, n))
         parts.append((keys, y, p))
 
     def fresh(upto: int) -> Accumulator:
-        acc = Accumulator(2, 1)
+        acc = Accumulator(2, 1, **extra)
         for keys, y, p in parts[:upto]:
             acc.update(acc.cell_ids(keys), y, p[0], p[1])
         return acc
@@ -90,14 +119,19 @@ def test_slice_aucs_read_between_folds_are_those_of_the_rows_so_far():
                 for d, values in _refs(acc, ["g"], 2).items()}
 
     acc = fresh(1)
+    assert acc.auc_binned == (budget is not None)
     first = aucs(acc)
     assert first == aucs(fresh(1))
-    keys, y, p = parts[1]
-    acc.update(acc.cell_ids(keys), y, p[0], p[1])
-    assert aucs(acc) == aucs(fresh(2)) != first
+    before = first
+    for upto in (2, 3):
+        keys, y, p = parts[upto - 1]
+        acc.update(acc.cell_ids(keys), y, p[0], p[1])
+        now = aucs(acc)
+        assert now == aucs(fresh(upto)) and now["g"] != before["g"], upto
+        before = now
     other = fresh(1)
     aucs(other)  # cached on both sides before the merge
-    assert aucs(other.merge(acc)) == aucs(fresh(2).merge(fresh(1)))
+    assert aucs(other.merge(acc)) == aucs(fresh(3).merge(fresh(1)))
 
 
 def test_slice_aucs_past_the_int64_budget_take_the_float_formula(monkeypatch):

@@ -292,7 +292,8 @@ class Accumulator:
         self._auc_entries = 0  # entries in the exact tables (an upper bound of the distinct ones until compacted)
         self._auc_settled = 0  # distinct entries at the last compaction
         # (model, class) -> every cell's exact table end to end, with each entry's rank among the distinct scores
-        # (:meth:`_ranked`): built once per read of unchanged tables, for every batch of slices
+        # (:meth:`_ranked`; (model, -1 - class index): the binned tables, :meth:`_binned_ranked`): built once per
+        # read of unchanged tables, for every batch of slices
         self._ranked_cache: dict[tuple[int, int], _Ranked] = {}
         # binned: sorted distinct keys ((cell * 2 + model) * len(auc_classes) + class index) * AUC_GRID_BINS + bin,
         # positives and negatives per key, plus folded parts not yet merged in (as for the joint counts)
@@ -411,8 +412,8 @@ class Accumulator:
         todo = [(m, i) for m in range(2) for i in range(len(self.auc_classes))]
         if not todo:
             return
+        self._ranked_cache.clear()  # exact or binned, the tables change
         if not self.auc_binned:
-            self._ranked_cache.clear()
             for done, (m, i) in enumerate(todo, start=1):
                 c = self.auc_classes[i]
                 tables = self.scores[m][c]
@@ -535,6 +536,7 @@ class Accumulator:
     def _bin_add(self, keys: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> None:
         """Add binned counts (distinct keys in one call); dense: in place, sparse: merged lazily, in bulk."""
         self._dense_guard(self.rows)
+        self._ranked_cache.clear()
         if self._bin_dense is not None:
             self._bin_dense[keys] += np.stack([pos, neg], axis=1).astype(np.int32)
             self._bin_version += 1
@@ -631,13 +633,7 @@ class Accumulator:
         class slice, one label only). Empty while the tables are exact."""
         if not self.auc_classes or not self._settle_scores():
             return []
-        out: list[float | None] = []
-        for ref in refs:
-            if ref.true_class is not None:
-                out.append(None)
-                continue
-            out.append(self._tables_bound(self._auc_tables(ref.cells, model)))
-        return out
+        return self._slice_values(refs, model, bounds=True)
 
     def _calibrate(self, m: int, cells: np.ndarray, y: np.ndarray, proba: np.ndarray, pred: np.ndarray) -> None:
         """Binary: positive-class probability vs being positive; multiclass: top-label confidence vs correct."""
@@ -862,25 +858,31 @@ class Accumulator:
             len(self.keys), k)
 
     def aucs(self, refs: Sequence[SliceRef], model: int) -> list[float | None]:
-        """Each slice's ROC AUC (:meth:`_tables_auc` of its merged tables): from the exact tables, one sort over all
-        the slices' entries per class; once the tables are binned, slice by slice from :meth:`_auc_tables`."""
+        """Each slice's ROC AUC (:meth:`_tables_auc` of its merged tables, to the bit), all slices at once per class
+        (:meth:`_slice_aucs`), from the exact tables or, once binned, the binned ones."""
+        return self._slice_values(refs, model, bounds=False)
+
+    def _slice_values(self, refs: Sequence[SliceRef], model: int, *, bounds: bool) -> list[float | None]:
+        """The slices' ROC AUCs, or (``bounds``, binned tables only) their bounds on |binned - exact|; binary: the
+        positive class's, multiclass: the mean over the classes (None if one is undefined), as
+        :meth:`_tables_auc` and :meth:`_tables_bound` combine them."""
         out: list[float | None] = [None] * len(refs)
         wanted = [s for s, r in enumerate(refs) if r.true_class is None]
-        if not self.roc_auc or not wanted:
+        if not self.roc_auc or not self.auc_classes or not wanted:
             return out
-        if self._settle_scores():
-            for s in wanted:
-                out[s] = self._tables_auc(self._auc_tables(refs[s].cells, model))
-            return out
+        binned = self._settle_scores()
         chosen = [refs[s] for s in wanted]
-        per_class = [self._exact_aucs(chosen, model, c) for c in self.auc_classes]
+        per_class = []
+        for i, c in enumerate(self.auc_classes):
+            aucs, errors = self._slice_aucs(chosen, self._binned_ranked(model, i) if binned else self._ranked(model, c))
+            per_class.append(errors if bounds else aucs)
         for j, s in enumerate(wanted):
+            found = [values[j] for values in per_class]
             if self.positive is not None:
-                out[s] = per_class[0][j]
+                out[s] = found[0]
             else:
-                found = [values[j] for values in per_class]
-                aucs = [a for a in found if a is not None]
-                out[s] = None if not aucs or len(aucs) < len(found) else float(np.mean(aucs))
+                known = [a for a in found if a is not None]
+                out[s] = None if not known or len(known) < len(found) else float(np.mean(known))
         return out
 
     def _ranked(self, model: int, cls: int) -> _Ranked:
@@ -904,11 +906,28 @@ class Accumulator:
                                                            int(new.sum()))
         return found
 
-    def _exact_aucs(self, refs: Sequence[SliceRef], model: int, cls: int) -> list[float | None]:
-        """Class ``cls``'s ROC AUC in each slice from the exact per-cell tables: every slice's entries sorted at once
-        by (slice, score), ties merged, and the doubled Mann-Whitney U summed per slice in int64, as
-        :func:`metrics.auc_from_score_counts` does for one table."""
-        r = self._ranked(model, cls)
+    def _binned_ranked(self, model: int, i: int) -> _Ranked:
+        """:meth:`_ranked` of the binned tables of AUC class index ``i``: each cell's occupied bins in order, the
+        bin index as score and rank (the AUC reads only the order), cached until the next add."""
+        found = self._ranked_cache.get((model, -1 - i))
+        if found is not None:
+            return found
+        bins, n = M.AUC_GRID_BINS, len(self.auc_classes)
+        keys, pos, neg = self._binned()  # sorted by ((cell * 2 + model) * n + class index) * bins + bin
+        table = keys // bins
+        mine = table % (2 * n) == model * n + i
+        cell, b = table[mine] // (2 * n), keys[mine] % bins
+        sizes = np.bincount(cell, minlength=len(self.keys)).astype(np.int64)
+        found = self._ranked_cache[(model, -1 - i)] = _Ranked(b.astype(np.float64), pos[mine].astype(np.int64),
+                                                              neg[mine].astype(np.int64), sizes,
+                                                              np.cumsum(sizes) - sizes, b.astype(np.int64), bins)
+        return found
+
+    def _slice_aucs(self, refs: Sequence[SliceRef], r: _Ranked) -> tuple[list[float | None], list[float | None]]:
+        """One class's ROC AUC in each slice from the per-cell tables ``r`` (exact or binned): every slice's entries
+        sorted at once by (slice, score), ties merged, and the doubled Mann-Whitney U summed per slice in int64, as
+        :func:`metrics.auc_from_score_counts` does for one table; and each slice's :func:`metrics.auc_error_bound`
+        (half the share of positive-negative pairs that share a score: a binned table's bound)."""
         lengths = np.fromiter((len(ref.cells) for ref in refs), dtype=np.int64, count=len(refs))
         cells = np.fromiter(itertools.chain.from_iterable(ref.cells for ref in refs), dtype=np.int64,
                             count=int(lengths.sum()))
@@ -939,24 +958,30 @@ class Accumulator:
         doubled = np.zeros(len(refs), dtype=np.int64)
         filled = np.flatnonzero(bounds[1:] > bounds[:-1])
         exact = 2 * int(p.sum()) * int(before[-1]) < EXACT_PAIRS  # every partial sum below fits in int64
-        if len(filled) and exact:
+        tied = np.zeros(len(refs), dtype=np.int64 if exact else np.float64)
+        if len(filled):
             starts = bounds[filled]
             n_pos[filled] = np.add.reduceat(p, starts)
+            # pairs sharing a score (or a bin): at most P N, exact in int64 where the U is
+            tied[filled] = np.add.reduceat(p * q if exact else p.astype(np.float64) * q, starts)
+        if len(filled) and exact:
             # the doubled Mann-Whitney U, sum of p (2 below + q) with below = cq - q - before[slice] (the negatives
             # scored lower in the same slice), summed per slice as sum p (2 cq - q) - 2 before[slice] n_pos
             doubled[filled] = np.add.reduceat(p * (2 * cq - q), starts) - 2 * before[filled] * n_pos[filled]
-        elif len(filled):
-            n_pos[filled] = np.add.reduceat(p, bounds[filled])
-        out: list[float | None] = []
-        for j, (u, a, b) in enumerate(zip(doubled.tolist(), n_pos.tolist(), n_neg.tolist())):
+        aucs: list[float | None] = []
+        errors: list[float | None] = []
+        for j, (u, t, a, b) in enumerate(zip(doubled.tolist(), tied.tolist(), n_pos.tolist(), n_neg.tolist())):
             if a == 0 or b == 0:
-                out.append(None)
-            elif exact:
-                out.append(u / (2 * a * b))
+                aucs.append(None)
+                errors.append(None)
+                continue
+            if exact:
+                aucs.append(u / (2 * a * b))
             else:  # too many pairs for int64: the float formula, on this slice's merged table
                 lo, hi = bounds[j], bounds[j + 1]
-                out.append(M.auc_from_score_counts(s[heads][lo:hi], p[lo:hi], q[lo:hi]))
-        return out
+                aucs.append(M.auc_from_score_counts(s[heads][lo:hi], p[lo:hi], q[lo:hi]))
+            errors.append(float(t) / 2.0 / a / b)
+        return aucs, errors
 
     def calibrations(self, refs: Sequence[SliceRef], model: int) -> list[dict]:
         """:meth:`calibration` (without the curve) of every slice, to the last bit, from the per-cell bin sums."""

@@ -908,7 +908,7 @@ class Accumulator:
 
     def _binned_ranked(self, model: int, i: int) -> _Ranked:
         """:meth:`_ranked` of the binned tables of AUC class index ``i``: each cell's occupied bins in order, the
-        bin index as score and rank (the AUC reads only the order), cached until the next add."""
+        bin index as score and rank (the AUC reads only the order), cached until the next fold or add."""
         found = self._ranked_cache.get((model, -1 - i))
         if found is not None:
             return found

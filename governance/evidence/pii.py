@@ -50,10 +50,10 @@ _DATETIME = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?:[T ]\d{1,2}:\d{2}(?::\d
 _PHONE = re.compile(r"(?<![\w+])(?:\+\d{7,15}|(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{1,5}(?:[ .-]\d{1,5}){0,5})"
                     r"(?![\w])")
 #: a plain number of at most 12 digits cannot hold any of the identifiers: skipped without a Python-level look
+_PLAIN_NUMBER = r"^\s*[-+]?\d{0,12}(?:\.\d*)?(?:[eE][-+]?\d+)?\s*$"
 #: what a value needs for :func:`detect` to find anything: an ASCII digit, an "@", or any non-ASCII character
 #: (``str.isdigit`` and ``re``'s ``\d`` take Unicode digits too)
 _MAYBE = r"[0-9@]|[^\x00-\x7f]"
-_PLAIN_NUMBER = r"^\s*[-+]?\d{0,12}(?:\.\d*)?(?:[eE][-+]?\d+)?\s*$"
 
 
 def luhn_valid(digits: str) -> bool:

@@ -134,14 +134,16 @@ def test_slice_aucs_read_between_folds_are_those_of_the_rows_so_far(budget):
     assert aucs(other.merge(acc)) == aucs(fresh(3).merge(fresh(1)))
 
 
-def test_slice_aucs_past_the_int64_budget_take_the_float_formula(monkeypatch):
-    """Over EXACT_PAIRS (2**62 doubled pairs in a batch: billions of rows) the slices' AUCs come from the float
-    formula on each slice's merged table: the same values, to rounding."""
+@pytest.mark.parametrize("budget", [None, 50], ids=["exact", "binned"])
+def test_slice_aucs_past_the_int64_budget_take_the_float_formula(monkeypatch, budget):
+    """Over EXACT_PAIRS (2**62 doubled pairs in a batch: billions of rows) the slices' AUCs (and binned bounds) come
+    from float sums on each slice's merged table: the same values, to rounding."""
     from governance.evidence import accumulator as A
 
-    acc, sensitive = _accumulator(2, seed=4, ties=True)
+    acc, sensitive = _accumulator(2, seed=4, ties=True, auc_budget=budget)
     refs = _refs(acc, sensitive, 2)
     exact = {d: acc.metrics_many(values, 0) for d, values in refs.items()}
+    bounds = {d: acc.auc_error_bounds(list(values.values()), 0) for d, values in refs.items()}
     monkeypatch.setattr(A, "EXACT_PAIRS", 0)
     for d, values in refs.items():
         for v, m in acc.metrics_many(values, 0).items():
@@ -149,6 +151,10 @@ def test_slice_aucs_past_the_int64_budget_take_the_float_formula(monkeypatch):
             assert (m["roc_auc"] is None) == (want is None), (d, v)
             if want is not None:
                 assert m["roc_auc"] == pytest.approx(want, abs=1e-12), (d, v)
+        got = acc.auc_error_bounds(list(values.values()), 0)
+        assert len(got) == len(bounds[d]) == (len(values) if budget is not None else 0)
+        assert all((g is None) == (b is None) and (g is None or g == pytest.approx(b, abs=1e-15))
+                   for g, b in zip(got, bounds[d])), d
 
 
 def test_a_slice_without_rows_of_a_class_has_no_auc():

@@ -315,7 +315,7 @@ class DataSource:
                 raise InputError(self.path, self.spec.target,
                                  f"missing target value in data row {offset + first + 1}")
             target = _as_text(target_col)
-        sensitive = [_encode(table.column(c)) for c in self.spec.sensitive]
+        sensitive = [encode_text(table.column(c)) for c in self.spec.sensitive]
         features = self.typed(table, self.features, offset)
         self._check_features(features, offset)
         return Chunk(offset, features, target, sensitive, raw=table)
@@ -372,8 +372,9 @@ def _cast_text(text: pa.Array, to: pa.DataType) -> pa.Array:
     return pc.cast(stamp, to)
 
 
-def _encode(col: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
-    """Dictionary-encode a column as text (hashing in Arrow, not sorting strings in numpy)."""
+def encode_text(col: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+    """Dictionary-encode a column as text, nulls as ``MISSING`` (hashing in Arrow, not sorting strings in numpy):
+    each row's code, and the distinct values in order of appearance."""
     text = pc.fill_null(pc.cast(col, pa.string()), MISSING).combine_chunks()
     encoded = pc.dictionary_encode(text)
     return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary.to_pylist()

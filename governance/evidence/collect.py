@@ -11,11 +11,10 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from pydantic import TypeAdapter
 
 from .. import __version__
-from ..data import Chunk, DataSource, missing_labels, score_rows
+from ..data import Chunk, DataSource, encode_text, missing_labels, score_rows
 from ..errors import InputError
 from ..hashing import digests_reused, file_ref
 from ..manifest import Release
@@ -179,9 +178,7 @@ def _probabilities(raw: np.ndarray, classes: list[str], positive: int | None, wh
 
 
 def _encode(target: np.ndarray, classes: list[str], data: Path, column: str, first_row: int) -> np.ndarray:
-    encoded = pc.dictionary_encode(pa.array(target, pa.string()), null_encoding="encode")  # Arrow hashes, no sort
-    uniq = encoded.dictionary.to_pylist()
-    inverse = encoded.indices.to_numpy(zero_copy_only=False)
+    inverse, uniq = encode_text(pa.chunked_array([pa.array(target, pa.string())]))
     lookup = {c: i for i, c in enumerate(classes)}
     codes = np.array([lookup.get(u, -1) for u in uniq], dtype=np.int64)
     if (codes < 0).any():

@@ -251,16 +251,19 @@ class SliceIndex:
 
 @dataclass(frozen=True)
 class _Ranked:
-    """One (model, class)'s exact tables of every cell end to end (cell ``i``'s entries at ``starts[i]``, ``sizes[i]``
-    of them) and each entry's rank among the ``distinct`` scores of all cells."""
+    """One (model, class)'s tables of every cell end to end (cell ``i``'s ``sizes[i]`` entries at ``starts[i]``) and
+    each entry's rank among the ``distinct`` scores of all cells."""
 
     score: np.ndarray
     pos: np.ndarray
     neg: np.ndarray
     sizes: np.ndarray
-    starts: np.ndarray
     rank: np.ndarray
     distinct: int
+
+    @property
+    def starts(self) -> np.ndarray:
+        return np.cumsum(self.sizes) - self.sizes
 
 
 class Accumulator:
@@ -874,8 +877,8 @@ class Accumulator:
         chosen = [refs[s] for s in wanted]
         per_class = []
         for i, c in enumerate(self.auc_classes):
-            aucs, errors = self._slice_aucs(chosen, self._binned_ranked(model, i) if binned else self._ranked(model, c))
-            per_class.append(errors if bounds else aucs)
+            ranked = self._binned_ranked(model, i) if binned else self._ranked(model, c)
+            per_class.append(self._slice_aucs(chosen, ranked, bounds=bounds))
         for j, s in enumerate(wanted):
             found = [values[j] for values in per_class]
             if self.positive is not None:
@@ -902,8 +905,7 @@ class Accumulator:
         new[1:] = score[order[1:]] != score[order[:-1]]
         rank = np.empty(len(score), dtype=np.int64)
         rank[order] = np.cumsum(new) - 1
-        found = self._ranked_cache[(model, cls)] = _Ranked(score, pos, neg, sizes, np.cumsum(sizes) - sizes, rank,
-                                                           int(new.sum()))
+        found = self._ranked_cache[(model, cls)] = _Ranked(score, pos, neg, sizes, rank, int(new.sum()))
         return found
 
     def _binned_ranked(self, model: int, i: int) -> _Ranked:
@@ -919,19 +921,21 @@ class Accumulator:
         cell, b = table[mine] // (2 * n), keys[mine] % bins
         sizes = np.bincount(cell, minlength=len(self.keys)).astype(np.int64)
         found = self._ranked_cache[(model, -1 - i)] = _Ranked(b.astype(np.float64), pos[mine].astype(np.int64),
-                                                              neg[mine].astype(np.int64), sizes,
-                                                              np.cumsum(sizes) - sizes, b.astype(np.int64), bins)
+                                                              neg[mine].astype(np.int64), sizes, b.astype(np.int64),
+                                                              bins)
         return found
 
-    def _slice_aucs(self, refs: Sequence[SliceRef], r: _Ranked) -> tuple[list[float | None], list[float | None]]:
+    def _slice_aucs(self, refs: Sequence[SliceRef], r: _Ranked, *, bounds: bool = False) -> list[float | None]:
         """One class's ROC AUC in each slice from the per-cell tables ``r`` (exact or binned): every slice's entries
         sorted at once by (slice, score), ties merged, and the doubled Mann-Whitney U summed per slice in int64, as
-        :func:`metrics.auc_from_score_counts` does for one table; and each slice's :func:`metrics.auc_error_bound`
-        (half the share of positive-negative pairs that share a score: a binned table's bound)."""
+        :func:`metrics.auc_from_score_counts` does for one table; or (``bounds``) each slice's
+        :func:`metrics.auc_error_bound` (half the share of positive-negative pairs that share a score: a binned
+        table's bound)."""
         lengths = np.fromiter((len(ref.cells) for ref in refs), dtype=np.int64, count=len(refs))
         cells = np.fromiter(itertools.chain.from_iterable(ref.cells for ref in refs), dtype=np.int64,
                             count=int(lengths.sum()))
-        idx = ranges(r.starts[cells], r.starts[cells] + r.sizes[cells])
+        starts = r.starts
+        idx = ranges(starts[cells], starts[cells] + r.sizes[cells])
         owner = np.repeat(np.repeat(np.arange(len(refs), dtype=np.int64), lengths), r.sizes[cells])
         s = r.score[idx]
         if len(lengths) and int(lengths.max()) > 1:  # slices of several cells: sort by (slice, score), merge ties
@@ -949,39 +953,38 @@ class Accumulator:
             heads = np.arange(len(idx))
             p, q = r.pos[idx], r.neg[idx]
         at = owner[heads]
-        bounds = np.searchsorted(at, np.arange(len(refs) + 1))
+        ends = np.searchsorted(at, np.arange(len(refs) + 1))  # slice j's merged rows: ends[j] .. ends[j + 1]
         cq = np.cumsum(q)  # negatives up to each entry, counted from the start of all slices
         # the negatives before each slice's first entry (and, last, in all of them)
-        before = np.where(bounds > 0, cq[np.maximum(bounds - 1, 0)], 0) if len(cq) else np.zeros_like(bounds)
+        before = np.where(ends > 0, cq[np.maximum(ends - 1, 0)], 0) if len(cq) else np.zeros_like(ends)
         n_neg = np.diff(before)
         n_pos = np.zeros(len(refs), dtype=np.int64)
-        doubled = np.zeros(len(refs), dtype=np.int64)
-        filled = np.flatnonzero(bounds[1:] > bounds[:-1])
-        exact = 2 * int(p.sum()) * int(before[-1]) < EXACT_PAIRS  # every partial sum below fits in int64
-        tied = np.zeros(len(refs), dtype=np.int64 if exact else np.float64)
+        filled = np.flatnonzero(ends[1:] > ends[:-1])
+        first_rows = ends[filled]
         if len(filled):
-            starts = bounds[filled]
-            n_pos[filled] = np.add.reduceat(p, starts)
-            # pairs sharing a score (or a bin): at most P N, exact in int64 where the U is
-            tied[filled] = np.add.reduceat(p * q if exact else p.astype(np.float64) * q, starts)
+            n_pos[filled] = np.add.reduceat(p, first_rows)
+        exact = 2 * int(p.sum()) * int(before[-1]) < EXACT_PAIRS  # every partial sum below fits in int64
+        if bounds:  # pairs sharing a score (or a bin): at most P N, exact in int64 where the U is
+            tied = np.zeros(len(refs), dtype=np.int64 if exact else np.float64)
+            if len(filled):
+                tied[filled] = np.add.reduceat(p * q if exact else p.astype(np.float64) * q, first_rows)
+            return [float(t) / 2.0 / a / b if a and b else None
+                    for t, a, b in zip(tied.tolist(), n_pos.tolist(), n_neg.tolist())]
+        doubled = np.zeros(len(refs), dtype=np.int64)
         if len(filled) and exact:
             # the doubled Mann-Whitney U, sum of p (2 below + q) with below = cq - q - before[slice] (the negatives
             # scored lower in the same slice), summed per slice as sum p (2 cq - q) - 2 before[slice] n_pos
-            doubled[filled] = np.add.reduceat(p * (2 * cq - q), starts) - 2 * before[filled] * n_pos[filled]
-        aucs: list[float | None] = []
-        errors: list[float | None] = []
-        for j, (u, t, a, b) in enumerate(zip(doubled.tolist(), tied.tolist(), n_pos.tolist(), n_neg.tolist())):
+            doubled[filled] = np.add.reduceat(p * (2 * cq - q), first_rows) - 2 * before[filled] * n_pos[filled]
+        out: list[float | None] = []
+        for j, (u, a, b) in enumerate(zip(doubled.tolist(), n_pos.tolist(), n_neg.tolist())):
             if a == 0 or b == 0:
-                aucs.append(None)
-                errors.append(None)
-                continue
-            if exact:
-                aucs.append(u / (2 * a * b))
+                out.append(None)
+            elif exact:
+                out.append(u / (2 * a * b))
             else:  # too many pairs for int64: the float formula, on this slice's merged table
-                lo, hi = bounds[j], bounds[j + 1]
-                aucs.append(M.auc_from_score_counts(s[heads][lo:hi], p[lo:hi], q[lo:hi]))
-            errors.append(float(t) / 2.0 / a / b)
-        return aucs, errors
+                lo, hi = ends[j], ends[j + 1]
+                out.append(M.auc_from_score_counts(s[heads][lo:hi], p[lo:hi], q[lo:hi]))
+        return out
 
     def calibrations(self, refs: Sequence[SliceRef], model: int) -> list[dict]:
         """:meth:`calibration` (without the curve) of every slice, to the last bit, from the per-cell bin sums."""

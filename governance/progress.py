@@ -15,6 +15,8 @@ LOADING, SCORING, TIMING, INTERVALS, DECIDING, DOCUMENTS = (
     "loading the models and hashing the inputs", "scoring rows", "timing the models", "bootstrap intervals",
     "deciding", "rendering the documents (HTML, PDF)")
 PRODUCTION = "scoring the production sample"
+#: with ``--engine dask``, between LOADING and SCORING: the client waits for the cluster it began starting at LOADING
+WORKERS = "starting the Dask workers (each loads both models)"
 
 
 @runtime_checkable

@@ -29,6 +29,7 @@ from governance.evidence.distributed import (  # noqa: E402 (after the skip: nee
     NEEDS_PARQUET,
     NO_WORKERS,
     ONE_CLUSTER,
+    PREDICTIONS_LOCAL,
     DaskEngine,
     partitions,
 )
@@ -166,3 +167,107 @@ def test_a_scheduler_that_does_not_answer_is_bad_input(parquet_release, tmp_path
     assert code == 2, err
     assert "--scheduler" in err and "cannot reach the Dask scheduler at tcp://127.0.0.1:1" in err
     assert not (tmp_path / "out").exists()
+
+
+def _workers_alive(before: set[int], seconds: float = 10.0) -> list[list[str]]:
+    """The command lines of this process's live child processes not in ``before``, waited for up to ``seconds``
+    (a closed cluster's workers take a moment to exit); Python's multiprocessing resource tracker, which lives as
+    long as this interpreter once any process was spawned, is not a worker."""
+    import time
+
+    import psutil
+
+    deadline = time.monotonic() + seconds
+    while True:
+        alive = []
+        for p in psutil.Process().children(recursive=True):
+            try:
+                if p.pid not in before and p.status() != psutil.STATUS_ZOMBIE and \
+                        "multiprocessing.resource_tracker" not in " ".join(cmd := p.cmdline()):
+                    alive.append(cmd)
+            except psutil.NoSuchProcess:
+                pass
+        if not alive or time.monotonic() >= deadline:
+            return alive
+        time.sleep(0.1)
+
+
+def _children() -> set[int]:
+    import psutil
+
+    return {p.pid for p in psutil.Process().children(recursive=True)}
+
+
+def test_a_check_that_fails_after_the_cluster_started_closes_it(parquet_release, tmp_path, monkeypatch):
+    """The engine starts its local cluster before the client loads the models (so the start overlaps the client's
+    own); a model file the client cannot load, found once the workers are up, is exit 2 as before, and no worker
+    process outlives the check."""
+    import governance.models as models
+
+    d = tmp_path / "rel"
+    shutil.copytree(parquet_release.parent, d)
+    (d / "pruned.skops").write_bytes(b"not a skops file")
+    before = _children()
+    engine = DaskEngine(workers=1)
+    load, up = models.load_model, []
+
+    def load_when_the_cluster_is_up(*args, **kwargs):
+        engine._ready.result()  # the workers run and hold the models: the client's load fails after that
+        up.append(_workers_alive(before, 0))
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(models, "load_model", load_when_the_cluster_is_up)
+    with pytest.raises(InputError) as info:
+        collect(load_manifest(d / "release.yaml"), engine=engine)
+    assert info.value.field == "candidate.path"
+    assert up and up[0]  # there was a worker process to close
+    assert _workers_alive(before) == []
+    assert engine._pool is None and engine._ready is None  # closed: a later check starts afresh
+
+
+def test_the_models_are_timed_after_the_local_cluster_has_closed(parquet_release, tmp_path, monkeypatch):
+    """Latency on: the cluster closes in the background after scoring, but the client waits for it before it times
+    the models, so no worker process runs while latency is measured."""
+    import governance.evidence.collect as collecting
+
+    d = tmp_path / "rel"
+    shutil.copytree(parquet_release.parent, d)
+    manifest = yaml.safe_load((d / "release.yaml").read_text())
+    manifest["evaluation"]["latency"] = {"batch_sizes": [1], "repeats": 3, "warmup": 1}
+    write_yaml(d / "release.yaml", manifest)
+    before = _children()
+    alive_when_timed = []
+    measure = collecting.measure_efficiency
+
+    def timed(*args, **kwargs):
+        alive_when_timed.extend(_workers_alive(before, 0))
+        return measure(*args, **kwargs)
+
+    monkeypatch.setattr(collecting, "measure_efficiency", timed)
+    evidence = collect(load_manifest(d / "release.yaml"), engine=DaskEngine(workers=2))
+    assert evidence.data.rows == 1500 and evidence.efficiency.speedup
+    assert alive_when_timed == []
+
+
+def test_one_engine_gates_two_releases_in_turn(parquet_release, local_evidence):
+    """start, fold and close leave nothing behind: the same engine object folds a second check like the first."""
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        engine = DaskEngine(scheduler=cluster.scheduler_address)
+        first, second = (collect(load_manifest(parquet_release), engine=engine).model_dump(mode="json")
+                         for _ in range(2))
+        plugins = cluster.scheduler.worker_plugins
+    for ev in (first, second):
+        same_evidence(local_evidence, ev)
+    assert not [name for name in plugins if name.startswith("pruning-governance-models-")]  # both unregistered
+
+
+def test_precomputed_predictions_are_refused_before_any_model_loads(parquet_release, tmp_path):
+    d = tmp_path / "rel"
+    shutil.copytree(parquet_release.parent, d)
+    manifest = yaml.safe_load((d / "release.yaml").read_text())
+    manifest["candidate"] = {"path": "eval.parquet", "format": "predictions"}
+    write_yaml(d / "release.yaml", manifest)
+    with pytest.raises(InputError) as info:
+        collect(load_manifest(d / "release.yaml"), engine=DaskEngine(workers=1))
+    assert (info.value.field, info.value.message) == ("candidate.format", PREDICTIONS_LOCAL)

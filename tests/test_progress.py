@@ -64,3 +64,40 @@ def test_the_terminal_bar_shows_the_phase_and_the_total():
         assert [(t.description, t.total, t.completed) for t in shown] == [(SCORING, 500, 200)]
         bar.phase(TIMING)
         assert [(t.description, t.total) for t in progress.tasks if t.visible] == [(TIMING, None)]
+
+
+class _Recorder:
+    """A progress sink that keeps what it was told: phases in order, and the row counts."""
+
+    def __init__(self) -> None:
+        self.phases: list[str] = []
+        self.rows: list[int] = []
+
+    def __call__(self, rows: int) -> None:
+        self.rows.append(rows)
+
+    def phase(self, name: str, total: int | None = None) -> None:
+        self.phases.append(name)
+
+
+def test_the_dask_engine_says_when_it_waits_for_workers_and_counts_rows_a_partition_at_a_time(release_dir,
+                                                                                                tmp_path):
+    """With --engine dask the wait for the workers is a phase of its own, before scoring, and the rows scored
+    climb to the total one partition at a time (the local engine ticks once per chunk)."""
+    import pyarrow.parquet as pq
+    import pytest
+
+    distributed = pytest.importorskip("distributed")
+    from governance.evidence.collect import collect
+    from governance.evidence.distributed import DaskEngine
+    from governance.progress import WORKERS
+
+    manifest = _parquet_release(release_dir, tmp_path)
+    data = pq.read_table(manifest.parent / "eval.parquet")
+    pq.write_table(data, manifest.parent / "eval.parquet", row_group_size=400)  # 4 partitions, the last short
+    sink = _Recorder()
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        collect(load_manifest(manifest), engine=DaskEngine(scheduler=cluster.scheduler_address), progress=sink)
+    assert sink.phases[:3] == [WORKERS, SCORING, TIMING]
+    assert len(sink.rows) == 4 and sink.rows == sorted(sink.rows) and sink.rows[-1] == data.num_rows

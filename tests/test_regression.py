@@ -395,3 +395,21 @@ def test_the_dask_engine_gives_the_local_engines_regression_evidence(tmp_path):
             assert mine is not None and theirs is not None, (metric, key)  # the quantiles' too
             if mine is not None:
                 assert [theirs.ci_low, theirs.ci_high] == pytest.approx([mine.ci_low, mine.ci_high], rel=1e-9)
+
+
+def test_a_regression_check_reports_its_scoring_and_timing_phases(tmp_path):
+    """Progress: the scoring phase with the rows counted a chunk at a time, then timing (as for classifiers)."""
+    from governance.progress import SCORING, TIMING
+
+    phases, rows = [], []
+
+    class Sink:
+        def __call__(self, n: int) -> None:
+            rows.append(n)
+
+        def phase(self, name: str, total: int | None = None) -> None:
+            phases.append(name)
+
+    collect(load_manifest(_release(tmp_path, n=600, chunk=250)), progress=Sink())
+    assert phases[:2] == [SCORING, TIMING]
+    assert rows == [250, 500, 600]

@@ -63,20 +63,23 @@ def test_workers_table_reads_the_scoring_phase_and_one_torch_thread(tmp_path, mo
     runs = _module("scale_workers", tmp_path, monkeypatch).workers_table(ROWS, resamples=1, workers=(1,))
     out = capsys.readouterr().out
     header, rows = _table(out)
-    assert header == ("| workers | scoring s | scoring rows/s | scoring vs 1 | check s | check rows/s | "
-                      "check vs 1 |")
+    assert header == ("| workers | start-up wait s | scoring s | scoring rows/s | scoring vs 1 | "
+                      "start-up + scoring vs 1 | check s | check rows/s | check vs 1 |")
     assert len(rows) == 1 and rows[0].startswith("| 1 |") and "1.00x" in rows[0]
     assert 0 < runs[0]["scoring_s"] < runs[0]["wall_s"]
+    assert 0 <= runs[0]["startup_s"] < runs[0]["wall_s"] - runs[0]["scoring_s"]
     assert "torch threads per worker: 1)" in out  # single-threaded workers really are single-threaded
 
 
-def test_scoring_seconds_is_the_gap_to_the_next_phase_line():
+def test_phase_seconds_is_the_gap_to_the_next_phase_line():
     module_path = BENCHMARKS / "scale_workers.py"
     spec = importlib.util.spec_from_file_location("bench_phase_lines", module_path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    log = ("[   0.0s] loading the models and hashing the inputs\n[   4.2s] scoring rows (3,000 rows)\n"
-           "[  10.7s] timing the models\n[  11.0s] bootstrap intervals\nPASS: the candidate may ship\n")
-    assert module.scoring_seconds(log) == pytest.approx(6.5)
-    assert module.scoring_seconds("PASS\n") is None
+    log = ("[   0.0s] loading the models and hashing the inputs\n[   3.1s] starting the Dask workers (each loads "
+           "both models)\n[   4.2s] scoring rows (3,000 rows)\n[  10.7s] timing the models\n"
+           "[  11.0s] bootstrap intervals\nPASS: the candidate may ship\n")
+    assert module.phase_seconds(log) == pytest.approx(6.5)
+    assert module.phase_seconds(log, module.STARTUP) == pytest.approx(1.1)
+    assert module.phase_seconds("PASS\n") is None

@@ -19,7 +19,7 @@ from ..errors import InputError
 from ..hashing import digests_reused, file_ref
 from ..manifest import Release
 from ..metrics import AUC_GRID_BINS, METRICS, class_fairness_gaps, fairness_gaps, worst_class_gaps
-from ..progress import INTERVALS, SCORING, TIMING, phase
+from ..progress import INTERVALS, SCORING, TIMING, WORKERS, phase
 from .accumulator import AUC_BINNED_WARNING, Accumulator, slice_cells
 from .bootstrap import COUNT_METHOD, COUNT_METRICS, METHOD, SliceRef, compared, resample_metrics
 from .efficiency import measure_efficiency
@@ -206,24 +206,45 @@ def _perturbed(release: Release, first: pa.Table, data_path: Path) -> tuple[list
 
 class Engine(Protocol):
     """Folds every row of the evaluation data elsewhere (``evidence/distributed.py``): into a copy of ``acc`` and,
-    from the same rows, into copies of the empty ``facts``; returns both merged."""
+    from the same rows, into copies of the empty ``facts``; returns both merged, telling ``progress`` the rows
+    folded so far. ``start`` comes first (the engine gets ready in the background while the client hashes and
+    loads), ``ready`` waits for that, ``close`` comes last, on every path."""
+
+    def start(self, release: Release, paths: dict[str, Path]) -> None: ...
+
+    def ready(self) -> None: ...
 
     def fold(self, release: Release, acc: Accumulator, classes: list[str], positive: int | None,
-             paths: dict[str, Path], *, facts: FactsState) -> tuple[Accumulator, FactsState]: ...
+             paths: dict[str, Path], *, facts: FactsState,
+             progress: Progress | None = None) -> tuple[Accumulator, FactsState]: ...
+
+    def close(self) -> None: ...
 
 
 def fold_elsewhere(engine: Engine, release: Release, acc: Accumulator, classes: list[str], positive: int | None,
-                   paths: dict[str, Path], source: DataSource,
-                   facts: ReleaseFacts) -> tuple[Accumulator, Iterator[Chunk]]:
+                   paths: dict[str, Path], source: DataSource, facts: ReleaseFacts,
+                   progress: Progress | None = None) -> tuple[Accumulator, Iterator[Chunk]]:
     """Let ``engine`` fold every row, scores and facts alike, and give ``facts`` the merged state: the evaluation
     data is not read again here. Returns the merged accumulator and the client's stream, whose first chunk was read
     first (it decides the profile's categorical columns, as in the local pass); the client reads from it only the
-    rows latency and robustness need."""
+    rows latency and robustness need. Phases: the wait for the workers (``WORKERS``), then ``SCORING``, so the
+    scoring phase is the workers' throughput and the start-up shows on its own."""
     chunks = source.chunks(facts.columns)
     first = next(chunks)
-    merged, state = engine.fold(release, acc, classes, positive, paths, facts=facts.worker_state(first.features))
+    phase(progress, WORKERS)
+    engine.ready()
+    phase(progress, SCORING, source.total_rows)
+    merged, state = engine.fold(release, acc, classes, positive, paths, facts=facts.worker_state(first.features),
+                                progress=progress)
     facts.absorb(state)
     return merged, itertools.chain([first], chunks)
+
+
+def quiet(engine: Engine | None, latency: object) -> None:
+    """Before the models are timed (``latency`` set): wait for the engine's cluster to finish closing, so nothing
+    else runs on the machine while latency is measured."""
+    if engine is not None and latency is not None:
+        engine.close()
 
 
 def fold_chunk(release: Release, acc: Accumulator, chunk: Chunk, adapters: dict, classes: list[str],
@@ -254,8 +275,12 @@ def collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu"
             from .lm_eval import collect_lm_eval
 
             return with_recovery(collect_lm_eval(release))
-        return with_recovery(_collect(release, trust_pickle=trust_pickle, device=device, progress=progress,
-                                      engine=engine, skip_scores=score_intervals_skipped(release, policy)))
+        try:
+            return with_recovery(_collect(release, trust_pickle=trust_pickle, device=device, progress=progress,
+                                          engine=engine, skip_scores=score_intervals_skipped(release, policy)))
+        finally:
+            if engine is not None:  # a cluster started for this check is closed on every path
+                engine.close()
 
 
 #: why classification's log-loss and ROC AUC intervals were not computed (evidence.comparisons.missing)
@@ -292,6 +317,8 @@ def _collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu
         if unknown := [c for c in getattr(m.data, field) if c not in source.features]:
             raise InputError(release.path, f"data.{field}", NOT_FEATURES.format(
                 columns=", ".join(map(repr, unknown)), data=data_path.name, features=", ".join(source.features)))
+    if engine is not None:  # a cluster gets ready while the client hashes the inputs and loads its models
+        engine.start(release, paths)
     # provenance (files hashed), leakage plan, card sections: first, so bad input fails fast; the leakage hashes
     # and the personal-data sample come from the scoring pass's stream below (one read of the evaluation file)
     facts = ReleaseFacts(release, source, data_path)
@@ -317,10 +344,11 @@ def _collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu
         return _probabilities(raw, classes, positive, paths[role], offset)
 
     rows = 0
-    phase(progress, SCORING, source.total_rows)
     merged, chunks = None, source.chunks(facts.columns)
     if engine is not None:
-        merged, chunks = fold_elsewhere(engine, release, acc, classes, positive, paths, source, facts)
+        merged, chunks = fold_elsewhere(engine, release, acc, classes, positive, paths, source, facts, progress)
+    else:
+        phase(progress, SCORING, source.total_rows)
     for chunk in chunks:
         if merged is None:
             facts.update(chunk)
@@ -345,6 +373,7 @@ def _collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu
     for adapter in adapters.values():
         adapter.finish(rows)
     phase(progress, TIMING)
+    quiet(engine, ev.latency)
     efficiency = measure_efficiency(adapters, paths, sample, ev.latency, device)
     phase(progress, INTERVALS)
     robustness, notes = None, []

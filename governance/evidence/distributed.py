@@ -15,10 +15,12 @@ client (docs/dask.md).
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -221,7 +223,14 @@ def _merge(left: _Folded | _Failed, right: _Folded | _Failed) -> _Folded | _Fail
 
 @dataclass
 class DaskEngine:
-    """``collect``'s engine for a Dask cluster: an existing one (``scheduler``) or a local one of ``workers``."""
+    """``collect``'s engine for a Dask cluster: an existing one (``scheduler``) or a local one of ``workers``.
+
+    Its life in a check: ``start`` (before the client hashes the inputs and loads its own models) checks that the
+    release can be split and gets the cluster ready in a background thread: the local cluster started, both models
+    loaded on every worker, about 2 s of a check's fixed cost that now overlaps the client's own start-up; ``fold``
+    waits for that, scores the partitions and begins closing the cluster in the background; ``close`` waits for
+    the close (``collect`` calls it at the end, and before timing the models, so latency is measured on a quiet
+    machine) and closes a cluster that never folded (a check that failed on bad input first)."""
 
     scheduler: str | None = None
     workers: int | None = None
@@ -229,6 +238,11 @@ class DaskEngine:
     device: str = "cpu"
     #: how many partitions the last run had (for tests and logs)
     partitions: int = field(default=0, init=False)
+    _parts: list[Partition] = field(default_factory=list, init=False, repr=False)
+    _pool: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
+    _ready: Future | None = field(default=None, init=False, repr=False)
+    _closing: Future | None = field(default=None, init=False, repr=False)
+    _abandoned: threading.Event = field(default_factory=threading.Event, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.scheduler is not None and self.workers is not None:
@@ -237,46 +251,109 @@ class DaskEngine:
             raise InputError(None, "--workers", NO_WORKERS)
         _distributed()  # a missing extra is bad input before any model runs
 
-    def fold(self, release: Release, acc: Accumulator, classes: list[str], positive: int | None,
-             paths: dict[str, Path], *, facts: FactsState) -> tuple[Accumulator, FactsState]:
-        from ..hashing import sha256_file
+    def start(self, release: Release, paths: dict[str, Path]) -> None:
+        """Refuse what cannot be split (precomputed predictions, CSV, no rows), then begin connecting: a thread
+        starts (or reaches) the cluster and registers the models' plugin; its errors are raised by ``fold``."""
+        from ..dataset import is_folder, resolve_data
 
+        self.close()  # a second check with the same engine starts afresh
         m = release.manifest
         for role in paths:
             if getattr(m, role).format == "predictions":
                 raise InputError(release.path, f"{role}.format", PREDICTIONS_LOCAL)
-        from ..dataset import is_folder, resolve_data
-
         data_path = resolve_data(release)  # a file, or a folder of Parquet files
         if not is_folder(data_path) and not data_path.name.lower().endswith((".parquet", ".pq")):
             raise InputError(release.path, "data.path", NEEDS_PARQUET.format(name=data_path.name))
         parts = partitions(data_path)
-        self.partitions = len(parts)
         if not parts:
             raise InputError(data_path, None, "the evaluation data has no rows")
-        plugin = ModelPlugin(str(release.path.resolve()), {r: sha256_file(p) for r, p in paths.items()},
-                             self.trust_pickle, self.device)
-        with self._client() as client:
-            client.register_plugin(plugin)
-            try:
-                level = [client.submit(_fold_partition, plugin.name, p, acc, classes, positive, facts, pure=False)
-                         for p in parts]
-                while len(level) > 1:  # a balanced tree, its shape set by the partitions alone (not the workers)
-                    level = [client.submit(_merge, level[i], level[i + 1], pure=False) if i + 1 < len(level)
-                             else level[i] for i in range(0, len(level), 2)]
-                result = level[0].result()
-            finally:  # the workers drop the models
-                client.unregister_worker_plugin(plugin.name)
+        self._parts, self.partitions = parts, len(parts)
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="pruning-governance-dask")
+        self._abandoned = threading.Event()
+        # copy_context: the thread reuses the check's file digests (hashing.digests_reused), no second read
+        self._ready = self._pool.submit(contextvars.copy_context().run, self._connect, release, paths,
+                                        self._abandoned)
+
+    def _connect(self, release: Release, paths: dict[str, Path],
+                 abandoned: threading.Event) -> tuple[_OwnedClient, ModelPlugin | None]:
+        """(client, registered plugin): runs in the start thread; every worker has loaded both models when it
+        returns (``register_plugin`` waits for each worker's ``setup``). No plugin when the check failed while
+        the cluster was starting (``abandoned``): its workers need not load models only to drop them."""
+        from ..hashing import sha256_file
+
+        owned = self._client()
+        if abandoned.is_set():
+            return owned, None
+        try:
+            plugin = ModelPlugin(str(release.path.resolve()), {r: sha256_file(p) for r, p in paths.items()},
+                                 self.trust_pickle, self.device)
+            owned.client.register_plugin(plugin)
+        except BaseException:
+            owned.close()
+            raise
+        return owned, plugin
+
+    def ready(self) -> None:
+        """Wait until the cluster started by ``start`` can fold (every worker holds both models); raises its
+        InputError (an unreachable scheduler, a worker's model file that is not the client's)."""
+        if self._ready is not None:
+            self._ready.result()
+
+    def fold(self, release: Release, acc: Accumulator, classes: list[str], positive: int | None,
+             paths: dict[str, Path], *, facts: FactsState,
+             progress: Callable[[int], None] | None = None) -> tuple[Accumulator, FactsState]:
+        distributed = _distributed()
+        if self._ready is None:
+            self.start(release, paths)
+        ready, self._ready = cast(Future, self._ready), None
+        owned, plugin = ready.result()  # the cluster is ready (or its InputError is raised here)
+        assert plugin is not None  # only close() abandons a start
+        client = owned.client
+        try:
+            level = [client.submit(_fold_partition, plugin.name, p, acc, classes, positive, facts, pure=False)
+                     for p in self._parts]
+            rows = {f.key: p.rows for f, p in zip(level, self._parts)}
+            done = distributed.as_completed(level) if progress is not None else ()
+            while len(level) > 1:  # a balanced tree, its shape set by the partitions alone (not the workers)
+                level = [client.submit(_merge, level[i], level[i + 1], pure=False) if i + 1 < len(level)
+                         else level[i] for i in range(0, len(level), 2)]
+            seen = 0
+            for future in done:  # rows folded so far, a partition at a time (each dropped once counted)
+                seen += rows[future.key]
+                cast(Callable[[int], None], progress)(seen)
+            result = level[0].result()
+        finally:  # the workers drop the models; the cluster closes while the client builds the evidence
+            self._closing = cast(ThreadPoolExecutor, self._pool).submit(_unregister_and_close, owned, plugin)
         if isinstance(result, _Failed):
             raise result.error()
         merged, state = result
         return cast(Accumulator, merged), state
 
-    def _client(self) -> Any:
+    def close(self) -> None:
+        """Wait until the cluster is closed; idempotent. A start that never folded (bad input found first) is
+        waited for and closed, and its own error dropped (the check is already failing on another)."""
+        ready, closing, pool = self._ready, self._closing, self._pool
+        self._ready = self._closing = self._pool = None
+        try:
+            if ready is not None:
+                self._abandoned.set()
+                try:
+                    owned, plugin = ready.result()
+                except Exception:  # noqa: BLE001 (the start failed: nothing to close, and a check error wins)
+                    pass
+                else:
+                    _unregister_and_close(owned, plugin)
+            if closing is not None:
+                closing.result()
+        finally:
+            if pool is not None:
+                pool.shutdown()
+
+    def _client(self) -> _OwnedClient:
         distributed = _distributed()
         if self.scheduler is not None:
             try:
-                return distributed.Client(self.scheduler, timeout=CONNECT_TIMEOUT_S)
+                return _OwnedClient(distributed.Client(self.scheduler, timeout=CONNECT_TIMEOUT_S))
             except (OSError, ValueError, TypeError) as exc:  # refused, timed out, or a malformed address
                 reason = str(exc) or type(exc).__name__
                 message = NO_SCHEDULER.format(address=self.scheduler, reason=reason)
@@ -286,15 +363,30 @@ class DaskEngine:
         return _OwnedClient(distributed.Client(cluster), cluster)
 
 
-class _OwnedClient:
-    """A client that also closes the local cluster it was made for."""
+def _unregister_and_close(owned: _OwnedClient, plugin: ModelPlugin | None) -> None:
+    """The workers drop the models (an existing cluster lives on), then the client, and a local cluster, close."""
+    try:
+        if plugin is not None:
+            owned.client.unregister_worker_plugin(plugin.name)
+    finally:
+        owned.close()
 
-    def __init__(self, client: Any, cluster: Any) -> None:
+
+class _OwnedClient:
+    """A client, and the local cluster it was made for (None: an existing cluster, left running)."""
+
+    def __init__(self, client: Any, cluster: Any = None) -> None:
         self.client, self.cluster = client, cluster
 
     def __enter__(self) -> Any:
         return self.client
 
     def __exit__(self, *exc: object) -> None:
-        self.client.close()
-        self.cluster.close()
+        self.close()
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        finally:
+            if self.cluster is not None:
+                self.cluster.close()

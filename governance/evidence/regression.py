@@ -27,9 +27,10 @@ from ..errors import InputError
 from ..hashing import file_ref
 from ..manifest import Release
 from ..models.protocols import Description, EfficiencyFacts, ModelAdapter, Regressor, Rescorable, SizeFacts
+from ..progress import SCORING, TIMING, phase
 from .accumulator import distinct_cells, intern_cells, slice_cells
 from .bootstrap import compared
-from .collect import SAME_FILE_WARNING, Engine, Progress, _dimensions, fold_elsewhere, library_versions
+from .collect import SAME_FILE_WARNING, Engine, Progress, _dimensions, fold_elsewhere, library_versions, quiet
 from .efficiency import measure_efficiency
 from .poisson import METHOD, replicate_sums
 from .production import ProductionInput, add_production, rescore
@@ -382,7 +383,10 @@ def collect_regression(release: Release, source: DataSource, facts: ReleaseFacts
     acc = RegressionAccumulator(replicates=ev.bootstrap.resamples, seed=ev.bootstrap.seed)
     merged, chunks = None, source.chunks(facts.columns)
     if engine is not None:  # the workers fold the rows and the facts: the client reads the first chunk only
-        merged, chunks = fold_elsewhere(engine, release, acc, [], None, paths, source, facts)  # type: ignore[arg-type]
+        merged, chunks = fold_elsewhere(engine, release, acc, [], None, paths, source, facts,  # type: ignore[arg-type]
+                                        progress)
+    else:
+        phase(progress, SCORING, source.total_rows)
     sample = None
     for chunk in chunks:
         if sample is None:
@@ -398,6 +402,8 @@ def collect_regression(release: Release, source: DataSource, facts: ReleaseFacts
     for adapter in models.values():
         adapter.finish(acc.rows)
     timed: dict[str, ModelAdapter] = dict(models)
+    phase(progress, TIMING)
+    quiet(engine, ev.latency)
     efficiency = measure_efficiency(timed, paths, sample if sample is not None else pa.table({}), ev.latency, device)
     evidence = build_regression_evidence(release, acc, source, paths, models, data_path)
     evidence = evidence.model_copy(update={"efficiency": efficiency, **facts.finish()})

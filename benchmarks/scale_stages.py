@@ -53,13 +53,14 @@ IMPORTS = ("import governance.cli, governance.gate, governance.evidence.collect,
            "governance.models.torch_model, torch, safetensors.torch, weasyprint")
 
 #: a plain scoring script, what a team runs without the gate: a fresh interpreter imports torch, reads the Parquet
-#: file in chunks, loads both safetensors models and scores every row with each (argv: the manifest)
+#: file in chunks, loads both safetensors models and scores every row with each, in the gate's pieces of a chunk
+#: (argv: the manifest, the rows per piece)
 SCORING = """
 import importlib, sys
 from pathlib import Path
 import numpy as np, pyarrow.parquet as pq, torch, yaml
 from safetensors.torch import load_file
-manifest = Path(sys.argv[1])
+manifest, pieces = Path(sys.argv[1]), int(sys.argv[2])
 m = yaml.safe_load(manifest.read_text())
 sys.path.insert(0, str(manifest.parent))
 models = []
@@ -75,8 +76,8 @@ features = [c for c in data.schema_arrow.names if c not in skip]
 with torch.no_grad():
     for batch in data.iter_batches(65536, columns=features):
         x = torch.from_numpy(np.column_stack([batch.column(c).to_numpy() for c in features]).astype(np.float32))
-        for net in models:
-            torch.softmax(net(x), dim=1).numpy()
+        for net in models:  # in the gate's pieces (models/torch_adapter.py PIECE_ROWS): like for like
+            torch.cat([torch.softmax(net(x[i:i + pieces]), dim=1) for i in range(0, len(x), pieces)]).numpy()
 """
 
 
@@ -253,11 +254,13 @@ def _in_process(manifest: Path) -> tuple[_Clock, int]:
 
 def stages_table(rows: int, resamples: int = 1000, with_on: bool = True, model: str = "example") -> dict[str, float]:
     """Print the table (stage, seconds, % of inference); returns the figures by stage."""
+    from governance.models.torch_adapter import PIECE_ROWS
+
     folder = stages_release(rows, resamples, model)
     clock, threads = _in_process(folder / f"off-{resamples}.yaml")
     with tempfile.TemporaryDirectory(prefix="scale-stages-") as tmp:
         imports = measured([sys.executable, "-c", IMPORTS], Path(tmp) / "imports.log")
-        scoring = measured([sys.executable, "-c", SCORING, str(folder / f"off-{resamples}.yaml")],
+        scoring = measured([sys.executable, "-c", SCORING, str(folder / f"off-{resamples}.yaml"), str(PIECE_ROWS)],
                            Path(tmp) / "scoring.log")
         checks = {}
         for name in ("off", "on", "always") if with_on else ("off",):

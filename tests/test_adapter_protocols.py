@@ -28,14 +28,15 @@ from governance.models import (
     load_model,
 )
 from governance.models._common import feature_matrix, is_numeric
+from governance.models.protocols import WholeBatch
 
 COLUMNS = ["a", "b", "c"]
-CAPABILITIES = (Rescorable, EfficiencyFacts, InputGradient)
+CAPABILITIES = (Rescorable, EfficiencyFacts, InputGradient, WholeBatch)
 #: format -> the optional capabilities its adapter has (the table in protocols.py)
 CLAIMS = {
     "skops": {Rescorable, EfficiencyFacts},
     "pickle": {Rescorable, EfficiencyFacts},
-    "torch": {Rescorable, EfficiencyFacts, InputGradient},
+    "torch": {Rescorable, EfficiencyFacts, InputGradient, WholeBatch},
     "onnx": {Rescorable, EfficiencyFacts},
     "predictions": set(),
     "mlflow": {Rescorable, EfficiencyFacts},  # the flavour's adapter (sklearn here); tests/test_mlflow.py: a server

@@ -28,6 +28,7 @@ sizes only and are not timed.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import platform
@@ -39,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from ..models.protocols import EfficiencyFacts, ModelAdapter, Rescorable
+from ..models.protocols import EfficiencyFacts, ModelAdapter, Rescorable, WholeBatch
 from .schema import ROLES, Efficiency, LatencyStats, ModelEfficiency
 
 if TYPE_CHECKING:
@@ -117,18 +118,23 @@ def time_interleaved(adapters: dict[str, ModelAdapter], batch: pa.Table, repeats
 
     Only ``Rescorable`` models can be timed (``measure_efficiency`` checks): they are called again and again.
 
-    The order flips every round (b c, c b, b c, ...) so neither model always runs right after the other.
+    The order flips every round (b c, c b, b c, ...) so neither model always runs right after the other. A model
+    that scores chunks in pieces (``WholeBatch``: torch on the CPU) is timed on the whole batch in one call.
     """
     order = list(adapters)
-    for _ in range(warmup):
-        for role in order:
-            adapters[role].predict_proba(batch, 0)
     times: dict[str, list[int]] = {role: [] for role in order}
-    for r in range(repeats):
-        for role in (order if r % 2 == 0 else order[::-1]):
-            start = time.perf_counter_ns()
-            adapters[role].predict_proba(batch, 0)
-            times[role].append(time.perf_counter_ns() - start)
+    with contextlib.ExitStack() as whole:
+        for adapter in adapters.values():
+            if isinstance(adapter, WholeBatch):
+                whole.enter_context(adapter.whole_batches())
+        for _ in range(warmup):
+            for role in order:
+                adapters[role].predict_proba(batch, 0)
+        for r in range(repeats):
+            for role in (order if r % 2 == 0 else order[::-1]):
+                start = time.perf_counter_ns()
+                adapters[role].predict_proba(batch, 0)
+                times[role].append(time.perf_counter_ns() - start)
     return times
 
 

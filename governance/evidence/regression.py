@@ -12,6 +12,7 @@ KLL sketches (Apache DataSketches) whose rank error is stated in the evidence; t
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,7 +27,7 @@ from ..data import Chunk, DataSource, missing_labels
 from ..errors import InputError
 from ..hashing import file_ref
 from ..manifest import Release
-from ..models.protocols import Description, EfficiencyFacts, ModelAdapter, Regressor, Rescorable, SizeFacts
+from ..models.protocols import Description, EfficiencyFacts, ModelAdapter, Regressor, Rescorable, SizeFacts, WholeBatch
 from ..progress import SCORING, TIMING, phase
 from .accumulator import distinct_cells, intern_cells, slice_cells
 from .bootstrap import compared
@@ -333,6 +334,10 @@ class _Values:
 
     def predict_proba(self, features: pa.Table, row_offset: int) -> np.ndarray:
         return self.predict_values(features, row_offset)[:, None]
+
+    def whole_batches(self) -> contextlib.AbstractContextManager[None]:
+        """``WholeBatch`` when the regressor is (torch on the CPU): timed in one pass per batch."""
+        return self.inner.whole_batches() if isinstance(self.inner, WholeBatch) else contextlib.nullcontext()
 
     def describe(self) -> Description:
         return self.inner.describe()  # type: ignore[attr-defined]  # every adapter is a ModelAdapter

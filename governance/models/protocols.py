@@ -12,6 +12,7 @@ capability          skops /    torch /           onnx         predictions
 ``EfficiencyFacts`` yes        yes               yes          no
 ``InputGradient``   no         yes               no           no
 ``Regressor``       yes        yes               yes          yes (one column)
+``WholeBatch``      no         yes               no           no
 ==================  =========  ================  ===========  ==================
 
 ``isinstance`` on these protocols checks that the methods exist, not their signatures; the signatures
@@ -20,13 +21,15 @@ are for readers and type checkers (tests/test_adapter_protocols.py pins the tabl
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Protocol, TypedDict, runtime_checkable
 
 import numpy as np
 import pyarrow as pa
 from typing_extensions import NotRequired  # typing's from Python 3.11; typing_extensions comes with pydantic
 
-__all__ = ["Description", "EfficiencyFacts", "InputGradient", "ModelAdapter", "Regressor", "Rescorable", "SizeFacts"]
+__all__ = ["Description", "EfficiencyFacts", "InputGradient", "ModelAdapter", "Regressor", "Rescorable", "SizeFacts",
+           "WholeBatch"]
 
 
 class Description(TypedDict):
@@ -122,4 +125,14 @@ class Regressor(Protocol):
 
     def predict_values(self, features: pa.Table, row_offset: int) -> np.ndarray:
         """float64 (n,) predictions; more than one output per row is an input error."""
+        ...
+
+
+@runtime_checkable
+class WholeBatch(Protocol):
+    """The adapter scores a large chunk in pieces (torch on CPU: cache-sized forward passes, the same scores), and
+    can run each batch in one call instead: what latency times, as a server would call the model on that batch."""
+
+    def whole_batches(self) -> AbstractContextManager[None]:
+        """Within this block every call scores its batch in one pass."""
         ...

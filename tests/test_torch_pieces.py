@@ -1,0 +1,113 @@
+"""Torch models on the CPU score a chunk in pieces of ``PIECE_ROWS`` rows (the activations stay in cache, the scores
+are the same), while latency times each batch in one forward pass, as a server would call the model."""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from governance.evidence.efficiency import time_interleaved  # noqa: E402 (after the skip: needs torch)
+from governance.manifest import ModelSpec  # noqa: E402
+from governance.models import load_model  # noqa: E402
+from governance.models.protocols import WholeBatch  # noqa: E402
+from governance.models.torch_adapter import PIECE_ROWS, TorchAdapter  # noqa: E402
+
+ARCH = """
+import torch
+
+class Net(torch.nn.Sequential):
+    def __init__(self, in_features=4, hidden=32, out=3):
+        super().__init__(torch.nn.Linear(in_features, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, out))
+"""
+
+
+def _adapter(tmp_path, output="logits"):
+    from safetensors.torch import save_file
+
+    (tmp_path / "gov_test_pieces_arch.py").write_text(textwrap.dedent(ARCH))
+    torch.manual_seed(3)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 32), torch.nn.ReLU(), torch.nn.Linear(32, 3))
+    save_file(net.state_dict(), str(tmp_path / "net.safetensors"))
+    spec = ModelSpec(path="net.safetensors", format="torch", architecture="gov_test_pieces_arch:Net", output=output)
+    adapter = load_model(spec, tmp_path / "net.safetensors", field="candidate", manifest=tmp_path / "release.yaml")
+    assert isinstance(adapter, TorchAdapter)
+    return adapter, net
+
+
+def _rows(n: int, seed: int = 0) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    return pa.table({f"x{i}": rng.normal(size=n) for i in range(4)})
+
+
+def _forward_rows(adapter) -> list[int]:
+    """The row count of every forward pass of the adapter's module, recorded from now on."""
+    seen: list[int] = []
+    adapter.module.register_forward_hook(lambda module, args, out: seen.append(int(args[0].shape[0])))
+    return seen
+
+
+@pytest.mark.parametrize("rows", [1, PIECE_ROWS - 1, PIECE_ROWS, PIECE_ROWS + 1, 2 * PIECE_ROWS + 17])
+def test_a_chunk_is_scored_in_pieces_with_the_scores_of_one_pass(tmp_path, rows):
+    adapter, net = _adapter(tmp_path)
+    data = _rows(rows)
+    passes = _forward_rows(adapter)
+    scores = adapter.predict_proba(data, 0)
+    pieces = [min(PIECE_ROWS, rows - start) for start in range(0, rows, PIECE_ROWS)]
+    assert passes == pieces
+    x = torch.from_numpy(np.column_stack([c.to_numpy() for c in data.columns]).astype(np.float32))
+    with torch.inference_mode():  # the whole chunk in one pass of the same network: the same probabilities
+        whole = torch.softmax(net(x).double(), dim=1).numpy()
+    np.testing.assert_allclose(scores, whole, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(scores.sum(axis=1), 1.0)
+
+
+def test_whole_batches_runs_one_pass_per_call_and_restores_the_pieces(tmp_path):
+    adapter, _ = _adapter(tmp_path)
+    assert isinstance(adapter, WholeBatch)
+    data = _rows(2 * PIECE_ROWS + 5)
+    passes = _forward_rows(adapter)
+    with adapter.whole_batches():
+        one = adapter.predict_proba(data, 0)
+    assert passes == [data.num_rows]
+    again = adapter.predict_proba(data, 0)
+    assert passes[1:] == [PIECE_ROWS, PIECE_ROWS, 5]
+    np.testing.assert_allclose(one, again, rtol=1e-6, atol=1e-7)
+
+
+def test_latency_times_the_whole_batch_in_one_call(tmp_path):
+    """A latency batch larger than a piece is one forward pass per timed call, and the scoring pass's pieces come
+    back afterwards."""
+    adapter, _ = _adapter(tmp_path)
+    batch = _rows(PIECE_ROWS + 100)
+    passes = _forward_rows(adapter)
+    times = time_interleaved({"candidate": adapter}, batch, repeats=3, warmup=1)
+    assert len(times["candidate"]) == 3
+    assert passes == [batch.num_rows] * 4
+    adapter.predict_proba(batch, 0)
+    assert passes[4:] == [PIECE_ROWS, 100]
+
+
+def test_a_regressor_is_timed_whole_too(tmp_path):
+    from governance.evidence.regression import _Values
+
+    single = TorchAdapter(torch.nn.Linear(4, 1), tmp_path / "net.safetensors", torch=torch, fmt="torch",
+                          field="candidate", output="logits", device=torch.device("cpu"), parameters=[])
+    values = _Values(single, "candidate", tmp_path / "net.safetensors")
+    assert isinstance(values, WholeBatch)
+    passes = _forward_rows(single)
+    batch = _rows(PIECE_ROWS + 1)
+    time_interleaved({"candidate": values}, batch, repeats=3, warmup=0)
+    assert passes == [batch.num_rows] * 3
+
+
+def test_on_an_accelerator_a_chunk_is_one_pass(tmp_path):
+    """Pieces are for CPU caches; on another device (here torch's shape-only 'meta' device) one large pass is what
+    is fast."""
+    adapter = TorchAdapter(torch.nn.Linear(4, 2), tmp_path / "net.safetensors", torch=torch, fmt="torch",
+                           field="candidate", output="logits", device=torch.device("meta"), parameters=[])
+    assert adapter._pieces is None

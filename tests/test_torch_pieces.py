@@ -57,8 +57,9 @@ def test_a_chunk_is_scored_in_pieces_with_the_scores_of_one_pass(tmp_path, rows)
     data = _rows(rows)
     passes = _forward_rows(adapter)
     scores = adapter.predict_proba(data, 0)
-    pieces = [min(PIECE_ROWS, rows - start) for start in range(0, rows, PIECE_ROWS)]
-    assert passes == pieces
+    parts = -(-rows // PIECE_ROWS)  # near-equal pieces of at most PIECE_ROWS: no 1-row tail
+    assert len(passes) == parts and sum(passes) == rows and max(passes) <= PIECE_ROWS
+    assert max(passes) - min(passes) <= 1
     x = torch.from_numpy(np.column_stack([c.to_numpy() for c in data.columns]).astype(np.float32))
     with torch.inference_mode():  # the whole chunk in one pass of the same network: the same probabilities
         whole = torch.softmax(net(x).double(), dim=1).numpy()
@@ -75,7 +76,7 @@ def test_whole_batches_runs_one_pass_per_call_and_restores_the_pieces(tmp_path):
         one = adapter.predict_proba(data, 0)
     assert passes == [data.num_rows]
     again = adapter.predict_proba(data, 0)
-    assert passes[1:] == [PIECE_ROWS, PIECE_ROWS, 5]
+    assert passes[1:] == [1367] * 3  # 2 * 2,048 + 5 = 4,101 rows in three equal pieces
     np.testing.assert_allclose(one, again, rtol=1e-6, atol=1e-7)
 
 
@@ -89,7 +90,7 @@ def test_latency_times_the_whole_batch_in_one_call(tmp_path):
     assert len(times["candidate"]) == 3
     assert passes == [batch.num_rows] * 4
     adapter.predict_proba(batch, 0)
-    assert passes[4:] == [PIECE_ROWS, 100]
+    assert passes[4:] == [(PIECE_ROWS + 100) // 2] * 2
 
 
 def test_a_regressor_is_timed_whole_too(tmp_path):

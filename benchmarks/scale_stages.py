@@ -76,7 +76,7 @@ features = [c for c in data.schema_arrow.names if c not in skip]
 with torch.no_grad():
     for batch in data.iter_batches(65536, columns=features):
         x = torch.from_numpy(np.column_stack([batch.column(c).to_numpy() for c in features]).astype(np.float32))
-        for net in models:  # in the gate's pieces (models/torch_adapter.py PIECE_ROWS): like for like
+        for net in models:  # in the gate's pieces (models/_common.py PIECE_ROWS): like for like
             torch.cat([torch.softmax(net(x[i:i + pieces]), dim=1) for i in range(0, len(x), pieces)]).numpy()
 """
 
@@ -254,7 +254,7 @@ def _in_process(manifest: Path) -> tuple[_Clock, int]:
 
 def stages_table(rows: int, resamples: int = 1000, with_on: bool = True, model: str = "example") -> dict[str, float]:
     """Print the table (stage, seconds, % of inference); returns the figures by stage."""
-    from governance.models.torch_adapter import PIECE_ROWS
+    from governance.models._common import PIECE_ROWS
 
     folder = stages_release(rows, resamples, model)
     clock, threads = _in_process(folder / f"off-{resamples}.yaml")

@@ -37,7 +37,7 @@ CLAIMS = {
     "skops": {Rescorable, EfficiencyFacts},
     "pickle": {Rescorable, EfficiencyFacts},
     "torch": {Rescorable, EfficiencyFacts, InputGradient, WholeBatch},
-    "onnx": {Rescorable, EfficiencyFacts},
+    "onnx": {Rescorable, EfficiencyFacts, WholeBatch},
     "predictions": set(),
     "mlflow": {Rescorable, EfficiencyFacts},  # the flavour's adapter (sklearn here); tests/test_mlflow.py: a server
 }

@@ -22,6 +22,8 @@ one zero-padded (rows are independent at inference).
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -30,7 +32,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import InputError
-from ._common import as_proba, feature_matrix, file_bytes, one_line, one_value
+from ._common import PIECE_ROWS, as_proba, feature_matrix, file_bytes, one_line, one_value, piece_count
 from .protocols import Description, SizeFacts, unknown_size_facts
 
 INSTALL_HINT = "pip install 'pruning-governance[onnx]'"
@@ -68,11 +70,13 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 class OnnxAdapter:
     """Scores the chunk's feature matrix with an onnxruntime session.
 
-    Capabilities (models/protocols.py): ``Rescorable`` and ``EfficiencyFacts``; no ``InputGradient``.
+    Capabilities (models/protocols.py): ``Rescorable``, ``EfficiencyFacts`` and ``WholeBatch`` (a dynamic-batch graph
+    on the CPU scores a chunk in pieces); no ``InputGradient``.
     """
 
-    def __init__(self, session: Any, path: Path, *, field: str, output: str) -> None:
+    def __init__(self, session: Any, path: Path, *, field: str, output: str, pieces: int | None = None) -> None:
         self.session = session
+        self._pieces = pieces  # rows per run of a dynamic-batch graph on the CPU (PIECE_ROWS); None: one run
         self.path = path
         self.field = field
         self.classes: list | None = None
@@ -121,20 +125,37 @@ class OnnxAdapter:
 
     def _run(self, x: np.ndarray) -> Any:
         b = self._batch_rows
-        if b is None or x.shape[0] == b:
+        if b is None:
+            if (parts := piece_count(x.shape[0], self._pieces)) == 1:
+                return self.session.run([self._output], {self._input: x})[0]
+            blocks = [(part, part.shape[0]) for part in np.array_split(x, parts)]  # near-equal: no 1-row tail
+        elif x.shape[0] == b:
             return self.session.run([self._output], {self._input: x})[0]
+        else:  # a fixed batch size: whole blocks, the last one padded with zeros
+            blocks = []
+            for start in range(0, x.shape[0], b):
+                block = x[start : start + b]
+                rows = block.shape[0]
+                if rows < b:
+                    block = np.concatenate([block, np.zeros((b - rows, x.shape[1]), dtype=x.dtype)])
+                blocks.append((block, rows))
         outs: list[Any] = []
-        for start in range(0, x.shape[0], b):
-            block = x[start : start + b]
-            rows = block.shape[0]
-            if rows < b:
-                block = np.concatenate([block, np.zeros((b - rows, x.shape[1]), dtype=x.dtype)])
+        for block, rows in blocks:
             out = self.session.run([self._output], {self._input: block})[0]
             if isinstance(out, list):  # ZipMap: one dict per row
                 outs.extend(out[:rows])
             else:
                 outs.append(np.asarray(out)[:rows])
         return outs if self._kind == "zipmap" else np.concatenate(outs)
+
+    @contextmanager
+    def whole_batches(self) -> Iterator[None]:
+        """``WholeBatch``: one session run per call inside the block (latency times the model this way)."""
+        pieces, self._pieces = self._pieces, None
+        try:
+            yield
+        finally:
+            self._pieces = pieces
 
     def predict_proba(self, features: pa.Table, row_offset: int) -> np.ndarray:
         return self._scores(features, row_offset, activate=True)
@@ -340,6 +361,7 @@ def load(
         session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
     except Exception as exc:
         raise InputError(path, f"{field}.path", NOT_ONNX.format(reason=one_line(exc))) from exc
-    adapter = OnnxAdapter(session, path, field=field, output=spec.output)
+    adapter = OnnxAdapter(session, path, field=field, output=spec.output,
+                          pieces=PIECE_ROWS if device == "cpu" else None)  # on a GPU one large run is fast
     adapter.classes = _class_labels(path)
     return adapter

@@ -12,7 +12,7 @@ capability          skops /    torch /           onnx         predictions
 ``EfficiencyFacts`` yes        yes               yes          no
 ``InputGradient``   no         yes               no           no
 ``Regressor``       yes        yes               yes          yes (one column)
-``WholeBatch``      no         yes               no           no
+``WholeBatch``      no         yes               yes          no
 ==================  =========  ================  ===========  ==================
 
 ``isinstance`` on these protocols checks that the methods exist, not their signatures; the signatures
@@ -130,7 +130,7 @@ class Regressor(Protocol):
 
 @runtime_checkable
 class WholeBatch(Protocol):
-    """The adapter scores a large chunk in pieces (torch on CPU: cache-sized forward passes, the same scores), and
+    """The adapter scores a large chunk in pieces (torch and ONNX on the CPU: cache-sized passes, the same scores), and
     can run each batch in one call instead: what latency times, as a server would call the model on that batch."""
 
     def whole_batches(self) -> AbstractContextManager[None]:

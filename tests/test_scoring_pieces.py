@@ -1,5 +1,6 @@
-"""Torch models on the CPU score a chunk in pieces of ``PIECE_ROWS`` rows (the activations stay in cache, the scores
-are the same), while latency times each batch in one forward pass, as a server would call the model."""
+"""Torch and ONNX models on the CPU score a chunk in near-equal pieces of at most ``PIECE_ROWS`` rows (the activations
+stay in cache, the scores are the same), while latency times each batch in one pass, as a server would call the
+model."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ torch = pytest.importorskip("torch")
 from governance.evidence.efficiency import time_interleaved  # noqa: E402 (after the skip: needs torch)
 from governance.manifest import ModelSpec  # noqa: E402
 from governance.models import load_model  # noqa: E402
+from governance.models._common import PIECE_ROWS  # noqa: E402
 from governance.models.protocols import WholeBatch  # noqa: E402
-from governance.models.torch_adapter import PIECE_ROWS, TorchAdapter  # noqa: E402
+from governance.models.torch_adapter import TorchAdapter  # noqa: E402
 
 ARCH = """
 import torch
@@ -112,3 +114,67 @@ def test_on_an_accelerator_a_chunk_is_one_pass(tmp_path):
     adapter = TorchAdapter(torch.nn.Linear(4, 2), tmp_path / "net.safetensors", torch=torch, fmt="torch",
                            field="candidate", output="logits", device=torch.device("meta"), parameters=[])
     assert adapter._pieces is None
+
+
+class _Recorded:
+    """An onnxruntime session that records the rows of every run."""
+
+    def __init__(self, session) -> None:
+        self.session, self.rows = session, []
+
+    def run(self, outputs, feeds):
+        self.rows.append(next(iter(feeds.values())).shape[0])
+        return self.session.run(outputs, feeds)
+
+    def __getattr__(self, name):
+        return getattr(self.session, name)
+
+
+def _onnx(tmp_path, batch="n"):
+    pytest.importorskip("onnxruntime")
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(1)
+    w1 = numpy_helper.from_array(rng.normal(size=(4, 32)).astype(np.float32), name="w1")
+    b1 = numpy_helper.from_array(rng.normal(size=32).astype(np.float32), name="b1")
+    w2 = numpy_helper.from_array(rng.normal(size=(32, 3)).astype(np.float32), name="w2")
+    b2 = numpy_helper.from_array(np.zeros(3, dtype=np.float32), name="b2")
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["x", "w1", "b1"], ["h"]), helper.make_node("Relu", ["h"], ["r"]),
+         helper.make_node("Gemm", ["r", "w2", "b2"], ["logits"])], "mlp",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 4])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [batch, 3])], initializer=[w1, b1, w2, b2])
+    path = tmp_path / "mlp.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    adapter = load_model(ModelSpec(path=path.name, format="onnx", output="logits"), path, field="candidate",
+                         manifest=tmp_path / "release.yaml")
+    adapter.session = _Recorded(adapter.session)
+    return adapter
+
+
+def test_an_onnx_graph_scores_a_chunk_in_near_equal_pieces_with_the_scores_of_one_run(tmp_path):
+    adapter = _onnx(tmp_path)
+    data = _rows(2 * PIECE_ROWS + 3)
+    pieces = adapter.predict_proba(data, 0)
+    assert adapter.session.rows == [1367, 1366, 1366]  # 2 * 2,048 + 3 = 4,099 rows
+    with adapter.whole_batches():
+        whole = adapter.predict_proba(data, 0)
+    assert adapter.session.rows[3:] == [data.num_rows]
+    np.testing.assert_allclose(pieces, whole, rtol=1e-6, atol=1e-7)
+    adapter.predict_proba(data.slice(0, PIECE_ROWS), 0)  # a chunk of one piece is one run
+    assert adapter.session.rows[4:] == [PIECE_ROWS]
+
+
+def test_onnx_latency_is_one_run_per_batch(tmp_path):
+    adapter = _onnx(tmp_path)
+    time_interleaved({"candidate": adapter}, _rows(PIECE_ROWS + 10), repeats=3, warmup=1)
+    assert adapter.session.rows == [PIECE_ROWS + 10] * 4
+
+
+def test_a_fixed_batch_onnx_graph_still_runs_whole_padded_blocks(tmp_path):
+    """A graph traced with a fixed batch size takes exactly that many rows: blocks of it, the last one padded, not
+    pieces."""
+    adapter = _onnx(tmp_path, batch=1000)
+    scores = adapter.predict_proba(_rows(2500), 0)
+    assert adapter.session.rows == [1000, 1000, 1000] and scores.shape == (2500, 3)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -32,6 +35,16 @@ PIECE_ROWS = 2048
 def piece_count(rows: int, pieces: int | None) -> int:
     """How many near-equal pieces of at most ``pieces`` rows a chunk of ``rows`` is scored in (1: one pass)."""
     return 1 if pieces is None or rows <= pieces else -(-rows // pieces)
+
+
+@contextmanager
+def whole_passes(adapter: Any) -> Iterator[None]:
+    """An adapter's ``WholeBatch.whole_batches``: its ``_pieces`` off inside the block, restored after."""
+    pieces, adapter._pieces = adapter._pieces, None
+    try:
+        yield
+    finally:
+        adapter._pieces = pieces
 
 
 def require(module: str, *, fmt: str, manifest: Path, field: str) -> ModuleType:

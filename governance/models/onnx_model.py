@@ -22,8 +22,7 @@ one zero-padded (rows are independent at inference).
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -32,7 +31,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import InputError
-from ._common import PIECE_ROWS, as_proba, feature_matrix, file_bytes, one_line, one_value, piece_count
+from ._common import PIECE_ROWS, as_proba, feature_matrix, file_bytes, one_line, one_value, piece_count, whole_passes
 from .protocols import Description, SizeFacts, unknown_size_facts
 
 INSTALL_HINT = "pip install 'pruning-governance[onnx]'"
@@ -148,14 +147,9 @@ class OnnxAdapter:
                 outs.append(np.asarray(out)[:rows])
         return outs if self._kind == "zipmap" else np.concatenate(outs)
 
-    @contextmanager
-    def whole_batches(self) -> Iterator[None]:
+    def whole_batches(self) -> AbstractContextManager[None]:
         """``WholeBatch``: one session run per call inside the block (latency times the model this way)."""
-        pieces, self._pieces = self._pieces, None
-        try:
-            yield
-        finally:
-            self._pieces = pieces
+        return whole_passes(self)
 
     def predict_proba(self, features: pa.Table, row_offset: int) -> np.ndarray:
         return self._scores(features, row_offset, activate=True)

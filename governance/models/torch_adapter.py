@@ -7,8 +7,8 @@ loader, so importing this module never imports torch.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import InputError
-from ._common import PIECE_ROWS, feature_matrix, file_bytes, one_line, one_value, piece_count
+from ._common import PIECE_ROWS, feature_matrix, file_bytes, one_line, one_value, piece_count, whole_passes
 from .protocols import Description, SizeFacts
 from .torch_gradient import loss_gradient
 from .torch_macs import size_facts
@@ -91,14 +91,9 @@ class TorchAdapter:
     def predict_proba(self, features: pa.Table, row_offset: int) -> np.ndarray:
         return self._scores(features, row_offset, activate=True, pieces=self._pieces)
 
-    @contextmanager
-    def whole_batches(self) -> Iterator[None]:
+    def whole_batches(self) -> AbstractContextManager[None]:
         """``WholeBatch``: one forward pass per call inside the block (latency times the model this way)."""
-        pieces, self._pieces = self._pieces, None
-        try:
-            yield
-        finally:
-            self._pieces = pieces
+        return whole_passes(self)
 
     def predict_values(self, features: pa.Table, row_offset: int) -> np.ndarray:
         """``Regressor``: the network's single output as is (``output:`` is not applied)."""

@@ -271,3 +271,22 @@ def test_precomputed_predictions_are_refused_before_any_model_loads(parquet_rele
     with pytest.raises(InputError) as info:
         collect(load_manifest(d / "release.yaml"), engine=DaskEngine(workers=1))
     assert (info.value.field, info.value.message) == ("candidate.format", PREDICTIONS_LOCAL)
+
+
+def test_a_local_cluster_keeps_one_thread_per_worker_without_the_malloc_trim_setting():
+    """The check's own local cluster starts its workers without distributed's MALLOC_TRIM_THRESHOLD_ (it makes
+    every activation buffer fresh kernel pages) but with its one-thread settings, which the throughput relies on."""
+    import os
+
+    import dask
+
+    from governance.evidence.distributed import LOCAL_UNSET
+
+    def environment() -> dict[str, str | None]:
+        return {k: os.environ.get(k) for k in ("MALLOC_TRIM_THRESHOLD_", "OMP_NUM_THREADS")}
+
+    with DaskEngine(workers=1)._client() as client:
+        seen = list(client.run(environment).values())
+    assert LOCAL_UNSET == ("MALLOC_TRIM_THRESHOLD_",)
+    assert seen == [{"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": "1"}]
+    assert dask.config.get("distributed.nanny.pre-spawn-environ")["MALLOC_TRIM_THRESHOLD_"]  # set back after

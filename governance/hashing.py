@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -66,6 +67,10 @@ def check_input_file(path: Path, *, named_in: Path | None, field: str | None, ro
 
 #: inside :func:`digests_reused`: (real path, size, mtime_ns, inode) -> sha256, so one check hashes each file once
 _DIGESTS: ContextVar[dict[tuple[str, int, int, int], str] | None] = ContextVar("pg_digests", default=None)
+#: beside it: one lock per file, so two threads of a check (the Dask engine's start thread hashing the models while
+#: the client hashes its inputs) never hash the same file at the same time: the second waits and reuses the digest
+_HASHING: ContextVar[dict[tuple[str, int, int, int], threading.Lock] | None] = ContextVar("pg_hashing", default=None)
+_LOCKS = threading.Lock()
 
 
 @contextmanager
@@ -74,10 +79,11 @@ def digests_reused() -> Iterator[None]:
 
     Scoped to one check, not process-wide: a file rewritten within the file system's timestamp granularity keeps
     its size and mtime, so a lasting cache could return a stale digest (``governance trail verify`` must not)."""
-    token = _DIGESTS.set({})
+    token, locks = _DIGESTS.set({}), _HASHING.set({})
     try:
         yield
     finally:
+        _HASHING.reset(locks)
         _DIGESTS.reset(token)
 
 
@@ -88,21 +94,25 @@ def sha256_file(path: Path, block: int = 1 << 20) -> str:
         from .dataset import folder_sha256
 
         return folder_sha256(Path(path))
-    cache = _DIGESTS.get()
-    key = None
-    if cache is not None:
-        st = os.stat(path)
-        key = (os.path.realpath(path), st.st_size, st.st_mtime_ns, st.st_ino)
-        if key in cache:
-            return cache[key]
+    cache, locks = _DIGESTS.get(), _HASHING.get()
+    if cache is None or locks is None:
+        return _sha256(path, block)
+    st = os.stat(path)
+    key = (os.path.realpath(path), st.st_size, st.st_mtime_ns, st.st_ino)
+    with _LOCKS:
+        lock = locks.setdefault(key, threading.Lock())
+    with lock:
+        if key not in cache:
+            cache[key] = _sha256(path, block)
+        return cache[key]
+
+
+def _sha256(path: Path, block: int) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(block):
             h.update(chunk)
-    digest = h.hexdigest()
-    if cache is not None and key is not None:
-        cache[key] = digest
-    return digest
+    return h.hexdigest()
 
 
 def shown_path(path: Path, relative_to: Path) -> str:

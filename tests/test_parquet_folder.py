@@ -295,3 +295,39 @@ def test_streaming_a_folder_holds_one_chunk_not_the_files(tmp_path):
     assert offsets[2] == offsets[16] == [(k * 1000, 1000) for k in range(n // 1000)]  # continuous global offsets
     assert peaks[16] <= 1.25 * peaks[2]
     assert peaks[16] < table.nbytes / 4  # a few chunks' worth, never the folder
+
+
+def test_two_threads_of_a_check_hash_a_file_once(tmp_path, monkeypatch):
+    """The Dask engine's start thread hashes the models while the client hashes its inputs: a file asked for by
+    both at once is read once, the second thread waiting for the first's digest (a model can be gigabytes)."""
+    import contextvars
+    import hashlib
+    import threading
+    import time
+
+    import governance.hashing as hashing
+
+    path = tmp_path / "model.bin"
+    path.write_bytes(b"weights" * 100_000)
+    reads, started = [], threading.Event()
+    real = hashing._sha256
+
+    def slow(p, block):
+        reads.append(p)
+        started.set()
+        time.sleep(0.3)  # the other thread asks while this one is still reading
+        return real(p, block)
+
+    monkeypatch.setattr(hashing, "_sha256", slow)
+    with digests_reused():
+        seen = {}
+        other = threading.Thread(target=contextvars.copy_context().run,
+                                 args=(lambda: seen.setdefault("thread", hashing.sha256_file(path)),))
+        other.start()
+        started.wait(5)
+        mine = hashing.sha256_file(path)
+        other.join()
+    assert len(reads) == 1
+    assert mine == seen["thread"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    hashing.sha256_file(path)  # outside a check nothing is kept: read again
+    assert len(reads) == 2

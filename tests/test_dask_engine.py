@@ -290,3 +290,30 @@ def test_a_local_cluster_keeps_one_thread_per_worker_without_the_malloc_trim_set
     assert LOCAL_UNSET == ("MALLOC_TRIM_THRESHOLD_",)
     assert seen == [{"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": "1"}]
     assert dask.config.get("distributed.nanny.pre-spawn-environ")["MALLOC_TRIM_THRESHOLD_"]  # set back after
+
+
+def test_a_partition_that_raises_is_reported_before_the_other_partitions_finish(parquet_release, monkeypatch):
+    """A task that raises (a bug or a dead worker, not bad data) ends the check at once, not after every other
+    partition has been scored; here the first partition raises and the other four take 5 s each (20 s in all)."""
+    import time
+
+    import governance.evidence.distributed as engine
+
+    fold = engine._fold_partition
+
+    def first_raises(plugin_name, part, *args):
+        if part.offset == 0:
+            raise RuntimeError("boom on the first partition")
+        time.sleep(5)
+        return fold(plugin_name, part, *args)
+
+    monkeypatch.setattr(engine, "_fold_partition", first_raises)
+    ticks: list[int] = []
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        start = time.monotonic()
+        with pytest.raises(RuntimeError, match="boom on the first partition"):
+            collect(load_manifest(parquet_release), engine=DaskEngine(scheduler=cluster.scheduler_address),
+                    progress=ticks.append)
+        assert time.monotonic() - start < 10
+    assert ticks == []

@@ -325,6 +325,8 @@ class DaskEngine:
                          else level[i] for i in range(0, len(level), 2)]
             seen = 0
             for future in done:  # rows folded so far, a partition at a time (each dropped once counted)
+                if future.status == "error":  # a task that raised (not bad data): now, not after every partition
+                    future.result()
                 seen += rows[future.key]
                 cast(Callable[[int], None], progress)(seen)
             result = level[0].result()

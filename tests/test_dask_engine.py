@@ -317,3 +317,25 @@ def test_a_partition_that_raises_is_reported_before_the_other_partitions_finish(
                     progress=ticks.append)
         assert time.monotonic() - start < 10
     assert ticks == []
+
+
+def test_a_local_cluster_says_nothing_when_a_dask_dashboard_already_holds_port_8787():
+    """The scheduler always serves HTTP; on its default port a running Dask dashboard made distributed warn on
+    stderr ('Port 8787 is already in use'). The check's own cluster takes a random local port instead."""
+    import socket
+    import warnings
+
+    holder = socket.socket()
+    try:
+        holder.bind(("127.0.0.1", 8787))
+        holder.listen()
+    except OSError:  # another process holds it already: the same situation
+        pass
+    try:
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            with DaskEngine(workers=1)._client() as client:
+                assert client.submit(sum, [1, 2], pure=False).result() == 3
+        assert not [w for w in seen if "already in use" in str(w.message)]
+    finally:
+        holder.close()

@@ -371,8 +371,10 @@ class DaskEngine:
         spawn = "distributed.nanny.pre-spawn-environ"
         env = {k: v for k, v in dask.config.get(spawn).items() if k not in LOCAL_UNSET}
         with dask.config.set({spawn: env}):  # the threads stay at one (OMP_NUM_THREADS=1 and the like)
-            cluster = distributed.LocalCluster(n_workers=self.workers or 1, threads_per_worker=1,
-                                               dashboard_address=None, host="127.0.0.1")
+            # the scheduler serves HTTP (health, metrics) even without a dashboard, by default on 8787: a random
+            # local port never collides with a dashboard the user already runs (a warning on stderr if it did)
+            cluster = distributed.LocalCluster(n_workers=self.workers or 1, threads_per_worker=1, host="127.0.0.1",
+                                               dashboard_address="127.0.0.1:0", scheduler_kwargs={"dashboard": False})
         return _OwnedClient(distributed.Client(cluster), cluster)
 
 

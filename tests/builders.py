@@ -242,3 +242,17 @@ def same_evidence(a: object, b: object, where: str = "", rel: float = 1e-12) -> 
         assert math.isclose(a, b, rel_tol=rel, abs_tol=rel) or (math.isnan(a) and math.isnan(b)), where
     else:
         assert a == b and type(a) is type(b), where
+
+
+class ProgressRecorder:
+    """A progress sink (``progress.Phases``) that keeps what it was told: the phases in order, and the row counts."""
+
+    def __init__(self) -> None:
+        self.phases: list[str] = []
+        self.rows: list[int] = []
+
+    def __call__(self, rows: int) -> None:
+        self.rows.append(rows)
+
+    def phase(self, name: str, total: int | None = None) -> None:
+        self.phases.append(name)

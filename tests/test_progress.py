@@ -7,7 +7,7 @@ import re
 
 import pandas as pd
 import yaml
-from builders import make_release, run, write_yaml
+from builders import ProgressRecorder, make_release, run, write_yaml
 
 from governance.data import DataSource
 from governance.manifest import load_manifest
@@ -66,20 +66,6 @@ def test_the_terminal_bar_shows_the_phase_and_the_total():
         assert [(t.description, t.total) for t in progress.tasks if t.visible] == [(TIMING, None)]
 
 
-class _Recorder:
-    """A progress sink that keeps what it was told: phases in order, and the row counts."""
-
-    def __init__(self) -> None:
-        self.phases: list[str] = []
-        self.rows: list[int] = []
-
-    def __call__(self, rows: int) -> None:
-        self.rows.append(rows)
-
-    def phase(self, name: str, total: int | None = None) -> None:
-        self.phases.append(name)
-
-
 def test_the_dask_engine_says_when_it_waits_for_workers_and_counts_rows_a_partition_at_a_time(release_dir,
                                                                                                 tmp_path):
     """With --engine dask the wait for the workers is a phase of its own, before scoring, and the rows scored
@@ -95,7 +81,7 @@ def test_the_dask_engine_says_when_it_waits_for_workers_and_counts_rows_a_partit
     manifest = _parquet_release(release_dir, tmp_path)
     data = pq.read_table(manifest.parent / "eval.parquet")
     pq.write_table(data, manifest.parent / "eval.parquet", row_group_size=400)  # 4 partitions, the last short
-    sink = _Recorder()
+    sink = ProgressRecorder()
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
                                   dashboard_address=None) as cluster:
         collect(load_manifest(manifest), engine=DaskEngine(scheduler=cluster.scheduler_address), progress=sink)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from builders import FAST, TODAY, gate, one, run, write_yaml
+from builders import FAST, TODAY, ProgressRecorder, gate, one, run, write_yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import (
@@ -401,15 +401,7 @@ def test_a_regression_check_reports_its_scoring_and_timing_phases(tmp_path):
     """Progress: the scoring phase with the rows counted a chunk at a time, then timing (as for classifiers)."""
     from governance.progress import SCORING, TIMING
 
-    phases, rows = [], []
-
-    class Sink:
-        def __call__(self, n: int) -> None:
-            rows.append(n)
-
-        def phase(self, name: str, total: int | None = None) -> None:
-            phases.append(name)
-
-    collect(load_manifest(_release(tmp_path, n=600, chunk=250)), progress=Sink())
-    assert phases[:2] == [SCORING, TIMING]
-    assert rows == [250, 500, 600]
+    sink = ProgressRecorder()
+    collect(load_manifest(_release(tmp_path, n=600, chunk=250)), progress=sink)
+    assert sink.phases[:2] == [SCORING, TIMING]
+    assert sink.rows == [250, 500, 600]

@@ -69,8 +69,7 @@ class TorchAdapter:
         self._batch_rows = batch_rows  # an exported program traced with a fixed batch size
         self._in_features = in_features
         self._width: int | None = None
-        # on an accelerator one large pass is what is fast
-        self._pieces = PIECE_ROWS if getattr(device, "type", str(device)) == "cpu" else None
+        self._pieces = PIECE_ROWS if device.type == "cpu" else None  # on an accelerator one large pass is fast
 
     def _forward(self, x: Any, pieces: int | None = None) -> Any:
         torch = self._torch
@@ -89,7 +88,7 @@ class TorchAdapter:
         return torch.cat(outs)
 
     def predict_proba(self, features: pa.Table, row_offset: int) -> np.ndarray:
-        return self._scores(features, row_offset, activate=True, pieces=self._pieces)
+        return self._scores(features, row_offset, activate=True)
 
     def whole_batches(self) -> AbstractContextManager[None]:
         """``WholeBatch``: one forward pass per call inside the block (latency times the model this way)."""
@@ -97,11 +96,10 @@ class TorchAdapter:
 
     def predict_values(self, features: pa.Table, row_offset: int) -> np.ndarray:
         """``Regressor``: the network's single output as is (``output:`` is not applied)."""
-        out = self._scores(features, row_offset, activate=False, pieces=self._pieces)
+        out = self._scores(features, row_offset, activate=False)
         return one_value(out, features.num_rows, path=self.path, field=self.field)
 
-    def _scores(self, features: pa.Table, row_offset: int, *, activate: bool, pieces: int | None = None
-                ) -> np.ndarray:
+    def _scores(self, features: pa.Table, row_offset: int, *, activate: bool) -> np.ndarray:
         torch = self._torch
         n = features.num_rows
         x = feature_matrix(features, row_offset, path=self.path, field=self.field, fmt=self.fmt)
@@ -114,7 +112,7 @@ class TorchAdapter:
         t = torch.from_numpy(x).to(device=self._device, dtype=self._dtype)
         try:
             with torch.inference_mode():
-                out = tensor_out(self._forward(t, pieces))
+                out = tensor_out(self._forward(t, self._pieces))  # (input_gradient runs one whole pass)
         except InputError:
             raise
         except Exception as exc:  # shape mismatches between data and network are input errors

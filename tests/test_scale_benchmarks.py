@@ -5,6 +5,7 @@ figures themselves are measured at full size (docs/scale.md, "Benchmarks"); here
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -60,8 +61,12 @@ def test_stages_table_splits_per_row_and_per_check_costs(tmp_path, monkeypatch, 
 
 
 def test_workers_table_reads_the_scoring_phase_and_one_torch_thread(tmp_path, monkeypatch, capsys):
-    runs = _module("scale_workers", tmp_path, monkeypatch).workers_table(ROWS, resamples=1, workers=(1,))
+    runs = _module("scale_workers", tmp_path, monkeypatch).workers_table(ROWS, resamples=1, workers=(1,), repeats=2)
     out = capsys.readouterr().out
+    assert "median of 2 interleaved runs" in out
+    each = re.search(r"Scoring seconds of each run: 1 worker: ([0-9.]+), ([0-9.]+)\n", out)
+    assert each is not None  # both rounds ran, and the table's figure is their median (the mean of two)
+    assert runs[0]["scoring_s"] == pytest.approx((float(each[1]) + float(each[2])) / 2, abs=0.06)
     header, rows = _table(out)
     assert header == ("| workers | start-up wait s | scoring s | scoring rows/s | scoring vs 1 | "
                       "start-up + scoring vs 1 | check s | check rows/s | check vs 1 |")

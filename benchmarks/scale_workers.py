@@ -3,6 +3,7 @@ workers at least 1.6x one, when the model dominates).
 
     PYTHONPATH=. python benchmarks/scale_workers.py                 # 500,000 rows
     PYTHONPATH=. python benchmarks/scale_workers.py --rows 50000 --repeats 1   # a quick look
+    PYTHONPATH=. python benchmarks/scale_workers.py --hidden 1024              # a model that weighs more
 
 The release: a torch MLP wide enough that scoring is most of the time (16 features -> 512 -> 512 -> 2 logits,
 seeded random weights; the candidate is a copy with the 50% smallest-magnitude weights of every Linear zeroed),
@@ -73,15 +74,16 @@ SCORING = "scoring rows"
 STARTUP = "starting the Dask workers"
 
 
-def workers_release(rows: int, resamples: int = 1000) -> Path:
-    """The wide-MLP release of ``rows`` rows (written once, then reused); manifest ``release-R.yaml``."""
-    folder = cache_root() / f"workers-{rows}-{FEATURES}x{HIDDEN}"
+def workers_release(rows: int, resamples: int = 1000, hidden: int = HIDDEN) -> Path:
+    """The wide-MLP release of ``rows`` rows and ``hidden`` units per hidden layer (written once, then reused);
+    manifest ``release-R.yaml``."""
+    folder = cache_root() / f"workers-{rows}-{FEATURES}x{hidden}"
     if not (folder / "eval.parquet").is_file():
-        _write_release(folder, rows)
+        _write_release(folder, rows, hidden)
+    net = {"format": "torch", "architecture": "arch:WideMLP", "architecture_kwargs": {"hidden": hidden}}
     manifest = {
         "name": "scale-workers", "version": "1", "task": "binary_classification", "positive_label": 1,
-        "baseline": {"path": "baseline.safetensors", "format": "torch", "architecture": "arch:WideMLP"},
-        "candidate": {"path": "pruned.safetensors", "format": "torch", "architecture": "arch:WideMLP"},
+        "baseline": {"path": "baseline.safetensors", **net}, "candidate": {"path": "pruned.safetensors", **net},
         "data": {"path": "eval.parquet", "target": "label", "sensitive": ["group"]},
         "evaluation": {"bootstrap": {"resamples": resamples}, "robustness": None, "latency": None},
         "policy": "policy.yaml",
@@ -90,7 +92,7 @@ def workers_release(rows: int, resamples: int = 1000) -> Path:
     return folder
 
 
-def _write_release(folder: Path, rows: int) -> None:
+def _write_release(folder: Path, rows: int, hidden: int) -> None:
     import torch
     from safetensors.torch import save_file
 
@@ -102,7 +104,7 @@ def _write_release(folder: Path, rows: int) -> None:
     namespace: dict = {}
     exec(compile(ARCH, "arch.py", "exec"), namespace)  # the very class the gate will import from arch.py
     torch.manual_seed(0)
-    baseline = namespace["WideMLP"]()
+    baseline = namespace["WideMLP"](hidden=hidden)
     save_file({k: v.contiguous() for k, v in baseline.state_dict().items()}, str(partial / "baseline.safetensors"))
     pruned = {}
     for k, v in baseline.state_dict().items():
@@ -146,10 +148,10 @@ def worker_torch_threads() -> int:
 
 
 def workers_table(rows: int, resamples: int = 1000, workers: tuple[int, ...] = WORKERS,
-                  repeats: int = REPEATS) -> list[dict[str, float]]:
+                  repeats: int = REPEATS, hidden: int = HIDDEN) -> list[dict[str, float]]:
     """Print the table: ``repeats`` rounds of one check per worker count (interleaved, so a slow spell of a shared
     machine falls on every count alike), the median of each; the 2-worker ratio against the target last."""
-    folder = workers_release(rows, resamples)
+    folder = workers_release(rows, resamples, hidden)
     runs: dict[int, list[dict[str, float]]] = {n: [] for n in workers}
     with tempfile.TemporaryDirectory(prefix="scale-workers-") as tmp:
         for _round, n in itertools.product(range(repeats), workers):
@@ -167,7 +169,7 @@ def workers_table(rows: int, resamples: int = 1000, workers: tuple[int, ...] = W
                                                                                          "wall_s")}}
                for n in workers]
     one = next((r for r in medians if r["workers"] == 1), medians[0])
-    print(f"### Dask workers: torch MLP {FEATURES} -> {HIDDEN} -> {HIDDEN} -> 2, {rows:,} rows in {ROW_GROUPS} "
+    print(f"### Dask workers: torch MLP {FEATURES} -> {hidden} -> {hidden} -> 2, {rows:,} rows in {ROW_GROUPS} "
           f"partitions, {resamples} resamples, single-threaded workers (torch threads per worker: {threads}), "
           f"median of {repeats} interleaved runs\n")
     print("| workers | start-up wait s | scoring s | scoring rows/s | scoring vs 1 | start-up + scoring vs 1 | "
@@ -202,8 +204,9 @@ def main() -> None:
     ap.add_argument("--resamples", type=int, default=1000)
     ap.add_argument("--workers", type=int, nargs="+", default=list(WORKERS))
     ap.add_argument("--repeats", type=int, default=REPEATS, help="rounds of checks, interleaved (median reported)")
+    ap.add_argument("--hidden", type=int, default=HIDDEN, help="units in each of the two hidden layers")
     args = ap.parse_args()
-    workers_table(args.rows, args.resamples, tuple(args.workers), max(1, args.repeats))
+    workers_table(args.rows, args.resamples, tuple(args.workers), max(1, args.repeats), args.hidden)
 
 
 if __name__ == "__main__":

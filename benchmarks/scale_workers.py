@@ -22,10 +22,10 @@ is its wall time; as rows/s and as ratios to N = 1. Every worker count runs ``--
 interleaved (1, 2, 4, then again), so a slow spell of a shared machine falls on every count alike; the table holds
 the medians, and each run's scoring seconds and each round's 2-worker ratio are printed under it. The target is
 judged on scoring, the workers' throughput once started; the ratio with the start-up wait added is printed beside
-it. The heading states how many threads torch
-uses inside a worker of the local cluster the engine starts (asked of one): with more than one, N single-threaded
-workers would share cores and the ratio would mean nothing. (It is one: distributed's nanny starts each worker
-with ``OMP_NUM_THREADS=1``, its ``distributed.nanny.pre-spawn-environ`` default, which torch reads at import.)
+it. The heading states how many threads torch uses inside a worker of the local cluster the engine starts (asked
+of one): with more than one, N single-threaded workers would share cores and the ratio would mean nothing. (It is
+one: distributed's nanny starts each worker with ``OMP_NUM_THREADS=1``, its ``distributed.nanny.pre-spawn-environ``
+default, which torch reads at import.)
 """
 
 from __future__ import annotations

@@ -4,13 +4,14 @@ workers at least 1.6x one, when the model dominates).
     PYTHONPATH=. python benchmarks/scale_workers.py                 # 500,000 rows
     PYTHONPATH=. python benchmarks/scale_workers.py --rows 50000 --repeats 1   # a quick look
     PYTHONPATH=. python benchmarks/scale_workers.py --hidden 1024              # a model that weighs more
+    PYTHONPATH=. python benchmarks/scale_workers.py --row-groups 32            # smaller partitions
 
 The release: a torch MLP wide enough that scoring is most of the time (16 features -> 512 -> 512 -> 2 logits,
 seeded random weights; the candidate is a copy with the 50% smallest-magnitude weights of every Linear zeroed),
 Parquet evaluation data of 16 float features, a label and a sensitive column of 3 values, in 16 row groups (the
-engine's partitions), robustness and latency off, the default 1,000 resamples. Written once into a cache folder
-under the temporary directory keyed by the row count and the network's shape
-(``pruning-governance-bench/workers-ROWS-16x512``), reused.
+engine's partitions; ``--row-groups``), robustness and latency off, the default 1,000 resamples. Written once into
+a cache folder under the temporary directory keyed by the row count, the network's shape and the row groups
+(``pruning-governance-bench/workers-ROWS-16x512``, ``-RGrg`` added for other than 16), reused.
 
 Each check is its own process (``--engine dask --workers N``: a local cluster of N single-threaded worker
 processes). Two phases are read from the check's phase lines: the **start-up** wait (``starting the Dask
@@ -74,12 +75,13 @@ SCORING = "scoring rows"
 STARTUP = "starting the Dask workers"
 
 
-def workers_release(rows: int, resamples: int = 1000, hidden: int = HIDDEN) -> Path:
-    """The wide-MLP release of ``rows`` rows and ``hidden`` units per hidden layer (written once, then reused);
-    manifest ``release-R.yaml``."""
-    folder = cache_root() / f"workers-{rows}-{FEATURES}x{hidden}"
+def workers_release(rows: int, resamples: int = 1000, hidden: int = HIDDEN, row_groups: int = ROW_GROUPS) -> Path:
+    """The wide-MLP release of ``rows`` rows and ``hidden`` units per hidden layer, its data in ``row_groups`` row
+    groups (written once, then reused); manifest ``release-R.yaml``."""
+    folder = cache_root() / (f"workers-{rows}-{FEATURES}x{hidden}"
+                             + ("" if row_groups == ROW_GROUPS else f"-{row_groups}rg"))
     if not (folder / "eval.parquet").is_file():
-        _write_release(folder, rows, hidden)
+        _write_release(folder, rows, hidden, row_groups)
     net = {"format": "torch", "architecture": "arch:WideMLP", "architecture_kwargs": {"hidden": hidden}}
     manifest = {
         "name": "scale-workers", "version": "1", "task": "binary_classification", "positive_label": 1,
@@ -92,7 +94,7 @@ def workers_release(rows: int, resamples: int = 1000, hidden: int = HIDDEN) -> P
     return folder
 
 
-def _write_release(folder: Path, rows: int, hidden: int) -> None:
+def _write_release(folder: Path, rows: int, hidden: int, row_groups: int) -> None:
     import torch
     from safetensors.torch import save_file
 
@@ -119,7 +121,7 @@ def _write_release(folder: Path, rows: int, hidden: int) -> None:
     table = pa.table({**{f"x{i}": x[:, i] for i in range(FEATURES)},
                       "label": (logits[:, 1] + 0.1 * rng.normal(size=rows) > logits[:, 0]).astype(np.int64),
                       "group": np.array(["a", "b", "c"])[rng.integers(0, 3, rows)]})
-    pq.write_table(table, partial / "eval.parquet", row_group_size=-(-rows // ROW_GROUPS))
+    pq.write_table(table, partial / "eval.parquet", row_group_size=-(-rows // row_groups))
     shutil.rmtree(folder, ignore_errors=True)
     partial.rename(folder)
 
@@ -148,10 +150,12 @@ def worker_torch_threads() -> int:
 
 
 def workers_table(rows: int, resamples: int = 1000, workers: tuple[int, ...] = WORKERS,
-                  repeats: int = REPEATS, hidden: int = HIDDEN) -> list[dict[str, float]]:
+                  repeats: int = REPEATS, hidden: int = HIDDEN,
+                  row_groups: int = ROW_GROUPS) -> list[dict[str, float]]:
     """Print the table: ``repeats`` rounds of one check per worker count (interleaved, so a slow spell of a shared
     machine falls on every count alike), the median of each; the 2-worker ratio against the target last."""
-    folder = workers_release(rows, resamples, hidden)
+    folder = workers_release(rows, resamples, hidden, row_groups)
+    partitions = pq.ParquetFile(folder / "eval.parquet").metadata.num_row_groups
     runs: dict[int, list[dict[str, float]]] = {n: [] for n in workers}
     with tempfile.TemporaryDirectory(prefix="scale-workers-") as tmp:
         for _round, n in itertools.product(range(repeats), workers):
@@ -169,7 +173,7 @@ def workers_table(rows: int, resamples: int = 1000, workers: tuple[int, ...] = W
                                                                                          "wall_s")}}
                for n in workers]
     one = next((r for r in medians if r["workers"] == 1), medians[0])
-    print(f"### Dask workers: torch MLP {FEATURES} -> {hidden} -> {hidden} -> 2, {rows:,} rows in {ROW_GROUPS} "
+    print(f"### Dask workers: torch MLP {FEATURES} -> {hidden} -> {hidden} -> 2, {rows:,} rows in {partitions} "
           f"partitions, {resamples} resamples, single-threaded workers (torch threads per worker: {threads}), "
           f"median of {repeats} interleaved runs\n")
     print("| workers | start-up wait s | scoring s | scoring rows/s | scoring vs 1 | start-up + scoring vs 1 | "
@@ -205,8 +209,12 @@ def main() -> None:
     ap.add_argument("--workers", type=int, nargs="+", default=list(WORKERS))
     ap.add_argument("--repeats", type=int, default=REPEATS, help="rounds of checks, interleaved (median reported)")
     ap.add_argument("--hidden", type=int, default=HIDDEN, help="units in each of the two hidden layers")
+    ap.add_argument("--row-groups", type=int, default=ROW_GROUPS, help="row groups of the data (the partitions)")
     args = ap.parse_args()
-    workers_table(args.rows, args.resamples, tuple(args.workers), max(1, args.repeats), args.hidden)
+    if args.row_groups < 1 or args.hidden < 1:
+        ap.error("--row-groups and --hidden must be at least 1")
+    workers_table(args.rows, args.resamples, tuple(args.workers), max(1, args.repeats), args.hidden,
+                  args.row_groups)
 
 
 if __name__ == "__main__":

@@ -88,3 +88,15 @@ def test_phase_seconds_is_the_gap_to_the_next_phase_line():
     assert module.phase_seconds(log) == pytest.approx(6.5)
     assert module.phase_seconds(log, module.STARTUP) == pytest.approx(1.1)
     assert module.phase_seconds("PASS\n") is None
+
+
+def test_workers_release_keys_its_cache_by_width_and_row_groups(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    module = _module("scale_workers", tmp_path, monkeypatch)
+    default = module.workers_release(ROWS, resamples=1, hidden=8)
+    split = module.workers_release(ROWS, resamples=1, hidden=8, row_groups=2)
+    assert default.name == f"workers-{ROWS}-16x8" and split.name == f"workers-{ROWS}-16x8-2rg"
+    assert pq.ParquetFile(default / "eval.parquet").metadata.num_row_groups == module.ROW_GROUPS
+    assert pq.ParquetFile(split / "eval.parquet").metadata.num_row_groups == 2  # the partitions the engine gets
+    assert pq.ParquetFile(split / "eval.parquet").metadata.num_rows == ROWS

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
-#: the per-model sums one cell keeps, in this order (``ape``: sum of |e| / |y| over rows with y != 0)
+#: the per-model sums one cell keeps, in this order (``ape``: sum of |e| / max(|y|, eps) over rows with y != 0)
 SUMS = ("n", "e", "abs_e", "sq_e", "n_nonzero", "ape")
 N, E, ABS_E, SQ_E, N_NONZERO, APE = range(len(SUMS))
+#: the smallest |y| a percentage error divides by (sklearn's mean_absolute_percentage_error: float64's eps)
+_EPS = float(np.finfo(np.float64).eps)
 #: the quantiles of |e| reported, as metric name -> probability
 QUANTILES = {"abs_error_p50": 0.5, "abs_error_p90": 0.9, "abs_error_p99": 0.99}
 #: metric names computed from sums (intervals from replicate sums); the quantiles are not sums
@@ -29,7 +31,9 @@ def row_sums(y: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """Per row, the values whose sums make ``SUMS``: shape (rows, len(SUMS))."""
     e = pred - y
     nonzero = y != 0
-    ape = np.divide(np.abs(e), np.abs(y), out=np.zeros_like(e), where=nonzero)
+    # |y| at least float64's eps, as sklearn's mean_absolute_percentage_error divides: a target of 1e-300 would
+    # make one row's percentage error infinite
+    ape = np.divide(np.abs(e), np.maximum(np.abs(y), _EPS), out=np.zeros_like(e), where=nonzero)
     return np.column_stack([np.ones_like(e), e, np.abs(e), e * e, nonzero.astype(np.float64), ape])
 
 

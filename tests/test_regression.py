@@ -22,7 +22,12 @@ from sklearn.metrics import (
 
 from governance.engine import evaluate
 from governance.evidence.collect import collect
-from governance.evidence.regression import TARGET_NOT_NUMERIC, RegressionAccumulator
+from governance.evidence.regression import (
+    PREDICTION_TOO_LARGE,
+    TARGET_NOT_NUMERIC,
+    TARGET_TOO_LARGE,
+    RegressionAccumulator,
+)
 from governance.manifest import NOT_FOR_REGRESSION, load_manifest
 from governance.models._common import NOT_ONE_OUTPUT
 from governance.policy import parse_policy
@@ -252,6 +257,34 @@ def test_a_non_numeric_target_is_exit_2_naming_file_row_and_column(tmp_path, cap
     code, _, err = run(capsys, "check", manifest, "--out", tmp_path / "out")
     assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert "eval.csv" in err and ": y:" in err and TARGET_NOT_NUMERIC.format(value="lots", row=8) in err
+
+
+def test_a_target_too_large_to_square_is_exit_2_not_an_infinite_error(tmp_path, capsys):
+    manifest = _release(tmp_path, target=1e200)  # e^2 = 1e400: every error metric would be inf
+    code, _, err = run(capsys, "check", manifest, "--out", tmp_path / "out")
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert "eval.csv" in err and TARGET_TOO_LARGE.format(value=1e200, row=8) in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_prediction_too_large_to_square_is_exit_2(tmp_path, capsys):
+    manifest = _release(tmp_path)
+    preds = pd.read_csv(tmp_path / "candidate.csv")
+    preds.loc[3, "pred"] = -3e150
+    preds.to_csv(tmp_path / "candidate.csv", index=False)
+    code, _, err = run(capsys, "check", manifest, "--out", tmp_path / "out")
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert "candidate.csv" in err and PREDICTION_TOO_LARGE.format(role="candidate", count=1, row=4) in err
+
+
+def test_mape_divides_by_at_least_eps_as_scikit_learn_so_a_tiny_target_stays_finite():
+    y = np.array([1e-300, 2.0, -3.0, 1e-20])
+    pb, pc = y + 1.0, y - 0.5
+    acc = _acc(y, pb, pc)
+    for model, pred in ((0, pb), (1, pc)):
+        got = acc.metrics(range(len(acc.keys)), model)["mape"]
+        assert got is not None and np.isfinite(got)
+        assert got == pytest.approx(mean_absolute_percentage_error(y, pred), rel=TOL)
 
 
 def test_classes_in_a_regression_manifest_are_refused(tmp_path, capsys):

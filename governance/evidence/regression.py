@@ -55,6 +55,14 @@ KLL_K = 200
 #: a target value that is not a number (template: value, row)
 TARGET_NOT_NUMERIC = "target value {value!r} at data row {row} is not a finite number: task: regression needs a " \
                      "numeric target"
+#: the largest magnitude a target or prediction may have: its error squared, summed over billions of rows (and
+#: weighted by the bootstrap), must stay a finite float64, or every error metric would be infinite
+MAX_MAGNITUDE = 1e100
+#: a target or prediction past MAX_MAGNITUDE (template: value, row / role, count, row)
+TARGET_TOO_LARGE = ("target value {value!r} at data row {row} is larger in magnitude than 1e100: its squared error "
+                    "would overflow float64 (rescale the target, e.g. to thousands or millions)")
+PREDICTION_TOO_LARGE = ("the {role} model returned predictions larger in magnitude than 1e100 ({count} rows in this "
+                        "chunk, first at data row {row}): their squared errors would overflow float64")
 #: predictions that are not finite numbers (template: role, count, row)
 PREDICTION_NOT_FINITE = "the {role} model returned NaN or infinite predictions ({count} rows in this chunk, first at " \
                         "data row {row})"
@@ -312,6 +320,9 @@ def parse_target(target: np.ndarray, data: Path, column: str, first_row: int) ->
             if not ok:
                 raise InputError(data, column, TARGET_NOT_NUMERIC.format(value=str(v), row=first_row + i + 1))
     assert y is not None
+    if (big := np.abs(y) > MAX_MAGNITUDE).any():
+        i = int(np.flatnonzero(big)[0])
+        raise InputError(data, column, TARGET_TOO_LARGE.format(value=float(y[i]), row=first_row + i + 1))
     return y
 
 
@@ -330,6 +341,9 @@ class _Values:
         if bad.any():
             raise InputError(self.path, "predictions", PREDICTION_NOT_FINITE.format(
                 role=self.role, count=int(bad.sum()), row=row_offset + int(np.flatnonzero(bad)[0]) + 1))
+        if (big := np.abs(pred) > MAX_MAGNITUDE).any():
+            raise InputError(self.path, "predictions", PREDICTION_TOO_LARGE.format(
+                role=self.role, count=int(big.sum()), row=row_offset + int(np.flatnonzero(big)[0]) + 1))
         return pred
 
     def predict_proba(self, features: pa.Table, row_offset: int) -> np.ndarray:

@@ -147,7 +147,7 @@ def latency_stats(batch_size: int, times_ns: list[int]) -> LatencyStats:
         repeats=len(ms),
         median_ms=median,
         p95_ms=float(np.percentile(ms, 95)),
-        rows_per_s=batch_size / (median / 1e3) if median > 0 else float("inf"),
+        rows_per_s=batch_size / (max(median, 1e-6) / 1e3),  # at least 1 ns: the timer's resolution, never inf
     )
 
 

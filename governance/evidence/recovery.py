@@ -15,6 +15,7 @@ on drops (``max_drop`` / ``max_relative_drop``), not on recovery.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from ..metrics import BY_MAGNITUDE, HIGHER_IS_BETTER, judged
@@ -38,7 +39,8 @@ def recovery(metric: str, baseline: Number, candidate: Number) -> float | None:
     if b < 0 or c < 0 or (b == 0 and not HIGHER_IS_BETTER[metric]):
         return None
     num, den = (c, b) if HIGHER_IS_BETTER[metric] else (b, c)
-    return num / den if den else None
+    ratio = num / den if den else None
+    return ratio if ratio is not None and math.isfinite(ratio) else None  # a subnormal baseline: no figure
 
 
 def figures(baseline: Mapping[str, Number], candidate: Mapping[str, Number]) -> dict[str, float | None]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from ..metrics import FAIRNESS_METRICS, METRICS, REGRESSION_FAIRNESS_METRICS
 from ..provenance import Provenance
 from .schema_base import ROLES as ROLES  # re-exported: the building blocks live in schema_base (no import cycle)
 from .schema_base import Comparison as Comparison
@@ -18,6 +21,38 @@ from .schema_base import _Frozen as _Frozen
 Number = float | int | None
 #: metric name -> value; `count` is the number of rows. None where a metric is undefined (e.g. AUC with one class).
 MetricValues = dict[str, Number]
+
+#: the values a measured metric can take (a point value, not an interval: a binned AUC's centred replicates may
+#: pass 1). A value outside, like a NaN, comes from a file edited by hand or a broken producer, and a rule must
+#: never decide on it: the evidence refuses it (``governance evaluate`` then exits 2 naming the field).
+METRIC_RANGES: dict[str, tuple[float, float]] = (
+    {m: (0.0, 1.0) for m in METRICS if m != "log_loss"}
+    | {m: (0.0, math.inf) for m in ("log_loss", "mae", "rmse", "mape", "abs_error_p50", "abs_error_p90",
+                                    "abs_error_p99")}
+    | {"r2": (-math.inf, 1.0)}
+    | {m: (0.0, 1.0) for m in FAIRNESS_METRICS} | {m: (0.0, math.inf) for m in REGRESSION_FAIRNESS_METRICS})
+#: keys of a metric table that count rows
+COUNT_KEYS = ("count", "mape_undefined_rows")
+#: the rounding a computed value may carry past its range (sums of float64 shares)
+_RANGE_SLACK = 1e-9
+OUT_OF_RANGE = "{name} = {value!r} is outside the values it can take [{low}, {high}]"
+NOT_A_COUNT = "{name} = {value!r} is not a count of rows (a whole number, at least 0)"
+
+
+def check_metric_values(values: Mapping[str, Any], where: str) -> None:
+    """Refuse a metric table (``where`` names it in the error) with a count that is not a whole number >= 0 or a
+    value outside :data:`METRIC_RANGES`; names it does not know are left alone (they are finite: the schema
+    refuses NaN and infinity everywhere)."""
+    for name, value in values.items():
+        if value is None:
+            continue
+        if name in COUNT_KEYS:
+            if value < 0 or float(value) != math.floor(value):
+                raise ValueError(f"{where}: " + NOT_A_COUNT.format(name=name, value=value))
+        elif (bounds := METRIC_RANGES.get(name)) and not (
+                bounds[0] - _RANGE_SLACK <= value <= bounds[1] + _RANGE_SLACK):
+            raise ValueError(f"{where}: " + OUT_OF_RANGE.format(name=name, value=value, low=bounds[0],
+                                                                high=bounds[1]))
 
 class DataEvidence(_Frozen):
     file: FileRef
@@ -96,6 +131,16 @@ class ModelEvidence(_Frozen):
         description="present only when ROC AUC (overall and every slice) is binned, with the bound on the "
                     "overall value's error; absent: ROC AUC is exact (or off: evaluation.roc_auc false)")
 
+    @model_validator(mode="after")
+    def _in_range(self) -> ModelEvidence:
+        check_metric_values(self.overall, "overall")
+        for dim, slices in self.slices.items():
+            for value, metrics in slices.items():
+                check_metric_values(metrics, f"slices.{dim}.{value}")
+        for dim, gaps in self.fairness.items():
+            check_metric_values(gaps, f"fairness.{dim}")
+        return self
+
 
 class Agreement(_Frozen):
     rows: int
@@ -120,6 +165,16 @@ class Comparisons(_Frozen):
     methods: dict[str, str] = Field(default_factory=dict, description="metric -> how its intervals were made")
     missing: dict[str, str] = Field(default_factory=dict,
                                     description="metric -> why some or all of its intervals are missing")
+
+    @model_validator(mode="after")
+    def _in_range(self) -> Comparisons:
+        tables = [("overall", self.overall)] + [(f"slices.{dim}.{value}", metrics)
+                                                for dim, slices in self.slices.items()
+                                                for value, metrics in slices.items()]
+        for where, table in tables:
+            for role in ("baseline", "candidate"):
+                check_metric_values({m: getattr(c, role) for m, c in table.items()}, f"{where} ({role})")
+        return self
 
 
 class Recovery(_Frozen):

@@ -16,7 +16,10 @@ ROLES: tuple[Role, Role] = ("baseline", "candidate")
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    """Every evidence model: immutable, no unknown field, and no NaN or infinity in any float (an undefined metric
+    is None): a NaN compares false with every limit, so a rule reading one would pass what nobody measured."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class FileRef(_Frozen):

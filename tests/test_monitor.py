@@ -119,6 +119,21 @@ def test_a_clean_window_passes_and_a_drifted_one_alerts(released, tmp_path):
     assert 'name="MON-SCORE-001"' in junit and "<failure" in junit
 
 
+@pytest.mark.parametrize("gone", [np.nan, np.inf])
+def test_an_input_with_no_value_in_the_window_is_not_waved_through_by_the_share_limit(released, tmp_path, gone):
+    _, contract, base, cand = released
+    path = window(tmp_path, "outage.parquet", (base, cand), seed=21, parquet=True)  # the clean window's rows
+    logs = pd.read_parquet(path)
+    logs[FEATURES[0]] = gone  # the pipeline stopped sending one input (or sent infinities); scores unchanged
+    logs.to_parquet(path, index=False)
+    code, report = _run(tmp_path, contract, path)
+    findings = {f["rule_id"]: f for f in report["windows"][-1]["findings"]}
+    drift = findings["MON-DRIFT-001"]  # a share limit: 1 of the features drifted is "within" 50%
+    assert drift["status"] == "inconclusive", drift["message"]
+    assert drift["details"]["no_values"] == [FEATURES[0]] and "stopped arriving" in drift["message"]
+    assert code == 1 and report["windows"][-1]["decision"] == "blocked"  # not judged blocks (on_inconclusive)
+
+
 def test_score_drift_is_scipy_jensen_shannon_of_the_histograms(released, tmp_path):
     _, contract_path, base, cand = released
     contract = MonitoringContract.model_validate_json(contract_path.read_bytes())

@@ -83,11 +83,16 @@ def _expected(facts: WindowFacts, which: Expectation, quantity: Literal["accurac
 
 
 # --- feature drift ------------------------------------------------------------------------------------------
+#: watched features with no value in the window (template: features, verb)
+NO_VALUES_IN_WINDOW = ("{features} {verb} no value in this window (every row missing or not a finite number): an "
+                       "input that stopped arriving, whose drift cannot be judged")
 class FeatureDriftRule(_WindowRule):
     """Fails when the window's features moved away from the contract's reference profile: the worst feature's
     distance above ``max_distance``, or more than ``max_drifted_share`` of the features past ``drift_distance``.
     Distances are effect sizes (evidence/profile.py): normed Wasserstein for numeric features, Jensen-Shannon
-    (natural log) for categorical ones; an infinite or undefined distance counts as drifted."""
+    (natural log) for categorical ones; an infinite or undefined distance counts as drifted. A watched feature with
+    no value in the window (every row missing, or not a finite number) is an outage, not a drift estimate: a rule it
+    would otherwise pass is inconclusive, so a share limit cannot wave through inputs that stopped arriving."""
 
     kind: Literal["feature_drift"]
     drift_distance: float = Field(0.1, ge=0, le=10, description="a feature whose distance exceeds this counts as "
@@ -133,9 +138,16 @@ def feature_drift(rule: FeatureDriftRule, facts: WindowFacts, defaults: PolicyDe
     details = {DIRECTION: "max", "worst_feature": worst, "drifted": drifted, "drifted_share": share,
                "distances": {k: d.distance for k, d in sorted(watched.items())},
                "quantity": "worst feature distance" if rule.max_distance is not None else "share of drifted features"}
-    status = Status.FAIL if problems else Status.PASS
-    tail = "; ".join(problems) if problems else "within limits"
-    return finding(rule, status, f"{head}: {tail}.", observed=observed, threshold=threshold, **details)
+    absent = sorted(k for k, d in watched.items() if d.current_rows and d.current_missing_share == 1.0)
+    if problems:
+        status, tail = Status.FAIL, "; ".join(problems)
+    elif absent:
+        status, tail = Status.INCONCLUSIVE, NO_VALUES_IN_WINDOW.format(
+            features=", ".join(repr(k) for k in absent), verb="has" if len(absent) == 1 else "have")
+    else:
+        status, tail = Status.PASS, "within limits"
+    return finding(rule, status, f"{head}: {tail}.", observed=observed, threshold=threshold,
+                   **details, **({"no_values": absent} if absent else {}))
 
 
 # --- score drift --------------------------------------------------------------------------------------------

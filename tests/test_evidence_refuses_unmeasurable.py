@@ -95,3 +95,32 @@ def test_the_schema_refuses_nan_in_memory_too(saved):
     tree["models"]["candidate"]["overall"]["accuracy"] = math.nan
     with pytest.raises(ValueError, match="finite number"):
         Evidence.model_validate(tree)
+
+
+def _no_slices(tree: dict) -> None:
+    for role in ("baseline", "candidate"):
+        tree["models"][role]["slices"] = {}
+
+
+def _one_model_lacks_a_slice(tree: dict) -> None:
+    tree["models"]["candidate"]["slices"]["group"].pop("a")
+
+
+def _undeclared_dimension(tree: dict) -> None:
+    for role in ("baseline", "candidate"):
+        tree["models"][role]["slices"]["made up"] = tree["models"][role]["slices"]["group"]
+
+
+@pytest.mark.parametrize(("edit", "says"), [
+    (_no_slices, "no slices of dimensions that evidence.dimensions declares"),
+    (_one_model_lacks_a_slice, "slices differ"),
+    (_undeclared_dimension, "does not declare: made up"),
+])
+def test_slices_the_two_models_do_not_share_are_exit_2_not_a_rule_error(saved, release_dir, tmp_path, capsys,
+                                                                        edit, says):
+    tree = json.loads(saved.read_text())
+    edit(tree)
+    bad = tmp_path / "evidence.json"
+    bad.write_text(json.dumps(tree))
+    code, err = _evaluate(capsys, release_dir, bad, tmp_path / "out")
+    assert code == 2 and says in err and len(err.strip().splitlines()) == 1, err

@@ -39,6 +39,11 @@ OUT_OF_RANGE = "{name} = {value!r} is outside the values it can take [{low}, {hi
 NOT_A_COUNT = "{name} = {value!r} is not a count of rows (a whole number, at least 0)"
 
 
+SLICES_DIFFER = "the baseline's and the candidate's slices differ: both models are measured on the same slices"
+UNDECLARED_DIMENSION = "slices of dimensions that evidence.dimensions does not declare: {dims}"
+UNMEASURED_DIMENSION = "no slices of dimensions that evidence.dimensions declares: {dims}"
+
+
 def check_metric_values(values: Mapping[str, Any], where: str) -> None:
     """Refuse a metric table (``where`` names it in the error) with a count that is not a whole number >= 0 or a
     value outside :data:`METRIC_RANGES`; names it does not know are left alone (they are finite: the schema
@@ -475,6 +480,20 @@ class Evidence(_Frozen):
         None, exclude_if=_absent,
         description="the production sample (manifest production:) only, omitted otherwise: slice shares, "
                     "representativeness, agreement on production rows, label-free estimate, weighting")
+
+    @model_validator(mode="after")
+    def _same_slices(self) -> Evidence:
+        """Both models measured on the same slices of declared dimensions (a file that says otherwise was edited or
+        broken, and a rule would read a slice one model lacks)."""
+        slices = {role: {dim: set(values) for dim, values in m.slices.items()} for role, m in self.models.items()}
+        if "baseline" in slices and "candidate" in slices and slices["baseline"] != slices["candidate"]:
+            raise ValueError(SLICES_DIFFER)
+        for role, dims in slices.items():
+            if unknown := sorted(set(dims) - set(self.dimensions)):
+                raise ValueError(f"models.{role}.slices: " + UNDECLARED_DIMENSION.format(dims=", ".join(unknown)))
+            if absent := sorted(set(self.dimensions) - set(dims)):
+                raise ValueError(f"models.{role}.slices: " + UNMEASURED_DIMENSION.format(dims=", ".join(absent)))
+        return self
 
     def dimension_for(self, columns: list[str]) -> str | None:
         """The evidence's name for the intersection of ``columns`` (order-insensitive), if measured."""

@@ -37,8 +37,6 @@ COUNT_KEYS = ("count", "mape_undefined_rows")
 _RANGE_SLACK = 1e-9
 OUT_OF_RANGE = "{name} = {value!r} is outside the values it can take [{low}, {high}]"
 NOT_A_COUNT = "{name} = {value!r} is not a count of rows (a whole number, at least 0)"
-
-
 SLICES_DIFFER = "the baseline's and the candidate's slices differ: both models are measured on the same slices"
 UNDECLARED_DIMENSION = "slices of dimensions that evidence.dimensions does not declare: {dims}"
 UNMEASURED_DIMENSION = "no slices of dimensions that evidence.dimensions declares: {dims}"
@@ -58,6 +56,7 @@ def check_metric_values(values: Mapping[str, Any], where: str) -> None:
                 bounds[0] - _RANGE_SLACK <= value <= bounds[1] + _RANGE_SLACK):
             raise ValueError(f"{where}: " + OUT_OF_RANGE.format(name=name, value=value, low=bounds[0],
                                                                 high=bounds[1]))
+
 
 class DataEvidence(_Frozen):
     file: FileRef

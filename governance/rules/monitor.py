@@ -86,6 +86,8 @@ def _expected(facts: WindowFacts, which: Expectation, quantity: Literal["accurac
 #: watched features with no value in the window (template: features, verb)
 NO_VALUES_IN_WINDOW = ("{features} {verb} no value in this window (every row missing or not a finite number): an "
                        "input that stopped arriving, whose drift cannot be judged")
+
+
 class FeatureDriftRule(_WindowRule):
     """Fails when the window's features moved away from the contract's reference profile: the worst feature's
     distance above ``max_distance``, or more than ``max_drifted_share`` of the features past ``drift_distance``.

@@ -59,10 +59,11 @@ TARGET_NOT_NUMERIC = "target value {value!r} at data row {row} is not a finite n
 #: weighted by the bootstrap), must stay a finite float64, or every error metric would be infinite
 MAX_MAGNITUDE = 1e100
 #: a target or prediction past MAX_MAGNITUDE (template: value, row / role, count, row)
-TARGET_TOO_LARGE = ("target value {value!r} at data row {row} is larger in magnitude than 1e100: its squared error "
-                    "would overflow float64 (rescale the target, e.g. to thousands or millions)")
-PREDICTION_TOO_LARGE = ("the {role} model returned predictions larger in magnitude than 1e100 ({count} rows in this "
-                        "chunk, first at data row {row}): their squared errors would overflow float64")
+TARGET_TOO_LARGE = ("target value {value!r} at data row {row} is larger in magnitude than " + f"{MAX_MAGNITUDE:g}"
+                    + ": its squared error would overflow float64 (rescale the target, e.g. to thousands or millions)")
+PREDICTION_TOO_LARGE = ("the {role} model returned predictions larger in magnitude than " + f"{MAX_MAGNITUDE:g}"
+                        + " ({count} rows in this chunk, first at data row {row}): their squared errors would "
+                          "overflow float64")
 #: predictions that are not finite numbers (template: role, count, row)
 PREDICTION_NOT_FINITE = "the {role} model returned NaN or infinite predictions ({count} rows in this chunk, first at " \
                         "data row {row})"

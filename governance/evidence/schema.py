@@ -9,8 +9,8 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from ..metrics import FAIRNESS_METRICS, METRICS, REGRESSION_FAIRNESS_METRICS
 from ..provenance import Provenance
+from ..ranges import METRIC_RANGES
 from .schema_base import ROLES as ROLES  # re-exported: the building blocks live in schema_base (no import cycle)
 from .schema_base import Comparison as Comparison
 from .schema_base import FileRef as FileRef
@@ -22,20 +22,14 @@ Number = float | int | None
 #: metric name -> value; `count` is the number of rows. None where a metric is undefined (e.g. AUC with one class).
 MetricValues = dict[str, Number]
 
-#: the values a measured metric can take (a point value, not an interval: a binned AUC's centred replicates may
-#: pass 1). A value outside, like a NaN, comes from a file edited by hand or a broken producer, and a rule must
-#: never decide on it: the evidence refuses it (``governance evaluate`` then exits 2 naming the field).
-METRIC_RANGES: dict[str, tuple[float, float]] = (
-    {m: (0.0, 1.0) for m in METRICS if m != "log_loss"}
-    | {m: (0.0, math.inf) for m in ("log_loss", "mae", "rmse", "mape", "abs_error_p50", "abs_error_p90",
-                                    "abs_error_p99")}
-    | {"r2": (-math.inf, 1.0)}
-    | {m: (0.0, 1.0) for m in FAIRNESS_METRICS} | {m: (0.0, math.inf) for m in REGRESSION_FAIRNESS_METRICS})
+#: the values a measured metric can take are ``ranges.METRIC_RANGES`` (a point value, not an interval: a binned AUC's
+#: centred replicates may pass 1). A value outside, like a NaN, comes from a file edited by hand or a broken
+#: producer, and a rule must never decide on it: the evidence refuses it (``governance evaluate`` exits 2 naming it).
 #: keys of a metric table that count rows
 COUNT_KEYS = ("count", "mape_undefined_rows")
 #: the rounding a computed value may carry past its range (sums of float64 shares)
 _RANGE_SLACK = 1e-9
-OUT_OF_RANGE = "{name} = {value!r} is outside the values it can take [{low}, {high}]"
+OUT_OF_RANGE = "{name} = {value!r} is outside the values it can take {interval}"
 NOT_A_COUNT = "{name} = {value!r} is not a count of rows (a whole number, at least 0)"
 SLICES_DIFFER = "the baseline's and the candidate's slices differ: both models are measured on the same slices"
 UNDECLARED_DIMENSION = "slices of dimensions that evidence.dimensions does not declare: {dims}"
@@ -52,10 +46,9 @@ def check_metric_values(values: Mapping[str, Any], where: str) -> None:
         if name in COUNT_KEYS:
             if value < 0 or float(value) != math.floor(value):
                 raise ValueError(f"{where}: " + NOT_A_COUNT.format(name=name, value=value))
-        elif (bounds := METRIC_RANGES.get(name)) and not (
-                bounds[0] - _RANGE_SLACK <= value <= bounds[1] + _RANGE_SLACK):
-            raise ValueError(f"{where}: " + OUT_OF_RANGE.format(name=name, value=value, low=bounds[0],
-                                                                high=bounds[1]))
+        elif (allowed := METRIC_RANGES.get(name)) and not (
+                allowed.low - _RANGE_SLACK <= value <= allowed.high + _RANGE_SLACK):  # every metric's is closed
+            raise ValueError(f"{where}: " + OUT_OF_RANGE.format(name=name, value=value, interval=allowed))
 
 
 class DataEvidence(_Frozen):

@@ -15,43 +15,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from ..metrics import FAIRNESS_METRICS, METRICS, REGRESSION_FAIRNESS_METRICS, REGRESSION_METRICS
-
-INF = math.inf
+from ..ranges import INF, METRIC_RANGES, Range
+from ..ranges import number_text as _num
 
 OUTSIDE = "{field}: {value} is outside {interval}"
 FRACTION_HINT = "; {subject} is a fraction: did you mean {suggestion}?"
 NEGATIVE_HINT = "; {subject} cannot be negative"
 NOT_FINITE = "{field}: {value} is not a finite number"
 
-
-@dataclass(frozen=True)
-class Range:
-    """An interval of allowed values, closed unless marked open."""
-
-    low: float
-    high: float
-    low_open: bool = False
-    high_open: bool = False
-
-    def __contains__(self, x: float) -> bool:
-        above = x > self.low if self.low_open else x >= self.low
-        below = x < self.high if self.high_open else x <= self.high
-        return above and below
-
-    def __str__(self) -> str:
-        left = "(" if self.low_open or self.low == -INF else "["
-        right = ")" if self.high_open or self.high == INF else "]"
-        return f"{left}{_num(self.low)}, {_num(self.high)}{right}"
-
-
-# The values each metric can take (metrics.py computes every one of them from counts).
-METRIC_RANGES: dict[str, Range] = {m: Range(0.0, 1.0) for m in (*METRICS, *FAIRNESS_METRICS)}
-METRIC_RANGES["log_loss"] = Range(0.0, INF)
-# task: regression, in the target's units (errors, the MAE gap between groups), a fraction (MAPE can pass 1), R^2
-METRIC_RANGES |= {m: Range(0.0, INF) for m in (*REGRESSION_METRICS, *REGRESSION_FAIRNESS_METRICS)}
-METRIC_RANGES["r2"] = Range(-INF, 1.0)
-METRIC_RANGES["mean_error"] = Range(-INF, INF)  # a ceiling on it limits its magnitude
 
 Scale = Literal["value", "change"]
 
@@ -116,12 +87,6 @@ LIMITS: dict[str, dict[str, Limit]] = {
                            "max_drifted_share": Limit("a share of features", FRACTION),
                            "max_share_ratio": Limit("a slice share ratio", Range(1.0, INF))},
 }
-
-
-def _num(x: float) -> str:
-    if x in (INF, -INF):
-        return "inf" if x > 0 else "-inf"
-    return f"{x:.10g}"
 
 
 def problems(rule: BaseModel | Mapping[str, Any]) -> list[tuple[str, str]]:

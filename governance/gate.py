@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from .card import CARD_NOT_FOUND
-from .errors import InputError
+from .errors import InputError, first_problem
 from .findings import ExitCode, Finding, Verdict, decision_line, exit_code
 from .progress import DECIDING, DOCUMENTS, LOADING, phase
 
@@ -413,6 +413,5 @@ def _load_saved(path: Path, model: type[_M], what: str) -> _M:
     except (FileNotFoundError, IsADirectoryError):
         raise InputError(path, None, NOT_FOUND) from None
     except ValidationError as exc:
-        err = exc.errors()[0]
-        raise InputError(path, ".".join(map(str, err["loc"])) or None,
-                         NOT_VALID.format(what=what, msg=err["msg"])) from None
+        loc, msg = first_problem(exc.errors())
+        raise InputError(path, loc, NOT_VALID.format(what=what, msg=msg)) from None

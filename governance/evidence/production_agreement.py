@@ -20,7 +20,7 @@ from typing import Protocol
 import numpy as np
 from pydantic import Field
 
-from .schema_base import ROLES, Role, _Frozen
+from .schema_base import ROLES, Count, NonNegative, Role, Share, _Frozen
 
 #: how a score is binned (also what a monitor must do with its windows' scores to compare histograms)
 BINNING = ("equal-width bins on [0, 1]; a score on an inner edge falls in the lower bin (sklearn's "
@@ -161,15 +161,15 @@ class ProductionScores:
 class AgreementStats(_Frozen):
     """Both models on a set of production rows (the whole sample or one slice)."""
 
-    rows: int
-    same_prediction: float | None = Field(description="share of rows where both models predict the same class")
-    flip_rate: float | None = Field(description="share of rows whose predicted class pruning changed "
+    rows: Count
+    same_prediction: Share | None = Field(description="share of rows where both models predict the same class")
+    flip_rate: Share | None = Field(description="share of rows whose predicted class pruning changed "
                                                 "(1 - same_prediction)")
-    score_js: float | None = Field(description="Jensen-Shannon distance (scipy, natural log: 0 to sqrt(ln 2)) "
+    score_js: Share | None = Field(description="Jensen-Shannon distance (scipy, natural log: 0 to sqrt(ln 2)) "
                                                "between the two models' score histograms")
-    class_js: float | None = Field(None, description="multiclass: Jensen-Shannon distance between the two models' "
+    class_js: Share | None = Field(None, description="multiclass: Jensen-Shannon distance between the two models' "
                                                      "predicted-class distributions")
-    histograms: dict[Role, list[int]] = Field(description="role -> rows per score bin (the candidate's is the "
+    histograms: dict[Role, list[Count]] = Field(description="role -> rows per score bin (the candidate's is the "
                                                           "expected score distribution a monitor compares with)")
 
 
@@ -178,7 +178,7 @@ class ProductionAgreement(AgreementStats):
 
     score: str = Field(description="which score is binned: positive-class probability (binary) or top-label "
                                    "confidence (multiclass)")
-    bins: int
+    bins: Count
     bin_edges: list[float]
     binning: str = BINNING
     slices: dict[str, dict[str, AgreementStats]] = Field(
@@ -188,15 +188,15 @@ class ProductionAgreement(AgreementStats):
 class ModelEstimate(_Frozen):
     """One model's confidence-based estimate on a set of production rows, and the truth where labels are known."""
 
-    rows: int
-    expected_accuracy: float | None = Field(description="mean top-label confidence")
-    expected_precision: float | None = Field(None, description="binary: E[TP] / (E[TP] + E[FP])")
-    expected_recall: float | None = Field(None, description="binary: E[TP] / (E[TP] + E[FN])")
-    expected_confusion: dict[str, float] | None = Field(None, description="binary: expected tp, fp, tn, fn")
-    labelled_rows: int = Field(0, description="rows with a known production label")
-    realized_accuracy: float | None = Field(None, description="accuracy on the labelled rows (None: no labels)")
-    realized_precision: float | None = None
-    realized_recall: float | None = None
+    rows: Count
+    expected_accuracy: Share | None = Field(description="mean top-label confidence")
+    expected_precision: Share | None = Field(None, description="binary: E[TP] / (E[TP] + E[FP])")
+    expected_recall: Share | None = Field(None, description="binary: E[TP] / (E[TP] + E[FN])")
+    expected_confusion: dict[str, NonNegative] | None = Field(None, description="binary: expected tp, fp, tn, fn")
+    labelled_rows: Count = Field(0, description="rows with a known production label")
+    realized_accuracy: Share | None = Field(None, description="accuracy on the labelled rows (None: no labels)")
+    realized_precision: Share | None = None
+    realized_recall: Share | None = None
 
 
 class LabelFreeEstimate(_Frozen):

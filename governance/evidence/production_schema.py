@@ -7,37 +7,37 @@ from pydantic import Field
 
 from .production_agreement import LabelFreeEstimate, ProductionAgreement
 from .representativeness import Representativeness
-from .schema_base import FileRef, _Frozen
+from .schema_base import Count, FileRef, NonNegative, Share, _Frozen
 from .weighting import WeightedEvidence
 
 
 class SliceShare(_Frozen):
     """One slice's rows in the evaluation data and in the production sample."""
 
-    evaluation_rows: int
-    production_rows: int
-    evaluation_share: float | None = Field(description="evaluation_rows / evaluation rows")
-    production_share: float | None = Field(description="production_rows / production rows")
-    share_ratio: float | None = Field(description="production_share / evaluation_share: above 1 the evaluation set "
-                                                  "under-represents the slice; None when the evaluation set has none "
-                                                  "of it")
+    evaluation_rows: Count
+    production_rows: Count
+    evaluation_share: Share | None = Field(description="evaluation_rows / evaluation rows")
+    production_share: Share | None = Field(description="production_rows / production rows")
+    share_ratio: NonNegative | None = Field(description="production_share / evaluation_share: above 1 the "
+                                                        "evaluation set under-represents the slice; None when the "
+                                                        "evaluation set has none of it")
 
 
 class CellShare(_Frozen):
     """One cell (a combination of the sensitive columns present in production) in both datasets."""
 
     key: list[str]
-    evaluation_rows: int
-    production_rows: int
+    evaluation_rows: Count
+    production_rows: Count
 
 
 class ProductionEvidence(_Frozen):
     """What the production sample shows (``production:`` in the manifest)."""
 
     file: FileRef
-    rows: int
+    rows: Count
     labelled: bool = Field(description="a target column was given (production labels known)")
-    labelled_rows: int = Field(0, description="rows whose label is known (the target column's non-missing values)")
+    labelled_rows: Count = Field(0, description="rows whose label is known (the target column's non-missing values)")
     sensitive: list[str] = Field(description="the sensitive columns present in the production file (the cells' key)")
     missing_sensitive: list[str] = Field(default_factory=list, description="sensitive columns the production file "
                                                                            "lacks: no slice shares for them")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from .schema_base import _Frozen
+from .schema_base import Count, NonNegative, Share, _Frozen
 
 if TYPE_CHECKING:
     from .profile import FeatureProfile
@@ -31,15 +31,15 @@ class FeatureDistance(_Frozen):
     """How far one feature's values in the current data are from the reference's (``profile.feature_distances``)."""
 
     method: Literal["normed_wasserstein", "jensen_shannon"]
-    distance: float | None = Field(description="the effect size; None: infinite or undefined (see note), "
-                                               "counted as drifted")
-    reference_rows: int
-    current_rows: int
-    reference_missing_share: float | None = Field(description="missing / rows in the reference (None: no rows)")
-    current_missing_share: float | None
+    distance: NonNegative | None = Field(description="the effect size; None: infinite or undefined (see note), "
+                                                     "counted as drifted")
+    reference_rows: Count
+    current_rows: Count
+    reference_missing_share: Share | None = Field(description="missing / rows in the reference (None: no rows)")
+    current_missing_share: Share | None
     exact: bool = Field(description="computed from every value on both sides (else from the KLL sketches, or "
                                     "with an overflow bucket of categories)")
-    error_bound: float = Field(0.0, description="|distance - exact distance| is at most this (0 when exact; from "
+    error_bound: NonNegative = Field(0.0, description="|distance - exact distance| is at most this (0 when exact; from "
                                                 "sketches it holds with the sketches' 99% confidence)")
     note: str | None = None
 
@@ -52,7 +52,7 @@ class Representativeness(_Frozen):
     method: str
     features: dict[str, FeatureDistance] = Field(description="feature -> its distance and missing shares")
     worst_feature: str | None = Field(description="the feature with the largest distance (an infinite one first)")
-    worst_distance: float | None = Field(description="its distance; None: infinite or undefined (see the "
+    worst_distance: NonNegative | None = Field(description="its distance; None: infinite or undefined (see the "
                                                      "feature's note)")
     exact: bool = Field(description="every distance was computed from every value")
     evaluation_summary: dict[str, dict[str, Any]] = Field(

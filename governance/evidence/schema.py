@@ -3,57 +3,38 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 
 from ..provenance import Provenance
-from ..ranges import METRIC_RANGES
+from ..ranges import Range
+from .schema_base import AGREEMENT_RANGES, Confidence, Count, NonNegative, Share, ShareDifference, agrees, within
 from .schema_base import ROLES as ROLES  # re-exported: the building blocks live in schema_base (no import cycle)
 from .schema_base import Comparison as Comparison
 from .schema_base import FileRef as FileRef
 from .schema_base import Interval as Interval
 from .schema_base import Role as Role
 from .schema_base import _Frozen as _Frozen
+from .schema_base import check_metric_values as check_metric_values
 
 Number = float | int | None
 #: metric name -> value; `count` is the number of rows. None where a metric is undefined (e.g. AUC with one class).
 MetricValues = dict[str, Number]
 
-#: the values a measured metric can take are ``ranges.METRIC_RANGES`` (a point value, not an interval: a binned AUC's
-#: centred replicates may pass 1). A value outside, like a NaN, comes from a file edited by hand or a broken
-#: producer, and a rule must never decide on it: the evidence refuses it (``governance evaluate`` exits 2 naming it).
-#: keys of a metric table that count rows
-COUNT_KEYS = ("count", "mape_undefined_rows")
-#: the rounding a computed value may carry past its range (sums of float64 shares)
-_RANGE_SLACK = 1e-9
-OUT_OF_RANGE = "{name} = {value!r} is outside the values it can take {interval}"
-NOT_A_COUNT = "{name} = {value!r} is not a count of rows (a whole number, at least 0)"
+#: mean squared error of probability vectors: 0 to 2 (binary: 0 to 1)
+Brier = Annotated[float, within(Range(0.0, 2.0))]
+#: 1 - a ratio of sizes: at most 1 (below 0: the candidate is the larger)
+AtMostOne = Annotated[float, within(Range(-math.inf, 1.0))]
 SLICES_DIFFER = "the baseline's and the candidate's slices differ: both models are measured on the same slices"
 UNDECLARED_DIMENSION = "slices of dimensions that evidence.dimensions does not declare: {dims}"
 UNMEASURED_DIMENSION = "no slices of dimensions that evidence.dimensions declares: {dims}"
 
 
-def check_metric_values(values: Mapping[str, Any], where: str) -> None:
-    """Refuse a metric table (``where`` names it in the error) with a count that is not a whole number >= 0 or a
-    value outside :data:`METRIC_RANGES`; names it does not know are left alone (they are finite: the schema
-    refuses NaN and infinity everywhere)."""
-    for name, value in values.items():
-        if value is None:
-            continue
-        if name in COUNT_KEYS:
-            if value < 0 or float(value) != math.floor(value):
-                raise ValueError(f"{where}: " + NOT_A_COUNT.format(name=name, value=value))
-        elif (allowed := METRIC_RANGES.get(name)) and not (
-                allowed.low - _RANGE_SLACK <= value <= allowed.high + _RANGE_SLACK):  # every metric's is closed
-            raise ValueError(f"{where}: " + OUT_OF_RANGE.format(name=name, value=value, interval=allowed))
-
-
 class DataEvidence(_Frozen):
     file: FileRef
-    rows: int
+    rows: Count
     target: str
     sensitive: list[str]
     features: list[str]
@@ -65,9 +46,9 @@ class ClassCounts(_Frozen):
     """One slice's one-vs-rest counts, per class in ``data.classes`` order: enough for each class's selection
     rate, TPR and FPR (multiclass fairness) without the rows."""
 
-    true: list[int] = Field(description="rows whose true label is the class")
-    predicted: list[int] = Field(description="rows the model predicts as the class")
-    correct: list[int] = Field(description="rows of the class predicted as it")
+    true: list[Count] = Field(description="rows whose true label is the class")
+    predicted: list[Count] = Field(description="rows the model predicts as the class")
+    correct: list[Count] = Field(description="rows of the class predicted as it")
 
 
 class ModelSource(_Frozen):
@@ -88,14 +69,14 @@ class AucBinning(_Frozen):
     """ROC AUC from binned score tables: the exact tables passed ``evaluation.roc_auc_exact_budget``, so every table
     (each model, class and cell) was binned on one fixed grid (``governance.metrics.AUC_GRID``)."""
 
-    bins: int = Field(description="bins of the fixed score grid")
+    bins: Count = Field(description="bins of the fixed score grid")
     grid: str = Field(description="the grid, in words")
-    budget: int = Field(description="evaluation.roc_auc_exact_budget: the distinct entries exact tables may hold")
-    entries: int = Field(description="distinct (table, bin) entries kept, over all tables of both models")
-    error_bound: float | None = Field(
+    budget: Count = Field(description="evaluation.roc_auc_exact_budget: the distinct entries exact tables may hold")
+    entries: Count = Field(description="distinct (table, bin) entries kept, over all tables of both models")
+    error_bound: Share | None = Field(
         description="|reported overall ROC AUC - exact ROC AUC| is at most this: half the share of positive-negative "
                     "pairs that fall in one bin (multiclass: the mean over the classes); None: AUC undefined")
-    slices: dict[str, dict[str, float | None]] = Field(
+    slices: dict[str, dict[str, Share | None]] = Field(
         default_factory=dict, description="dimension -> slice value -> the same bound for that slice's ROC AUC "
                                           "(None: undefined there, e.g. a class slice), read by the rules on roc_auc")
 
@@ -140,23 +121,32 @@ class ModelEvidence(_Frozen):
 
 
 class Agreement(_Frozen):
-    rows: int
-    same_prediction: float | None = Field(description="share of rows where both models predict the same label")
-    fixed: int = Field(description="rows the baseline got wrong and the candidate right")
-    broken: int = Field(description="rows the baseline got right and the candidate wrong")
-    max_abs_score_difference: float
+    rows: Count
+    same_prediction: Share | None = Field(description="share of rows where both models predict the same label")
+    fixed: Count = Field(description="rows the baseline got wrong and the candidate right")
+    broken: Count = Field(description="rows the baseline got right and the candidate wrong")
+    max_abs_score_difference: NonNegative
     slices: dict[str, dict[str, dict[str, float | int | None]]] = Field(
         default_factory=dict, description="dimension -> slice -> {count, same_prediction, fixed, broken}")
-    broken_examples: list[int] = Field(
+    broken_examples: list[Count] = Field(
         default_factory=list, description="0-based data row indices of a bounded sample of broken flips "
                                           "(compression-identified exemplars) for reviewers")
+
+    @model_validator(mode="after")
+    def _in_range(self) -> Agreement:
+        for dim, slices in self.slices.items():
+            for value, stats in slices.items():
+                check_metric_values(stats, f"slices.{dim}.{value}", AGREEMENT_RANGES)
+        if self.fixed + self.broken > self.rows:
+            raise ValueError(f"fixed + broken = {self.fixed + self.broken} is more than the {self.rows} rows")
+        return self
 
 
 class Comparisons(_Frozen):
     method: str
-    resamples: int
+    resamples: Count
     seed: int
-    confidence: float
+    confidence: Confidence
     overall: dict[str, Comparison]
     slices: dict[str, dict[str, dict[str, Comparison]]] = Field(description="dimension -> slice -> metric")
     methods: dict[str, str] = Field(default_factory=dict, description="metric -> how its intervals were made")
@@ -188,20 +178,20 @@ class Reliability(_Frozen):
     """Reliability-curve counts over equal-width bins of the top-class (binary: positive-class) score."""
 
     bin_edges: list[float]
-    count: list[int]
-    mean_confidence: list[float | None]
-    accuracy: list[float | None]
+    count: list[Count]
+    mean_confidence: list[Share | None]
+    accuracy: list[Share | None]
 
 
 class CalibrationStats(_Frozen):
-    count: int
-    ece: float | None
-    brier: float | None
+    count: Count
+    ece: Share | None
+    brier: Brier | None
     reliability: Reliability | None = None
 
 
 class Calibration(_Frozen):
-    bins: int
+    bins: Count
     score: str = Field(description="which score is binned, e.g. 'positive-class probability'")
     models: dict[Role, CalibrationStats]
     slices: dict[str, dict[str, dict[str, CalibrationStats]]] = Field(
@@ -209,32 +199,40 @@ class Calibration(_Frozen):
 
 
 class LatencyStats(_Frozen):
-    batch_size: int
-    repeats: int
-    median_ms: float
-    p95_ms: float
-    rows_per_s: float
+    batch_size: Count
+    repeats: Count
+    median_ms: NonNegative
+    p95_ms: NonNegative
+    rows_per_s: NonNegative
 
 
 class ModelEfficiency(_Frozen):
-    parameters: int | None = None
-    nonzero_parameters: int | None = None
-    sparsity: float | None = Field(None, description="fraction of zeros over `sparsity_scope`")
+    parameters: Count | None = None
+    nonzero_parameters: Count | None = None
+    sparsity: Share | None = Field(None, description="fraction of zeros over `sparsity_scope`")
     sparsity_scope: str | None = None
-    macs_dense: int | None = Field(None, description="multiply-adds per row if every weight were used")
-    macs_effective: int | None = Field(None, description="multiply-adds per row over non-zero weights only")
-    weight_bits: int | None = Field(None, description="bits per stored weight: the narrowest element type of the "
+    macs_dense: Count | None = Field(None, description="multiply-adds per row if every weight were used")
+    macs_effective: Count | None = Field(None, description="multiply-adds per row over non-zero weights only")
+    weight_bits: Count | None = Field(None, description="bits per stored weight: the narrowest element type of the "
                                                       "weight tensors (8: int8/uint8-quantized, 32: float32); None: "
                                                       "not read for this format")
     weight_format: str | None = Field(None, description="what weight_bits was read from (element types; the "
                                                         "quantization operators of the graph)")
-    tree_nodes: int | None = Field(None, description="trees and tree ensembles: nodes over all trees (what "
+    tree_nodes: Count | None = Field(None, description="trees and tree ensembles: nodes over all trees (what "
                                                      "pruning a tree removes); None: not a tree model")
-    tree_leaves: int | None = Field(None, description="trees: leaves over all trees")
-    tree_depth: int | None = Field(None, description="trees: the depth of the deepest tree")
-    bytes: int
-    bytes_gzip: int
+    tree_leaves: Count | None = Field(None, description="trees: leaves over all trees")
+    tree_depth: Count | None = Field(None, description="trees: the depth of the deepest tree")
+    bytes: Count
+    bytes_gzip: Count
     latency: list[LatencyStats] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ModelEfficiency:
+        if self.parameters is not None and self.nonzero_parameters is not None \
+                and self.nonzero_parameters > self.parameters:
+            raise ValueError(f"nonzero_parameters = {self.nonzero_parameters} is more than the "
+                             f"{self.parameters} parameters")
+        return self
 
 
 class Efficiency(_Frozen):
@@ -242,19 +240,35 @@ class Efficiency(_Frozen):
     hardware: str
     method: str = Field(description="how latency was measured (warm-up, repeats, interleaving)")
     models: dict[Role, ModelEfficiency]
-    compression_ratio: float | None = Field(None, description="baseline gzip size / candidate gzip size")
-    size_reduction: float | None = Field(None, description="1 - candidate gzip size / baseline gzip size")
-    speedup: dict[str, float] = Field(default_factory=dict,
-                                      description="batch size -> baseline median / candidate median")
+    compression_ratio: NonNegative | None = Field(None, description="baseline gzip size / candidate gzip size")
+    size_reduction: AtMostOne | None = Field(None, description="1 - candidate gzip size / baseline gzip size")
+    speedup: dict[str, NonNegative] = Field(default_factory=dict,
+                                            description="batch size -> baseline median / candidate median")
+
+    @model_validator(mode="after")
+    def _sizes(self) -> Efficiency:
+        """The size figures the rules read repeat the two gzip sizes: all three come from one measurement."""
+        base, cand = (self.models[r].bytes_gzip if r in self.models else None for r in ROLES)
+        if base and cand:
+            agrees("compression_ratio", self.compression_ratio, base / cand, "baseline / candidate bytes_gzip")
+            agrees("size_reduction", self.size_reduction, 1.0 - cand / base, "1 - candidate / baseline bytes_gzip")
+        return self
 
 
 class RobustnessLevel(_Frozen):
     perturbation: Literal["gaussian", "fgsm"]
-    level: float = Field(description="gaussian: sigma in feature standard deviations; fgsm: epsilon")
-    rows: int
-    accuracy: dict[Role, float]
-    drop: dict[Role, float] = Field(description="clean accuracy - perturbed accuracy")
+    level: NonNegative = Field(description="gaussian: sigma in feature standard deviations; fgsm: epsilon")
+    rows: Count
+    accuracy: dict[Role, Share]
+    drop: dict[Role, ShareDifference] = Field(description="clean accuracy - perturbed accuracy")
     extra_drop: float = Field(description="candidate drop - baseline drop (positive: the candidate is more fragile)")
+
+    @model_validator(mode="after")
+    def _extra(self) -> RobustnessLevel:
+        if set(self.drop) == set(ROLES):
+            agrees("extra_drop", self.extra_drop, self.drop["candidate"] - self.drop["baseline"],
+                   "drop.candidate - drop.baseline")
+        return self
 
 
 class Robustness(_Frozen):
@@ -264,7 +278,7 @@ class Robustness(_Frozen):
         default_factory=dict, description="feature -> why it was left alone (declared categorical, few integer "
                                           "values, not numeric)")
     levels: list[RobustnessLevel]
-    feature_std: dict[str, float] = Field(default_factory=dict, description="the std each sigma is in units of")
+    feature_std: dict[str, NonNegative] = Field(default_factory=dict, description="the std each sigma is in units of")
     std_source: str | None = Field(None, description="which rows the feature std was computed from")
     notes: list[str] = Field(default_factory=list, description="e.g. why FGSM was skipped")
 
@@ -283,18 +297,18 @@ class ProvenanceEvidence(_Frozen):
 class LeakageSet(_Frozen):
     role: str
     file: FileRef | None = None
-    rows: int | None = Field(None, description="rows in this dataset")
-    overlap_rows: int | None = Field(None, description="evaluation rows whose row hash occurs in this dataset")
-    overlap_share: float | None = Field(None, description="overlap_rows / evaluation rows")
+    rows: Count | None = Field(None, description="rows in this dataset")
+    overlap_rows: Count | None = Field(None, description="evaluation rows whose row hash occurs in this dataset")
+    overlap_share: Share | None = Field(None, description="overlap_rows / evaluation rows")
     problem: str | None = Field(None, description="why it could not be compared (no local file, missing columns)")
     key: list[str] | None = Field(None, description="its key columns compared with the evaluation data's key "
                                                     "(None: rows compared on features and target)")
-    sample_rows: int | None = Field(None, description="no key: expected size of the uniform sample of its rows "
+    sample_rows: Count | None = Field(None, description="no key: expected size of the uniform sample of its rows "
                                                       "compared at the evaluation set's size (evaluation rows - 1)")
-    sample_overlap_rows: int | None = Field(None, description="no key: evaluation rows whose hash occurs in that "
+    sample_overlap_rows: Count | None = Field(None, description="no key: evaluation rows whose hash occurs in that "
                                                               "sample")
-    sample_overlap_share: float | None = Field(None, description="no key: sample_overlap_rows / evaluation rows")
-    chance_share: float | None = Field(None, description="no key: share of evaluation rows expected in a sample "
+    sample_overlap_share: Share | None = Field(None, description="no key: sample_overlap_rows / evaluation rows")
+    chance_share: Share | None = Field(None, description="no key: share of evaluation rows expected in a sample "
                                                          "of that size by coincidence alone (estimated from the "
                                                          "evaluation set's own duplicates)")
 
@@ -305,20 +319,38 @@ class Leakage(_Frozen):
     method: str
     columns: list[str] = Field(description="the columns hashed: the features, then the target (with a key: the "
                                            "key columns)")
-    evaluation_rows: int
-    evaluation_distinct_rows: int
+    evaluation_rows: Count
+    evaluation_distinct_rows: Count
     datasets: dict[str, LeakageSet] = Field(default_factory=dict, description="dataset name -> overlap")
     key: list[str] | None = Field(None, description="the evaluation data's key columns (data.key or provenance "
                                                     "key): rows compared by identity; None: by content")
-    duplicated_rows: int | None = Field(None, description="evaluation rows whose hash occurs more than once in the "
+    duplicated_rows: Count | None = Field(None, description="evaluation rows whose hash occurs more than once in the "
                                                           "evaluation set")
-    duplicated_share: float | None = Field(None, description="duplicated_rows / evaluation rows: the overlap "
+    duplicated_share: Share | None = Field(None, description="duplicated_rows / evaluation rows: the overlap "
                                                              "expected by chance with as many independent rows")
+
+    @model_validator(mode="after")
+    def _shares(self) -> Leakage:
+        """The shares the leakage rule judges are counts over the evaluation rows: both are stored, so both agree."""
+        n = self.evaluation_rows
+        if self.evaluation_distinct_rows > n:
+            raise ValueError(f"evaluation_distinct_rows = {self.evaluation_distinct_rows} is more than the "
+                             f"{n} evaluation_rows")
+        pairs = [("duplicated", self.duplicated_rows, self.duplicated_share)] + [
+            (f"datasets.{name}.{kind}", rows, share) for name, ls in self.datasets.items()
+            for kind, rows, share in (("overlap", ls.overlap_rows, ls.overlap_share),
+                                      ("sample_overlap", ls.sample_overlap_rows, ls.sample_overlap_share))]
+        for what, rows, share in pairs:
+            if rows is not None and rows > n:
+                raise ValueError(f"{what}_rows = {rows} is more than the {n} evaluation_rows")
+            if rows is not None and n:
+                agrees(f"{what}_share", share, rows / n, f"{what}_rows / evaluation_rows")
+        return self
 
 
 class PiiColumn(_Frozen):
-    sampled: int = Field(description="non-null values examined")
-    matches: dict[str, int] = Field(description="detector -> sampled values in which it found a match")
+    sampled: Count = Field(description="non-null values examined")
+    matches: dict[str, Count] = Field(description="detector -> sampled values in which it found a match")
 
 
 class PiiScan(_Frozen):
@@ -327,10 +359,10 @@ class PiiScan(_Frozen):
 
     method: str
     detectors: list[str]
-    rows_sampled: int
+    rows_sampled: Count
     columns: dict[str, PiiColumn]
-    rows_scanned: int | None = Field(None, description="rows in the sample scanned (= rows_sampled)")
-    rows_total: int | None = Field(None, description="rows in the evaluation data the sample was drawn from")
+    rows_scanned: Count | None = Field(None, description="rows in the sample scanned (= rows_sampled)")
+    rows_total: Count | None = Field(None, description="rows in the evaluation data the sample was drawn from")
     not_scanned: list[str] = Field(default_factory=list, description="columns of types that cannot hold them "
                                                                      "(floating point, boolean, dates)")
 
@@ -339,9 +371,9 @@ class ColumnQuality(_Frozen):
     """One column of the evaluation data (governance/evidence/quality.py says how each count is made)."""
 
     role: Literal["feature", "target", "sensitive"]
-    missing: int = Field(description="null values (floating point: also NaN; CSV text: also pyarrow's null markers)")
-    missing_share: float | None = Field(description="missing / rows")
-    distinct: int = Field(description="distinct non-missing values, counted up to a cap (see distinct_at_least)")
+    missing: Count = Field(description="null values (floating point: also NaN; CSV text: also pyarrow's null markers)")
+    missing_share: Share | None = Field(description="missing / rows")
+    distinct: Count = Field(description="distinct non-missing values, counted up to a cap (see distinct_at_least)")
     distinct_at_least: bool = Field(False, description="the cap was reached: at least `distinct` distinct values")
     constant: bool = Field(description="exactly one distinct non-missing value")
 
@@ -350,23 +382,35 @@ class DataQuality(_Frozen):
     """The evaluation set itself: missing values, constant columns, duplicate rows, class balance (measured in the
     scoring pass's one read of the file; counts only, no value is kept)."""
 
-    rows: int
+    rows: Count
     columns: dict[str, ColumnQuality] = Field(description="feature, target and sensitive columns")
-    duplicate_rows: int = Field(description="rows identical (features and target) to an earlier row: pandas' "
+    duplicate_rows: Count = Field(description="rows identical (features and target) to an earlier row: pandas' "
                                             "duplicated().sum(); an estimate when duplicate_exact is false")
-    duplicate_share: float | None = Field(description="duplicate_rows / rows")
+    duplicate_share: Share | None = Field(description="duplicate_rows / rows")
     duplicate_exact: bool = Field(True, description="false: estimated from a hash-value sample of the distinct rows")
     duplicate_columns: list[str] = Field(description="the columns a row is compared on")
     duplicate_method: str
-    class_balance: dict[str, float] | None = Field(None, description="classification: share of rows per class "
+    class_balance: dict[str, Share] | None = Field(None, description="classification: share of rows per class "
                                                                      "(None: regression, or too many labels)")
     training_dataset: str | None = Field(None, description="the provenance's training dataset whose declared "
                                                            "class_balance is compared")
-    training_class_balance: dict[str, float] | None = Field(None, description="its declared class_balance")
-    class_balance_distance: float | None = Field(None, description="total variation distance between class_balance "
+    training_class_balance: dict[str, Share] | None = Field(None, description="its declared class_balance")
+    class_balance_distance: Share | None = Field(None, description="total variation distance between class_balance "
                                                                    "and training_class_balance (0: equal, 1: "
                                                                    "disjoint)")
     notes: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _shares(self) -> DataQuality:
+        """The shares the data_quality rule judges are counts over the rows: both are stored, so both agree."""
+        pairs = [("duplicate", self.duplicate_rows, self.duplicate_share)] + [
+            (f"columns.{name}.missing", c.missing, c.missing_share) for name, c in self.columns.items()]
+        for what, count, share in pairs:
+            if count > self.rows:
+                raise ValueError(f"{what} = {count} is more than the {self.rows} rows")
+            if self.rows:
+                agrees(f"{what}_share", share, count / self.rows, f"{what} / rows")
+        return self
 
 
 class Documentation(_Frozen):
@@ -380,12 +424,12 @@ class RegressionInfo(_Frozen):
 
     errors: str = Field(description="what an error is (prediction - truth) and which metrics are sums of it")
     mape: str = Field(description="how MAPE treats rows whose target is 0")
-    mape_undefined_rows: int = Field(description="rows whose target is 0 (left out of MAPE)")
+    mape_undefined_rows: Count = Field(description="rows whose target is 0 (left out of MAPE)")
     quantile_method: Literal["exact", "kll"] = Field(
         description="exact: numpy.quantile (linear) over every row; kll: Apache DataSketches KLL sketches")
-    quantile_rank_error: float = Field(description="bound on the quantiles' normalized rank error (0 when exact; "
+    quantile_rank_error: Share = Field(description="bound on the quantiles' normalized rank error (0 when exact; "
                                                    "KLL: with 99% confidence)")
-    quantile_exact_rows: int = Field(description="row budget under which the quantiles are exact")
+    quantile_exact_rows: Count = Field(description="row budget under which the quantiles are exact")
     intervals: str = Field(description="which metrics carry paired intervals, and how")
 
 
@@ -393,23 +437,39 @@ class PairedTest(_Frozen):
     """One slice of an lm_eval release: both runs' accuracy on the same documents, the flips between them and an
     exact McNemar test of the discordant pairs (broken vs fixed)."""
 
-    count: int
-    baseline_accuracy: float | None
-    candidate_accuracy: float | None
-    difference: float | None = Field(description="candidate - baseline")
-    fixed: int = Field(description="documents the baseline got wrong and the candidate right")
-    broken: int = Field(description="documents the baseline got right and the candidate wrong")
-    fixed_rate: float | None = Field(description="fixed / count")
-    broken_rate: float | None = Field(description="broken / count")
-    flip_rate: float | None = Field(description="(fixed + broken) / count")
-    mcnemar_p: float | None = Field(description="two-sided exact McNemar p-value: binomial test of broken among "
+    count: Count
+    baseline_accuracy: Share | None
+    candidate_accuracy: Share | None
+    difference: ShareDifference | None = Field(description="candidate - baseline")
+    fixed: Count = Field(description="documents the baseline got wrong and the candidate right")
+    broken: Count = Field(description="documents the baseline got right and the candidate wrong")
+    fixed_rate: Share | None = Field(description="fixed / count")
+    broken_rate: Share | None = Field(description="broken / count")
+    flip_rate: Share | None = Field(description="(fixed + broken) / count")
+    mcnemar_p: Share | None = Field(description="two-sided exact McNemar p-value: binomial test of broken among "
                                                 "fixed + broken at 1/2 (1.0 without discordant pairs)")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PairedTest:
+        """The difference and the rates the lm_eval rules judge repeat the accuracies and counts: all agree."""
+        if self.fixed + self.broken > self.count:
+            raise ValueError(f"fixed + broken = {self.fixed + self.broken} is more than the {self.count} documents")
+        if self.baseline_accuracy is not None and self.candidate_accuracy is not None:
+            agrees("difference", self.difference, self.candidate_accuracy - self.baseline_accuracy,
+                   "candidate_accuracy - baseline_accuracy")
+        if self.count:
+            for name, value, flips, formula in (
+                    ("fixed_rate", self.fixed_rate, self.fixed, "fixed / count"),
+                    ("broken_rate", self.broken_rate, self.broken, "broken / count"),
+                    ("flip_rate", self.flip_rate, self.fixed + self.broken, "(fixed + broken) / count")):
+                agrees(name, value, flips / self.count, formula)
+        return self
 
 
 class LmEvalTask(_Frozen):
     metric: str = Field(description="the per-sample 0/1 metric judged (acc, acc_norm, exact_match, ...)")
     multiple_choice: bool = Field(description="the choices' log-likelihoods were logged (calibration measured)")
-    samples: int
+    samples: Count
     group: str
     capability: str
     files: dict[str, FileRef] = Field(description="role -> its samples file")
@@ -420,7 +480,7 @@ class LmEval(_Frozen):
 
     method: str
     tasks: dict[str, LmEvalTask]
-    task_average: dict[str, float] = Field(description="role -> unweighted mean of the per-task accuracies (the "
+    task_average: dict[str, Share] = Field(description="role -> unweighted mean of the per-task accuracies (the "
                                                        "average leaderboards report; overall is per document)")
     overall: PairedTest
     slices: dict[str, dict[str, PairedTest]] = Field(description="dimension (task, group, capability) -> slice")

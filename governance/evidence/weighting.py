@@ -32,11 +32,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from .accumulator import Accumulator, SliceIndex
 from .bootstrap import COUNT_METRICS, compared
-from .schema_base import Comparison, _Frozen
+from .schema_base import Comparison, Confidence, Count, NonNegative, Share, _Frozen, check_metric_values
 
 if TYPE_CHECKING:
     from ..manifest import BootstrapSpec
@@ -67,9 +67,9 @@ class WeightedCell(_Frozen):
     """One production cell: its rows in both datasets and the weight each of its evaluation rows gets."""
 
     key: list[str]
-    evaluation_rows: int
-    production_rows: int
-    weight: float | None = Field(description="production share / evaluation share (None: no evaluation rows)")
+    evaluation_rows: Count
+    production_rows: Count
+    weight: NonNegative | None = Field(description="production share / evaluation share (None: no evaluation rows)")
 
 
 class WeightedEvidence(_Frozen):
@@ -78,18 +78,24 @@ class WeightedEvidence(_Frozen):
 
     by: list[str] = Field(description="the sensitive columns the cells are keyed by (those present in production)")
     method: str
-    resamples: int
+    resamples: Count
     seed: int
-    confidence: float
+    confidence: Confidence
     cells: list[WeightedCell] = Field(description="every production cell, and every evaluation cell production lacks "
                                                   "(weight 0)")
-    uncovered_share: float = Field(description="share of the production rows in cells the evaluation set lacks: "
+    uncovered_share: Share = Field(description="share of the production rows in cells the evaluation set lacks: "
                                                "the weighted metrics leave them out; above 0, rules that judge them "
                                                "are inconclusive")
     uncovered_cells: list[list[str]] = Field(default_factory=list)
     overall: dict[str, Comparison] = Field(description="metric -> both models' production-weighted values, "
                                                        "difference = candidate - baseline, and paired intervals")
     notes: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _in_range(self) -> WeightedEvidence:
+        for role in ("baseline", "candidate"):
+            check_metric_values({m: getattr(c, role) for m, c in self.overall.items()}, f"overall ({role})")
+        return self
 
 
 def _weighted_metrics(index: SliceIndex, draws: np.ndarray, group: np.ndarray,

@@ -329,3 +329,52 @@ def test_a_monitor_policy_given_to_a_release_command_says_so(released, tmp_path,
     code, _, err = run(capsys, "evaluate", "--evidence", contract.parent / "evidence.json", "--policy",
                        "builtin:monitor", "--out", tmp_path / "o")
     assert code == 2 and MONITOR_KIND_HINT in err
+
+
+@pytest.mark.parametrize(("edit", "field", "says"), [
+    (lambda c: c["accuracy"].update(evaluation=-5.0), "accuracy.evaluation", "-5.0 is outside"),
+    (lambda c: c["agreement"].update(evaluation=1.5), "agreement.evaluation", "1.5 is outside"),
+    (lambda c: c["scores"].update(counts=c["scores"]["counts"][:-1]), "scores", "bin_edges"),
+    (lambda c: c["scores"]["counts"].__setitem__(0, -3), "scores.counts.0", "greater than or equal to 0"),
+    (lambda c: c["scores"].update(bin_edges=c["scores"]["bin_edges"][::-1]), "scores", "bin_edges must increase"),
+    (lambda c: next(iter(next(iter(c["slices"].values())).values())).update(accuracy=2.0), "slices.", "2.0 is outside"),
+])
+def test_a_contract_edited_past_what_can_be_measured_is_exit_2(released, tmp_path, capsys, edit, field, says):
+    """A monitoring.json edited to an expectation no window can reach (an accuracy of -5 that every window beats)
+    is refused naming the field, not judged."""
+    _, contract, base, cand = released
+    w = window(tmp_path, "w.csv", (base, cand), seed=91)
+    data = json.loads(contract.read_text())
+    edit(data)
+    bad = tmp_path / "edited.json"
+    bad.write_text(json.dumps(data))
+    code, _, err = run(capsys, "monitor", "--contract", bad, "--window", w, "--out", tmp_path / "o", "--today", TODAY)
+    assert code == 2 and err.count("\n") == 1 and f"{bad}: {field}" in err and says in err, err
+    assert "Value error" not in err and not (tmp_path / "o" / "monitor.json").exists()
+
+
+@pytest.mark.parametrize(("edit", "says"), [
+    (lambda s: s["overall"].update(correct=s["overall"]["labelled"] + 1), "correct = "),
+    (lambda s: s["overall"].update(agree=s["overall"]["shadow"] + 7), "agree = "),
+    (lambda s: s["overall"].update(rows=-1), "greater than or equal to 0"),
+    (lambda s: s["overall"].update(confidence=s["overall"]["rows"] * 3.0), "more than one per row"),
+    (lambda s: s["overall"]["scores"].__setitem__(0, s["overall"]["scores"][0] + s["overall"]["rows"]),
+     "sum of scores"),
+    (lambda s: next(iter(s["slices"]["group"].values())).update(
+        rows=0, labelled=0, correct=0, shadow=0, agree=0, confidence=0.0, scores=[]),
+     "the slices of 'group' count"),
+])
+def test_a_state_edited_to_impossible_counts_is_exit_2(released, tmp_path, capsys, edit, says):
+    """A state file edited to 9 correct of 5 labelled rows would read as an accuracy of 1.8 and pass every floor:
+    each count is of a subset of the one it refines, and each dimension's slices add up to the window."""
+    _, contract, base, cand = released
+    state = tmp_path / "state.json"
+    assert main(["monitor", "--contract", str(contract), "--window", str(window(tmp_path, "a.csv", (base, cand),
+                 seed=92)), "--state", str(state), "--out", str(tmp_path / "first"), "--today", TODAY]) in (0, 1)
+    data = json.loads(state.read_text())
+    edit(data["windows"][0])
+    state.write_text(json.dumps(data))
+    code, _, err = run(capsys, "monitor", "--contract", contract, "--window", window(tmp_path, "b.csv", (base, cand),
+                       seed=93), "--state", state, "--out", tmp_path / "o", "--today", TODAY)
+    assert code == 2 and err.count("\n") == 1 and f"{state}: windows.0" in err and says in err, err
+    assert "Value error" not in err and json.loads(state.read_text()) == data

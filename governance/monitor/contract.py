@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from ..evidence.schema import Evidence, _Frozen
+from ..evidence.schema import Brier, Count, Evidence, Share, _Frozen
 
 if TYPE_CHECKING:
     from ..evidence.production_agreement import ProductionAgreement
@@ -42,7 +42,16 @@ class Histogram(_Frozen):
     """Counts over bins: ``counts[i]`` rows had a score in ``[bin_edges[i], bin_edges[i + 1])`` (the last closed)."""
 
     bin_edges: list[float]
-    counts: list[int]
+    counts: list[Count]
+
+    @model_validator(mode="after")
+    def _bins(self) -> Histogram:
+        if len(self.bin_edges) != len(self.counts) + 1:
+            raise ValueError(f"{len(self.counts)} counts need {len(self.counts) + 1} bin_edges, "
+                             f"not {len(self.bin_edges)}")
+        if any(b <= a for a, b in zip(self.bin_edges, self.bin_edges[1:], strict=False)):
+            raise ValueError("bin_edges must increase")
+        return self
 
     @property
     def rows(self) -> int:
@@ -56,11 +65,11 @@ class Histogram(_Frozen):
 class SliceExpectation(_Frozen):
     """What one slice looked like when the candidate was released."""
 
-    rows: int = Field(description="evaluation rows of the slice")
-    accuracy: float | None = Field(None, description="the candidate's accuracy on the slice's evaluation rows")
-    agreement: float | None = Field(None, description="share of the slice's rows where both models predicted "
+    rows: Count = Field(description="evaluation rows of the slice")
+    accuracy: Share | None = Field(None, description="the candidate's accuracy on the slice's evaluation rows")
+    agreement: Share | None = Field(None, description="share of the slice's rows where both models predicted "
                                                       "the same label")
-    production_share: float | None = Field(None, description="the slice's share of the production sample")
+    production_share: Share | None = Field(None, description="the slice's share of the production sample")
     scores: Histogram | None = Field(None, description="the candidate's score histogram on the slice (when the "
                                                        "evidence has one)")
 
@@ -68,10 +77,10 @@ class SliceExpectation(_Frozen):
 class CalibrationExpectation(_Frozen):
     """The candidate's calibration on the evaluation set: a label-free estimate is only as good as this."""
 
-    rows: int
-    bins: int
-    ece: float | None
-    brier: float | None
+    rows: Count
+    bins: Count
+    ece: Share | None
+    brier: Brier | None
 
 
 class FeatureReference(_Frozen):
@@ -85,8 +94,8 @@ class FeatureReference(_Frozen):
 class Expected(_Frozen):
     """One expected quantity, from the evaluation set and (when the release had a production sample) production."""
 
-    evaluation: float | None = None
-    production: float | None = Field(None, description="production-weighted (post-stratified to production's "
+    evaluation: Share | None = None
+    production: Share | None = Field(None, description="production-weighted (post-stratified to production's "
                                                        "cell shares) or estimated on the production sample")
 
 

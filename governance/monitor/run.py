@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from ..errors import InputError
+from ..errors import InputError, first_problem
 from ..findings import ExitCode, Verdict, exit_code
 from .contract import SCHEMA_VERSION, MonitoringContract
 from .judge import DEFAULT_POLICY, judge, load_monitor_policy
@@ -88,9 +88,8 @@ def load_contract(path: Path) -> tuple[MonitoringContract, str]:
     try:
         contract = MonitoringContract.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"]) or None
-        raise InputError(path, loc, NOT_A_CONTRACT.format(msg=err["msg"])) from None
+        loc, msg = first_problem(exc.errors())
+        raise InputError(path, loc, NOT_A_CONTRACT.format(msg=msg)) from None
     try:
         reference_profile(contract)
     except ValueError as exc:

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationError
 
-from ..errors import InputError
+from ..errors import InputError, first_problem
 from ..evidence.schema import _Frozen
 from .window import WindowSummary
 
@@ -51,9 +51,8 @@ def load_state(path: Path | None, contract_sha256: str) -> MonitorState:
     try:
         state = MonitorState.model_validate_json(path.read_bytes())
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"]) or None
-        raise InputError(path, loc, NOT_A_STATE.format(msg=err["msg"])) from None
+        loc, msg = first_problem(exc.errors())
+        raise InputError(path, loc, NOT_A_STATE.format(msg=msg)) from None
     except (OSError, json.JSONDecodeError) as exc:
         raise InputError(path, None, NOT_A_STATE.format(msg=exc)) from None
     if state.contract_sha256 != contract_sha256:

@@ -17,12 +17,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ..data import MISSING, csv_batches, csv_schema, open_parquet
 from ..errors import InputError
 from ..evidence.profile import FeatureProfile
 from ..evidence.schema import FileRef, _Frozen
+from ..evidence.schema_base import RANGE_SLACK, Count, NonNegative
 from ..hashing import check_input_file, file_ref
 from .contract import MonitoringContract
 
@@ -45,13 +46,28 @@ CLASSIFICATION = ("binary_classification", "multiclass_classification")
 class Counts(_Frozen):
     """Sums over a set of window rows; two ``Counts`` of disjoint rows merge by adding every field."""
 
-    rows: int = 0
-    scores: list[int] = Field(default_factory=list, description="rows per score bin (the contract's bins)")
-    labelled: int = Field(0, description="rows with a label")
-    correct: int = Field(0, description="labelled rows the deployed model predicted right")
-    confidence: float = Field(0.0, description="sum of the deployed model's top-label confidence")
-    shadow: int = Field(0, description="rows with shadow baseline scores")
-    agree: int = Field(0, description="shadow rows where the deployed model and the baseline predict the same label")
+    rows: Count = 0
+    scores: list[Count] = Field(default_factory=list, description="rows per score bin (the contract's bins)")
+    labelled: Count = Field(0, description="rows with a label")
+    correct: Count = Field(0, description="labelled rows the deployed model predicted right")
+    confidence: NonNegative = Field(0.0, description="sum of the deployed model's top-label confidence")
+    shadow: Count = Field(0, description="rows with shadow baseline scores")
+    agree: Count = Field(0, description="shadow rows where the deployed model and the baseline predict the same label")
+
+    @model_validator(mode="after")
+    def _nested(self) -> Counts:
+        """Each count is of a subset of the one before it (a state file edited to 9 correct of 5 labelled rows would
+        read as an accuracy of 1.8 and pass every floor)."""
+        for part, whole, a, b in (("correct", "labelled", self.correct, self.labelled),
+                                  ("labelled", "rows", self.labelled, self.rows),
+                                  ("agree", "shadow", self.agree, self.shadow),
+                                  ("shadow", "rows", self.shadow, self.rows),
+                                  ("sum of scores", "rows", sum(self.scores), self.rows)):
+            if a > b:
+                raise ValueError(f"{part} = {a} is more than {whole} = {b}")
+        if self.confidence > self.rows + RANGE_SLACK * max(1, self.rows):
+            raise ValueError(f"confidence = {self.confidence!r} is more than one per row ({self.rows} rows)")
+        return self
 
     def merge(self, other: Counts) -> Counts:
         scores = (list(np.add(self.scores, other.scores).astype(int).tolist()) if self.scores and other.scores
@@ -82,6 +98,17 @@ class WindowSummary(_Frozen):
     slices: dict[str, dict[str, Counts]] = Field(default_factory=dict, description="dimension -> slice -> counts")
     profile: dict[str, Any] | None = Field(None, description="the window's feature profile (FeatureProfile.to_json)")
     sensitive: list[str] = Field(default_factory=list, description="the sensitive columns the window holds")
+
+    @model_validator(mode="after")
+    def _slices_partition(self) -> WindowSummary:
+        """Every row is in exactly one slice of each dimension (a missing value is its own slice), so each
+        dimension's counts add up to the overall ones; a state edited to disagree is refused, not judged."""
+        for dim, by_value in self.slices.items():
+            for name in ("rows", "labelled", "correct", "shadow", "agree"):
+                total, whole = sum(getattr(c, name) for c in by_value.values()), getattr(self.overall, name)
+                if total != whole:
+                    raise ValueError(f"the slices of {dim!r} count {total} {name}, the window {whole}")
+        return self
 
 
 @dataclass(frozen=True)

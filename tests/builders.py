@@ -178,18 +178,28 @@ def rates(count, accuracy, sel=0.5, tpr=0.8, fpr=0.2, **extra):
 
 def evidence(base_overall, cand_overall, base_slices=None, cand_slices=None) -> Evidence:
     """Evidence with the given overall metrics and slices (``{"dim": {"value": rates(...)}}``) and nothing else."""
+    def whole(overall, *slices):  # the set holds at least the rows of its slices (the evidence refuses less)
+        most = max((sum(int(v.get("count") or 0) for v in by_value.values()) for s in slices if s
+                    for by_value in s.values()), default=0)
+        return {**overall, "count": max(int(overall.get("count") or 0), most)} if most else overall
+
     def model(overall, slices):
         return ModelEvidence(format="skops", file=REF, overall=overall, slices=slices or {})
 
+    base_overall = whole(base_overall, base_slices, cand_slices)
+    cand_overall = whole(cand_overall, base_slices, cand_slices)
     dims = {d: d.split(" & ") for d in (base_slices or {})}
+    rows = int(cand_overall.get("count") or 0)
     return Evidence(
         tool={"name": "t", "version": "0"}, created_at=datetime.now(timezone.utc), libraries={},
         release={"name": "r", "version": "1"}, task="binary_classification", inputs={},
-        data=DataEvidence(file=REF, rows=1000, target="y", sensitive=sorted({c for v in dims.values() for c in v}),
+        data=DataEvidence(file=REF, rows=max(1000, int(base_overall.get("count") or 0), rows), target="y",
+                          sensitive=sorted({c for v in dims.values() for c in v}),
                           features=["f"], classes=["0", "1"], positive_label="1"),
         dimensions=dims,
         models={"baseline": model(base_overall, base_slices), "candidate": model(cand_overall, cand_slices)},
-        agreement=Agreement(rows=1000, same_prediction=0.9, fixed=1, broken=2, max_abs_score_difference=0.1),
+        agreement=Agreement(rows=rows, same_prediction=0.9, fixed=min(1, rows), broken=min(2, rows),
+                            max_abs_score_difference=0.1),
     )
 
 

@@ -116,6 +116,68 @@ def test_an_edited_section_is_exit_2_naming_the_field(saved, tmp_path, capsys, p
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
+def _a_slice(tree: dict[str, Any]) -> tuple[str, str]:
+    """The first sensitive dimension and its first slice in the evidence."""
+    dim = next(d for d in tree["dimensions"] if d != "class")
+    return dim, next(iter(tree["models"]["candidate"]["slices"][dim]))
+
+
+def _slice_count(tree, *roles, by=1):
+    dim, value = _a_slice(tree)
+    for role in roles:
+        tree["models"][role]["slices"][dim][value]["count"] += by
+
+
+def _both_overall(tree, by):
+    for role in ("baseline", "candidate"):
+        tree["models"][role]["overall"]["count"] += by
+
+
+def _first_pii_column(tree):
+    column = next(iter(tree["pii"]["columns"].values()))
+    column["sampled"] = tree["pii"]["rows_sampled"] + 1
+
+
+ROW_CASES = [
+    # (what is edited, the edit, what the message says): counts of the same rows in two places
+    ("one model's slice count", lambda t: _slice_count(t, "candidate", by=-1), "both count the same rows"),
+    ("both models' slice count raised past the rows", lambda t: _slice_count(t, "baseline", "candidate"),
+     "more than the whole set's"),
+    ("one model's overall count", lambda t: t["models"]["baseline"]["overall"].update(count=7),
+     "is more than models.baseline.overall.count = 7"),
+    ("both overall counts past data.rows", lambda t: _both_overall(t, 1), "is more than data.rows"),
+    ("agreement rows", lambda t: t["agreement"].update(rows=t["agreement"]["rows"] - 1),
+     "agreement.rows = "),
+    ("calibration count", lambda t: t["calibration"]["models"]["candidate"].update(
+        count=t["calibration"]["models"]["candidate"]["count"] - 1), "reliability.count adds up to"),
+    ("robustness rows", lambda t: t["robustness"]["levels"][0].update(rows=t["data"]["rows"] + 1),
+     "robustness.levels.0.rows = "),
+    ("personal-data sample", _first_pii_column, "is more than pii.rows_sampled"),
+    ("a dimension of an undeclared column", lambda t: t["dimensions"].update({_a_slice(t)[0]: ["nope"]}),
+     "joins columns that data.sensitive does not name: nope"),
+    ("a sensitive column dropped", lambda t: t["data"].update(sensitive=t["data"]["sensitive"][1:]),
+     "joins columns that data.sensitive does not name"),
+    # sections that cover every column the release reads: a column deleted from them hides what was found there
+    ("a column deleted from the personal-data scan", lambda t: t["pii"]["columns"].pop(t["data"]["features"][0]),
+     "pii.columns has no entry for"),
+    ("a column deleted from data quality", lambda t: t["data_quality"]["columns"].pop(t["data"]["target"]),
+     "data_quality.columns has no entry for"),
+]
+
+
+@pytest.mark.parametrize(("what", "edit", "says"), ROW_CASES, ids=[w for w, _, _ in ROW_CASES])
+def test_counts_of_the_same_rows_must_agree(saved, tmp_path, capsys, what, edit, says):
+    """Both models are scored on the same rows, a dimension's slices are disjoint, calibration and agreement are
+    taken over those rows: a count that disagrees with its twin (a thin slice raised past min_slice_size, a failing
+    one lowered under it) is refused, not judged."""
+    tree = json.loads(saved.read_text())
+    edit(tree)
+    bad = tmp_path / "evidence.json"
+    bad.write_text(json.dumps(tree))
+    code, err = _evaluate(capsys, bad, tmp_path / "out")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and says in err and "Value error" not in err, err
+
+
 def test_a_metric_range_is_checked_when_the_difference_agrees(saved, tmp_path, capsys):
     """An accuracy of 1.25 edited together with its difference: the range check, not the consistency one."""
     tree = json.loads(saved.read_text())
@@ -192,3 +254,25 @@ def test_production_weighted_metrics_are_range_checked():
     edited = {**honest, "overall": {"accuracy": {"baseline": 0.8, "candidate": 1.7, "difference": 1.7 - 0.8}}}
     with pytest.raises(ValidationError, match=r"accuracy = 1\.7 is outside"):
         WeightedEvidence.model_validate(edited)
+
+
+def test_a_declared_file_the_evidence_did_not_hash_is_not_verified(saved, tmp_path, capsys):
+    """provenance.files lost a dataset's hash (and provenance.unavailable says nothing): the provenance rule used
+    to skip the file and pass; unverified is not verified."""
+    from governance.rules.provenance import NOT_HASHED
+
+    tree = json.loads(saved.read_text())
+    name = next(iter(tree["provenance"]["files"]))
+    del tree["provenance"]["files"][name]
+    bad = tmp_path / "evidence.json"
+    bad.write_text(json.dumps(tree))
+    with pytest.MonkeyPatch.context() as mp:
+        from governance.render import RENDERERS
+
+        mp.delitem(RENDERERS, "audit_report.pdf")
+        code, _ = _evaluate(capsys, bad, tmp_path / "out")
+    verdict = json.loads((tmp_path / "out" / "verdict.json").read_text())
+    finding = next(f for f in verdict["findings"] if f["kind"] == "provenance")
+    assert code == 1 and finding["status"] == "fail", finding
+    path = tree["provenance"]["declared"]["datasets"][name]["path"]
+    assert NOT_HASHED.format(name=name, path=path) in json.dumps(finding), finding

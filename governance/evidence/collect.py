@@ -22,6 +22,7 @@ from ..metrics import AUC_GRID_BINS, METRICS, class_fairness_gaps, fairness_gaps
 from ..progress import INTERVALS, SCORING, TIMING, WORKERS, phase
 from .accumulator import AUC_BINNED_WARNING, Accumulator, slice_cells
 from .bootstrap import COUNT_METHOD, COUNT_METRICS, METHOD, SliceRef, compared, resample_metrics
+from .consistency import CLASS_DIMENSION
 from .efficiency import measure_efficiency
 from .production import add_production, open_production, rescore
 from .provenance_facts import FactsState, ReleaseFacts
@@ -402,8 +403,6 @@ def _collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu
     return add_production(release, evidence, production, acc, adapters, score_production, classes=classes,
                           positive=positive, progress=progress, eval_profile=facts.profile)
 
-
-CLASS_DIMENSION = "class"
 
 
 def slice_refs(acc: Accumulator, sensitive: list[str], classes: list[str],

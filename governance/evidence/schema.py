@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 
 from ..provenance import Provenance
 from ..ranges import Range
+from .consistency import check_row_counts
 from .schema_base import AGREEMENT_RANGES, Confidence, Count, NonNegative, Share, ShareDifference, agrees, within
 from .schema_base import ROLES as ROLES  # re-exported: the building blocks live in schema_base (no import cycle)
 from .schema_base import Comparison as Comparison
@@ -545,6 +546,12 @@ class Evidence(_Frozen):
                 raise ValueError(f"models.{role}.slices: " + UNDECLARED_DIMENSION.format(dims=", ".join(unknown)))
             if absent := sorted(set(self.dimensions) - set(dims)):
                 raise ValueError(f"models.{role}.slices: " + UNMEASURED_DIMENSION.format(dims=", ".join(absent)))
+        return self
+
+    @model_validator(mode="after")
+    def _counts_agree(self) -> Evidence:
+        """Sections that count the same rows agree (governance/evidence/consistency.py)."""
+        check_row_counts(self)
         return self
 
     def dimension_for(self, columns: list[str]) -> str | None:

@@ -79,7 +79,8 @@ def sample_evidence(slices: int = 50, seed: int = 0) -> Evidence:
 
     def reliability(shift: float) -> Reliability:
         mids = [(i + 0.5) / bins for i in range(bins)]
-        return Reliability(bin_edges=edges, count=[int(rows / bins)] * bins, mean_confidence=list(mids),
+        counts = [rows // bins] * (bins - 1) + [rows - rows // bins * (bins - 1)]  # the bins hold every row
+        return Reliability(bin_edges=edges, count=counts, mean_confidence=list(mids),
                            accuracy=[min(max(m + shift * np.sin(6 * m), 0.0), 1.0) for m in mids])
 
     latency = {role: [LatencyStats(batch_size=b, repeats=30, median_ms=ms, p95_ms=ms * 1.2, rows_per_s=b / ms * 1000)

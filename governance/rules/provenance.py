@@ -20,6 +20,9 @@ ModelField = Literal["sha256", "parent", "description", "source", "license", "pr
 #: model facts that only the candidate needs (the baseline need not be derived, pruned or quantized)
 CANDIDATE_ONLY = ("parent", "pruning", "quantization")
 
+#: a declared local file the evidence neither hashed nor explains (template: name, path)
+NOT_HASHED = ("dataset {name!r}: {path} has no hash in the evidence (provenance.files) and no reason why "
+              "(provenance.unavailable): it is not verified")
 NOT_DECLARED = "provenance not declared: the release manifest names no provenance file ('provenance:')"
 #: the candidate's declared quantization against the bit width read from its weights (template: name, declared,
 #: measured); wider stored weights than declared is a problem
@@ -148,6 +151,8 @@ def provenance(rule: ProvenanceRule, evidence: Evidence, defaults: PolicyDefault
                                 f"{_short(ds.sha256)}…")
             else:
                 verified.append(f"dataset {name!r} file {ds.path}")
+        else:  # neither hashed nor said why not: unverified is not verified
+            problems.append(NOT_HASHED.format(name=name, path=ds.path))
     # required facts and licences: every declared dataset, and the evaluated models
     for name, ds in declared.datasets.items():
         lacking = [f for f in rule.require if not _given(getattr(ds, f))]

@@ -167,6 +167,9 @@ def fine_tuning_set(d, shared: int, *, parquet: bool = True):
 # ---- hand-built evidence for the engine as a pure function -------------------------------------------------------
 
 REF = FileRef(path="x", sha256="0" * 64, bytes=1)
+#: the two models' files (distinct: one file twice is the baseline re-saved)
+MODEL_REFS = {"baseline": FileRef(path="baseline.skops", sha256="1" * 64, bytes=1),
+              "candidate": FileRef(path="candidate.skops", sha256="2" * 64, bytes=1)}
 OVERALL_B = {"count": 1000, "accuracy": 0.90, "log_loss": 0.30, "recall": 0.8}
 OVERALL_C = {"count": 1000, "accuracy": 0.885, "log_loss": 0.36, "recall": 0.7}
 
@@ -183,8 +186,8 @@ def evidence(base_overall, cand_overall, base_slices=None, cand_slices=None) -> 
                     for by_value in s.values()), default=0)
         return {**overall, "count": max(int(overall.get("count") or 0), most)} if most else overall
 
-    def model(overall, slices):
-        return ModelEvidence(format="skops", file=REF, overall=overall, slices=slices or {})
+    def model(role, overall, slices):
+        return ModelEvidence(format="skops", file=MODEL_REFS[role], overall=overall, slices=slices or {})
 
     base_overall = whole(base_overall, base_slices, cand_slices)
     cand_overall = whole(cand_overall, base_slices, cand_slices)
@@ -192,12 +195,14 @@ def evidence(base_overall, cand_overall, base_slices=None, cand_slices=None) -> 
     rows = int(cand_overall.get("count") or 0)
     return Evidence(
         tool={"name": "t", "version": "0"}, created_at=datetime.now(timezone.utc), libraries={},
-        release={"name": "r", "version": "1"}, task="binary_classification", inputs={},
+        release={"name": "r", "version": "1"}, task="binary_classification",
+        inputs={"data": REF, **MODEL_REFS},
         data=DataEvidence(file=REF, rows=max(1000, int(base_overall.get("count") or 0), rows), target="y",
                           sensitive=sorted({c for v in dims.values() for c in v}),
                           features=["f"], classes=["0", "1"], positive_label="1"),
         dimensions=dims,
-        models={"baseline": model(base_overall, base_slices), "candidate": model(cand_overall, cand_slices)},
+        models={"baseline": model("baseline", base_overall, base_slices),
+                "candidate": model("candidate", cand_overall, cand_slices)},
         agreement=Agreement(rows=rows, same_prediction=0.9, fixed=min(1, rows), broken=min(2, rows),
                             max_abs_score_difference=0.1),
     )

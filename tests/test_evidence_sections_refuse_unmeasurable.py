@@ -157,6 +157,12 @@ ROW_CASES = [
      "joins columns that data.sensitive does not name: nope"),
     ("a sensitive column dropped", lambda t: t["data"].update(sensitive=t["data"]["sensitive"][1:]),
      "joins columns that data.sensitive does not name"),
+    # the files the sign-off and provenance rules read are the files that were measured
+    ("the candidate file a sign-off is checked against", lambda t: t["inputs"]["candidate"].update(sha256="a" * 64),
+     "inputs.candidate.sha256 = aaaaaaaaaaaa… but models.candidate.file.sha256"),
+    ("the evaluation data provenance is checked against", lambda t: t["inputs"]["data"].update(sha256="b" * 64),
+     "inputs.data.sha256 = bbbbbbbbbbbb… but data.file.sha256"),
+    ("the candidate's input entry deleted", lambda t: t["inputs"].pop("candidate"), "inputs has no 'candidate' entry"),
     # sections that cover every column the release reads: a column deleted from them hides what was found there
     ("a column deleted from the personal-data scan", lambda t: t["pii"]["columns"].pop(t["data"]["features"][0]),
      "pii.columns has no entry for"),

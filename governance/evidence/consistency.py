@@ -23,6 +23,9 @@ SLICES_DO_NOT_ADD_UP = ("the slices of {dim!r} count {total} rows, more than the
 MORE_THAN_THE_WHOLE = "{part} = {x} is more than {whole} = {y}"
 NOT_COVERED = ("{section} has no entry for {columns}: every feature, target and sensitive column is {what} (a column "
                "deleted from it would hide what it found)")
+OTHER_FILE = ("inputs.{name}.sha256 = {x}… but {other}.sha256 = {y}…: both name the file that was evaluated (a "
+              "sign-off or provenance rule reads one, the report the other)")
+NO_INPUT = "inputs has no {name!r} entry: the rules that check a file's identity would have nothing to check"
 UNKNOWN_COLUMNS = "dimension {dim!r} joins columns that data.sensitive does not name: {columns}"
 
 
@@ -134,8 +137,21 @@ def check_coverage(evidence: Evidence) -> None:
                                             what="profiled"))
 
 
+def check_files(evidence: Evidence) -> None:
+    """The input files the rules read (inputs) are the ones the measurements name (models.*.file, data.file)."""
+    named = {role: (f"models.{role}.file", m.file) for role, m in evidence.models.items()}
+    if evidence.task != "lm_eval":  # lm_eval's data are the models' own sample files
+        named["data"] = ("data.file", evidence.data.file)
+    for name, (other, ref) in named.items():
+        if (given := evidence.inputs.get(name)) is None:
+            raise ValueError(NO_INPUT.format(name=name))
+        if given.sha256 != ref.sha256:
+            raise ValueError(OTHER_FILE.format(name=name, x=given.sha256[:12], other=other, y=ref.sha256[:12]))
+
+
 def check_row_counts(evidence: Evidence) -> None:
     """Every check of this module (the evidence validator's entry point)."""
+    check_files(evidence)
     check_dimensions(evidence)
     check_coverage(evidence)
     check_data_counts(evidence)

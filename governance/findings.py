@@ -112,6 +112,10 @@ def not_judged(findings: list[Finding]) -> list[NotJudged]:
                       reason=f.message) for f in findings if f.not_judged]
 
 
+#: a saved verdict whose decision is not its findings' (template: decision, given)
+DECISION_DISAGREES = "decision {decision!r} is not what its findings give ({given!r}): the file was edited"
+
+
 class Verdict(BaseModel):
     """All findings plus the gate decision. `blocked` exactly when a block-severity rule fails or errs."""
 
@@ -129,6 +133,14 @@ class Verdict(BaseModel):
                                    "policy, manifest, card and provenance files")
     not_judged: list[NotJudged] = Field(default_factory=list, description="every block rule whose finding is "
                                         "inconclusive or error (derived from the findings)")
+
+    @model_validator(mode="after")
+    def _decision_follows(self) -> Verdict:
+        """The decision is what the findings give: a verdict.json edited to 'pass' over a blocking finding would
+        render as a PASS report and a green job."""
+        if self.decision != (given := decide(self.findings)):
+            raise ValueError(DECISION_DISAGREES.format(decision=self.decision, given=given))
+        return self
 
     @model_validator(mode="after")
     def _derive_not_judged(self) -> Verdict:

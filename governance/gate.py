@@ -12,6 +12,7 @@ for the whole run, atomic swap). Bad input is raised as ``InputError`` naming fi
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -47,6 +48,9 @@ _M = TypeVar("_M", bound=BaseModel)
 NOT_VALID = "not a valid {what} file: {msg}"
 #: a saved file that is not there
 NOT_FOUND = "file not found"
+#: render: the verdict was decided on other evidence (template: recorded, actual)
+OTHER_EVIDENCE = ("the verdict was decided on evidence with sha256 {recorded}…, not on the --evidence given "
+                  "({actual}…): render a verdict with its own evidence.json")
 
 
 @dataclass(frozen=True)
@@ -239,11 +243,23 @@ def render(evidence: Evidence | str | Path, verdict: Verdict | str | Path, *, ou
     with _locked(out):
         ev = _as_evidence(evidence)
         vd = verdict if isinstance(verdict, Verdict) else load_verdict(Path(verdict))
+        _require_same_evidence(vd, ev, None if isinstance(verdict, Verdict) else Path(verdict))
         if templates is not None:
             template_folders(templates)
         facts, card_file = _load_card(card, None, "--card")
         ctx = RenderContext(ev, vd, card=facts, card_file=card_file, templates=templates)
         return _publish(_render_documents(ctx, _Warnings(on_warning)), out, None)
+
+
+def _require_same_evidence(verdict: Verdict, evidence: Evidence, verdict_file: Path | None) -> None:
+    """A verdict renders only with the evidence it was decided on (its recorded evidence.json sha256): a report
+    that pairs one release's measurements with another's decision would be paperwork for neither."""
+    from .render.jsonfiles import evidence_json
+
+    recorded = verdict.inputs.get("evidence.json")
+    if recorded and recorded != (actual := hashlib.sha256(evidence_json(evidence)).hexdigest()):
+        raise InputError(verdict_file, "inputs.evidence.json", OTHER_EVIDENCE.format(recorded=recorded[:12],
+                                                                                     actual=actual[:12]))
 
 
 def monitor(contract: str | Path, windows: Sequence[str | Path], *, out: Path | None = None,

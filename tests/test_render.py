@@ -328,6 +328,34 @@ def test_render_bad_inputs_exit_2_with_one_line(checked, tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_render_refuses_a_verdict_that_its_findings_or_its_evidence_contradict(checked, tmp_path, capsys):
+    """Paperwork for a release nobody judged: a verdict.json edited to 'pass' over a blocking finding, or rendered
+    with evidence it was not decided on, would print a PASS audit report. Both are exit 2, nothing written."""
+    from governance.findings import DECISION_DISAGREES
+    from governance.gate import OTHER_EVIDENCE
+
+    verdict = json.loads((checked / "verdict.json").read_text())
+    block = next(i for i, f in enumerate(verdict["findings"]) if f["severity"] == "block")
+    edited = {**verdict, "decision": "pass", "findings": [
+        {**f, "status": "fail"} if i == block else f for i, f in enumerate(verdict["findings"])]}
+    (tmp_path / "edited.json").write_text(json.dumps(edited))
+    evidence = json.loads((checked / "evidence.json").read_text())
+    evidence["release"]["version"] = "another"
+    (tmp_path / "other.json").write_text(json.dumps(evidence))
+    for extra, message in [
+        (["--verdict", str(tmp_path / "edited.json")], DECISION_DISAGREES.format(decision="pass", given="blocked")),
+        (["--evidence", str(tmp_path / "other.json")], "inputs.evidence.json: " + OTHER_EVIDENCE.split("{")[0]),
+    ]:
+        argv = ["render", "--evidence", str(checked / "evidence.json"), "--verdict", str(checked / "verdict.json"),
+                "--out", str(tmp_path / "out")]
+        argv[argv.index(extra[0]) + 1] = extra[1]
+        assert main(argv) == 2, extra
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and message in err, err
+        assert not (tmp_path / "out").exists()
+    assert _render(checked, tmp_path / "honest") == 0  # the pair as written renders
+
+
 def test_check_refuses_a_missing_templates_folder_before_scoring(release_dir, tmp_path, capsys):
     code = main(["check", str(release_dir / "release.yaml"), "--out", str(tmp_path / "out"),
                  "--templates", str(tmp_path / "none")])

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .schema import Evidence
+    from .schema_base import FileRef
 
 #: the dimension the evidence adds to the sensitive ones: slices by true class
 CLASS_DIMENSION = "class"
@@ -139,7 +140,8 @@ def check_coverage(evidence: Evidence) -> None:
 
 def check_files(evidence: Evidence) -> None:
     """The input files the rules read (inputs) are the ones the measurements name (models.*.file, data.file)."""
-    named = {role: (f"models.{role}.file", m.file) for role, m in evidence.models.items()}
+    named: dict[str, tuple[str, FileRef]] = {role: (f"models.{role}.file", m.file)
+                                             for role, m in evidence.models.items()}
     if evidence.task != "lm_eval":  # lm_eval's data are the models' own sample files
         named["data"] = ("data.file", evidence.data.file)
     for name, (other, ref) in named.items():

@@ -41,6 +41,8 @@ class Range:
 
 # The values each metric can take (metrics.py computes every one of them from counts).
 METRIC_RANGES: dict[str, Range] = {m: Range(0.0, 1.0) for m in (*METRICS, *FAIRNESS_METRICS)}
+# stored beside the metrics, read by fairness rules (equalized odds per group, one-vs-rest), not a rule's metric
+METRIC_RANGES["true_positive_rate"] = Range(0.0, 1.0)
 METRIC_RANGES["log_loss"] = Range(0.0, INF)
 # task: regression, in the target's units (errors, the MAE gap between groups), a fraction (MAPE can pass 1), R^2
 METRIC_RANGES |= {m: Range(0.0, INF) for m in (*REGRESSION_METRICS, *REGRESSION_FAIRNESS_METRICS)}

@@ -157,6 +157,10 @@ ROW_CASES = [
      "joins columns that data.sensitive does not name: nope"),
     ("a sensitive column dropped", lambda t: t["data"].update(sensitive=t["data"]["sensitive"][1:]),
      "joins columns that data.sensitive does not name"),
+    ("a slice's accuracy deleted", lambda t: t["models"]["candidate"]["slices"][_a_slice(t)[0]][_a_slice(t)[1]].pop(
+        "accuracy"), "accuracy is missing or null over"),
+    ("a slice's true positive rate past 1", lambda t: t["models"]["candidate"]["slices"][_a_slice(t)[0]][
+        _a_slice(t)[1]].update(true_positive_rate=3.0), "true_positive_rate = 3.0 is outside"),
     # the files the sign-off and provenance rules read are the files that were measured
     ("the candidate file a sign-off is checked against", lambda t: t["inputs"]["candidate"].update(sha256="a" * 64),
      "inputs.candidate.sha256 = aaaaaaaaaaaa… but models.candidate.file.sha256"),

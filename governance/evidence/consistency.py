@@ -27,6 +27,10 @@ NOT_COVERED = ("{section} has no entry for {columns}: every feature, target and 
 OTHER_FILE = ("inputs.{name}.sha256 = {x}… but {other}.sha256 = {y}…: both name the file that was evaluated (a "
               "sign-off or provenance rule reads one, the report the other)")
 NO_INPUT = "inputs has no {name!r} entry: the rules that check a file's identity would have nothing to check"
+#: metrics defined on any non-empty set of rows (per task): missing or null where rows were counted means edited
+ALWAYS_DEFINED = {"binary_classification": "accuracy", "multiclass_classification": "accuracy", "regression": "mae"}
+UNDEFINED = ("{where}.{metric} is missing or null over {count} rows: it is defined on any rows, and a slice "
+             "without it would not be judged")
 UNKNOWN_COLUMNS = "dimension {dim!r} joins columns that data.sensitive does not name: {columns}"
 
 
@@ -57,6 +61,19 @@ def check_dimensions(evidence: Evidence) -> None:
     for dim, columns in evidence.dimensions.items():
         if unknown := [c for c in columns if c not in declared]:
             raise ValueError(UNKNOWN_COLUMNS.format(dim=dim, columns=", ".join(unknown)))
+
+
+def check_defined(evidence: Evidence) -> None:
+    """The task's basic metric is there wherever rows were counted (a slice's accuracy deleted left it unjudged)."""
+    if (metric := ALWAYS_DEFINED.get(evidence.task)) is None:
+        return
+    for role, m in evidence.models.items():
+        tables = [(f"models.{role}.overall", m.overall)]
+        tables += [(f"models.{role}.slices.{dim}.{value}", stats) for dim, by_value in m.slices.items()
+                   for value, stats in by_value.items()]
+        for where, values in tables:
+            if (count := _count(values)) and values.get(metric) is None:
+                raise ValueError(UNDEFINED.format(where=where, metric=metric, count=count))
 
 
 def check_model_counts(evidence: Evidence) -> None:
@@ -155,6 +172,7 @@ def check_row_counts(evidence: Evidence) -> None:
     """Every check of this module (the evidence validator's entry point)."""
     check_files(evidence)
     check_dimensions(evidence)
+    check_defined(evidence)
     check_coverage(evidence)
     check_data_counts(evidence)
     check_model_counts(evidence)

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .schema import Evidence
+    from .schema import Evidence, ModelEvidence
     from .schema_base import FileRef
 
 #: the dimension the evidence adds to the sensitive ones: slices by true class
@@ -47,6 +47,11 @@ def _same(a: str, x: int | None, b: str, y: int | None) -> None:
 def _at_most(part: str, x: int | None, whole: str, y: int | None) -> None:
     if x is not None and y is not None and x > y:
         raise ValueError(MORE_THAN_THE_WHOLE.format(part=part, x=x, whole=whole, y=y))
+
+
+def _slice_count(model: ModelEvidence, dim: str, value: str) -> int | None:
+    """``model``'s count of one slice (None: the model has no such slice)."""
+    return _count(model.slices.get(dim, {}).get(value))
 
 
 def _slice_counts(slices: Mapping[str, Mapping[str, Mapping[str, Any]]]) -> Iterator[tuple[str, str, int | None]]:
@@ -85,20 +90,19 @@ def check_model_counts(evidence: Evidence) -> None:
         whole = _count(m.overall)
         _at_most(f"models.{role}.overall.count", whole, "data.rows", evidence.data.rows)
         for dim, by_value in m.slices.items():
-            counts = [_count(stats) for stats in by_value.values()]
-            for value, n in zip(by_value, counts, strict=True):
-                _at_most(f"models.{role}.slices.{dim}.{value}.count", n, f"models.{role}.overall.count", whole)
-            if whole is not None and sum(c or 0 for c in counts) > whole:
+            for value, stats in by_value.items():
+                _at_most(f"models.{role}.slices.{dim}.{value}.count", _count(stats), f"models.{role}.overall.count",
+                         whole)
+            if whole is not None and (total := sum(_count(s) or 0 for s in by_value.values())) > whole:
                 raise ValueError(f"models.{role}.slices.{dim}: " + SLICES_DO_NOT_ADD_UP.format(
-                    dim=dim, total=sum(c or 0 for c in counts), whole=whole))
+                    dim=dim, total=total, whole=whole))
     if "baseline" in models and "candidate" in models:
         base, cand = models["baseline"], models["candidate"]
         _same("models.baseline.overall.count", _count(base.overall),
               "models.candidate.overall.count", _count(cand.overall))
         for dim, value, n in _slice_counts(base.slices):
-            other = _count(cand.slices.get(dim, {}).get(value))
             _same(f"models.baseline.slices.{dim}.{value}.count", n, f"models.candidate.slices.{dim}.{value}.count",
-                  other)
+                  _slice_count(cand, dim, value))
 
 
 def check_section_counts(evidence: Evidence) -> None:
@@ -110,14 +114,14 @@ def check_section_counts(evidence: Evidence) -> None:
     if cand is not None:
         for dim, value, n in _slice_counts(agreement.slices):
             _same(f"agreement.slices.{dim}.{value}.count", n, f"models.candidate.slices.{dim}.{value}.count",
-                  _count(cand.slices.get(dim, {}).get(value)))
+                  _slice_count(cand, dim, value))
     cal = evidence.calibration
     if cal is None:
         return
     stats = [(f"calibration.models.{role}", s, whole) for role, s in cal.models.items()]
     for dim, by_value in cal.slices.items():
         for value, by_role in by_value.items():
-            part = _count(cand.slices.get(dim, {}).get(value)) if cand is not None else None
+            part = _slice_count(cand, dim, value) if cand is not None else None
             stats += [(f"calibration.slices.{dim}.{value}.{role}", s, part) for role, s in by_role.items()]
     for name, s, rows in stats:
         _at_most(f"{name}.count", s.count, "the rows it is taken over", rows)

@@ -278,6 +278,10 @@ class LmEvalSpec(_Strict):
     metric: dict[str, str] = Field(
         default_factory=dict, description="task pattern -> per-sample metric judged (e.g. {hellaswag: acc_norm}); "
                                           "default: acc, else exact_match, else the task's only 0/1 metric")
+    filter: dict[str, str] = Field(
+        default_factory=dict, description="task pattern -> the harness filter judged, for tasks logged under several "
+                                          "(e.g. {gsm8k: flexible-extract}); default: the filter of the baseline "
+                                          "file's first line (the task's first filter)")
     groups: dict[str, list[str]] = Field(
         default_factory=dict, description="harness group -> task patterns, besides MMLU's (mmlu_stem, "
                                           "mmlu_humanities, mmlu_social_sciences, mmlu_other), built in")

@@ -22,7 +22,11 @@ from governance.evidence.lm_eval import EXCLUDED, mcnemar_p
 from governance.manifest import LM_EVAL_NO_DATA, LM_EVAL_TASK_NEEDS_FORMAT, load_manifest
 from governance.models.lm_eval import (
     DOC_ONE_RUN,
+    FILTER_CHOSEN,
+    FILTER_DIFFERS,
+    FILTER_MISSING,
     HASH_DIFFERS,
+    METRIC_ONE_RUN,
     NO_METRIC,
     NOT_BINARY,
     TASK_ONE_RUN,
@@ -292,3 +296,72 @@ def test_documents_in_any_order_are_joined_by_doc_id(llm, tmp_path, evidence):
     ev = collect(load_manifest(rel / "release.yaml"))
     assert ev.lm_eval.slices == evidence.lm_eval.slices
     assert ev.calibration.models == evidence.calibration.models
+
+
+def _two_filters(rel: Path, first: str = "strict-match", seed: int = 2) -> dict[str, dict[str, float]]:
+    """gsm8k logged under two filters, as the harness does (each document once per filter), the flexible-extract
+    lines scored at random; the pruned run writes its filters in the order given. Returns run -> filter -> accuracy."""
+    rng = np.random.default_rng(seed)
+    accuracy: dict[str, dict[str, float]] = {}
+    for run_name in ("dense", "pruned"):
+        (path,) = (rel / "runs" / run_name).glob("samples_gsm8k_*.jsonl")
+        strict = [json.loads(line) for line in path.read_text().splitlines()]
+        flexible = [dict(line, filter="flexible-extract", exact_match=float(rng.random() < 0.3)) for line in strict]
+        lines = strict + flexible if run_name == "dense" or first == "strict-match" else flexible + strict
+        path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+        accuracy[run_name] = {name: float(np.mean([x["exact_match"] for x in rows]))
+                              for name, rows in (("strict-match", strict), ("flexible-extract", flexible))}
+    return accuracy
+
+
+@pytest.mark.parametrize("first", ["strict-match", "flexible-extract"])
+def test_a_task_logged_under_two_filters_is_judged_on_one_and_says_which(llm, tmp_path, evidence, first):
+    rel = _broken_copy(llm, tmp_path)
+    accuracy = _two_filters(rel, first)
+    ev = collect(load_manifest(rel / "release.yaml"))
+    task = ev.lm_eval.tasks["gsm8k"]
+    assert task.filter == "strict-match" and task.samples == TASKS["gsm8k"][0]  # documents, not lines
+    for role, run_name in (("baseline", "dense"), ("candidate", "pruned")):
+        got = ev.models[role].slices["task"]["gsm8k"]["accuracy"]
+        assert got == pytest.approx(accuracy[run_name]["strict-match"], abs=1e-12)
+    assert ev.lm_eval.slices == evidence.lm_eval.slices  # the flexible-extract lines changed nothing
+    assert FILTER_CHOSEN.format(task="gsm8k", count=2, filter="strict-match",
+                                filters="strict-match, flexible-extract") in ev.warnings
+
+    _release(rel, lm_eval={"filter": {"gsm8k": "flexible-extract"}})
+    ev = collect(load_manifest(rel / "release.yaml"))
+    assert ev.lm_eval.tasks["gsm8k"].filter == "flexible-extract"
+    for role, run_name in (("baseline", "dense"), ("candidate", "pruned")):
+        got = ev.models[role].slices["task"]["gsm8k"]["accuracy"]
+        assert got == pytest.approx(accuracy[run_name]["flexible-extract"], abs=1e-12)
+    assert not any("filters" in w for w in ev.warnings)
+    assert ev.lm_eval.tasks["boolq"].filter == "none"  # tasks the pattern does not name keep their own
+
+
+def test_a_candidate_run_on_another_filter_or_a_declared_filter_missing_is_exit_2(llm, tmp_path, capsys):
+    rel = _broken_copy(llm, tmp_path)
+    path = _pruned(rel, "gsm8k")
+    path.write_text("".join(json.dumps(dict(json.loads(line), filter="flexible-extract")) + "\n"
+                            for line in path.read_text().splitlines()))
+    code, _, err = run(capsys, "check", rel / "release.yaml", "--out", tmp_path / "out")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert FILTER_DIFFERS.format(task="gsm8k", base="filter 'strict-match'", found="'flexible-extract'") in err
+    assert not (tmp_path / "out").exists()
+
+    _release(rel, lm_eval={"filter": {"gsm8k": "flexible-extract"}})
+    code, _, err = run(capsys, "check", rel / "release.yaml", "--out", tmp_path / "out")
+    assert code == 2 and "runs/dense/samples_gsm8k" in err
+    assert FILTER_MISSING.format(task="gsm8k", filter="flexible-extract", filters="strict-match") in err
+
+
+@pytest.mark.parametrize("first_line", [{"acc": None}, {"acc": "1"}, {}])
+def test_a_metric_one_run_lacks_is_exit_2_not_another_metric_judged(llm, tmp_path, capsys, first_line):
+    rel = _broken_copy(llm, tmp_path)
+    path = _pruned(rel, "boolq")
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    lines[0].pop("acc")
+    lines[0].update(first_line)  # the first line decides the schema: acc would be dropped and acc_norm judged
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    code, _, err = run(capsys, "check", rel / "release.yaml", "--out", tmp_path / "out")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert METRIC_ONE_RUN.format(task="boolq", metric="acc", role="baseline", other="candidate") in err

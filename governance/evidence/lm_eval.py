@@ -18,7 +18,7 @@ from scipy.special import bdtr
 from .. import __version__
 from ..hashing import file_ref
 from ..manifest import LM_EVAL_DIMENSIONS, Release
-from ..models.lm_eval import TaskPair, excluded_tasks, load_pairs
+from ..models.lm_eval import FILTER_CHOSEN, TaskPair, declared_filter, excluded_tasks, load_pairs
 from .accumulator import Accumulator, SliceRef
 from .bootstrap import COUNT_METHOD, interval, resample_metrics
 from .provenance_facts import collect_documentation, collect_provenance
@@ -175,6 +175,10 @@ def collect_lm_eval(release: Release) -> Evidence:
             slices={d: {v: {r: bins.stats(ref.cells, i) for i, r in enumerate(ROLES)} for v, ref in values.items()}
                     for d, values in refs.items()})
     warnings = [EXCLUDED.format(tasks=", ".join(excluded))] if (excluded := excluded_tasks(release)) else []
+    spec = m.lm_eval
+    warnings += [FILTER_CHOSEN.format(task=p.task, count=len(p.filters), filter=p.filter,
+                                      filters=", ".join(p.filters)) for p in pairs
+                 if len(p.filters) > 1 and (spec is None or declared_filter(p.task, spec) is None)]
     if files["baseline"].sha256 == files["candidate"].sha256:
         warnings.append("baseline and candidate are the same samples files: this gate compares a run with itself")
     elif agreement.fixed == agreement.broken == 0 and agreement.max_abs_score_difference == 0.0:
@@ -249,7 +253,8 @@ def _test(acc: Accumulator, cells: list[int]) -> PairedTest:
 
 def _lm_eval(acc: Accumulator, refs: dict[str, dict[str, SliceRef]], pairs: list[TaskPair],
              offsets: list[int]) -> LmEval:
-    tasks = {p.task: LmEvalTask(metric=p.metric, multiple_choice=p.confidence is not None, samples=len(p.doc_id),
+    tasks = {p.task: LmEvalTask(metric=p.metric, filter=p.filter, multiple_choice=p.confidence is not None,
+                                samples=len(p.doc_id),
                                 group=p.group, capability=p.capability,
                                 files={"baseline": p.files[0], "candidate": p.files[1]}) for p in pairs}
     scored = [p for p in pairs if len(p.doc_id)]

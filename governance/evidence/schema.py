@@ -469,6 +469,8 @@ class PairedTest(_Frozen):
 
 class LmEvalTask(_Frozen):
     metric: str = Field(description="the per-sample 0/1 metric judged (acc, acc_norm, exact_match, ...)")
+    filter: str | None = Field(None, description="the harness filter whose lines were judged (strict-match, none, "
+                                                 "...); null: the files name none")
     multiple_choice: bool = Field(description="the choices' log-likelihoods were logged (calibration measured)")
     samples: Count
     group: str

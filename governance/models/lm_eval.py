@@ -14,6 +14,11 @@ the task and the document: a paired comparison of different prompts would be mea
 Files are parsed by pyarrow's JSON reader with an explicit schema (only the fields used); in the harness' layout
 ``doc``, ``arguments`` and ``resps`` are cut away first and the choices' log-likelihoods go to numpy's number parser,
 so a line costs about the same whatever its prompt (``benchmarks/lm_eval.py``).
+
+The harness logs a document once per filter of its task (``gsm8k``: ``strict-match`` and ``flexible-extract``), each
+line naming its ``filter``. One filter is judged per task: the one ``lm_eval.filter`` names, else the filter of the
+baseline file's first line (the task's first filter); both runs must carry it, and a run that applied another
+filter only is bad input (its responses are not the ones the baseline's were scored on).
 """
 
 from __future__ import annotations
@@ -56,6 +61,15 @@ MISSING_FIELD = "task {task!r} doc {doc}: no {field} (every line of a samples fi
 DUPLICATE_DOC = "task {task!r}: doc {doc} appears twice"
 TASK_ONE_RUN = "task {task!r} is in the {role} run only ({file}): both runs must evaluate the same tasks"
 DOC_ONE_RUN = "task {task!r}: doc {doc} is in the {role} run only: both runs must score the same documents"
+FILTER_MISSING = ("task {task!r}: this run logs no lines of filter {filter!r} (filters: {filters}); lm_eval.filter "
+                  "must name a filter both runs applied")
+FILTER_DIFFERS = ("task {task!r}: the baseline run is judged on {base}, the candidate run applied only "
+                  "{found}: the runs did not score the same responses, so they cannot be compared")
+METRIC_ONE_RUN = ("task {task!r}: {metric} is a per-sample metric of the {role} run but is missing or not a number on "
+                  "the first line of the {other} run: both runs must carry the metric judged")
+#: evidence.warnings for a task logged under several filters with none declared (template: task, filter, filters)
+FILTER_CHOSEN = ("task {task}: the runs log {count} filters ({filters}); judged on {filter}, the baseline file's "
+                 "first (lm_eval.filter chooses another)")
 HASH_DIFFERS = ("task {task!r} doc {doc}: {field} differs between the runs ({why}): the two runs did not score the "
                 "same thing, so they cannot be compared")
 _HASH_WHY = {"doc_hash": "another dataset revision or split?", "prompt_hash": "another few-shot seed, num_fewshot "
@@ -111,6 +125,8 @@ class Run:
     hashes: dict[str, pa.Array]
     metrics: dict[str, np.ndarray]
     confidence: np.ndarray | None  # multiple choice: the top choice's softmax probability
+    filter: str | None = None  # the filter whose lines were kept (None: the file names no filter)
+    filters: tuple[str, ...] = ()  # every filter the file logs, in the order first seen
 
 
 @dataclass
@@ -126,6 +142,8 @@ class TaskPair:
     correct: tuple[np.ndarray, np.ndarray]  # 0/1 per doc, baseline and candidate
     confidence: tuple[np.ndarray, np.ndarray] | None  # multiple choice: top-choice softmax probability
     hit: tuple[np.ndarray, np.ndarray] | None  # multiple choice: acc (argmax of the log-likelihoods is the gold)
+    filter: str | None = None  # the harness filter judged (None: the files name none)
+    filters: tuple[str, ...] = ()  # every filter the baseline file logs
 
 
 def samples_files(release: Release, role: str) -> dict[str, Path]:
@@ -237,8 +255,9 @@ def _parse(raw: bytes, fields: list[pa.Field], choice: bool) -> pa.Table:
                                                       unexpected_field_behavior="ignore"))
 
 
-def read_run(task: str, path: Path, folder: Path) -> Run:
-    """One samples file: doc ids, hashes, per-sample metric values and (multiple choice) the top-choice softmax."""
+def read_run(task: str, path: Path, folder: Path, wanted: str | None = None) -> Run:
+    """One samples file: doc ids, hashes, per-sample metric values and (multiple choice) the top-choice softmax, of
+    the lines of one filter: ``wanted``, else the first line's (a file without filters keeps every line)."""
     raw = path.read_bytes()
     ref = FileRef(path=shown_path(path, folder), sha256=hashlib.sha256(raw).hexdigest(), bytes=len(raw))
     first = _first_line(raw, path)
@@ -247,7 +266,8 @@ def read_run(task: str, path: Path, folder: Path) -> Run:
         names = [k for k, v in first.items() if k not in _NOT_METRICS and isinstance(v, (int, float))]
     names = [str(n) for n in names if n in first and isinstance(first[n], (int, float))]
     choice = _is_choice_pairs(first.get("filtered_resps"))
-    fields = [pa.field("doc_id", pa.int64()), *(pa.field(h, pa.string()) for h in _HASHES)]
+    fields = [pa.field("doc_id", pa.int64()), pa.field("filter", pa.string()),
+              *(pa.field(h, pa.string()) for h in _HASHES)]
     fields += [pa.field(n, pa.bool_() if isinstance(first[n], bool) else pa.float64()) for n in names]
     if choice:
         fields.append(pa.field("filtered_resps", pa.list_(pa.list_(pa.float64()))))
@@ -262,6 +282,7 @@ def read_run(task: str, path: Path, folder: Path) -> Run:
             raise InputError(path, None, BAD_FILE.format(problem=str(exc).splitlines()[0])) from None
     if table.column("doc_id").null_count:
         raise InputError(path, "doc_id", MISSING_FIELD.format(task=task, doc="?", field="doc_id"))
+    table, kept, filters = _one_filter(table, task, path, wanted)
     doc_id = table.column("doc_id").to_numpy()
     ordered = bool(np.all(doc_id[1:] > doc_id[:-1]))  # the harness writes documents in order: nothing to sort
     order = np.arange(len(doc_id)) if ordered else np.argsort(doc_id, kind="stable")
@@ -282,7 +303,25 @@ def read_run(task: str, path: Path, folder: Path) -> Run:
     if choice:  # filtered_resps is a column, in doc_id order like every other
         values, counts = _pairs(columns["filtered_resps"], path)
         confidence = _top_choice(values, counts, path)
-    return Run(task, ref, doc_id, hashes, metrics, confidence)
+    return Run(task, ref, doc_id, hashes, metrics, confidence, kept, filters)
+
+
+def _one_filter(table: pa.Table, task: str, path: Path, wanted: str | None
+                ) -> tuple[pa.Table, str | None, tuple[str, ...]]:
+    """The lines of one filter (``wanted``, else the first line's), the filter kept and every filter logged."""
+    column = table.column("filter")
+    filters = tuple(str(f) for f in pc.unique(column).to_pylist() if f is not None)
+    if not filters:
+        if wanted is not None:
+            raise InputError(path, "filter", FILTER_MISSING.format(task=task, filter=wanted, filters="none"))
+        return table, None, ()
+    kept = wanted if wanted is not None else column[0].as_py()
+    if wanted is not None and wanted not in filters:
+        raise InputError(path, "filter", FILTER_MISSING.format(task=task, filter=wanted, filters=", ".join(filters)))
+    if len(filters) == 1 and not column.null_count and kept == filters[0]:
+        return table, kept, filters
+    mask = pc.is_null(column) if kept is None else pc.fill_null(pc.equal(column, kept), False)
+    return table.filter(mask), kept, filters
 
 
 def _pairs(column: pa.Array, path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -300,7 +339,8 @@ def _top_choice(lls: np.ndarray, counts: np.ndarray, path: Path) -> np.ndarray:
         raise InputError(path, "filtered_resps", BAD_FILE.format(problem="a log-likelihood is missing or not finite"))
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     top = np.maximum.reduceat(lls, starts)
-    total = np.add.reduceat(np.exp(lls - np.repeat(top, counts)), starts)
+    with np.errstate(over="ignore"):  # ll - top overflows to -inf for choices ~1e308 apart: exp gives 0, as it should
+        total = np.add.reduceat(np.exp(lls - np.repeat(top, counts)), starts)
     return 1.0 / total  # exp(top - top) / sum exp(ll - top)
 
 
@@ -344,6 +384,11 @@ def _metric(task: str, spec: LmEvalSpec, runs: tuple[Run, Run], where: Path) -> 
     for name in METRIC_ORDER:
         if name in shared:
             return name
+        for role, run, other, other_run in (("baseline", runs[0], "candidate", runs[1]),
+                                            ("candidate", runs[1], "baseline", runs[0])):
+            if name in run.metrics:  # judging another metric instead would switch it silently
+                raise InputError(other_run.file.path, name, METRIC_ONE_RUN.format(task=task, metric=name, role=role,
+                                                                                  other=other))
     binary = [m for m in shared if all(np.isin(r.metrics[m], (0.0, 1.0)).all() for r in runs)]
     if len(binary) == 1:
         return binary[0]
@@ -388,15 +433,17 @@ def load_pairs(release: Release) -> list[TaskPair]:
             raise InputError(release.path, f"{other}.path", TASK_ONE_RUN.format(task=only[0], role=role,
                                                                                file=files[role][only[0]]))
     tasks = sorted(files["baseline"])
+    declared = {task: declared_filter(task, spec) for task in tasks}
     # threads: parsing (pyarrow) and hashing release the GIL, so files are read side by side
     with ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1)) as pool:
-        read = {(role, task): pool.submit(read_run, task, files[role][task], release.folder)
+        read = {(role, task): pool.submit(read_run, task, files[role][task], release.folder, declared[task])
                 for task in tasks for role in ("baseline", "candidate")}
         # in order, so the first bad file named is the same on every run
         done = {key: future.result() for key, future in read.items()}
     pairs = []
     for task in tasks:
-        runs = (done["baseline", task], done["candidate", task])
+        runs = _same_filter(task, (done["baseline", task], done["candidate", task]), files["candidate"][task],
+                            release.folder)
         _join(task, runs)
         metric = _metric(task, spec, runs, release.path)
         correct = []
@@ -416,8 +463,25 @@ def load_pairs(release: Release) -> list[TaskPair]:
                               metric=metric, files=(runs[0].file, runs[1].file), doc_id=runs[0].doc_id,
                               correct=(correct[0], correct[1]),
                               confidence=conf if hit is not None else None,  # type: ignore[arg-type]
-                              hit=hit))  # type: ignore[arg-type]
+                              hit=hit, filter=runs[0].filter, filters=runs[0].filters))  # type: ignore[arg-type]
     return pairs
+
+
+def declared_filter(task: str, spec: LmEvalSpec) -> str | None:
+    return next((f for p, f in spec.filter.items() if fnmatch.fnmatchcase(task, p)), None)
+
+
+def _same_filter(task: str, runs: tuple[Run, Run], candidate: Path, folder: Path) -> tuple[Run, Run]:
+    """Both runs on the baseline's filter: the candidate is read again on it when it logged several filters in
+    another order; a candidate that never applied it is bad input."""
+    base, cand = runs
+    if base.filter == cand.filter:
+        return runs
+    if base.filter is not None and base.filter in cand.filters:
+        return base, read_run(task, candidate, folder, base.filter)
+    found = ", ".join(repr(f) for f in cand.filters) or "no filter"
+    raise InputError(cand.file.path, "filter", FILTER_DIFFERS.format(
+        task=task, base="no filter" if base.filter is None else f"filter {base.filter!r}", found=found))
 
 
 def _hash(text: str) -> str:

@@ -11,7 +11,18 @@ from pydantic import Field, model_validator
 from ..provenance import Provenance
 from ..ranges import Range
 from .consistency import check_row_counts
-from .schema_base import AGREEMENT_RANGES, Confidence, Count, NonNegative, Share, ShareDifference, agrees, within
+from .schema_base import (
+    AGREEMENT_RANGES,
+    Confidence,
+    Count,
+    NonNegative,
+    Share,
+    ShareDifference,
+    agrees,
+    at_most,
+    counts_with_shares,
+    within,
+)
 from .schema_base import ROLES as ROLES  # re-exported: the building blocks live in schema_base (no import cycle)
 from .schema_base import Comparison as Comparison
 from .schema_base import FileRef as FileRef
@@ -138,8 +149,7 @@ class Agreement(_Frozen):
         for dim, slices in self.slices.items():
             for value, stats in slices.items():
                 check_metric_values(stats, f"slices.{dim}.{value}", AGREEMENT_RANGES)
-        if self.fixed + self.broken > self.rows:
-            raise ValueError(f"fixed + broken = {self.fixed + self.broken} is more than the {self.rows} rows")
+        at_most("fixed + broken", self.fixed + self.broken, self.rows, "rows")
         return self
 
 
@@ -229,10 +239,8 @@ class ModelEfficiency(_Frozen):
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelEfficiency:
-        if self.parameters is not None and self.nonzero_parameters is not None \
-                and self.nonzero_parameters > self.parameters:
-            raise ValueError(f"nonzero_parameters = {self.nonzero_parameters} is more than the "
-                             f"{self.parameters} parameters")
+        if self.parameters is not None and self.nonzero_parameters is not None:
+            at_most("nonzero_parameters", self.nonzero_parameters, self.parameters, "parameters")
         return self
 
 
@@ -333,19 +341,12 @@ class Leakage(_Frozen):
     @model_validator(mode="after")
     def _shares(self) -> Leakage:
         """The shares the leakage rule judges are counts over the evaluation rows: both are stored, so both agree."""
-        n = self.evaluation_rows
-        if self.evaluation_distinct_rows > n:
-            raise ValueError(f"evaluation_distinct_rows = {self.evaluation_distinct_rows} is more than the "
-                             f"{n} evaluation_rows")
-        pairs = [("duplicated", self.duplicated_rows, self.duplicated_share)] + [
-            (f"datasets.{name}.{kind}", rows, share) for name, ls in self.datasets.items()
+        at_most("evaluation_distinct_rows", self.evaluation_distinct_rows, self.evaluation_rows, "evaluation_rows")
+        counts_with_shares([("duplicated_rows", self.duplicated_rows, self.duplicated_share)] + [
+            (f"datasets.{name}.{kind}_rows", rows, share) for name, ls in self.datasets.items()
             for kind, rows, share in (("overlap", ls.overlap_rows, ls.overlap_share),
-                                      ("sample_overlap", ls.sample_overlap_rows, ls.sample_overlap_share))]
-        for what, rows, share in pairs:
-            if rows is not None and rows > n:
-                raise ValueError(f"{what}_rows = {rows} is more than the {n} evaluation_rows")
-            if rows is not None and n:
-                agrees(f"{what}_share", share, rows / n, f"{what}_rows / evaluation_rows")
+                                      ("sample_overlap", ls.sample_overlap_rows, ls.sample_overlap_share))],
+            self.evaluation_rows, "evaluation_rows")
         return self
 
 
@@ -404,13 +405,9 @@ class DataQuality(_Frozen):
     @model_validator(mode="after")
     def _shares(self) -> DataQuality:
         """The shares the data_quality rule judges are counts over the rows: both are stored, so both agree."""
-        pairs = [("duplicate", self.duplicate_rows, self.duplicate_share)] + [
-            (f"columns.{name}.missing", c.missing, c.missing_share) for name, c in self.columns.items()]
-        for what, count, share in pairs:
-            if count > self.rows:
-                raise ValueError(f"{what} = {count} is more than the {self.rows} rows")
-            if self.rows:
-                agrees(f"{what}_share", share, count / self.rows, f"{what} / rows")
+        counts_with_shares([("duplicate", self.duplicate_rows, self.duplicate_share)] + [
+            (f"columns.{name}.missing", c.missing, c.missing_share) for name, c in self.columns.items()],
+            self.rows, "rows")
         return self
 
 
@@ -453,8 +450,7 @@ class PairedTest(_Frozen):
     @model_validator(mode="after")
     def _consistent(self) -> PairedTest:
         """The difference and the rates the lm_eval rules judge repeat the accuracies and counts: all agree."""
-        if self.fixed + self.broken > self.count:
-            raise ValueError(f"fixed + broken = {self.fixed + self.broken} is more than the {self.count} documents")
+        at_most("fixed + broken", self.fixed + self.broken, self.count, "documents")
         if self.baseline_accuracy is not None and self.candidate_accuracy is not None:
             agrees("difference", self.difference, self.candidate_accuracy - self.baseline_accuracy,
                    "candidate_accuracy - baseline_accuracy")

@@ -7,7 +7,7 @@ them without importing ``schema.py``, which imports those parts: no import cycle
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -47,6 +47,26 @@ def agrees(name: str, value: float | None, expected: float | None, formula: str)
         return
     if not math.isclose(value, expected, rel_tol=1e-9, abs_tol=RANGE_SLACK):
         raise ValueError(INCONSISTENT.format(name=name, value=value, formula=formula, expected=expected))
+
+
+MORE_THAN = "{part} = {value} is more than the {limit} {unit}"
+
+
+def at_most(part: str, value: float, limit: float, unit: str) -> None:
+    """Refuse a count of some of the rows (parameters, documents) that is more than all of them."""
+    if value > limit:
+        raise ValueError(MORE_THAN.format(part=part, value=value, limit=limit, unit=unit))
+
+
+def counts_with_shares(pairs: Iterable[tuple[str, int | None, float | None]], whole: int, unit: str) -> None:
+    """Counts of some of ``whole`` rows stored beside their shares (``name``, ``name_share``): each count is at most
+    the whole and each share is the count over it. A rule reads the share: an edited one must not pass alone."""
+    for name, count, share in pairs:
+        if count is None:
+            continue
+        at_most(name, count, whole, unit)
+        if whole:
+            agrees(f"{name.removesuffix('_rows')}_share", share, count / whole, f"{name} / {unit}")
 
 
 #: the values a measured metric can take are ``ranges.METRIC_RANGES`` (a point value, not an interval: a binned AUC's

@@ -29,8 +29,13 @@ class Range:
     high_open: bool = False
 
     def __contains__(self, x: float) -> bool:
-        above = x > self.low if self.low_open else x >= self.low
-        below = x < self.high if self.high_open else x <= self.high
+        return self.holds(x)
+
+    def holds(self, x: float, slack: float = 0.0) -> bool:
+        """``x`` in the interval, a closed end widened by ``slack`` (a computed value's rounding; open ends stay
+        exclusive and exact)."""
+        above = x > self.low if self.low_open else x >= self.low - slack
+        below = x < self.high if self.high_open else x <= self.high + slack
         return above and below
 
     def __str__(self) -> str:

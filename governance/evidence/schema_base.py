@@ -30,11 +30,7 @@ def within(interval: Range) -> AfterValidator:
     is exclusive). A value outside was never measured: a file edited by hand or a broken producer, and a rule must
     not decide on it (an ECE of -0.5 passes every calibration limit)."""
     def check(value: float | None) -> float | None:
-        if value is None:
-            return value
-        low_ok = value > interval.low if interval.low_open else value >= interval.low - RANGE_SLACK
-        high_ok = value < interval.high if interval.high_open else value <= interval.high + RANGE_SLACK
-        if not (low_ok and high_ok):
+        if value is not None and not interval.holds(value, RANGE_SLACK):
             raise ValueError(VALUE_OUT_OF_RANGE.format(value=value, interval=interval))
         return value
     return AfterValidator(check)
@@ -91,8 +87,7 @@ def check_metric_values(values: Mapping[str, Any], where: str,
         if name in COUNT_KEYS:
             if value < 0 or float(value) != math.floor(value):
                 raise ValueError(f"{where}: " + NOT_A_COUNT.format(name=name, value=value))
-        elif (allowed := ranges.get(name)) and not (
-                allowed.low - RANGE_SLACK <= value <= allowed.high + RANGE_SLACK):  # every metric's is closed
+        elif (allowed := ranges.get(name)) and not allowed.holds(value, RANGE_SLACK):
             raise ValueError(f"{where}: " + OUT_OF_RANGE.format(name=name, value=value, interval=allowed))
 
 

@@ -78,7 +78,8 @@ NO_METRIC = ("task {task!r}: no 0/1 per-sample metric to judge (metrics: {metric
              "lm_eval.metric, e.g. {{{task}: acc}}, or list the task in lm_eval.exclude")
 METRIC_MISSING = "task {task!r}: metric {metric!r} is not in the {role} run (metrics: {metrics})"
 NOT_BINARY = ("task {task!r} doc {doc}: {metric} is {value}, not 0 or 1: the gate judges per-sample correctness "
-              "(set lm_eval.metric to a 0/1 metric for this task)")
+              "(set lm_eval.metric to a 0/1 metric for this task, or list it in lm_eval.exclude when it has none, "
+              "as truthfulqa_mc2's acc, a probability mass)")
 ALL_EXCLUDED = "every task of the baseline run is excluded: nothing is left to judge"
 TWO_CAPABILITIES = "task {task!r} matches two capability groups, {first} and {second}: list it under one"
 

@@ -26,6 +26,9 @@ NOT_READABLE_AS = "data row {row}: {value!r} cannot be read as {type}, the type 
 NOT_FINITE = ("data row {row}: {value} is not a finite number; features must be finite (leave the cell empty for a "
               "missing value)")
 _NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+NOT_UTF8 = "data row {row}: {value!r} is not UTF-8 text: save the file as UTF-8 (the gate reads CSV as UTF-8 only)"
+DUPLICATE_COLUMN = ("column {column!r} appears {times} times among the file's columns: every column needs a name of "
+                    "its own")
 _NULLS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "N/A", "NA",
           "NULL", "NaN", "n/a", "nan", "null")  # pyarrow's CSV null markers, never taken for a bad value
 
@@ -109,6 +112,16 @@ def _straddles(exc: Exception) -> bool:
     return isinstance(exc, pa.ArrowInvalid) and "straddl" in str(exc)
 
 
+def unique_names(path: Path, schema: pa.Schema) -> pa.Schema:
+    """``schema``, refused when two columns share a name: a column is read by its name, so one of them would be
+    dropped or the read would fail deep inside pyarrow."""
+    names = list(schema.names)
+    if len(set(names)) < len(names):
+        column = next(n for n in names if names.count(n) > 1)
+        raise InputError(path, column, DUPLICATE_COLUMN.format(column=column, times=names.count(column)))
+    return schema
+
+
 def csv_schema(path: Path) -> pa.Schema:
     """The CSV's columns and inferred types, from a first block large enough for its first rows."""
     import pyarrow.csv as pcsv
@@ -117,7 +130,7 @@ def csv_schema(path: Path) -> pa.Schema:
     while True:
         try:
             with pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=block)) as reader:
-                return reader.schema
+                return unique_names(path, reader.schema)
         except pa.ArrowInvalid as exc:
             if not _straddles(exc):
                 raise
@@ -154,17 +167,41 @@ def csv_batches(path: Path, columns: list[str], types: dict[str, pa.DataType]) -
 
 def _conversion_error(path: Path, exc: Exception) -> InputError | None:
     """pyarrow's "In CSV column #k: CSV conversion error to double: invalid value 'x'" with the column named and
-    the row found (a second, text-only read of that one column: only on this error path)."""
-    import pyarrow.csv as pcsv
-
+    the row found (a second, text-only read of that one column: only on this error path); None when it cannot be
+    located (the caller then names pyarrow's message)."""
     found = re.search(r"In CSV column #(\d+): CSV conversion error to (\w+)", str(exc))
     if not found:
         return None
-    names = csv_schema(path).names
-    k = int(found.group(1))
-    if k >= len(names):
+    try:
+        names = csv_schema(path).names
+        k = int(found.group(1))
+        if k >= len(names):
+            return None
+        if "invalid UTF8" in str(exc):
+            return _not_utf8(path, names[k])
+        return _bad_value(path, names[k])
+    except pa.ArrowException:
         return None
-    column = names[k]
+
+
+def _not_utf8(path: Path, column: str) -> InputError | None:
+    """The first value of ``column`` that is not UTF-8, by row (its bytes read as binary)."""
+    offset = 0
+    for batch in csv_batches(path, [column], {column: pa.binary()}):
+        for i, value in enumerate(batch.column(0).to_pylist()):
+            try:
+                if value is not None:
+                    value.decode("utf-8")
+            except UnicodeDecodeError:
+                return InputError(path, column, NOT_UTF8.format(row=offset + i + 1, value=value))
+        offset += batch.num_rows
+    return None
+
+
+def _bad_value(path: Path, column: str) -> InputError | None:
+    """The first value of ``column`` that does not convert to the type inferred for it, by row."""
+    import pyarrow.csv as pcsv
+
     target = csv_schema(path).field(column).type
     if pa.types.is_integer(target):
         target = pa.float64()
@@ -194,7 +231,7 @@ def file_schema(path: Path) -> pa.Schema:
         return dataset.folder_schema(dataset.list_files(path))
     try:
         if _kind(path) == "parquet":
-            return open_parquet(path).schema_arrow
+            return unique_names(path, open_parquet(path).schema_arrow)
         return csv_schema(path)
     except (pa.ArrowException, OSError) as exc:
         raise _arrow_error(path, exc) from None
@@ -214,7 +251,7 @@ class DataSource:
         self.files = dataset.list_files(path) if dataset.is_folder(path) else None
         schema = schema if schema is not None else (
             dataset.folder_schema(self.files) if self.files is not None else file_schema(path))
-        names = list(schema.names)
+        names = list(unique_names(path, schema).names)
         target = [spec.target] if spec.target is not None else []  # None: a production sample without labels
         for field, cols in ((f"{block}.target", target), ("data.sensitive", spec.sensitive),
                             ("data.features", spec.features or []), ("data.key", spec.key or [])):

@@ -20,7 +20,7 @@ from conftest import FEATURES, write_yaml
 
 from governance import data as data_module
 from governance.cli import main
-from governance.data import NOT_A_NUMBER, ROW_TOO_LARGE
+from governance.data import DUPLICATE_COLUMN, NOT_A_NUMBER, NOT_UTF8, ROW_TOO_LARGE
 from governance.dataset import EMPTY
 from governance.hashing import IS_DEVICE, IS_FIFO, IS_FOLDER, sha256_file
 
@@ -230,3 +230,36 @@ def test_a_row_larger_than_the_block_limit_says_what_to_do(rel, tmp_path, capsys
     assert "eval.csv: " in err and "larger than 1 MiB" in err and "shorten or remove the large field" in err
     assert "block size" not in err
     assert ROW_TOO_LARGE.split("{")[0] in err
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_a_column_named_twice_is_exit_2_naming_it(rel, tmp_path, capsys, kind):
+    """pyarrow reads both; a read by name then failed deep inside it (an internal error, exit 3)."""
+    frame = pd.read_csv(rel / "eval.csv")
+    names = list(frame.columns)
+    twice = names[1]
+    names[2] = twice
+    if kind == "csv":
+        lines = (rel / "eval.csv").read_text().splitlines()
+        (rel / "eval.csv").write_text("\n".join([",".join(names), *lines[1:]]) + "\n")
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_arrays([pa.array(frame[c]) for c in frame.columns], names=names)
+        pq.write_table(table, rel / "eval.parquet")
+        manifest = yaml.safe_load((rel / "release.yaml").read_text())
+        edit(rel, data={**manifest["data"], "path": "eval.parquet"})
+    err = refused(capsys, rel, tmp_path)
+    assert f"eval.{kind}: {twice}: " + DUPLICATE_COLUMN.format(column=twice, times=2) in err
+
+
+def test_a_csv_that_is_not_utf8_names_the_column_and_row(rel, tmp_path, capsys):
+    """A latin-1 export (Excel's default on some systems): the text column's bad value by row, not exit 3."""
+    frame = pd.read_csv(rel / "eval.csv")
+    column = "region"  # a sensitive column: read as text, sliced by value
+    frame[column] = "r" + frame[column].astype(str)
+    frame.loc[299, column] = "M\u00fcnchen"
+    frame.to_csv(rel / "eval.csv", index=False, encoding="latin-1")
+    err = refused(capsys, rel, tmp_path)
+    assert f"eval.csv: {column}: " + NOT_UTF8.format(row=300, value=b"M\xfcnchen") in err

@@ -352,7 +352,8 @@ class DataSource:
                 raise InputError(self.path, self.spec.target,
                                  f"missing target value in data row {offset + first + 1}")
             target = _as_text(target_col)
-        sensitive = [encode_text(table.column(c)) for c in self.spec.sensitive]
+        sensitive = [encode_text(table.column(c) if self.format == "parquet" else csv_nulls(table.column(c)))
+                     for c in self.spec.sensitive]
         features = self.typed(table, self.features, offset)
         self._check_features(features, offset)
         return Chunk(offset, features, target, sensitive, raw=table)
@@ -393,6 +394,15 @@ def missing_labels(target: np.ndarray) -> np.ndarray:
     """Which labels of a chunk are missing: null, or one of pyarrow's CSV null markers (a CSV is read as text)."""
     nulls = set(_NULLS)
     return np.fromiter((v is None or v in nulls for v in target), dtype=bool, count=len(target))
+
+
+def csv_nulls(text: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """A CSV text column with pyarrow's null markers ("", NA, N/A, null, NaN, ...) as nulls, as its reader reads
+    a typed column and as the data-quality counts treat them: a sensitive cell left empty is the slice
+    ``MISSING``, as a Parquet null is, not a slice named ""."""
+    if not (pa.types.is_string(text.type) or pa.types.is_large_string(text.type)):
+        return text
+    return pc.if_else(pc.is_in(text, value_set=_null_markers()), pa.scalar(None, text.type), text)
 
 
 def _null_markers() -> pa.Array:

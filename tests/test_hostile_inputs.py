@@ -263,3 +263,28 @@ def test_a_csv_that_is_not_utf8_names_the_column_and_row(rel, tmp_path, capsys):
     frame.to_csv(rel / "eval.csv", index=False, encoding="latin-1")
     err = refused(capsys, rel, tmp_path)
     assert f"eval.csv: {column}: " + NOT_UTF8.format(row=300, value=b"M\xfcnchen") in err
+
+
+def test_a_blank_sensitive_cell_is_the_missing_slice_in_a_csv_as_in_parquet(rel, tmp_path, capsys):
+    """An empty (or NA) sensitive cell in a CSV was a slice named "" (or "NA") while data quality counted it as
+    missing and a Parquet null was "(missing)": the same rows now give the same evidence in either format."""
+    import json
+
+    from governance.data import MISSING
+
+    frame = pd.read_csv(rel / "eval.csv")
+    frame["region"] = "r" + frame["region"].astype(str)
+    frame.loc[::40, "region"] = None
+    frame.to_csv(rel / "eval.csv", index=False)
+    frame.to_parquet(rel / "eval.parquet", index=False)
+    manifest = yaml.safe_load((rel / "release.yaml").read_text())
+    evidence = {}
+    for name in ("eval.csv", "eval.parquet"):
+        edit(rel, data={**manifest["data"], "path": name})
+        code, err = check(capsys, rel, tmp_path / name)
+        assert code in (0, 1), err
+        evidence[name] = json.loads((tmp_path / name / "evidence.json").read_text())
+    slices = evidence["eval.csv"]["models"]["candidate"]["slices"]["region"]
+    assert slices[MISSING]["count"] == len(frame[::40]) and "" not in slices
+    assert evidence["eval.csv"]["models"] == evidence["eval.parquet"]["models"]
+    assert evidence["eval.csv"]["data_quality"]["columns"]["region"]["missing"] == len(frame[::40])

@@ -378,3 +378,21 @@ def test_a_state_edited_to_impossible_counts_is_exit_2(released, tmp_path, capsy
                        seed=93), "--state", state, "--out", tmp_path / "o", "--today", TODAY)
     assert code == 2 and err.count("\n") == 1 and f"{state}: windows.0" in err and says in err, err
     assert "Value error" not in err and json.loads(state.read_text()) == data
+
+
+def test_a_blank_sensitive_cell_is_the_missing_slice_in_a_csv_window_as_in_parquet(released, tmp_path):
+    """pyarrow reads an empty CSV text cell as "" (a slice named ""), a Parquet null as (missing): the same rows
+    must fold into the same slices whatever the file format."""
+    _, contract_path, base, cand = released
+    contract = MonitoringContract.model_validate_json(contract_path.read_bytes())
+    path = window(tmp_path, "w.parquet", (base, cand), seed=41, parquet=True)
+    frame = pd.read_parquet(path)
+    frame.loc[::25, "group"] = None
+    frame.to_parquet(path, index=False)
+    frame.to_csv(tmp_path / "w.csv", index=False)
+    from governance.data import MISSING
+
+    as_parquet, as_csv = summarize(path, contract), summarize(tmp_path / "w.csv", contract)
+    assert as_csv.slices["group"][MISSING].rows == as_parquet.slices["group"][MISSING].rows == len(frame[::25])
+    assert "" not in as_csv.slices["group"]
+    assert as_csv.slices == as_parquet.slices

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
-from ..data import MISSING, csv_batches, csv_schema, open_parquet, unique_names
+from ..data import MISSING, csv_batches, csv_nulls, csv_schema, open_parquet, unique_names
 from ..errors import InputError
 from ..evidence.profile import FeatureProfile
 from ..evidence.schema import FileRef, _Frozen
@@ -321,7 +321,8 @@ def summarize(path: Path, contract: MonitoringContract, cols: WindowColumns | No
             labels = _labels(batch, plan.label, contract.classes, path, offset) if plan.label else None
             base_pred = _predicted(_probabilities(batch, plan.baseline, path, offset))[0] if plan.baseline else None
             overall = overall.merge(_counts(None, edges, score, conf, pred, labels, base_pred))
-            text = {c: _text(batch.column(c)) for c in plan.sensitive}
+            text = {c: _text(batch.column(c) if kind == "parquet" else csv_nulls(batch.column(c)))
+                    for c in plan.sensitive}
             for dim, columns in plan.dimensions.items():
                 keys = text[columns[0]] if len(columns) == 1 else np.array(
                     [" & ".join(v) for v in zip(*(text[c] for c in columns))], dtype=object)

@@ -3,16 +3,17 @@
     python benchmarks/lm_eval.py                       # 500,000 documents: 57 MMLU subjects + the 7 Wanda tasks
     python benchmarks/lm_eval.py --docs 100000 --resamples 200
     python benchmarks/lm_eval.py --folder /tmp/lm-eval-runs     # keep the runs, reuse them next time
+    python benchmarks/lm_eval.py --as-numbers          # responses as numbers, not as the harness writes them
 
-Writes both runs in the harness' format (``samples_<task>_<date>.jsonl``, multiple-choice lines with each choice's
-``[loglikelihood, is_greedy]``; short zero-shot prompts, about 800 bytes a line) to a temporary folder (not timed),
-then times each stage of ``collect`` + ``evaluate`` with ``builtin:pruned-llm`` and prints a Markdown table.
+Writes both runs as the harness' EvaluationTracker does (``samples_<task>_<date>.jsonl``; multiple-choice lines
+with each choice's ``[loglikelihood, is_greedy]`` as two strings, as ``sanitize_list`` leaves them; short zero-shot
+prompts, about 800 bytes a line) to a temporary folder (not timed), then times each stage of ``collect`` +
+``evaluate`` with ``builtin:pruned-llm`` and prints a Markdown table.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import tempfile
@@ -25,17 +26,13 @@ import numpy as np
 from governance.engine import evaluate
 from governance.evidence.lm_eval import collect_lm_eval
 from governance.manifest import load_manifest
-from governance.models.lm_eval import MMLU_SUBJECTS, load_pairs
+from governance.models.lm_eval import MMLU_SUBJECTS, choice_line, load_pairs
 from governance.policy import load_policy, resolve_policy_ref
 
 WANDA = ("boolq", "rte", "hellaswag", "winogrande", "arc_challenge", "arc_easy", "openbookqa")
 
 
-def _h(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def write_runs(folder: Path, docs: int, seed: int = 0) -> None:
+def write_runs(folder: Path, docs: int, seed: int = 0, as_numbers: bool = False) -> None:
     """Both runs, ``docs`` documents spread over the tasks; the pruned run loses ~3 points on knowledge tasks."""
     tasks = [f"mmlu_{s}" for s in MMLU_SUBJECTS] + list(WANDA)
     rng = np.random.default_rng(seed)
@@ -55,17 +52,10 @@ def write_runs(folder: Path, docs: int, seed: int = 0) -> None:
                 for i in range(n):
                     question = f"Question {i}: which of these is true?"
                     choices = [f"Choice {c}" for c in range(k)]
-                    ctx = f"Question: {question}\nAnswer:"
                     doc = {"question": question, "choices": choices, "answer": int(gold[i])}
-                    top = int(np.argmax(ll[i]))
-                    pairs = [[round(float(x), 4), c == top] for c, x in enumerate(ll[i])]
-                    line = {"doc_id": i, "doc": doc, "target": int(gold[i]),
-                            "arguments": [[ctx, f" {c}"] for c in choices], "resps": [[p] for p in pairs],
-                            "filtered_resps": pairs, "filter": "none", "metrics": ["acc", "acc_norm"],
-                            "doc_hash": _h(json.dumps(doc, indent=2)), "prompt_hash": _h(ctx),
-                            "target_hash": _h(str(int(gold[i]))), "acc": float(top == gold[i]),
-                            "acc_norm": float(top == gold[i])}
-                    f.write(json.dumps(line) + "\n")
+                    line = choice_line(i, doc, f"Question: {question}\nAnswer:", choices, int(gold[i]),
+                                       [round(float(x), 4) for x in ll[i]], written=not as_numbers)
+                    f.write(json.dumps(line, ensure_ascii=False) + "\n")
 
 
 def main() -> None:
@@ -74,12 +64,14 @@ def main() -> None:
     ap.add_argument("--resamples", type=int, default=1000)
     ap.add_argument("--folder", type=Path, help="write the runs here and reuse them on the next call (default: a "
                                                 "temporary folder)")
+    ap.add_argument("--as-numbers", action="store_true", help="write each [loglikelihood, is_greedy] as numbers "
+                                                                "(the evaluator's values), not as the harness' text")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.folder or Path(tmp)
         t0 = time.perf_counter()
         if not (folder / "pruned").is_dir():
-            write_runs(folder, args.docs)
+            write_runs(folder, args.docs, as_numbers=args.as_numbers)
         written = time.perf_counter() - t0
         size = sum(p.stat().st_size for p in folder.rglob("*.jsonl"))
         (folder / "release.yaml").write_text(

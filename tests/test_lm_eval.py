@@ -142,7 +142,7 @@ def test_calibration_is_the_ece_of_the_top_choice_softmax_on_multiple_choice_tas
         if k == 0:
             continue
         for line in _lines(llm, "dense", task):
-            lls = np.array([ll for ll, _ in line["filtered_resps"]])
+            lls = np.array([float(ll) for ll, _ in line["filtered_resps"]])  # written as text by the harness
             p = np.exp(lls - lls.max())
             conf.append(float((p / p.sum()).max()))
             hit.append(line["acc"])
@@ -152,6 +152,7 @@ def test_calibration_is_the_ece_of_the_top_choice_softmax_on_multiple_choice_tas
               for b in range(15) if (bins == b).any()) / len(conf_a)
     stats = evidence.calibration.models["baseline"]
     assert stats.count == len(conf_a) and stats.ece == pytest.approx(ece, abs=1e-12)
+    assert all(t.multiple_choice for name, t in evidence.lm_eval.tasks.items() if TASKS[name][1])
 
 
 def _broken_copy(llm: Path, tmp_path: Path) -> Path:
@@ -365,3 +366,32 @@ def test_a_metric_one_run_lacks_is_exit_2_not_another_metric_judged(llm, tmp_pat
     code, _, err = run(capsys, "check", rel / "release.yaml", "--out", tmp_path / "out")
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert METRIC_ONE_RUN.format(task="boolq", metric="acc", role="baseline", other="candidate") in err
+
+
+def test_responses_written_as_numbers_read_the_same_as_the_harness_text(llm, tmp_path, evidence):
+    """The harness' tracker writes each [loglikelihood, is_greedy] as two strings (sanitize_list); other writers
+    (the evaluator's own values, older or patched harnesses) keep numbers: both are multiple choice, same numbers."""
+    rel = _broken_copy(llm, tmp_path)
+    for run_name in ("dense", "pruned"):
+        for path in (rel / "runs" / run_name).glob("samples_*.jsonl"):
+            lines = [json.loads(line) for line in path.read_text().splitlines()]
+            for line in lines:
+                if isinstance(line["filtered_resps"][0], list):
+                    line["filtered_resps"] = [[float(ll), greedy == "True"] for ll, greedy in line["filtered_resps"]]
+            path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert '"filtered_resps": [[-' in _pruned(rel, "boolq").read_text()
+    ev = collect(load_manifest(rel / "release.yaml"))
+    assert ev.lm_eval.tasks == {name: task.model_copy(update={"files": ev.lm_eval.tasks[name].files})
+                                for name, task in evidence.lm_eval.tasks.items()}
+    assert ev.lm_eval.slices == evidence.lm_eval.slices
+    assert ev.calibration.models == evidence.calibration.models
+
+
+def test_a_log_likelihood_written_as_text_that_is_not_a_number_is_exit_2(llm, tmp_path, capsys):
+    rel = _broken_copy(llm, tmp_path)
+    path = _pruned(rel, "arc_easy")
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    lines[4]["filtered_resps"][1][0] = "n/a"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    code, _, err = run(capsys, "check", rel / "release.yaml", "--out", tmp_path / "out")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "filtered_resps" in err and "Traceback" not in err

@@ -187,11 +187,26 @@ def _first_line(raw: bytes, path: Path) -> dict[str, Any]:
     return first
 
 
-def _is_choice_pairs(value: Any) -> bool:
-    """A multiple-choice line's filtered_resps: one [loglikelihood, is_greedy] per choice."""
-    return (isinstance(value, list) and len(value) > 1 and all(
-        isinstance(r, list) and len(r) == 2 and isinstance(r[0], (int, float)) and isinstance(r[1], bool)
-        for r in value))
+def _choice_pairs(value: Any) -> str | None:
+    """How a multiple-choice line's filtered_resps holds one [loglikelihood, is_greedy] per choice: ``numbers``
+    (``[-2.74, true]``, the evaluator's own values), ``text`` (``["-2.74", "True"]``: the harness' EvaluationTracker
+    writes every response through ``sanitize_list``, which makes each one a string), None when it is not such a line
+    (a generation task's answers)."""
+    if not (isinstance(value, list) and len(value) > 1 and all(isinstance(r, list) and len(r) == 2 for r in value)):
+        return None
+    if all(isinstance(r[0], (int, float)) and not isinstance(r[0], bool) and isinstance(r[1], bool) for r in value):
+        return "numbers"
+    if all(isinstance(r[0], str) and _is_number(r[0]) and r[1] in ("True", "False") for r in value):
+        return "text"
+    return None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 #: where the harness' responses begin (json.dumps' default separators) and how each line starts
@@ -240,11 +255,12 @@ def _cut(raw: bytes) -> bytes | None:
     return arr[np.cumsum(marks[:-1], dtype=np.int8) > 0].tobytes()
 
 
-def _parse(raw: bytes, fields: list[pa.Field], choice: bool) -> pa.Table:
-    """Parse with an explicit schema (only the fields used). Multiple choice, whole lines: each
+def _parse(raw: bytes, fields: list[pa.Field], choice: str | None) -> pa.Table:
+    """Parse with an explicit schema (only the fields used). Multiple choice written as numbers, whole lines: each
     ``[loglikelihood, is_greedy]`` must be one list type for the reader, so the booleans that end each pair become
-    numbers (the same text inside a string elsewhere stays valid JSON and is not read)."""
-    if choice:
+    numbers (the same text inside a string elsewhere stays valid JSON and is not read); written as text, each pair
+    is two strings already."""
+    if choice == "numbers":
         raw = raw.replace(b"false]", b"0]").replace(b"true]", b"1]")
     # blocks of ~1 MiB are parsed on every core; a line longer than a block cannot be parsed, so a block holds
     # at least the longest line (one vectorised scan for newlines)
@@ -266,12 +282,13 @@ def read_run(task: str, path: Path, folder: Path, wanted: str | None = None) -> 
     if not isinstance(names, list):
         names = [k for k, v in first.items() if k not in _NOT_METRICS and isinstance(v, (int, float))]
     names = [str(n) for n in names if n in first and isinstance(first[n], (int, float))]
-    choice = _is_choice_pairs(first.get("filtered_resps"))
+    choice = _choice_pairs(first.get("filtered_resps"))
     fields = [pa.field("doc_id", pa.int64()), pa.field("filter", pa.string()),
               *(pa.field(h, pa.string()) for h in _HASHES)]
     fields += [pa.field(n, pa.bool_() if isinstance(first[n], bool) else pa.float64()) for n in names]
     if choice:
-        fields.append(pa.field("filtered_resps", pa.list_(pa.list_(pa.float64()))))
+        inner = pa.float64() if choice == "numbers" else pa.string()
+        fields.append(pa.field("filtered_resps", pa.list_(pa.list_(inner))))
     table = None
     if (rows := _cut(raw)) is not None:
         with contextlib.suppress(pa.ArrowInvalid, pa.ArrowTypeError):  # not the harness' layout: parse it all
@@ -331,7 +348,17 @@ def _pairs(column: pa.Array, path: Path) -> tuple[np.ndarray, np.ndarray]:
     if column.null_count or pairs.null_count or not (pc.list_value_length(pairs).to_numpy() == 2).all():
         raise InputError(path, "filtered_resps", BAD_FILE.format(
             problem="a multiple-choice line's filtered_resps must be one [loglikelihood, is_greedy] per choice"))
-    return pairs.flatten().to_numpy()[0::2], pc.list_value_length(column).to_numpy().astype(np.int64)
+    values = pairs.flatten()
+    if pa.types.is_string(values.type):  # the tracker's text: every other string is a log-likelihood
+        values = values.take(pa.array(np.arange(0, len(values), 2)))
+        try:
+            lls = pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise InputError(path, "filtered_resps", BAD_FILE.format(
+                problem="a log-likelihood is missing or not finite")) from None
+    else:
+        lls = values.to_numpy()[0::2]
+    return lls, pc.list_value_length(column).to_numpy().astype(np.int64)
 
 
 def _top_choice(lls: np.ndarray, counts: np.ndarray, path: Path) -> np.ndarray:
@@ -490,29 +517,49 @@ def _hash(text: str) -> str:
 
 
 def choice_line(doc_id: int, doc: dict[str, Any], context: str, choices: list[str], gold: int,
-                lls: list[float]) -> dict[str, Any]:
-    """One multiple-choice line as the harness logs it (for tests, examples and benchmarks): acc is the argmax of
-    the log-likelihoods, acc_norm the argmax per character of the choice."""
+                lls: list[float], *, written: bool = True) -> dict[str, Any]:
+    """One multiple-choice line (for tests, examples and benchmarks): acc is the argmax of the log-likelihoods,
+    acc_norm the argmax per character of the choice. ``written``: as the harness' EvaluationTracker writes it to
+    the samples file (responses as strings, arguments as ``gen_args_i`` / ``arg_j``, the target as a string);
+    else the evaluator's own values (``[loglikelihood, is_greedy]`` as numbers)."""
     top = int(np.argmax(lls))
     norm = int(np.argmax([ll / max(len(c), 1) for ll, c in zip(lls, choices)]))
     pairs = [[float(ll), i == top] for i, ll in enumerate(lls)]
-    return {
+    line = {
         "doc_id": doc_id, "doc": doc, "target": gold,
         "arguments": [[context, f" {c}"] for c in choices],
         "resps": [[p] for p in pairs], "filtered_resps": pairs, "filter": "none", "metrics": ["acc", "acc_norm"],
         "doc_hash": _hash(json.dumps(doc, indent=2, ensure_ascii=False)), "prompt_hash": _hash(context),
         "target_hash": _hash(str(gold)), "acc": float(top == gold), "acc_norm": float(norm == gold),
     }
+    return _as_written(line) if written else line
 
 
-def generation_line(doc_id: int, doc: dict[str, Any], prompt: str, target: str, answer: str) -> dict[str, Any]:
-    """One generate_until line (exact_match), as the harness logs it."""
-    return {
+def generation_line(doc_id: int, doc: dict[str, Any], prompt: str, target: str, answer: str, *,
+                    written: bool = True) -> dict[str, Any]:
+    """One generate_until line (exact_match), as the harness writes it (``written``) or holds it."""
+    line = {
         "doc_id": doc_id, "doc": doc, "target": target, "arguments": [[prompt, {"until": ["\n\n"]}]],
         "resps": [[answer]], "filtered_resps": [answer], "filter": "strict-match", "metrics": ["exact_match"],
         "doc_hash": _hash(json.dumps(doc, indent=2, ensure_ascii=False)), "prompt_hash": _hash(prompt),
         "target_hash": _hash(str(target)), "exact_match": float(answer.strip() == target.strip()),
     }
+    return _as_written(line) if written else line
+
+
+def _text(value: Any) -> Any:
+    """The harness' ``sanitize_list``: nested lists kept, every leaf made a string."""
+    return [_text(v) for v in value] if isinstance(value, (list, tuple)) else str(value)
+
+
+def _as_written(line: dict[str, Any]) -> dict[str, Any]:
+    """A line as ``EvaluationTracker.save_results_samples`` writes it (lm_eval/loggers/evaluation_tracker.py): the
+    responses through ``sanitize_list``, the arguments as ``{"gen_args_i": {"arg_j": ...}}``, the target a string;
+    the hashes were taken before (in the evaluator), so they are the same."""
+    return {**line, "target": str(line["target"]),
+            "arguments": {f"gen_args_{i}": {f"arg_{j}": a for j, a in enumerate(arg)}
+                          for i, arg in enumerate(line["arguments"])},
+            "resps": _text(line["resps"]), "filtered_resps": _text(line["filtered_resps"])}
 
 
 def write_samples(folder: Path, task: str, lines: list[dict[str, Any]],

@@ -51,3 +51,20 @@ def test_the_audit_report_has_the_table_and_a_classifier_report_does_not(evidenc
     assert paired_tests(other) is None
     report = RENDERERS["audit_report.html"](RenderContext(other, sample_verdict(other))).decode()
     assert "Paired tests per" not in report
+
+
+def test_the_model_card_lists_one_hub_result_per_harness_task(evidence):
+    """Leaderboards list a pruned LLM per task: the card's model-index has the whole set plus one result per task
+    (dataset: the harness task, metric: the per-sample metric judged), read back by huggingface_hub."""
+    from huggingface_hub import ModelCard
+
+    policy = load_policy(resolve_policy_ref("builtin:pruned-llm", None, None))
+    verdict = evaluate(policy, evidence, date(2026, 12, 2))
+    card = ModelCard(RENDERERS["model_card.md"](RenderContext(evidence, verdict)).decode())
+    per_task = {r.dataset_type: r for r in card.data.eval_results if r.dataset_type in evidence.lm_eval.tasks}
+    assert set(per_task) == set(evidence.lm_eval.tasks)
+    for task, info in evidence.lm_eval.tasks.items():
+        result = per_task[task]
+        assert result.metric_type == info.metric and result.task_type == "text-generation"
+        assert result.metric_value == round(evidence.models["candidate"].slices["task"][task]["accuracy"], 4)
+    assert per_task["gsm8k"].metric_name == "exact_match (strict-match)" and per_task["boolq"].metric_name == "acc"

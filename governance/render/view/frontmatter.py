@@ -93,8 +93,25 @@ def front_matter(evidence: Evidence, card: CardFacts, overall: list[dict]) -> di
             "dataset": {"name": f"evaluation data ({evidence.data.rows} rows)", "type": dataset_id(evidence, card),
                         "split": "evaluation"},
             "metrics": metrics,
-        }],
+        }, *lm_eval_results(evidence, task_type)],
     }]
     return data
+
+
+def lm_eval_results(evidence: Evidence, task_type: str) -> list[dict[str, Any]]:
+    """task lm_eval: one model-index result per harness task, as leaderboards list them (dataset: the task; metric:
+    the per-sample metric judged, e.g. acc or exact_match, and the filter when the harness logged one)."""
+    if evidence.lm_eval is None:
+        return []
+    per_task = evidence.models["candidate"].slices.get("task", {})
+    results = []
+    for task, info in evidence.lm_eval.tasks.items():
+        value = per_task.get(task, {}).get("accuracy")
+        if value is None:
+            continue
+        label = info.metric if info.filter in (None, "none") else f"{info.metric} ({info.filter})"
+        results.append({"task": {"type": task_type, "name": task}, "dataset": {"name": task, "type": task},
+                        "metrics": [{"type": info.metric, "value": round(float(value), 4), "name": label}]})
+    return results
 
 

@@ -27,6 +27,8 @@ NOT_FINITE = ("data row {row}: {value} is not a finite number; features must be 
               "missing value)")
 _NUMBER = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
 NOT_UTF8 = "data row {row}: {value!r} is not UTF-8 text: save the file as UTF-8 (the gate reads CSV as UTF-8 only)"
+NOT_FLAT = "the column holds {type} values: the gate reads columns of numbers, text, booleans, dates and times"
+NOT_AN_INPUT = " (not a model input? list the inputs in data.features and it is left out)"
 DUPLICATE_COLUMN = ("column {column!r} appears {times} times among the file's columns: every column needs a name of "
                     "its own")
 _NULLS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "N/A", "NA",
@@ -263,6 +265,10 @@ class DataSource:
         self.features = list(spec.features) if spec.features is not None else [c for c in names if c not in excluded]
         if not self.features:
             raise InputError(manifest, "data.features", f"no feature columns left in {path.name}")
+        for col in (*self.features, *target, *spec.sensitive):
+            if pa.types.is_nested(kind := schema.field(col).type):  # a struct or list cell is no model input
+                hint = NOT_AN_INPUT if spec.features is None and col in self.features else ""
+                raise InputError(path, col, NOT_FLAT.format(type=kind) + hint)
         self._schema_types = {n: schema.field(n).type for n in names}
         self.names = names
         #: CSV: the type each column is converted to from its text (pyarrow's inference on the first block,

@@ -20,7 +20,7 @@ from conftest import FEATURES, write_yaml
 
 from governance import data as data_module
 from governance.cli import main
-from governance.data import DUPLICATE_COLUMN, NOT_A_NUMBER, NOT_UTF8, ROW_TOO_LARGE
+from governance.data import DUPLICATE_COLUMN, NOT_A_NUMBER, NOT_AN_INPUT, NOT_FLAT, NOT_UTF8, ROW_TOO_LARGE
 from governance.dataset import EMPTY
 from governance.hashing import IS_DEVICE, IS_FIFO, IS_FOLDER, sha256_file
 
@@ -288,3 +288,22 @@ def test_a_blank_sensitive_cell_is_the_missing_slice_in_a_csv_as_in_parquet(rel,
     assert slices[MISSING]["count"] == len(frame[::40]) and "" not in slices
     assert evidence["eval.csv"]["models"] == evidence["eval.parquet"]["models"]
     assert evidence["eval.csv"]["data_quality"]["columns"]["region"]["missing"] == len(frame[::40])
+
+
+def test_a_nested_column_is_exit_2_unless_data_features_leaves_it_out(rel, tmp_path, capsys):
+    """A struct or list column (pandas writes dicts and lists so) became a feature by default and failed deep in the
+    leakage hashes (exit 3); named features leave it out of every reader that casts columns."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = pd.read_csv(rel / "eval.csv")
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.append_column("tags", pa.array([[i % 3, 1] for i in range(len(frame))]))
+    pq.write_table(table, rel / "eval.parquet")
+    manifest = yaml.safe_load((rel / "release.yaml").read_text())
+    edit(rel, data={**manifest["data"], "path": "eval.parquet"})
+    err = refused(capsys, rel, tmp_path)
+    assert "eval.parquet: tags: " + NOT_FLAT.format(type="list<element: int64>") + NOT_AN_INPUT in err
+    edit(rel, data={**manifest["data"], "path": "eval.parquet", "features": FEATURES})
+    code, err = check(capsys, rel, tmp_path / "named")
+    assert code in (0, 1), err

@@ -307,3 +307,25 @@ def test_a_nested_column_is_exit_2_unless_data_features_leaves_it_out(rel, tmp_p
     edit(rel, data={**manifest["data"], "path": "eval.parquet", "features": FEATURES})
     code, err = check(capsys, rel, tmp_path / "named")
     assert code in (0, 1), err
+
+
+def test_a_model_that_knows_its_column_names_reads_them_in_its_order_and_names_the_extra_ones(rel, tmp_path, capsys):
+    """scikit-learn refuses columns in another order than fitted: the file's order is not the model's business, so
+    the columns are put in the fitted order (same evidence); an id column the model never saw is named, with the
+    fix (data.features), not scikit-learn's message."""
+    import json
+
+    from governance.models.skops_model import FEATURES_DIFFER
+
+    code, err = check(capsys, rel, tmp_path / "as-fitted")
+    assert code in (0, 1), err
+    frame = pd.read_csv(rel / "eval.csv")
+    frame[list(reversed(frame.columns))].to_csv(rel / "eval.csv", index=False)
+    code, err = check(capsys, rel, tmp_path / "reversed")
+    assert code in (0, 1), err
+    evidence = [json.loads((tmp_path / out / "evidence.json").read_text()) for out in ("as-fitted", "reversed")]
+    assert evidence[0]["models"]["candidate"]["overall"] == evidence[1]["models"]["candidate"]["overall"]
+    frame.assign(customer_id=range(len(frame))).to_csv(rel / "eval.csv", index=False)
+    err = refused(capsys, rel, tmp_path)
+    assert FEATURES_DIFFER.format(names=", ".join(FEATURES),
+                                  differ="the data's feature columns also hold 'customer_id'") in err

@@ -19,6 +19,9 @@ NO_PREDICT_PROBA = ("the {name} in this file has no predict_proba; the gate need
 #: a classifier in a regression release (template: name)
 IS_CLASSIFIER = "the {name} in this file is a classifier (it has predict_proba / classes_); task: regression needs a " \
                 "regressor"
+#: the model knows its input columns by name and the data's differ (template: names, differ)
+FEATURES_DIFFER = ("the model was fitted on the columns {names}; {differ}: name the model's inputs in data.features "
+                   "(other columns, such as ids or timestamps, are then left out)")
 
 
 class SklearnAdapter:
@@ -45,6 +48,8 @@ class SklearnAdapter:
     def _call(self, method: str, features: pa.Table, row_offset: int) -> Any:
         n = features.num_rows
         frame = features.to_pandas()
+        if self._by_name:
+            frame = self._in_fitted_order(frame)
         X = frame if self._by_name else frame.to_numpy()
         try:
             with warnings.catch_warnings():
@@ -56,6 +61,21 @@ class SklearnAdapter:
                 self.field,
                 f"{method} failed on rows {row_offset}-{row_offset + n - 1}: {one_line(exc)}",
             ) from exc
+
+    def _in_fitted_order(self, frame: Any) -> Any:
+        """The columns in the order the model was fitted on (a file's column order is not the model's business);
+        columns the model does not know, or lacks, are the manifest's to fix: data.features names the inputs."""
+        names = [str(c) for c in self.model.feature_names_in_]
+        if list(frame.columns) == names:
+            return frame
+        extra = [c for c in frame.columns if c not in names]
+        missing = [c for c in names if c not in frame.columns]
+        if not extra and not missing:
+            return frame[names]
+        parts = ([f"the data's feature columns also hold {', '.join(map(repr, extra))}"] if extra else []) + (
+            [f"lack {', '.join(map(repr, missing))}"] if missing else [])
+        raise InputError(self.path, self.field, FEATURES_DIFFER.format(
+            names=", ".join(names), differ=" and ".join(parts)))
 
     def predict_proba(self, features: pa.Table, row_offset: int) -> np.ndarray:
         if self._no_proba:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .schema_base import part_of
+
 if TYPE_CHECKING:
     from .schema import Evidence, ModelEvidence
     from .schema_base import FileRef
@@ -21,7 +23,6 @@ CLASS_DIMENSION = "class"
 COUNTS_DIFFER = "{a} = {x} but {b} = {y}: both count the same rows"
 SLICES_DO_NOT_ADD_UP = ("the slices of {dim!r} count {total} rows, more than the whole set's {whole}: no row is in two "
                         "slices of one dimension")
-MORE_THAN_THE_WHOLE = "{part} = {x} is more than {whole} = {y}"
 NOT_COVERED = ("{section} has no entry for {columns}: every feature, target and sensitive column is {what} (a column "
                "deleted from it would hide what it found)")
 OTHER_FILE = ("inputs.{name}.sha256 = {x}… but {other}.sha256 = {y}…: both name the file that was evaluated (a "
@@ -42,11 +43,6 @@ def _count(values: Mapping[str, Any] | None) -> int | None:
 def _same(a: str, x: int | None, b: str, y: int | None) -> None:
     if x is not None and y is not None and x != y:
         raise ValueError(COUNTS_DIFFER.format(a=a, x=x, b=b, y=y))
-
-
-def _at_most(part: str, x: int | None, whole: str, y: int | None) -> None:
-    if x is not None and y is not None and x > y:
-        raise ValueError(MORE_THAN_THE_WHOLE.format(part=part, x=x, whole=whole, y=y))
 
 
 def _slice_count(model: ModelEvidence, dim: str, value: str) -> int | None:
@@ -88,10 +84,10 @@ def check_model_counts(evidence: Evidence) -> None:
     models = evidence.models
     for role, m in models.items():
         whole = _count(m.overall)
-        _at_most(f"models.{role}.overall.count", whole, "data.rows", evidence.data.rows)
+        part_of(f"models.{role}.overall.count", whole, "data.rows", evidence.data.rows)
         for dim, by_value in m.slices.items():
             for value, stats in by_value.items():
-                _at_most(f"models.{role}.slices.{dim}.{value}.count", _count(stats), f"models.{role}.overall.count",
+                part_of(f"models.{role}.slices.{dim}.{value}.count", _count(stats), f"models.{role}.overall.count",
                          whole)
             if whole is not None and (total := sum(_count(s) or 0 for s in by_value.values())) > whole:
                 raise ValueError(f"models.{role}.slices.{dim}: " + SLICES_DO_NOT_ADD_UP.format(
@@ -124,7 +120,7 @@ def check_section_counts(evidence: Evidence) -> None:
             part = _slice_count(cand, dim, value) if cand is not None else None
             stats += [(f"calibration.slices.{dim}.{value}.{role}", s, part) for role, s in by_role.items()]
     for name, s, rows in stats:
-        _at_most(f"{name}.count", s.count, "the rows it is taken over", rows)
+        part_of(f"{name}.count", s.count, "the rows it is taken over", rows)
         if s.reliability is not None and sum(s.reliability.count) != s.count:
             raise ValueError(f"{name}.reliability.count adds up to {sum(s.reliability.count)}, not {name}.count = "
                              f"{s.count}")
@@ -135,15 +131,15 @@ def check_data_counts(evidence: Evidence) -> None:
     rows = evidence.data.rows
     if evidence.robustness is not None:
         for i, level in enumerate(evidence.robustness.levels):
-            _at_most(f"robustness.levels.{i}.rows", level.rows, "data.rows", rows)
+            part_of(f"robustness.levels.{i}.rows", level.rows, "data.rows", rows)
     if evidence.leakage is not None:
-        _at_most("leakage.evaluation_rows", evidence.leakage.evaluation_rows, "data.rows", rows)
+        part_of("leakage.evaluation_rows", evidence.leakage.evaluation_rows, "data.rows", rows)
     if evidence.data_quality is not None:
-        _at_most("data_quality.rows", evidence.data_quality.rows, "data.rows", rows)
+        part_of("data_quality.rows", evidence.data_quality.rows, "data.rows", rows)
     if (pii := evidence.pii) is not None:
-        _at_most("pii.rows_sampled", pii.rows_sampled, "data.rows", rows)
+        part_of("pii.rows_sampled", pii.rows_sampled, "data.rows", rows)
         for name, column in pii.columns.items():
-            _at_most(f"pii.columns.{name}.sampled", column.sampled, "pii.rows_sampled", pii.rows_sampled)
+            part_of(f"pii.columns.{name}.sampled", column.sampled, "pii.rows_sampled", pii.rows_sampled)
 
 
 def check_coverage(evidence: Evidence) -> None:

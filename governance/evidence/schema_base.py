@@ -54,6 +54,16 @@ def at_most(part: str, value: float, limit: float, unit: str) -> None:
         raise ValueError(MORE_THAN.format(part=part, value=value, limit=limit, unit=unit))
 
 
+MORE_THAN_THE_WHOLE = "{part} = {x} is more than {whole} = {y}"
+
+
+def part_of(part: str, x: float | None, whole: str, y: float | None) -> None:
+    """Refuse a count of a subset (``part``) that is more than the count it is a subset of (``whole``, named too:
+    both are stored fields); None on either side is left to the field's own check."""
+    if x is not None and y is not None and x > y:
+        raise ValueError(MORE_THAN_THE_WHOLE.format(part=part, x=x, whole=whole, y=y))
+
+
 def counts_with_shares(pairs: Iterable[tuple[str, int | None, float | None]], whole: int, unit: str) -> None:
     """Counts of some of ``whole`` rows stored beside their shares (``name``, ``name_share``): each count is at most
     the whole and each share is the count over it. A rule reads the share: an edited one must not pass alone."""

@@ -23,7 +23,7 @@ from ..data import MISSING, csv_batches, csv_nulls, csv_schema, open_parquet, un
 from ..errors import InputError
 from ..evidence.profile import FeatureProfile
 from ..evidence.schema import FileRef, _Frozen
-from ..evidence.schema_base import RANGE_SLACK, Count, NonNegative
+from ..evidence.schema_base import RANGE_SLACK, Count, NonNegative, part_of
 from ..hashing import check_input_file, file_ref
 from .contract import MonitoringContract
 
@@ -63,8 +63,7 @@ class Counts(_Frozen):
                                   ("agree", "shadow", self.agree, self.shadow),
                                   ("shadow", "rows", self.shadow, self.rows),
                                   ("sum of scores", "rows", sum(self.scores), self.rows)):
-            if a > b:
-                raise ValueError(f"{part} = {a} is more than {whole} = {b}")
+            part_of(part, a, whole, b)
         if self.confidence > self.rows + RANGE_SLACK * max(1, self.rows):
             raise ValueError(f"confidence = {self.confidence!r} is more than one per row ({self.rows} rows)")
         return self

@@ -353,6 +353,8 @@ class DataSource:
         target = _NO_LABELS
         if self.spec.target is not None:
             target_col = table.column(self.spec.target)
+            if self.format == "csv":  # an empty cell has no label, as a Parquet null (a class "NA" stays a class)
+                target_col = pc.if_else(pc.equal(target_col, ""), pa.scalar(None, target_col.type), target_col)
             if target_col.null_count and self.block == "data":  # a production sample's labels may be partial
                 first = int(np.flatnonzero(pc.is_null(target_col).to_numpy(zero_copy_only=False))[0])
                 raise InputError(self.path, self.spec.target,

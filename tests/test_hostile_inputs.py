@@ -329,3 +329,18 @@ def test_a_model_that_knows_its_column_names_reads_them_in_its_order_and_names_t
     err = refused(capsys, rel, tmp_path)
     assert FEATURES_DIFFER.format(names=", ".join(FEATURES),
                                   differ="the data's feature columns also hold 'customer_id'") in err
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_an_empty_target_cell_is_a_missing_label_by_row_in_either_format(rel, tmp_path, capsys, kind):
+    """A CSV's empty label read "target value '' is not a class", a Parquet null a missing label: now one message."""
+    frame = pd.read_csv(rel / "eval.csv").astype({"label": "Int64"})
+    frame.loc[41, "label"] = None
+    if kind == "csv":
+        frame.to_csv(rel / "eval.csv", index=False)
+    else:
+        frame.to_parquet(rel / "eval.parquet", index=False)
+        manifest = yaml.safe_load((rel / "release.yaml").read_text())
+        edit(rel, data={**manifest["data"], "path": "eval.parquet"})
+    err = refused(capsys, rel, tmp_path)
+    assert f"eval.{kind}: label: missing target value in data row 42" in err

@@ -202,16 +202,12 @@ def _not_utf8(path: Path, column: str) -> InputError | None:
 
 def _bad_value(path: Path, column: str) -> InputError | None:
     """The first value of ``column`` that does not convert to the type inferred for it, by row."""
-    import pyarrow.csv as pcsv
-
     target = csv_schema(path).field(column).type
     if pa.types.is_integer(target):
         target = pa.float64()
     offset = 0
-    nulls = pa.array(pcsv.ConvertOptions().null_values or list(_NULLS))
     for batch in csv_batches(path, [column], {column: pa.string()}):
-        text = batch.column(0)
-        present = pc.if_else(pc.is_in(text, value_set=nulls), pa.scalar(None, pa.string()), text)
+        present = csv_nulls(batch.column(0))
         try:
             pc.cast(present, target)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -333,8 +329,7 @@ class DataSource:
         to = self._csv_types[name]
         if pa.types.is_string(to) or pa.types.is_large_string(to):
             return text
-        column = text.combine_chunks()
-        present = pc.if_else(pc.is_in(column, value_set=_null_markers()), pa.scalar(None, pa.string()), column)
+        present = csv_nulls(text.combine_chunks())
         try:
             return _cast_text(present, to)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):

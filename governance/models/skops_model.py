@@ -44,6 +44,7 @@ class SklearnAdapter:
         self.classes: list | None = np.asarray(raw).tolist() if raw is not None else None
         # Models fitted on a DataFrame check column names; models fitted on arrays warn if given names.
         self._by_name = hasattr(model, "feature_names_in_")
+        self._fitted_names = [str(c) for c in model.feature_names_in_] if self._by_name else []
 
     def _call(self, method: str, features: pa.Table, row_offset: int) -> Any:
         n = features.num_rows
@@ -65,7 +66,7 @@ class SklearnAdapter:
     def _in_fitted_order(self, frame: Any) -> Any:
         """The columns in the order the model was fitted on (a file's column order is not the model's business);
         columns the model does not know, or lacks, are the manifest's to fix: data.features names the inputs."""
-        names = [str(c) for c in self.model.feature_names_in_]
+        names = self._fitted_names
         if list(frame.columns) == names:
             return frame
         extra = [c for c in frame.columns if c not in names]

@@ -124,6 +124,11 @@ def unique_names(path: Path, schema: pa.Schema) -> pa.Schema:
     return schema
 
 
+def parquet_schema(path: Path) -> pa.Schema:
+    """A Parquet file's columns and types from its footer, refused when two columns share a name."""
+    return unique_names(path, open_parquet(path).schema_arrow)
+
+
 def csv_schema(path: Path) -> pa.Schema:
     """The CSV's columns and inferred types, from a first block large enough for its first rows."""
     import pyarrow.csv as pcsv
@@ -229,7 +234,7 @@ def file_schema(path: Path) -> pa.Schema:
         return dataset.folder_schema(dataset.list_files(path))
     try:
         if _kind(path) == "parquet":
-            return unique_names(path, open_parquet(path).schema_arrow)
+            return parquet_schema(path)
         return csv_schema(path)
     except (pa.ArrowException, OSError) as exc:
         raise _arrow_error(path, exc) from None

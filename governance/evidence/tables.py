@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from .. import dataset
-from ..data import _arrow_error, _kind, _rechunk, csv_batches, csv_schema, open_parquet, unique_names
+from ..data import _arrow_error, _kind, _rechunk, csv_batches, csv_schema, open_parquet, parquet_schema
 from ..errors import InputError
 
 
@@ -20,7 +20,7 @@ def column_names(path: Path) -> list[str]:
         return list(dataset.folder_schema(dataset.list_files(path, field=None), field=None).names)
     try:
         if _kind(path) == "parquet":
-            return list(unique_names(path, open_parquet(path).schema_arrow).names)
+            return list(parquet_schema(path).names)
         return list(csv_schema(path).names)  # a first block large enough for the first rows
     except (pa.ArrowException, OSError) as exc:
         raise _arrow_error(path, exc) from None

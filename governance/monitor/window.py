@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field, model_validator
 
-from ..data import MISSING, csv_batches, csv_nulls, csv_schema, open_parquet, unique_names
+from ..data import MISSING, csv_batches, csv_nulls, csv_schema, open_parquet, parquet_schema
 from ..errors import InputError
 from ..evidence.profile import FeatureProfile
 from ..evidence.schema import FileRef, _Frozen
@@ -191,7 +191,7 @@ def _batches(path: Path, kind: str, columns: list[str], chunk_rows: int) -> Iter
 
 def _header(path: Path, kind: str) -> list[str]:
     try:
-        schema = unique_names(path, open_parquet(path).schema_arrow) if kind == "parquet" else csv_schema(path)
+        schema = parquet_schema(path) if kind == "parquet" else csv_schema(path)
     except (pa.ArrowException, OSError) as exc:
         first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
         raise InputError(path, None, f"cannot read data: {first}") from None

@@ -41,7 +41,7 @@ def _release(release_dir: Path, tmp_path: Path, rules: list[dict], score_interva
     d = tmp_path / "rel"
     shutil.copytree(release_dir, d)
     manifest = yaml.safe_load((d / "release.yaml").read_text())
-    boot: dict = {"resamples": 60}
+    boot: dict = {"resamples": 200}
     if score_intervals is not None:
         boot["score_intervals"] = score_intervals
     manifest["evaluation"] = {"bootstrap": boot, "latency": None, "robustness": None}

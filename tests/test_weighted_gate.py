@@ -29,8 +29,10 @@ from governance.rules.performance import (
     NO_WEIGHTED,
     NO_WEIGHTED_INTERVAL,
     NOT_COUNT_BASED,
+    TOO_FEW_PRODUCTION,
     UNCOVERED,
 )
+from governance.rules.stats import MIN_RESAMPLES, TOO_FEW_RESAMPLES
 
 SENSITIVE = ["group"]
 #: group -> (evaluation rows, baseline right, candidate right); the candidate loses 20 points in the small group
@@ -112,6 +114,31 @@ def test_a_relative_limit_is_relative_to_the_weighted_baseline():
 def test_bound_without_a_weighted_interval_is_an_error():
     f = one({**RULE, "weighting": "production", "decide_on": "bound"}, _evidence(EQUAL, resamples=0))
     assert f.status == Status.ERROR and NO_WEIGHTED_INTERVAL.format(metric="accuracy") in f.message
+
+
+def test_a_production_sample_thinner_than_min_slice_size_is_not_weighted_to():
+    """One production row puts all the weight on its cell and its resampled share never moves: the rule that
+    passed on it (the small group's 20-point loss weighted away) is inconclusive, as every thin-data case is."""
+    for rows in ({("big",): 1}, {("big",): 20, ("small",): 9}):
+        for decide_on in ("point", "bound"):
+            f = one({**RULE, "weighting": "production", "decide_on": decide_on}, _evidence(rows))
+            assert f.status == Status.INCONCLUSIVE and f.blocks
+            assert TOO_FEW_PRODUCTION.format(rows=sum(rows.values()), minimum=30) in f.message
+    assert one({**RULE, "weighting": "production"}, _evidence({("big",): 15, ("small",): 15})).status == Status.FAIL
+
+
+@pytest.mark.parametrize("resamples", [1, 5, MIN_RESAMPLES - 1])
+def test_a_bound_decided_on_too_few_resamples_is_an_error_never_a_pass(resamples):
+    """With one resample the "interval" is one draw: [-0.0000, -0.0000] around a drop of 0.02 passed a bound rule."""
+    rule = {**RULE, "weighting": "production", "decide_on": "bound", "max_drop": 0.15}
+    ok = one(rule, _evidence(EQUAL, resamples=MIN_RESAMPLES))
+    assert ok.status == Status.PASS, ok.message
+    f = one(rule, _evidence(EQUAL, resamples=resamples))
+    assert f.status == Status.ERROR and f.blocks
+    assert TOO_FEW_RESAMPLES.format(n=resamples, minimum=MIN_RESAMPLES,
+                                    field="evaluation.bootstrap.resamples") in f.message
+    point = one({**rule, "decide_on": "point"}, _evidence(EQUAL, resamples=resamples))
+    assert point.status == Status.PASS and "drop_ci_high" not in point.details  # rough intervals: not quoted
 
 
 @pytest.mark.parametrize("case,expected", [

@@ -32,6 +32,7 @@ from .stats import (
     comparison,
     confidence,
     drop_interval,
+    enough_resamples,
     p_excess,
     reject,
 )
@@ -48,6 +49,8 @@ NO_WEIGHTED = ("the evidence has no production-weighted metrics (no sensitive co
                "the production file to weight by)")
 NOT_COUNT_BASED = ("{metric} is not a function of the per-cell counts or sums, so it cannot be production-weighted "
                    "(those that are: " + ", ".join(WEIGHTABLE) + ")")
+#: too few production rows to weight to (template: rows, minimum)
+TOO_FEW_PRODUCTION = "only {rows} production rows (minimum {minimum}, the policy's min_slice_size)"
 UNCOVERED = ("{share:.2%} of the production rows are in cells the evaluation set lacks ({cells}): the weighted "
              "metric is undefined there")
 NO_WEIGHTED_METRIC = "{metric} is undefined on the production-weighted evidence"
@@ -224,9 +227,12 @@ def _ci_text(low: float, high: float, confidence: float) -> str:
     return f"{confidence:.0%} interval [{fmt(low)}, {fmt(high)}]"
 
 
-def _weighted(rule: MetricDrop, evidence: Evidence) -> tuple[Comparison, Comparison | None, float, list[str]] | str:
+def _weighted(rule: MetricDrop, evidence: Evidence,
+              minimum: int) -> tuple[Comparison, Comparison | None, float, list[str]] | str:
     """The production-weighted comparison the rule judges, the one whose interval it reads (``mean_error``: of its
-    magnitude), their confidence and the columns weighted by; or why there is none (inconclusive, never pass)."""
+    magnitude), their confidence and the columns weighted by; or why there is none (inconclusive, never pass).
+    ``minimum``: the fewest production rows whose shares are worth weighting to (the policy's min_slice_size: one
+    row would put all the weight on one cell, and its resampled shares would never move)."""
     if rule.metric not in WEIGHTABLE:
         return NOT_COUNT_BASED.format(metric=rule.metric)
     if evidence.production is None:
@@ -234,6 +240,8 @@ def _weighted(rule: MetricDrop, evidence: Evidence) -> tuple[Comparison, Compari
     weighted = evidence.production.weighted
     if weighted is None:
         return NO_WEIGHTED
+    if evidence.production.rows < minimum:
+        return TOO_FEW_PRODUCTION.format(rows=evidence.production.rows, minimum=minimum)
     if weighted.uncovered_share > 0:
         named = weighted.uncovered_cells[:THIN_NAMED]
         cells = ", ".join("/".join(c) for c in named) + (", ..." if len(weighted.uncovered_cells) > len(named) else "")
@@ -256,7 +264,7 @@ def metric_drop(rule: MetricDrop, evidence: Evidence, defaults: PolicyDefaults) 
     how = ""
     if rule.weighting == "production":
         name = f"production-weighted {rule.metric}"
-        got = _weighted(rule, evidence)
+        got = _weighted(rule, evidence, defaults.min_slice_size)
         if isinstance(got, str):
             return finding(rule, Status.INCONCLUSIVE, f"{name} not judged: {got}.", weighting=rule.weighting)
         weighted, spread, weighted_confidence, by = got
@@ -275,6 +283,8 @@ def metric_drop(rule: MetricDrop, evidence: Evidence, defaults: PolicyDefaults) 
             elif spread is None or spread.difference_ci is None:
                 raise NoInterval(NO_WEIGHTED_INTERVAL.format(metric=rule.metric))
             else:
+                assert evidence.production is not None and evidence.production.weighted is not None
+                enough_resamples(evidence.production.weighted.resamples)
                 low, high = drop_interval(rule.metric, spread)
                 conf = weighted_confidence
             extra = {"drop_ci_low": low, "drop_ci_high": high}

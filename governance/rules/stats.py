@@ -23,12 +23,26 @@ NO_INTERVALS = "the evidence has no confidence intervals (evaluation.bootstrap.r
 #: one interval is missing (template: metric, where, why; why from evidence.comparisons.missing when it says)
 NO_INTERVAL = "no interval for {metric} ({where}): {why}"
 NO_INTERVAL_WHY = "the evidence carries none for it (undefined in every resample, or a metric without intervals)"
+#: fewest resamples a rule decides on: a 95% percentile interval's ends are then the 5th and 195th of 200 ordered
+#: replicates, not one or two draws (with 1 resample the "interval" is a single draw, which need not even contain the
+#: estimate). Fewer still make intervals (quoted, never decided on).
+MIN_RESAMPLES = 200
+#: the evidence's intervals come from too few resamples (template: n, minimum, field)
+TOO_FEW_RESAMPLES = ("its intervals come from {n} resamples, too few to decide on (at least {minimum}: raise "
+                     "{field})")
+
+
+def enough_resamples(resamples: int, field: str = "evaluation.bootstrap.resamples") -> None:
+    """Raise ``NoInterval`` when intervals from ``resamples`` replicates are too rough to decide on."""
+    if resamples < MIN_RESAMPLES:
+        raise NoInterval(TOO_FEW_RESAMPLES.format(n=resamples, minimum=MIN_RESAMPLES, field=field))
 
 
 def confidence(evidence: Evidence) -> float:
-    """The intervals' confidence level; raises ``NoInterval`` when the evidence carries none."""
+    """The intervals' confidence level; raises ``NoInterval`` when the evidence carries none (or too rough ones)."""
     if evidence.comparisons is None:
         raise NoInterval(NO_INTERVALS)
+    enough_resamples(evidence.comparisons.resamples)
     return evidence.comparisons.confidence
 
 
@@ -47,6 +61,7 @@ def comparison(evidence: Evidence, metric: str, dim: str | None = None, value: s
         where = "overall" if dim is None else f"{dim}={value}"
         why = comps.missing.get(metric) or comps.missing.get(metric.removeprefix("abs_"), NO_INTERVAL_WHY)
         raise NoInterval(NO_INTERVAL.format(metric=metric, where=where, why=why))
+    enough_resamples(comps.resamples)
     return found
 
 

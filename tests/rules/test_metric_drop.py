@@ -44,3 +44,25 @@ def test_bound_on_a_metric_without_interval_is_an_error():
     f = one({"kind": "metric_drop", "metric": "roc_auc", "max_drop": 0.1, "decide_on": "bound"},
             evidence({**OVERALL_B, "roc_auc": 0.9}, {**OVERALL_C, "roc_auc": 0.9}))
     assert f.status == Status.ERROR and "interval" in f.message
+
+
+@pytest.mark.parametrize("rule", [
+    {"kind": "metric_drop", "metric": "accuracy", "max_drop": 0.5, "decide_on": "bound"},
+    {"kind": "metric_floor", "metric": "accuracy", "min": 0.0, "decide_on": "bound"},
+    {"kind": "slice_metric_drop", "metric": "accuracy", "max_drop": 0.5, "decide_on": "bound", "by": ["sex"]},
+    {"kind": "group_drop", "metric": "accuracy", "max_drop": 0.5, "decide_on": "bound", "by": ["sex"],
+     "slices": ["f"]},
+])
+def test_a_bound_on_intervals_from_too_few_resamples_is_an_error_never_a_pass(noise_evidence, rule):
+    """evaluation.bootstrap.resamples: 1 made a 95% "interval" of one draw, which passed a bound rule."""
+    from governance.rules.stats import MIN_RESAMPLES
+
+    assert noise_evidence.comparisons.resamples >= MIN_RESAMPLES
+    assert one(rule, noise_evidence).status == Status.PASS
+    for resamples in (1, MIN_RESAMPLES - 1):
+        rough = noise_evidence.model_copy(update={"comparisons": noise_evidence.comparisons.model_copy(
+            update={"resamples": resamples})})
+        f = one(rule, rough)
+        assert f.status == Status.ERROR and f.blocks
+        assert f"from {resamples} resamples, too few to decide on" in f.message
+        assert one({**rule, "decide_on": "point"}, rough).status == Status.PASS

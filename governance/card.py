@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from .yamlfile import load_model_file
+from .yamlfile import InputModel, load_model_file, version_text
 
 #: what a document shows for a fact the card does not give (the Hugging Face template's wording)
 MISSING = "[More Information Needed]"
@@ -32,8 +32,8 @@ def _as_list(value: Any) -> Any:
 #: the card named by the manifest (card:) or by --card is not there (template: path)
 CARD_NOT_FOUND = "card file not found: {path}"
 
-class _Facts(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Facts(InputModel):
+    pass
 
 
 class Pruning(_Facts):
@@ -62,7 +62,7 @@ class ModelDetails(_Facts):
     @field_validator("version", mode="before")
     @classmethod
     def _version_str(cls, v: Any) -> Any:
-        return str(v) if isinstance(v, (int, float)) else v
+        return version_text(v)
 
 
 class IntendedUse(_Facts):

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from .yamlfile import load_model_file
+from .yamlfile import InputModel, load_model_file, version_text
 
 ModelFormat = Literal["skops", "torch", "torch-export", "onnx", "predictions", "pickle", "joblib",
                       "lm-eval-samples", "mlflow"]
@@ -33,8 +33,8 @@ MLFLOW_NEEDS_URI = "format 'mlflow' needs 'uri: models:/<name>/<version>' (or ru
 NEEDS_PATH = "format {format!r} needs 'path:' (a file in the release's folder); uri: is for format 'mlflow'"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Strict(InputModel):
+    pass
 
 
 class ModelSpec(_Strict):
@@ -320,7 +320,7 @@ class Manifest(_Strict):
     @field_validator("version", mode="before")
     @classmethod
     def _version_str(cls, v: Any) -> Any:
-        return str(v) if isinstance(v, (int, float)) else v
+        return version_text(v)
 
     @field_validator("data", mode="before")
     @classmethod

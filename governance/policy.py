@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     TypeAdapter,
     ValidationError,
@@ -39,7 +38,7 @@ from .rules.provenance import ProvenanceRule
 from .rules.quality import DataQualityRule
 from .rules.representativeness import RepresentativenessRule
 from .rules.robustness import RobustnessDrop
-from .yamlfile import format_loc, line_of, read_yaml, suggest, validation_error
+from .yamlfile import InputModel, format_loc, line_of, read_yaml, suggest, validation_error
 
 #: one member per rule kind, in the registry's order (governance/rules/__init__.py), written out so that editors and
 #: type checkers see each rule's fields; tests/test_release_files.py fails when it and ``KINDS`` disagree
@@ -70,6 +69,8 @@ EXTENDS_TOO_DEEP = f"policies extend each other more than {MAX_EXTENDS_DEPTH} le
 WAIVER_NO_APPROVER = "a waiver needs a named approver: write who approved the exception (e.g. \"Dana Roe (risk)\")"
 DUPLICATE_RULE_ID = "rule id {id!r} is used twice"
 WAIVER_NO_REASON = "a waiver needs a reason: write why the exception is acceptable and until when"
+#: a waiver's expiry given as a number (template: value)
+WAIVER_NOT_A_DATE = "expires must be a date (YYYY-MM-DD), not the number {value}"
 #: stand-ins for a person or a reason, compared lower-case after trimming; text in <...> is a template marker too
 WAIVER_PLACEHOLDERS = frozenset({"todo", "tbd", "fixme", "xxx", "n/a", "na", "none", "null", "-", "?", "name",
                                  "your name", "reason", "your reason", "approver", "someone", "unknown"})
@@ -103,10 +104,9 @@ def unique_ids(rules: list[Any]) -> list[Any]:
     return rules
 
 
-class Waiver(BaseModel):
+class Waiver(InputModel):
     """A signed-off exception for one rule, visible in every output, that stops working on ``expires``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     rule: str = Field(description="the rule ID it waives")
     reason: str = Field(json_schema_extra={"minLength": 1}, description="why the exception is acceptable")
     approved_by: str = Field(json_schema_extra={"minLength": 1}, description="who approved it: a named person")
@@ -133,14 +133,20 @@ class Waiver(BaseModel):
     def _one_or_many(cls, v: Any) -> Any:
         return [v] if isinstance(v, str) else v
 
+    @field_validator("expires", mode="before")
+    @classmethod
+    def _a_date(cls, v: Any) -> Any:
+        """A number is not a date (pydantic would read 1780272000 as seconds since 1970)."""
+        if isinstance(v, (int, float)):
+            raise PydanticCustomError("waiver_date", WAIVER_NOT_A_DATE, {"value": v})
+        return v
 
-class WaiverFile(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+
+class WaiverFile(InputModel):
     waivers: list[Waiver]
 
 
-class Policy(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Policy(InputModel):
     name: str
     description: str | None = None
     extends: str | None = Field(None, description="a policy file (relative to this one) or builtin:NAME whose "

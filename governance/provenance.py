@@ -14,9 +14,9 @@ import datetime as dt
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from .yamlfile import load_model_file
+from .yamlfile import InputModel, load_model_file
 
 DatasetRole = Literal["evaluation", "training", "fine-tuning", "validation", "reference"]
 #: roles whose rows must not reappear in the evaluation data (compared by the leakage check)
@@ -29,8 +29,8 @@ CLASS_BALANCE_RANGE = "class_balance: the share of {label!r} is {share}, not bet
 CLASS_BALANCE_SUM = "class_balance: the shares sum to {total:.6g}, not 1 (give each class's share of the rows)"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Strict(InputModel):
+    pass
 
 
 def _lower_hash(value: Any) -> Any:

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
-from pydantic_core import ErrorDetails
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from .errors import InputError
 
@@ -316,6 +316,64 @@ def _unwrap(tp: Any) -> list[Any]:
     if origin is typing.Union or origin is types.UnionType:
         return [t for a in typing.get_args(tp) if a is not type(None) for t in _unwrap(a)]
     return [tp]
+
+
+#: a YAML boolean where a number belongs (pydantic's lax mode would read ``max_drop: yes`` as 1.0)
+BOOLEAN_NOT_NUMBER = ("got the boolean {value}, not a number (YAML reads yes/no, on/off and true/false as booleans: "
+                      "write a number, or quote the word if it is text)")
+
+
+def _takes_bool(alternatives: list[Any]) -> bool:
+    return any(a is bool or a is Any or a is object or (typing.get_origin(a) is typing.Literal
+                                                          and any(isinstance(v, bool) for v in typing.get_args(a)))
+               for a in alternatives)
+
+
+def boolean_as_number(annotation: Any, value: Any) -> bool:
+    """Whether ``value`` holds a boolean that a field of ``annotation`` would coerce to a number (True -> 1.0)."""
+    alternatives = _unwrap(annotation)
+    if _takes_bool(alternatives):
+        return False
+    if isinstance(value, bool):
+        return any(a in (int, float) for a in alternatives)
+    if isinstance(value, (list, tuple)):
+        items = [arg for a in alternatives if typing.get_origin(a) in (list, tuple, set)
+                 for arg in typing.get_args(a) if arg is not Ellipsis]
+        return bool(items) and any(boolean_as_number(arg, v) for v in value for arg in items)
+    return False
+
+
+#: a version YAML read as a decimal number (template: value): 1.10 and 1.1 are the same float
+VERSION_NOT_TEXT = ("the version {value} was read as a number (YAML reads 1.10 as 1.1): quote it, "
+                    "e.g. version: \"{value}\"")
+
+
+def version_text(value: Any) -> Any:
+    """A version as text: an integer is its digits; a decimal number is refused (its digits are already lost)."""
+    if isinstance(value, float):
+        raise PydanticCustomError("version_number", VERSION_NOT_TEXT, {"value": value})
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class InputModel(BaseModel):
+    """Base of every model read from a user's YAML: unknown keys refused, frozen, and no boolean read as a number
+    (``yes``, ``no``, ``on``, ``off`` are booleans in YAML 1.1; lax pydantic turns them into 1 and 0, so
+    ``max_drop: yes`` allowed a drop of 1.0 and passed)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_boolean_numbers(cls, data: Any) -> Any:
+        # a model validator, not a field validator on "*": a discriminator field (a rule's kind) may have none
+        if isinstance(data, dict):
+            for name, field in cls.model_fields.items():
+                key = field.alias or name
+                if key in data and boolean_as_number(field.annotation, value := data[key]):
+                    shown = value if isinstance(value, bool) else next(v for v in value if isinstance(v, bool))
+                    raise PydanticCustomError("boolean_number", "{field}: " + BOOLEAN_NOT_NUMBER,
+                                              {"field": key, "value": str(shown).lower()})
+        return data
 
 
 def _model_tag(model: type[BaseModel]) -> set[Any]:

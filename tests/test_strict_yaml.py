@@ -452,3 +452,52 @@ def test_a_waiver_with_a_named_approver_and_a_reason_loads(rel, tmp_path, capsys
     out = tmp_path / "out"
     err = refused(capsys, "check", rel / "release.yaml", "--out", out, "--waivers", bad, out=out)
     assert "bad.yaml" in err and WAIVER_NO_APPROVER in err
+
+
+# --- 7. booleans, versions and dates that YAML reads as something else --------------------------------------
+@pytest.mark.parametrize("text", ["yes", "no", "on", "true", "False"])
+def test_a_boolean_where_a_number_belongs_is_refused(tmp_path, capsys, text):
+    """``max_drop: yes`` was read as a drop of 1.0 and passed a release that lost 4 points of accuracy."""
+    p = tmp_path / "policy.yaml"
+    p.write_text(RULE.format(value=text))
+    err = refused(capsys, "policy", "lint", p)
+    assert "rules[0] (PERF-001)" in err and "max_drop: got the boolean" in err
+    p.write_text(RULE.format(value="1") + "defaults: {min_slice_size: " + text + "}\n")
+    assert "min_slice_size: got the boolean" in refused(capsys, "policy", "lint", p)
+
+
+def test_booleans_are_refused_as_numbers_in_the_manifest_too(rel, tmp_path, capsys):
+    data = yaml.safe_load((rel / "release.yaml").read_text())
+    for evaluation, field in (({"bootstrap": {"resamples": True}}, "resamples"),
+                              ({"robustness": {"sigmas": [0.1, True]}}, "sigmas"),
+                              ({"calibration_bins": False}, "calibration_bins")):
+        (rel / "release.yaml").write_text(yaml.safe_dump({**data, "evaluation": evaluation}))
+        err = refused(capsys, "check", rel / "release.yaml", "--out", tmp_path / "out", out=tmp_path / "out")
+        assert f"{field}: got the boolean" in err, err
+    (rel / "release.yaml").write_text(yaml.safe_dump({**data, "positive_label": True}))
+    assert "positive_label: got the boolean true, not a number" in refused(
+        capsys, "check", rel / "release.yaml", "--out", tmp_path / "out")
+
+
+def test_a_version_read_as_a_decimal_number_is_refused(rel, tmp_path, capsys):
+    """``version: 1.10`` is the float 1.1: the release was recorded as version "1.1"."""
+    text = (rel / "release.yaml").read_text()
+    version = yaml.safe_load(text)["version"]
+    (rel / "release.yaml").write_text(text.replace(f"version: {version}", "version: 1.10")
+                                      .replace(f"version: '{version}'", "version: 1.10")
+                                      .replace(f'version: "{version}"', "version: 1.10"))
+    err = refused(capsys, "check", rel / "release.yaml", "--out", tmp_path / "out")
+    assert "version" in err and "was read as a number" in err and "quote it" in err
+    card = tmp_path / "card.yaml"
+    card.write_text("model_details:\n  version: 2.0\n")
+    assert "was read as a number" in error_of(load_card, card)
+    card.write_text("model_details:\n  version: 2\n")
+    assert load_card(card).model_details.version == "2"
+
+
+def test_a_waiver_expiry_given_as_a_number_is_refused(tmp_path, capsys):
+    p = tmp_path / "policy.yaml"
+    waiver = "waivers:\n  - {rule: PERF-001, reason: cost target, approved_by: Dana Roe, expires: 1780272000}\n"
+    p.write_text(RULE.format(value=0.03) + waiver)
+    err = refused(capsys, "policy", "lint", p)
+    assert "waivers[0].expires" in err and "must be a date (YYYY-MM-DD), not the number 1780272000" in err

@@ -6,14 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from ..findings import Finding, OnInconclusive, Severity, Status
 from ..rmf import normalise, subcategories
+from ..yamlfile import InputModel
 
 
-class PolicyDefaults(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class PolicyDefaults(InputModel):
     min_slice_size: int = Field(30, ge=1, description="slices with fewer rows are reported, not judged")
     on_inconclusive: OnInconclusive = Field(
         "block", description="what a rule's inconclusive result (too little data to decide) means, unless the rule "
@@ -30,10 +30,9 @@ def require_one_limit(rule: BaseModel, *fields: str) -> None:
         raise ValueError(NO_LIMIT.format(fields=", ".join(fields)))
 
 
-class RuleBase(BaseModel):
+class RuleBase(InputModel):
     """Fields every rule has; each kind adds its parameters and a ``kind`` literal."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", description="stable rule ID, e.g. PERF-001")
     severity: Severity = Field("block", description="block: a failure blocks the release; warn/info: reported")
     rmf: list[str] = Field(default_factory=list, description="NIST AI RMF subcategories served, e.g. MEASURE 2.3")

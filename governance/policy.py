@@ -247,9 +247,9 @@ def resolve_policy_ref(ref: str, base: Path | None, referrer: Path | None, field
 def _merged(path: Path, data: dict, chain: tuple[Path, ...]) -> dict:
     """Resolve ``extends``: the parent's rules, replaced by id and extended by this file's, minus ``disable``."""
     ref = data.get("extends")
-    if not ref:
+    if ref is None:
         return data
-    if not isinstance(ref, str):
+    if not isinstance(ref, str) or not ref.strip():
         raise InputError(path, "extends", "must be a policy path or builtin:NAME")
     if len(chain) >= MAX_EXTENDS_DEPTH:
         raise InputError(path, "extends", EXTENDS_TOO_DEEP)
@@ -260,11 +260,17 @@ def _merged(path: Path, data: dict, chain: tuple[Path, ...]) -> dict:
     if not isinstance(parent_data, dict):
         raise InputError(parent_path, None, "expected a YAML mapping for a policy")
     parent = _merged(parent_path, parent_data, chain + (parent_path.resolve(),))
-    for name in ("rules", "disable"):
+    for name in ("rules", "disable", "waivers"):
         if not isinstance(data.get(name) or [], list) or not isinstance(parent.get(name) or [], list):
             where = path if not isinstance(data.get(name) or [], list) else parent_path
             raise InputError(where, name, "must be a list")
-    own = {str(r.get("id")): r for r in data.get("rules") or [] if isinstance(r, dict)}
+    own: dict[str, dict] = {}
+    for i, r in enumerate(data.get("rules") or []):  # what the merge would drop or collapse is refused here
+        if not isinstance(r, dict):
+            raise InputError(path, f"rules[{i}]", f"expected a mapping (one rule), found {type(r).__name__}")
+        if str(r.get("id")) in own:
+            raise InputError(path, f"rules[{i}] ({r.get('id')}).id", DUPLICATE_RULE_ID.format(id=r.get("id")))
+        own[str(r.get("id"))] = r
     disabled = {str(d) for d in data.get("disable") or []}
     unknown = disabled - {str(r.get("id")) for r in parent.get("rules") or [] if isinstance(r, dict)}
     if unknown:
@@ -286,7 +292,7 @@ def _merged(path: Path, data: dict, chain: tuple[Path, ...]) -> dict:
 def load_policy(path: str | Path) -> Policy:
     path = Path(path)
     data, node = read_yaml(path)
-    if isinstance(data, dict) and data.get("extends"):
+    if isinstance(data, dict) and data.get("extends") is not None:
         return parse_policy(_merged(path, data, (path.resolve(),)), path)  # line numbers refer to one file only
     return parse_policy(data, path, node)
 

@@ -40,6 +40,14 @@ TOO_LARGE = "file is {size} bytes, over the {limit}-byte limit for YAML inputs"
 DUPLICATE_KEY = "duplicate key {key!r} (lines {first} and {second})"
 NOT_FINITE = "{text!r} is not a finite number: NaN and infinity are refused"
 BAD_NUMBER = "{text!r} is not a usable number"
+#: an integer past any count, seed or size an input can mean (template: text)
+TOO_BIG_INT = "{text!r} is too large a number (at most 2**63)"
+MAX_YAML_INT = 2**63
+#: a quoted string holding a control character other than tab and line breaks (template: code)
+CONTROL_CHARACTER = "the text holds the control character \\x{code:02X}"
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: a quoted string holding half of a UTF-16 pair (template: code)
+LONE_SURROGATE = "the text holds a lone surrogate (\\u{code:04X}), which is not Unicode text"
 TOO_DEEP = f"nested deeper than {MAX_YAML_DEPTH} levels"
 TOO_MANY_ALIASES = f"more than {MAX_YAML_ALIASES} YAML aliases (*name): refusing the document"
 TOO_MANY_NODES = f"expands to more than {MAX_YAML_NODES} values through YAML aliases: refusing the document"
@@ -98,9 +106,17 @@ class StrictLoader(yaml.SafeLoader):
             raise _Refused(NOT_FINITE.format(text=node.value), node.start_mark)
         return value
 
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        value = super().construct_yaml_int(node)
+        if abs(value) > MAX_YAML_INT:  # no field needs more; 1 followed by 400 zeros overflowed float()
+            raise _Refused(TOO_BIG_INT.format(text=node.value[:40] + ("..." if len(node.value) > 40 else "")),
+                           node.start_mark)
+        return value
+
 
 StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", StrictLoader.construct_yaml_timestamp)
 StrictLoader.add_constructor(_FLOAT, StrictLoader.construct_yaml_float)
+StrictLoader.add_constructor(_INT, StrictLoader.construct_yaml_int)
 
 
 def _open_regular(path: Path) -> bytes:
@@ -200,6 +216,17 @@ def _label(node: yaml.MappingNode) -> str:
     return ""
 
 
+def _valid_unicode(path: Path, field: str, text: str) -> None:
+    """Refuse a lone UTF-16 surrogate (``"\\uD800"`` in a quoted string): no output format can encode it; and a
+    control character (``"\\x1b[31m"``): XML cannot hold it and a terminal obeys it."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InputError(path, field, LONE_SURROGATE.format(code=ord(text[exc.start]))) from None
+    if (found := _CONTROL.search(text)) is not None:
+        raise InputError(path, field, CONTROL_CHARACTER.format(code=ord(found.group())))
+
+
 def _check_nodes(path: Path, loader: StrictLoader, node: yaml.Node, where: str, seen: set[int]) -> None:
     """Duplicate keys and non-finite or unusable numbers, named by field and line."""
     if id(node) in seen:
@@ -217,6 +244,9 @@ def _check_nodes(path: Path, loader: StrictLoader, node: yaml.Node, where: str, 
                 loader.construct_yaml_int(node)
             except ValueError:
                 raise InputError(path, field, BAD_NUMBER.format(text=node.value[:40])) from None
+            except _Refused as exc:
+                raise InputError(path, field, exc.message) from None
+        _valid_unicode(path, field, node.value)
         return
     if isinstance(node, yaml.SequenceNode):
         for i, child in enumerate(node.value):
@@ -233,6 +263,7 @@ def _check_nodes(path: Path, loader: StrictLoader, node: yaml.Node, where: str, 
                 except Exception:  # noqa: BLE001 - an odd key is compared by its text
                     ident = (k.tag, k.value)
                 k_line = k.start_mark.line + 1
+                _valid_unicode(path, f"{where} (line {k_line})" if where else f"line {k_line}", k.value)
                 if ident in first:
                     raise InputError(path, where or None,
                                      DUPLICATE_KEY.format(key=k.value, first=first[ident], second=k_line))

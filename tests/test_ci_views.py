@@ -88,3 +88,17 @@ def test_a_ci_log_gets_a_findings_list_that_fits_120_columns_without_split_words
     assert all(w in words or not w.isalpha() for line in lines if line.startswith("    ") for w in line.split())
     assert lines[-1].startswith(result.decision_line) and "B-1  FAIL  [block]" in text
     assert len(lines) < 4 * len(verdict.findings) + 4  # a few lines per rule, not a folded table
+
+
+def test_control_characters_from_the_data_leave_junit_well_formed():
+    """A slice value read from a data file can hold any character; ElementTree writes \\x01 raw (not XML)."""
+    import xml.etree.ElementTree as ET
+
+    verdict = _verdict(RULES[:1])
+    f = verdict.findings[0]
+    odd = f.model_copy(update={"message": f.message + " slice group=a\x01b\x1b[31m, \ud800"})
+    xml = junit_xml(verdict.model_copy(update={"findings": [odd]}))
+    root = ET.fromstring(xml)
+    failure = root.find("testcase/failure")
+    assert failure is not None and "a\ufffdb\ufffd[31m, \ufffd" in failure.get("message", "")
+    assert [type(r) for r in _cases(xml)["B-1"]] == [Failure]

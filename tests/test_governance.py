@@ -108,6 +108,22 @@ def test_extends_replaces_by_id_adds_and_disables(rel, tmp_path, capsys):
     assert load_policy(rel / "nist-team.yaml").rules
 
 
+@pytest.mark.parametrize("child,field,message", [
+    # the second P1 silently replaced the first (a dict keyed by id): a strict block rule became info and passed
+    ({"rules": [{"id": "PERF-001", "kind": "metric_drop", "metric": "accuracy", "max_drop": 0.0},
+                {"id": "PERF-001", "kind": "metric_drop", "metric": "accuracy", "max_drop": 0.9, "severity": "info"}]},
+     "rules[1] (PERF-001).id", "rule id 'PERF-001' is used twice"),
+    ({"rules": [None]}, "rules[0]", "expected a mapping (one rule), found NoneType"),
+    ({"rules": [], "waivers": 5}, "waivers", "must be a list"),
+    ({"rules": [], "extends": ""}, "extends", "must be a policy path or builtin:NAME"),
+])
+def test_a_child_policy_that_the_merge_would_collapse_or_drop_is_refused(rel, capsys, child, field, message):
+    write_yaml(rel / "team.yaml", {"name": "team", "extends": "policy.yaml", **child})
+    code, _, err = run(capsys, "policy", "lint", rel / "team.yaml")
+    assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert "team.yaml" in err and field in err and message in err
+
+
 def test_star_slices_every_sensitive_column(rel, tmp_path, capsys):
     policy = yaml.safe_load((rel / "policy.yaml").read_text())
     policy["rules"] = [{"id": "S-1", "kind": "slice_metric_drop", "metric": "accuracy", "by": ["*"], "max_drop": 1}]

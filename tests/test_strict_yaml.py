@@ -501,3 +501,23 @@ def test_a_waiver_expiry_given_as_a_number_is_refused(tmp_path, capsys):
     p.write_text(RULE.format(value=0.03) + waiver)
     err = refused(capsys, "policy", "lint", p)
     assert "waivers[0].expires" in err and "must be a date (YYYY-MM-DD), not the number 1780272000" in err
+
+
+@pytest.mark.parametrize("value,message", [
+    ("1" + "0" * 400, "is too large a number (at most 2**63)"),  # float() of it overflowed: exit 3
+    ('"0.01"\n    rationale: "half a pair \\uD800"', "lone surrogate (\\uD800)"),  # lint passed, evaluate crashed
+    ('0.01\n    rationale: "red \\x1b[31m text"', "control character \\x1B"),  # broke junit.xml
+    ('0.01\n    rationale: "nul \\0"', "control character \\x00"),
+])
+def test_numbers_and_text_no_output_can_hold_are_refused_by_field(tmp_path, capsys, value, message):
+    p = tmp_path / "policy.yaml"
+    p.write_text(RULE.format(value=value))
+    err = refused(capsys, "policy", "lint", p)
+    assert "rules[0] (PERF-001)." in err and message in err, err
+
+
+def test_tabs_and_line_breaks_in_text_are_fine(tmp_path, capsys):
+    p = tmp_path / "policy.yaml"
+    p.write_text(RULE.format(value='0.01\n    rationale: "a\\tb\\nc\\r\\nd, ü, 漢字, 🙂"') + "  - " + "{id: P2, kind: metric_drop, "
+                 "metric: accuracy, max_drop: 9223372036854775807}\n".replace("9223372036854775807", "1"))
+    assert cli(capsys, "policy", "lint", p)[0] == 0

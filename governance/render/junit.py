@@ -11,6 +11,7 @@ failed tests in CI views, while the finding stays visible."""
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 from ..findings import Finding, Status, Verdict, decision_line
@@ -35,6 +36,19 @@ def _outcome(f: Finding) -> str:
     if f.status == Status.INCONCLUSIVE:
         return "failure" if f.blocks else "skipped"
     return "skipped" if f.status == Status.WAIVED else "passed"
+
+
+#: characters XML 1.0 cannot hold, even escaped (ElementTree writes them raw: the file is then not XML)
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+
+
+def _xml_safe(tree: ET.Element) -> None:
+    """Replace what XML cannot hold (a control character in a slice value or a policy's text) with U+FFFD."""
+    for el in tree.iter():
+        if el.text:
+            el.text = _NOT_XML.sub("\ufffd", el.text)
+        for key, value in el.attrib.items():
+            el.attrib[key] = _NOT_XML.sub("\ufffd", value)
 
 
 def junit_xml(verdict: Verdict) -> bytes:
@@ -72,5 +86,6 @@ def junit_xml(verdict: Verdict) -> bytes:
             ET.SubElement(case, "skipped", {"message": f"{f.status.value}: {f.message}"})
         else:
             ET.SubElement(case, "system-out").text = text
+    _xml_safe(suite)
     ET.indent(suite)
     return ET.tostring(suite, encoding="utf-8", xml_declaration=True) + b"\n"

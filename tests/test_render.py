@@ -307,6 +307,21 @@ def test_user_template_overrides_by_file_name_and_runs_sandboxed_and_strict(chec
     assert "template not found: nope.html.j2" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("mutation", ["{% set _ = blocking.clear() %}", "{% set _ = headline.update({'word': 'SHIP'}) %}",
+                                      "{% for f in findings %}{% set _ = f.update({'status': 'pass'}) %}{% endfor %}",
+                                      "{% set _ = findings.append(1) %}", "{% set _ = findings.pop() %}"])
+def test_a_user_template_cannot_change_what_the_other_documents_render(checked, tmp_path, capsys, mutation):
+    """The context is built once and shared: a model-card template that emptied ``blocking`` made the default audit
+    report of a blocked release say SHIP."""
+    user = tmp_path / "tpl"
+    user.mkdir()
+    (user / "model_card.md.j2").write_text("---\n{{ front_matter_yaml }}\n---\n" + mutation + "\n# {{ title }}\n")
+    assert _render(checked, tmp_path / "out", "--templates", str(user)) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "model_card.md.j2" in err and "SecurityError" in err, err
+    assert not (tmp_path / "out").exists()
+
+
 def test_render_bad_inputs_exit_2_with_one_line(checked, tmp_path, capsys):
     cases = [
         (["--evidence", str(tmp_path / "missing.json")], "missing.json: file not found"),

@@ -1,7 +1,7 @@
 """The Jinja environment: a sandbox, strict undefined names, autoescaping for HTML, user folder first.
 
 A user folder (``--templates DIR``) overrides any default template by file name; everything else comes
-from the packaged ``templates/``. Templates run in a SandboxedEnvironment with limits, whoever wrote them:
+from the packaged ``templates/``. Templates run in an ImmutableSandboxedEnvironment with limits, whoever wrote them:
 a template (or an ``{% include %}``) is read only if its real path is a regular file inside a template folder
 (a symlink leaving the folder is refused); a render stops after ``RENDER_SECONDS`` or once a value or the
 output grows past its size limit; ``range`` and repetition (``'a' * n``, ``[x] * n``, ``x ** n``) are capped
@@ -26,7 +26,7 @@ from typing import Any
 
 import jinja2
 from jinja2.loaders import split_template_path
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 from markupsafe import Markup, escape
 
 from ..card import MISSING
@@ -257,8 +257,10 @@ def _limited_filter(name: str, f: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
-class LimitedSandbox(SandboxedEnvironment):
-    """Jinja's sandbox, plus caps on repetition, powers, value sizes and time, checked in its hooks."""
+class LimitedSandbox(ImmutableSandboxedEnvironment):
+    """Jinja's immutable sandbox (no template can change the lists and dicts of the context the other documents
+    render from: one model-card template emptied the audit report's blocking table), plus caps on repetition, powers,
+    value sizes and time, checked in its hooks."""
 
     intercepted_binops = frozenset({"*", "**", "%", "+"})
 

@@ -51,6 +51,12 @@ NOT_FOUND = "file not found"
 #: render: the verdict was decided on other evidence (template: recorded, actual)
 OTHER_EVIDENCE = ("the verdict was decided on evidence with sha256 {recorded}…, not on the --evidence given "
                   "({actual}…): render a verdict with its own evidence.json")
+#: a saved verdict without the hash of its evidence (every verdict the gate writes records it)
+NO_EVIDENCE_HASH = ("the verdict records no evidence.json sha256, so nothing ties it to the --evidence given: render "
+                    "a verdict written by governance check or evaluate")
+#: the verdict is another release's (template: verdict, evidence)
+OTHER_RELEASE = ("the verdict is of release {verdict}, the --evidence of {evidence}: render a verdict with its own "
+                 "evidence")
 
 
 @dataclass(frozen=True)
@@ -257,9 +263,18 @@ def _require_same_evidence(verdict: Verdict, evidence: Evidence, verdict_file: P
     from .render.jsonfiles import evidence_json
 
     recorded = verdict.inputs.get("evidence.json")
+    if not recorded and verdict_file is not None:  # a saved verdict always records it: one without was edited
+        raise InputError(verdict_file, "inputs.evidence.json", NO_EVIDENCE_HASH)
     if recorded and recorded != (actual := hashlib.sha256(evidence_json(evidence)).hexdigest()):
         raise InputError(verdict_file, "inputs.evidence.json", OTHER_EVIDENCE.format(recorded=recorded[:12],
                                                                                      actual=actual[:12]))
+    if dict(verdict.release) != dict(evidence.release):  # an in-memory verdict (no hash) of another release
+        raise InputError(verdict_file, "release", OTHER_RELEASE.format(verdict=_named(verdict.release),
+                                                                       evidence=_named(evidence.release)))
+
+
+def _named(release: Any) -> str:
+    return f"{release.get('name', '?')} {release.get('version', '?')}"
 
 
 def monitor(contract: str | Path, windows: Sequence[str | Path], *, out: Path | None = None,

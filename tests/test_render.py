@@ -347,7 +347,7 @@ def test_render_refuses_a_verdict_that_its_findings_or_its_evidence_contradict(c
     """Paperwork for a release nobody judged: a verdict.json edited to 'pass' over a blocking finding, or rendered
     with evidence it was not decided on, would print a PASS audit report. Both are exit 2, nothing written."""
     from governance.findings import DECISION_DISAGREES
-    from governance.gate import OTHER_EVIDENCE
+    from governance.gate import NO_EVIDENCE_HASH, OTHER_EVIDENCE
 
     verdict = json.loads((checked / "verdict.json").read_text())
     block = next(i for i, f in enumerate(verdict["findings"]) if f["severity"] == "block")
@@ -357,9 +357,13 @@ def test_render_refuses_a_verdict_that_its_findings_or_its_evidence_contradict(c
     evidence = json.loads((checked / "evidence.json").read_text())
     evidence["release"]["version"] = "another"
     (tmp_path / "other.json").write_text(json.dumps(evidence))
+    (tmp_path / "unhashed.json").write_text(json.dumps({**verdict, "inputs": {
+        k: v for k, v in verdict["inputs"].items() if k != "evidence.json"}}))
     for extra, message in [
         (["--verdict", str(tmp_path / "edited.json")], DECISION_DISAGREES.format(decision="pass", given="blocked")),
         (["--evidence", str(tmp_path / "other.json")], "inputs.evidence.json: " + OTHER_EVIDENCE.split("{")[0]),
+        # the hash deleted: another release's passing verdict rendered a SHIP report over blocked evidence
+        (["--verdict", str(tmp_path / "unhashed.json")], "inputs.evidence.json: " + NO_EVIDENCE_HASH),
     ]:
         argv = ["render", "--evidence", str(checked / "evidence.json"), "--verdict", str(checked / "verdict.json"),
                 "--out", str(tmp_path / "out")]
@@ -400,3 +404,16 @@ def test_card_facts_reach_the_context_unchanged():
     card = CardFacts.model_validate({"model_details": {"owners": "Risk team", "version": 2}})
     html = RENDERERS["model_card.html"](RenderContext(evidence, sample_verdict(evidence), card=card)).decode()
     assert "Risk team" in html and "<h1><span class=\"release-name\">sample-model 2</span></h1>" in html
+
+
+def test_an_in_memory_verdict_of_another_release_is_refused():
+    from governance.errors import InputError
+    from governance.gate import OTHER_RELEASE, render
+
+    evidence = sample_evidence(slices=3)
+    verdict = sample_verdict(evidence)
+    other = verdict.model_copy(update={"release": {**verdict.release, "version": "9.9"}})
+    with pytest.raises(InputError) as exc:
+        render(evidence, other)
+    assert OTHER_RELEASE.split("{")[0] in str(exc.value) and "9.9" in str(exc.value)
+    assert render(evidence, verdict).files  # its own renders

@@ -307,7 +307,8 @@ def test_user_template_overrides_by_file_name_and_runs_sandboxed_and_strict(chec
     assert "template not found: nope.html.j2" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("mutation", ["{% set _ = blocking.clear() %}", "{% set _ = headline.update({'word': 'SHIP'}) %}",
+@pytest.mark.parametrize("mutation", ["{% set _ = blocking.clear() %}",
+                                      "{% set _ = headline.update({'word': 'SHIP'}) %}",
                                       "{% for f in findings %}{% set _ = f.update({'status': 'pass'}) %}{% endfor %}",
                                       "{% set _ = findings.append(1) %}", "{% set _ = findings.pop() %}"])
 def test_a_user_template_cannot_change_what_the_other_documents_render(checked, tmp_path, capsys, mutation):

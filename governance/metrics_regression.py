@@ -3,8 +3,11 @@
 Every sum-based metric is a function of a few per-cell sums that add across chunks, partitions and cells, so a
 slice's metrics, and every Poisson-bootstrap replicate's, come from summed sums (see
 ``governance/evidence/regression.py``). Errors are ``e = prediction - truth``. The formulas are scikit-learn's:
-``mean_absolute_error``, ``root_mean_squared_error`` (sqrt of ``mean_squared_error``), ``r2_score`` (with its
-``force_finite`` convention: a constant target gives 1.0 for a perfect fit, else 0.0; under two rows: undefined).
+``mean_absolute_error``, ``root_mean_squared_error`` (sqrt of ``mean_squared_error``), ``r2_score``, except that
+R^2 of a constant target (or under two rows) is *undefined*: scikit-learn's ``force_finite`` convention puts 1.0
+or 0.0 there, numbers a drop rule then passed on (a target of 5.0 everywhere: "r2 did not change, 0 -> 0"); like
+``r2_score(..., force_finite=False)``, which gives NaN or -inf there, no value is reported and rules on it are
+inconclusive.
 
 MAPE differs from scikit-learn on purpose: ``mean_absolute_percentage_error`` divides by ``max(|y|, eps)``, so a
 row with ``y == 0`` contributes ~1e16 and drowns the mean. Here those rows are *undefined*: MAPE is the mean of
@@ -46,7 +49,7 @@ def _div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 def from_sums(sums: np.ndarray, ss_tot: np.ndarray) -> dict[str, np.ndarray]:
     """Sum-based metrics, vectorised: ``sums`` (..., len(SUMS)), ``ss_tot`` (...) the target's sum of squared
     deviations from its mean over the same rows. NaN where undefined (no rows; MAPE: no non-zero target;
-    R^2: fewer than two rows)."""
+    R^2: fewer than two rows, or a constant target)."""
     sums = np.asarray(sums, dtype=np.float64)
     ss_tot = np.asarray(ss_tot, dtype=np.float64)
     n = sums[..., N]
@@ -58,7 +61,7 @@ def from_sums(sums: np.ndarray, ss_tot: np.ndarray) -> dict[str, np.ndarray]:
         "mean_error": _div(sums[..., E], n),
     }
     with np.errstate(divide="ignore", invalid="ignore"):
-        r2 = np.where(ss_tot > 0, 1.0 - sq / np.where(ss_tot > 0, ss_tot, 1.0), np.where(sq == 0, 1.0, 0.0))
+        r2 = np.where(ss_tot > 0, 1.0 - sq / np.where(ss_tot > 0, ss_tot, 1.0), np.nan)
     out["r2"] = np.where(n < 2, np.nan, r2)
     return out
 

@@ -72,8 +72,8 @@ def test_sum_metrics_match_scikit_learn(rows, chunks):
         assert got["mean_error"] == pytest.approx(float(np.mean(pred - y)), rel=TOL, abs=1e-9)
         if np.ptp(y) > 0:
             assert got["r2"] == pytest.approx(r2_score(y, pred), rel=1e-9, abs=1e-9)
-        else:  # a constant target: scikit-learn's mean can round off it and divide by ~1e-30; ours is exact
-            assert got["r2"] == (1.0 if np.array_equal(pred, y) else 0.0)
+        else:  # a constant target: undefined (scikit-learn's force_finite would say 1.0 or 0.0)
+            assert got["r2"] is None
         nonzero = y != 0
         assert got["mape_undefined_rows"] == int((~nonzero).sum())
         if nonzero.any():  # the numpy oracle: mean |e| / |y| over y != 0
@@ -96,10 +96,15 @@ def test_r2_matches_scikit_learn_on_a_large_offset_target():
     assert got == pytest.approx(r2_score(y, pred), rel=1e-9)
 
 
-def test_constant_target_r2_follows_scikit_learn():
+def test_constant_target_r2_is_undefined_and_a_rule_on_it_is_inconclusive():
+    """scikit-learn's force_finite says 1.0 or 0.0 for a constant target; an r2 drop rule passed on "0 -> 0"."""
     y = np.full(10, 3.0)
     for pred in (y.copy(), y + 1.0):
-        assert _acc(y, pred, pred).metrics([0], 0)["r2"] == r2_score(y, pred)
+        assert _acc(y, pred, pred).metrics([0], 0)["r2"] is None
+        assert not np.isfinite(r2_score(y, pred, force_finite=False))  # scikit-learn's own undefined
+    b = _acc(y, y.copy(), y + 1.0).metrics([0], 0)
+    c = _acc(y, y + 1.0, y.copy()).metrics([0], 1)
+    assert b["r2"] is None and c["r2"] is None and b["mae"] == 0.0
 
 
 def test_slices_match_a_pandas_groupby_oracle():

@@ -49,6 +49,8 @@ NO_WEIGHTED = ("the evidence has no production-weighted metrics (no sensitive co
                "the production file to weight by)")
 NOT_COUNT_BASED = ("{metric} is not a function of the per-cell counts or sums, so it cannot be production-weighted "
                    "(those that are: " + ", ".join(WEIGHTABLE) + ")")
+#: the metric has no value on this data (template: metric)
+UNDEFINED = "{metric} is undefined on this data (e.g. a single class, or a regression target that never varies)"
 #: too few production rows to weight to (template: rows, minimum)
 TOO_FEW_PRODUCTION = "only {rows} production rows (minimum {minimum}, the policy's min_slice_size)"
 UNCOVERED = ("{share:.2%} of the production rows are in cells the evaluation set lacks ({cells}): the weighted "
@@ -271,7 +273,7 @@ def metric_drop(rule: MetricDrop, evidence: Evidence, defaults: PolicyDefaults) 
         base, cand = weighted.baseline, weighted.candidate
         how = f"; weighted to the production sample's shares of {', '.join(by)}"
     if base is None or cand is None:
-        return finding(rule, Status.INCONCLUSIVE, f"{rule.metric} is undefined on this data (e.g. a single class)")
+        return finding(rule, Status.INCONCLUSIVE, UNDEFINED.format(metric=rule.metric))
     d = drop(rule.metric, base, cand)
     extra: dict[str, float] = {}
     decided, ci_note = d, ""
@@ -318,7 +320,7 @@ def _limit_rule(rule: MetricFloor | MetricCeiling, evidence: Evidence, defaults:
     if (thin := _too_thin(rule, rule.metric, n, defaults.min_slice_size)) is not None:
         return thin
     if cand is None:
-        return finding(rule, Status.INCONCLUSIVE, f"{rule.metric} is undefined on this data (e.g. a single class)")
+        return finding(rule, Status.INCONCLUSIVE, UNDEFINED.format(metric=rule.metric))
     decided, note, extra = judged(rule.metric, cand), "", dict[str, float]()
     if rule.decide_on == "bound":
         comp = comparison(evidence, rule.metric)  # mean_error: the interval of its magnitude

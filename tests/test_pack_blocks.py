@@ -344,6 +344,10 @@ def test_distinct_models_options(world, tmp_path):
     assert status(same_file, allow_identical_scores=True) == Status.FAIL
     diff = honest.agreement.max_abs_score_difference
     assert status(honest) == Status.PASS and status(honest, score_tolerance=diff * 2) == Status.FAIL
+    # the baseline converted (ONNX, float32) moves scores by ~1e-7: still the baseline under the default tolerance
+    converted = same_scores.model_copy(update={"agreement": same_scores.agreement.model_copy(
+        update={"max_abs_score_difference": 1.4e-7})})
+    assert status(converted) == Status.FAIL and status(converted, score_tolerance=0.0) == Status.PASS
 
 
 def test_precomputed_predictions_leave_efficiency_not_judged(tmp_path):

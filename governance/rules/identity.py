@@ -23,6 +23,9 @@ DISTINCT = ("baseline and candidate are different files and their scores differ 
 IDENTICAL_ALLOWED = ("baseline and candidate are different files with identical scores on all {rows} rows (largest "
                      "difference {diff:g}), which this rule allows (allow_identical_scores)")
 NO_ROWS = "no evaluation row was scored: whether the candidate differs from the baseline was not judged"
+#: the default score_tolerance: the baseline converted to ONNX or float32, or nudged by 1e-12, is still the baseline
+#: (1.4e-7 apart on every row passed with a tolerance of 0); real pruning moves scores by far more
+DEFAULT_TOLERANCE = 1e-6
 
 
 class DistinctModels(RuleBase):
@@ -33,8 +36,11 @@ class DistinctModels(RuleBase):
     allow_identical_scores: bool = Field(
         False, description="true: only an identical file fails (e.g. a release that re-packages the same weights "
                            "on purpose)")
-    score_tolerance: float = Field(0.0, ge=0, le=1, description="scores whose largest absolute difference on every "
-                                                                "row is at most this count as identical")
+    score_tolerance: float = Field(
+        DEFAULT_TOLERANCE, ge=0, le=1,
+        description="scores whose largest absolute difference on every row is at most this count as identical "
+                    "(default 1e-6: a float32 conversion of the baseline moves probabilities by ~1e-7; 0: only "
+                    "bit-identical scores)")
 
 
 @rule("distinct_models", DistinctModels)

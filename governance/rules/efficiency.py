@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from ..evidence.schema import Evidence
+from ..evidence.schema import Evidence, ModelEfficiency
 from ..findings import DetailKey, Finding, Status
 from .base import PolicyDefaults, RuleBase, finding, fmt, rule
 
@@ -44,6 +44,25 @@ def _percent(x: float) -> str:
     return f"{x:.0%}" if abs(x) >= 0.01 else f"{x:.1%}"
 
 
+#: the candidate holds more parameters than the baseline (template: cand, base, scope)
+PADDED = ("sparsity over the baseline's {base:,} parameters (the candidate has {cand:,}: zeros in parameters the "
+          "baseline lacks save nothing; {scope})")
+
+
+def judged_sparsity(base: ModelEfficiency, cand: ModelEfficiency) -> tuple[float | None, str]:
+    """The candidate's sparsity, and what it is called, never more than 1 - its non-zeros over the baseline's
+    parameters: an unused all-zero tensor added to the candidate raised its own sparsity from 0 to 0.99."""
+    what = f"sparsity ({cand.sparsity_scope or 'scope not stated'})"
+    if (cand.sparsity is None or cand.parameters is None or cand.nonzero_parameters is None or not base.parameters
+            or cand.parameters <= base.parameters):
+        return cand.sparsity, what
+    against = max(0.0, 1.0 - cand.nonzero_parameters / base.parameters)
+    if against >= cand.sparsity:
+        return cand.sparsity, what
+    return against, PADDED.format(scope=cand.sparsity_scope or "scope not stated", base=base.parameters,
+                                  cand=cand.parameters)
+
+
 @rule("efficiency", EfficiencyRule)
 def efficiency(rule: EfficiencyRule, evidence: Evidence, defaults: PolicyDefaults) -> Finding:
     eff = evidence.efficiency
@@ -59,8 +78,8 @@ def efficiency(rule: EfficiencyRule, evidence: Evidence, defaults: PolicyDefault
     # (what, observed, limit, higher is better, the quantity judged: bytes_gzip, nonzero_parameters, latency:<batch>)
     checks: list[tuple[str, float | None, float, bool, str]] = []
     if rule.min_sparsity is not None:
-        checks.append((f"sparsity ({cand.sparsity_scope or 'scope not stated'})", cand.sparsity, rule.min_sparsity,
-                       True, "nonzero_parameters"))
+        sparsity, what = judged_sparsity(base, cand)
+        checks.append((what, sparsity, rule.min_sparsity, True, "nonzero_parameters"))
     if rule.min_size_reduction is not None:
         checks.append(("compressed size reduction", eff.size_reduction, rule.min_size_reduction, True, "bytes_gzip"))
     latency = f"latency:{rule.batch_size}"

@@ -32,3 +32,23 @@ def test_efficiency_fails_without_the_speedup_or_latency_and_names_the_hardware(
 def test_efficiency_at_an_unmeasured_batch_size_is_an_error():
     ev = with_sections(evidence(OVERALL_B, OVERALL_C), efficiency=EFF)
     assert one({"kind": "efficiency", "min_speedup": 1.1, "batch_size": 256}, ev).status == Status.ERROR
+
+
+def test_zeros_in_parameters_the_baseline_lacks_earn_no_sparsity():
+    """An unused all-zero tensor of 100,000 added to the candidate raised its own sparsity from 0 to 0.99."""
+    base = ModelEfficiency(parameters=1346, nonzero_parameters=1346, sparsity=0.0, bytes=1000, bytes_gzip=900,
+                           latency=LAT)
+    padded = ModelEfficiency(parameters=101346, nonzero_parameters=1346, sparsity=1 - 1346 / 101346,
+                             sparsity_scope="7 tensors", bytes=1000, bytes_gzip=900, latency=LAT)
+    half = ModelEfficiency(parameters=1346, nonzero_parameters=673, sparsity=0.5, sparsity_scope="7 tensors",
+                           bytes=1000, bytes_gzip=600, latency=LAT)
+    rule = {"kind": "efficiency", "min_sparsity": 0.4}
+    for cand, status, observed in ((padded, Status.FAIL, 0.0), (half, Status.PASS, 0.5)):
+        eff = EFF.model_copy(update={"models": {"baseline": base, "candidate": cand}})
+        f = one(rule, with_sections(evidence(OVERALL_B, OVERALL_C), efficiency=eff))
+        assert f.status == status and f.observed == observed, f.message
+    padded_and_pruned = padded.model_copy(update={"nonzero_parameters": 600})  # 1 - 600/1346 = 0.554 is credited
+    eff = EFF.model_copy(update={"models": {"baseline": base, "candidate": padded_and_pruned}})
+    f = one(rule, with_sections(evidence(OVERALL_B, OVERALL_C), efficiency=eff))
+    assert f.status == Status.PASS and abs(f.observed - (1 - 600 / 1346)) < 1e-12
+    assert "over the baseline's 1,346 parameters" in f.message

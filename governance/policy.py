@@ -241,6 +241,10 @@ def resolve_policy_ref(ref: str, base: Path | None, referrer: Path | None, field
         path = base / path
     if not path.exists():
         raise InputError(referrer, field, f"policy file not found: {path}")
+    if base is not None:  # named in a file: a symlink there may not lead out of its folder (as for every input)
+        from .hashing import check_input_file
+
+        check_input_file(path, named_in=referrer, field=field, root=base, kind="policy")
     return path
 
 

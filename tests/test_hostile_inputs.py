@@ -122,6 +122,26 @@ def test_a_symlink_out_of_the_release_folder_is_refused_and_the_file_never_quote
     assert SECRET not in err
 
 
+def test_a_policy_or_its_parent_linking_out_of_its_folder_is_refused_and_never_quoted(rel, tmp_path, capsys):
+    """The policy was read through a symlink out of the release folder and its keys quoted in the error
+    ("unknown key 'db_password'"); a card or a data file linked out was already refused."""
+    secret = tmp_path / "elsewhere" / "creds.yaml"
+    secret.parent.mkdir()
+    secret.write_text(f"{SECRET}: hunter2\n")
+    policy = rel / "policy.yaml"
+    (rel / "evil.yaml").symlink_to(secret)
+    edit(rel, policy="evil.yaml")
+    err = refused(capsys, rel, tmp_path)
+    assert "release.yaml: policy" in err and "outside the release folder" in err and SECRET not in err
+    edit(rel, policy="child.yaml")
+    (rel / "child.yaml").write_text("name: child\nextends: evil.yaml\nrules: []\n")
+    err = refused(capsys, rel, tmp_path)
+    assert "child.yaml: extends" in err and "outside the release folder" in err and SECRET not in err
+    shutil.copy(policy, tmp_path / "elsewhere" / "shared.yaml")  # an explicit path out, no symlink: the author's call
+    (rel / "child.yaml").write_text(f"name: child\nextends: {tmp_path / 'elsewhere' / 'shared.yaml'}\n")
+    assert main(["policy", "lint", str(rel / "child.yaml")]) == 0
+
+
 def test_a_provenance_dataset_that_is_a_fifo_or_links_outside_is_refused(rel, tmp_path, capsys):
     outside = tmp_path / "train-outside.csv"
     shutil.copy(rel / "eval.csv", outside)

@@ -2,14 +2,16 @@
 
 The set is written into a fresh sibling folder (``.OUT.new-XXXXXXXX`` next to ``OUT``), fsynced, and swapped in
 with one ``renameat2(RENAME_EXCHANGE)`` where Linux offers it (else two renames: ``OUT -> .OUT.old-XXXXXXXX``,
-new -> ``OUT``). A run killed mid-way leaves at most such siblings; the next run, holding the lock, removes them
-(or, if it was killed between the two renames, puts the previous set back). Nothing is ever written inside ``OUT``
+new -> ``OUT``). A run killed mid-way leaves at most such siblings, each recorded in the lock file before it is
+filled; the next run, holding the lock, removes the recorded ones (or, if it was killed between the two renames,
+puts the previous set back) and leaves any other folder alone, whatever its name. Nothing is ever written inside ``OUT``
 itself, so it never holds a half-written or stray file.
 
-The folder belongs to the gate: a non-empty ``OUT`` without ``checksums.json`` (not written by the gate), or one
-holding files its ``checksums.json`` does not list, is refused rather than replaced, so nobody's files are
-deleted. Two runs cannot write the same ``OUT`` at once: ``.OUT.lock`` (``flock``) is held for the whole run and
-a second run exits 2 with ``LOCKED``.
+The folder belongs to the gate: a non-empty ``OUT`` without ``checksums.json`` (not written by the gate), one
+holding files its ``checksums.json`` does not list, or one whose listed files are not the bytes it lists (edited
+since, or someone's files under a hand-written checksums.json), is refused rather than replaced, so nobody's
+files are deleted. Two runs cannot write the same ``OUT`` at once: ``.OUT.lock`` (``flock``) is held for the
+whole run and a second run exits 2 with ``LOCKED``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import errno
 import fcntl
 import os
 import re
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -33,6 +36,8 @@ FOREIGN = ("is not empty and was not written by governance (no checksums.json): 
            "the gate replaces the whole folder")
 UNLISTED = ("holds files the gate did not write ({names}): move them out or choose another --out "
             "(the gate replaces the whole folder and never deletes files it did not write)")
+CHANGED = ("holds files whose content is not what its checksums.json says the gate wrote ({names}): move them out "
+           "or choose another --out (the gate never deletes files it did not write)")
 LISTING = "checksums.json"
 SIGNATURE = "verdict.sig"
 _RENAME_EXCHANGE = 2
@@ -148,15 +153,35 @@ def _remove_created(created: list[Path]) -> None:
             p.rmdir()  # only if still empty: a published set keeps its parents
 
 
-def _listed(out: Path) -> set[str] | None:
+def _listed(out: Path) -> dict[str, str] | None:
+    """checksums.json's file -> sha256, or None when there is none (or it is not one)."""
     import json
 
     try:
         data = json.loads((out / LISTING).read_bytes())
         files = data["files"]
-        return {str(name) for name in files} if isinstance(files, dict) else None
-    except (OSError, ValueError, KeyError, TypeError):
+        return {str(name): str(sha) for name, sha in files.items()} if isinstance(files, dict) else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
+
+
+def _changed(out: Path, listed: dict[str, str]) -> list[str]:
+    """Listed files whose bytes are not the listed sha256: edited since the gate wrote them, or someone's own
+    files under a checksums.json that names them (replacing the folder would delete them)."""
+    import hashlib
+
+    changed = []
+    for name, sha in sorted(listed.items()):
+        path = out / name
+        if path.is_symlink() or not path.is_file():
+            continue  # absent (or not a file): nothing of anyone's is lost
+        digest = hashlib.sha256()
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        if digest.hexdigest() != sha:
+            changed.append(name)
+    return changed
 
 
 def _check_folder(out: Path, shown: Path) -> None:
@@ -176,12 +201,21 @@ def _check_folder(out: Path, shown: Path) -> None:
         entries = sorted(out.rglob("*"))
     except OSError as exc:
         raise InputError(shown, "--out", f"cannot read the output folder: {exc.strerror or exc}") from None
-    allowed = listed | {LISTING, SIGNATURE}
+    allowed = set(listed) | {LISTING, SIGNATURE}
     extra = [str(p.relative_to(out)) for p in entries
              if str(p.relative_to(out)) not in allowed and not _old_temp_file(p, out)]
     if extra:
-        shown_names = ", ".join(extra[:5]) + (f" (+{len(extra) - 5} more)" if len(extra) > 5 else "")
-        raise InputError(shown, "--out", UNLISTED.format(names=shown_names))
+        raise InputError(shown, "--out", UNLISTED.format(names=_names(extra)))
+    try:
+        changed = _changed(out, listed)
+    except OSError as exc:
+        raise InputError(shown, "--out", f"cannot read the output folder: {exc.strerror or exc}") from None
+    if changed:
+        raise InputError(shown, "--out", CHANGED.format(names=_names(changed)))
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(names[:5]) + (f" (+{len(names) - 5} more)" if len(names) > 5 else "")
 
 
 def _old_temp_file(p: Path, out: Path) -> bool:
@@ -189,17 +223,51 @@ def _old_temp_file(p: Path, out: Path) -> bool:
     return p.parent == out and p.is_file() and bool(re.match(r"^\..+\.tmp$", p.name))
 
 
+def _sibling(out: Path, kind: str) -> Path:
+    """A new empty folder ``.OUT.KIND-XXXXXXXX`` (mode 0700, as mkdtemp makes), its name recorded in the held lock
+    file *before* it exists, so a later run cleans only what the gate made (a user's own ``.OUT.old-backup01``
+    matches the name pattern and was deleted, or renamed to OUT)."""
+    for _ in range(100):
+        path = out.parent / f".{out.name}.{kind}-{secrets.token_hex(4)}"
+        fd = os.open(lock_path(out), os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW)
+        try:
+            os.write(fd, path.name.encode() + b"\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.mkdir(path, 0o700)
+            return path
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free name for a temporary folder", str(out.parent))
+
+
+def _recorded(out: Path) -> set[str]:
+    """The sibling folders a killed run recorded in the lock file (it is removed when a run ends)."""
+    try:
+        return set(lock_path(out).read_text(encoding="utf-8", errors="replace").split())
+    except OSError:
+        return set()
+
+
 def _recover(out: Path) -> None:
-    """Clean what a killed run left next to OUT: unfinished new sets, and old sets (put back if OUT is gone)."""
+    """Clean what a killed run left next to OUT: unfinished new sets, and old sets (put back if OUT is gone) -
+    only folders that run recorded as its own."""
+    mine = _recorded(out)
     for new in _siblings(out, "new"):
-        shutil.rmtree(new, ignore_errors=True)
-    old = _siblings(out, "old")
+        if new.name in mine:
+            shutil.rmtree(new, ignore_errors=True)
+    old = [p for p in _siblings(out, "old") if p.name in mine]
     if old and not out.exists():
         newest = max(old, key=lambda p: p.stat().st_mtime)
         os.rename(newest, out)  # killed between the two renames: the previous complete set goes back
         old.remove(newest)
     for p in old:
         shutil.rmtree(p, ignore_errors=True)
+    if mine:
+        with contextlib.suppress(OSError):
+            os.truncate(lock_path(out), 0)
     if out.is_dir():
         for p in out.iterdir():
             if _old_temp_file(p, out):
@@ -236,7 +304,7 @@ def publish(out: Path, files: dict[str, bytes]) -> Path:
     with output_lock(out):
         new = None
         try:
-            new = Path(tempfile.mkdtemp(prefix=f".{target.name}.new-", dir=target.parent))
+            new = _sibling(target, "new")
             os.chmod(new, 0o777 & ~_umask())
             mode = 0o666 & ~_umask()
             for name, content in files.items():
@@ -253,7 +321,7 @@ def publish(out: Path, files: dict[str, bytes]) -> Path:
             elif _exchange(new, target):
                 shutil.rmtree(new, ignore_errors=True)  # ``new`` now holds the previous set
             else:
-                old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+                old = _sibling(target, "old")
                 os.rename(target, old)  # replaces the empty placeholder folder
                 os.rename(new, target)
                 shutil.rmtree(old, ignore_errors=True)

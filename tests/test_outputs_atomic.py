@@ -111,6 +111,39 @@ def test_a_folder_the_gate_did_not_write_is_refused_and_left_alone(gated, tmp_pa
     assert siblings(out) == [] and siblings(foreign) == []
 
 
+def test_a_checksums_json_naming_someones_files_or_an_edited_output_is_refused(gated, tmp_path, capsys):
+    """Any checksums.json was trusted: one naming notes.txt and thesis.pdf (bogus hashes) made the gate delete them."""
+    rel, signed, _, _ = gated
+    argv = ["evaluate", "--evidence", signed / "evidence.json", "--policy", rel / "policy.yaml", "--out"]
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "notes.txt").write_text("my notes")
+    (fake / "checksums.json").write_text(json.dumps({"files": {"notes.txt": "x", "thesis.pdf": "y"}}))
+    code, _, err = run(capsys, *argv, fake)
+    assert code == 2 and "notes.txt" in err and "never deletes files it did not write" in err
+    assert (fake / "notes.txt").read_text() == "my notes"
+    out = copy_of(signed, tmp_path / "out")
+    (out / "model_card.md").write_text("edited by hand")
+    code, _, err = run(capsys, *argv, out)
+    assert code == 2 and "model_card.md" in err and (out / "model_card.md").read_text() == "edited by hand"
+    assert run(capsys, *argv, copy_of(signed, tmp_path / "again"))[0] in (0, 1)  # an untouched set is replaced
+
+
+def test_folders_named_like_the_gates_temporaries_are_left_alone(gated, tmp_path, capsys):
+    """A user's ``.out.old-backup01`` and ``.out.new-drafts01`` matched the pattern of a killed run's leftovers: they
+    were deleted, or renamed to OUT when OUT did not exist."""
+    rel, signed, _, _ = gated
+    argv = ["evaluate", "--evidence", signed / "evidence.json", "--policy", rel / "policy.yaml", "--out"]
+    for name in (".out.old-backup01", ".out.new-drafts01", ".tgt.old-abcdefgh"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "mine.txt").write_text(name)
+    assert run(capsys, *argv, copy_of(signed, tmp_path / "out"))[0] in (0, 1)
+    assert run(capsys, *argv, tmp_path / "tgt")[0] in (0, 1)
+    for name in (".out.old-backup01", ".out.new-drafts01", ".tgt.old-abcdefgh"):
+        assert (tmp_path / name / "mine.txt").read_text() == name
+    assert (tmp_path / "tgt" / "verdict.json").is_file() and not (tmp_path / "tgt" / "mine.txt").exists()
+
+
 def test_bad_input_writes_nothing_and_leaves_no_lock_or_folder(gated, tmp_path, capsys):
     rel, signed, _, _ = gated
     out = tmp_path / "new" / "deeper" / "out"

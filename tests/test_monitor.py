@@ -306,6 +306,24 @@ def test_a_state_of_another_contract_is_exit_2(released, tmp_path, capsys):
     assert code == 2 and err.count("\n") == 1 and f"{state}: contract_sha256: " in err
 
 
+def test_an_out_holding_the_contract_or_a_window_is_refused_and_left_whole(released, tmp_path, capsys):
+    """--out pointed at the check's own folder replaced it: evidence, verdict and the contract just read were gone."""
+    import shutil
+
+    _, contract, base, cand = released
+    folder = tmp_path / "checked"
+    shutil.copytree(contract.parent, folder)
+    before = sorted(p.name for p in folder.iterdir())
+    w = window(tmp_path, "w.csv", (base, cand), seed=81)
+    code, _, err = run(capsys, "monitor", "--contract", folder / "monitoring.json", "--window", w, "--out", folder)
+    assert code == 2 and err.count("\n") == 1 and "--contract" in err and "inside --out" in err, err
+    assert sorted(p.name for p in folder.iterdir()) == before
+    (folder.parent / "logs").mkdir()
+    inside = window(folder.parent / "logs", "w.csv", (base, cand), seed=82)
+    code, _, err = run(capsys, "monitor", "--contract", contract, "--window", inside, "--out", folder.parent)
+    assert code == 2 and "--window" in err and "inside --out" in err and inside.is_file()
+
+
 def test_the_docs_schedule_examples_are_well_formed():
     import re
 

@@ -28,6 +28,9 @@ NOT_A_CONTRACT = "not a monitoring contract: {msg}"
 CONTRACT_VERSION = "schema_version {got!r} is not one this version reads ({want!r})"
 BAD_PROFILE = "the reference profile does not load: {msg}"
 STATE_IN_OUT = "the state file must live outside --out (the output folder is replaced as a whole on every run)"
+#: an input of this run lies in the folder its outputs replace (template: field)
+INPUT_IN_OUT = ("the {field} file is inside --out, which this run replaces as a whole (a check's output folder "
+                "would lose its evidence, its verdict and this contract): write the monitor's outputs elsewhere")
 NO_WINDOWS = "no windows: give --window FILE (or a --state that already holds windows)"
 #: the output files, besides checksums.json
 OUTPUTS = ("monitor.json", "junit.xml", "monitor.html")
@@ -108,6 +111,10 @@ def monitor(contract: str | Path, windows: Sequence[str | Path], *, out: Path | 
     options = options or MonitorOptions()
     if out is not None and options.state is not None and _inside(options.state, Path(out)):
         raise InputError(options.state, "--state", STATE_IN_OUT)
+    if out is not None:  # the folder is replaced as a whole: it may not hold what this run reads
+        for field, path in (("--contract", Path(contract)), *(("--window", Path(w)) for w in windows)):
+            if _inside(path, Path(out)):
+                raise InputError(path, field, INPUT_IN_OUT.format(field=field))
     with output_lock(Path(out)) if out is not None else contextlib.nullcontext():
         return _monitor(Path(contract), [Path(w) for w in windows], out, options)
 

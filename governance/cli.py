@@ -124,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="example:\n  governance keygen release-key.pem   # also writes release-key.pub.pem",
                           formatter_class=argparse.RawDescriptionHelpFormatter)
     k.add_argument("key", type=Path, help="private key file to write (KEY.pem; the public key goes to KEY.pub.pem)")
+    k.add_argument("--force", action="store_true", help="replace an existing key pair (default: refuse)")
     k.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     s = sub.add_parser("schema", help="print the JSON Schema of an input or output file",
@@ -406,7 +407,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_keygen(args: argparse.Namespace) -> int:
     from .trail import keygen
 
-    private, public = keygen(args.key)
+    private, public = keygen(args.key, force=args.force)
     print(f"private key: {private} (keep it secret)\npublic key:  {public}")
     return 0
 

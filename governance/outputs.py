@@ -335,8 +335,10 @@ def publish(out: Path, files: dict[str, bytes]) -> Path:
     return target
 
 
-def write_files(folder: Path, files: dict[str, bytes]) -> list[Path]:
-    """Write a few files into an existing or new ordinary folder (keys), each via a temporary file and rename."""
+def write_files(folder: Path, files: dict[str, bytes], modes: dict[str, int] | None = None) -> list[Path]:
+    """Write a few files into an existing or new ordinary folder (keys), each via a temporary file and rename;
+    ``modes``: a file's permission bits from its creation on (a private key is never readable by others, even for
+    the moment before a chmod)."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -345,8 +347,8 @@ def write_files(folder: Path, files: dict[str, bytes]) -> list[Path]:
     mode = 0o666 & ~_umask()
     try:
         for name, content in files.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
-            os.fchmod(fd, mode)
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)  # created 0600
+            os.fchmod(fd, (modes or {}).get(name, mode))
             with os.fdopen(fd, "wb") as f:
                 f.write(content)
                 f.flush()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 from .errors import InputError
@@ -119,8 +120,15 @@ def sign(payload: bytes, key_path: Path) -> bytes:
     return _load_key(key_path, private=True).sign(payload)
 
 
-def keygen(path: Path) -> tuple[Path, Path]:
-    """Write an Ed25519 private key (PEM, 0600) and its public key next to it (``.pub.pem``)."""
+#: keygen would replace a key (a signing key replaced cannot sign for the verifiers that hold its public key)
+KEY_EXISTS = "exists: keygen never replaces a key (pass --force to replace it, after moving the old one away)"
+#: the private key's name is the one its public key would get
+KEY_NAMED_PUBLIC = "a private key named like a public key (.pub.pem): name it e.g. release-key.pem"
+
+
+def keygen(path: Path, force: bool = False) -> tuple[Path, Path]:
+    """Write an Ed25519 private key (PEM, 0600 from creation) and its public key next to it (``.pub.pem``); an
+    existing key file is replaced only with ``force`` (a second keygen silently replaced the signing key)."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -132,8 +140,12 @@ def keygen(path: Path) -> tuple[Path, Path]:
     public = key.public_key().public_bytes(serialization.Encoding.PEM,
                                            serialization.PublicFormat.SubjectPublicKeyInfo)
     pub_name = path.name.removesuffix(".pem") + ".pub.pem"
-    write_files(path.parent, {path.name: private, pub_name: public})
-    path.chmod(0o600)
+    if path.name.endswith(".pub.pem"):
+        raise InputError(path, None, KEY_NAMED_PUBLIC)
+    existing = [p for p in (path, path.parent / pub_name) if os.path.lexists(p)]
+    if existing and not force:
+        raise InputError(existing[0], None, KEY_EXISTS)
+    write_files(path.parent, {path.name: private, pub_name: public}, modes={path.name: 0o600})
     return path, path.parent / pub_name
 
 

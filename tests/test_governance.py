@@ -124,6 +124,25 @@ def test_a_child_policy_that_the_merge_would_collapse_or_drop_is_refused(rel, ca
     assert "team.yaml" in err and field in err and message in err
 
 
+def test_keygen_never_replaces_a_key_and_creates_the_private_one_0600(tmp_path, capsys, monkeypatch):
+    import os
+    import stat
+
+    from governance.trail import KEY_EXISTS, KEY_NAMED_PUBLIC
+
+    key = tmp_path / "keys" / "k.pem"
+    monkeypatch.setattr(os, "umask", lambda mask: 0)  # a umask of 0 would have made it 0666 until the chmod
+    assert run(capsys, "keygen", key)[0] == 0
+    monkeypatch.undo()
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    before = key.read_bytes(), (tmp_path / "keys" / "k.pub.pem").read_bytes()
+    for target in (key, tmp_path / "keys" / "k.pub.pem"):
+        code, _, err = run(capsys, "keygen", target)
+        assert code == 2 and (KEY_EXISTS in err or KEY_NAMED_PUBLIC in err), err
+    assert (key.read_bytes(), (tmp_path / "keys" / "k.pub.pem").read_bytes()) == before
+    assert run(capsys, "keygen", key, "--force")[0] == 0 and key.read_bytes() != before[0]
+
+
 def test_star_slices_every_sensitive_column(rel, tmp_path, capsys):
     policy = yaml.safe_load((rel / "policy.yaml").read_text())
     policy["rules"] = [{"id": "S-1", "kind": "slice_metric_drop", "metric": "accuracy", "by": ["*"], "max_drop": 1}]

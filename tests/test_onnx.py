@@ -190,3 +190,27 @@ def test_importing_the_adapter_does_not_import_onnxruntime():
         "assert 'onnxruntime' not in sys.modules and 'onnx' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
+
+
+def test_a_zipmap_keyed_by_other_labels_than_its_classifier_uses_the_zipmaps_own(tmp_path, table):
+    """A LinearClassifier naming ints [0, 1] before a ZipMap keyed by strings ['0', '1']: the adapter took the
+    classifier's labels and looked them up in the ZipMap's dictionaries (KeyError: exit 3)."""
+    rng = np.random.default_rng(2)
+    W, B = rng.normal(size=(3, 2)), rng.normal(size=2)
+    nodes = [helper.make_node("LinearClassifier", ["X"], ["label", "probabilities"], domain="ai.onnx.ml",
+                              coefficients=W.T.flatten().tolist(), intercepts=B.tolist(), classlabels_ints=[0, 1],
+                              post_transform="SOFTMAX"),
+             helper.make_node("ZipMap", ["probabilities"], ["output_probability"], domain="ai.onnx.ml",
+                              classlabels_strings=["0", "1"])]
+    prob = helper.make_value_info("output_probability", helper.make_sequence_type_proto(
+        helper.make_map_type_proto(TensorProto.STRING, helper.make_tensor_type_proto(TensorProto.FLOAT, []))))
+    graph = helper.make_graph(nodes, "clf", [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, 3])],
+                              [helper.make_tensor_value_info("label", TensorProto.INT64, [None]), prob])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("ai.onnx.ml", 3)])
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "clf.onnx"))
+    adapter = _load(tmp_path / "clf.onnx")
+    assert adapter.classes == ["0", "1"]
+    z = _matrix(table).astype(np.float32) @ W.astype(np.float32) + B.astype(np.float32)
+    expected = np.exp(z - z.max(1, keepdims=True))
+    np.testing.assert_allclose(adapter.predict_proba(table, 0), expected / expected.sum(1, keepdims=True), atol=1e-5)

@@ -179,7 +179,12 @@ class OnnxAdapter:
             ) from exc
         if self._kind == "zipmap":
             keys = self.classes if self.classes is not None else list(out[0].keys())
-            out = np.array([[row[k] for k in keys] for row in out], dtype=np.float64)
+            try:
+                out = np.array([[row[k] for k in keys] for row in out], dtype=np.float64)
+            except KeyError:
+                found = next(list(row) for row in out if any(k not in row for k in keys))
+                raise InputError(self.path, f"{self.field}.path", ZIPMAP_KEYS.format(
+                    keys=", ".join(map(repr, found)), labels=", ".join(map(repr, keys)))) from None
         arr = as_proba(out, n, path=self.path, field=self.field, width=self._width)
         self._width = arr.shape[1]
         if self._kind == "logits" and activate:
@@ -319,6 +324,12 @@ def _graph_facts(path: Path) -> SizeFacts:
     return facts
 
 
+#: the ZipMap's dictionaries are keyed by other labels than the graph's classifier names (template: keys, labels)
+ZIPMAP_KEYS = ("the model's ZipMap output is keyed by [{keys}], not by the class labels its graph names [{labels}]: "
+               "export it with the classifier's own labels (skl2onnx: options={{'zipmap': False}} writes a plain "
+               "probability tensor)")
+
+
 def _class_labels(path: Path) -> list | None:
     """Class labels named by a ZipMap or ai.onnx.ml classifier node, if the ``onnx`` package can tell."""
     try:
@@ -326,7 +337,8 @@ def _class_labels(path: Path) -> list | None:
         model = onnx.load(str(path), load_external_data=False)
     except Exception:  # noqa: BLE001 - not installed or unreadable by onnx: labels stay unknown
         return None
-    for node in model.graph.node:
+    # the ZipMap first: its keys are what the output's dictionaries hold, whatever the classifier node names
+    for node in sorted(model.graph.node, key=lambda n: n.op_type != "ZipMap"):
         for attr in node.attribute:
             if attr.name in ("classlabels_int64s", "classlabels_ints") and attr.ints:
                 return [int(v) for v in attr.ints]

@@ -414,3 +414,68 @@ def test_a_blank_sensitive_cell_is_the_missing_slice_in_a_csv_window_as_in_parqu
     assert as_csv.slices["group"][MISSING].rows == as_parquet.slices["group"][MISSING].rows == len(frame[::25])
     assert "" not in as_csv.slices["group"]
     assert as_csv.slices == as_parquet.slices
+
+
+def test_a_window_with_a_feature_left_blank_alerts_as_not_judged(released, tmp_path, capsys):
+    """Every cell of a feature empty (or NaN): pyarrow reads a null column, which the profile refused (exit 3)."""
+    import pandas as pd
+
+    _, contract, base, cand = released
+    w = window(tmp_path, "w.csv", (base, cand), seed=83)
+    frame = pd.read_csv(w)
+    feature = FEATURES[0]
+    for fill, name in (("", "blank.csv"), ("NaN", "nan.csv")):
+        frame[feature] = fill
+        frame.to_csv(tmp_path / name, index=False)
+        code, out, err = run(capsys, "monitor", "--contract", contract, "--window", tmp_path / name,
+                             "--out", tmp_path / f"o-{name}")
+        assert code == 1 and "Traceback" not in err, err
+        report = json.loads((tmp_path / f"o-{name}" / "monitor.json").read_text())
+        drift = next(f for f in report["windows"][-1]["findings"] if f["kind"] == "feature_drift")
+        assert drift["status"] == "inconclusive" and feature in drift["message"], drift
+
+
+def test_a_regression_release_is_monitored_on_its_features_and_slices(tmp_path, capsys):
+    """A regression contract has slice dimensions but no scores: every window was an internal error (exit 3,
+    "the slices of 'region' count 0 rows"), since only scored windows counted their slices."""
+    out = tmp_path / "checked"
+    assert main(["check", str(ROOT / "examples" / "regression" / "release.yaml"), "--out", str(out), "--quiet"]) \
+        in (0, 1)
+    capsys.readouterr()
+    code, _, err = run(capsys, "monitor", "--contract", out / "monitoring.json", "--window",
+                       ROOT / "examples" / "regression" / "eval.csv", "--out", tmp_path / "mon",
+                       "--state", tmp_path / "state.json")
+    assert code in (0, 1) and "internal error" not in err, err
+    report = json.loads((tmp_path / "mon" / "monitor.json").read_text())
+    drift = next(f for f in report["windows"][-1]["findings"] if f["kind"] == "feature_drift")
+    assert drift["status"] == "pass"  # the evaluation set against its own profile
+    summary = json.loads((tmp_path / "state.json").read_text())["windows"][-1]
+    rows = summary["overall"]["rows"]
+    assert rows == 2000 and sum(c["rows"] for c in summary["slices"]["region"].values()) == rows
+
+
+@pytest.mark.parametrize("what", ["no features", "deep", "state profile"])
+def test_hand_edited_contracts_and_states_are_exit_2_naming_the_field(released, tmp_path, capsys, what):
+    """Each was an internal error (exit 3): a KeyError, a RecursionError, "ValueError: not a feature profile"."""
+    _, contract, base, cand = released
+    w = window(tmp_path, "w.csv", (base, cand), seed=84)
+    data = json.loads(contract.read_text())
+    edited, state, field = tmp_path / "contract.json", None, None
+    if what == "no features":
+        data["features"], field = [], "reference.profile"
+        edited.write_text(json.dumps(data))
+    elif what == "deep":
+        edited.write_text('{"schema_version": "1", "notes": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    else:
+        edited = contract
+        state = tmp_path / "state.json"
+        assert run(capsys, "monitor", "--contract", contract, "--window", w, "--state", state,
+                   "--out", tmp_path / "first")[0] in (0, 1)
+        saved = json.loads(state.read_text())
+        saved["windows"][0]["profile"]["columns"] = {}
+        state.write_text(json.dumps(saved))
+        field = "windows[0].profile"
+    argv = ["monitor", "--contract", edited, "--window", w, "--out", tmp_path / "o"]
+    code, _, err = run(capsys, *argv, *(["--state", state] if state else []))
+    assert code == 2 and err.count("\n") == 1 and "internal error" not in err, err
+    assert field is None or f": {field}: " in err

@@ -360,6 +360,8 @@ class FeatureProfile:
             column = table.column(name)
             if isinstance(state, _Categorical):
                 state.update(column)
+            elif pa.types.is_null(column.type):  # no value at all (a CSV column left blank): every row missing
+                state.update(np.full(len(column), np.nan))
             elif not _numeric_type(column.type):
                 raise ValueError(f"column {name!r} is {column.type}, not numeric: profile it as categorical")
             else:

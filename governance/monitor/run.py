@@ -85,6 +85,8 @@ def load_contract(path: Path) -> tuple[MonitoringContract, str]:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(path, None, NOT_A_CONTRACT.format(msg=exc)) from None
+    except RecursionError:
+        raise InputError(path, None, NOT_A_CONTRACT.format(msg="nested too deeply")) from None
     if isinstance(data, dict) and data.get("schema_version") != SCHEMA_VERSION:
         raise InputError(path, "schema_version", CONTRACT_VERSION.format(got=data.get("schema_version"),
                                                                        want=SCHEMA_VERSION))
@@ -94,9 +96,13 @@ def load_contract(path: Path) -> tuple[MonitoringContract, str]:
         loc, msg = first_problem(exc.errors())
         raise InputError(path, loc, NOT_A_CONTRACT.format(msg=msg)) from None
     try:
-        reference_profile(contract)
+        profile = reference_profile(contract)
     except ValueError as exc:
         raise InputError(path, "reference.profile", BAD_PROFILE.format(msg=exc)) from None
+    if profile is not None and (unknown := [f for f in profile.features if f not in contract.features]):
+        raise InputError(path, "reference.profile", BAD_PROFILE.format(
+            msg=f"it profiles {', '.join(unknown)}, not among the contract's features "
+                f"({', '.join(contract.features) or 'none'})"))
     return contract, sha256_file(path)
 
 

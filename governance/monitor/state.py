@@ -58,6 +58,14 @@ def load_state(path: Path | None, contract_sha256: str) -> MonitorState:
     if state.contract_sha256 != contract_sha256:
         raise InputError(path, "contract_sha256", OTHER_CONTRACT.format(state=state.contract_sha256[:12],
                                                                         contract=contract_sha256[:12]))
+    from ..evidence.profile import FeatureProfile
+
+    for i, window in enumerate(state.windows):  # each is judged from its profile: one that does not load is bad input
+        if window.profile is not None:
+            try:
+                FeatureProfile.from_json(window.profile)
+            except ValueError as exc:
+                raise InputError(path, f"windows[{i}].profile", NOT_A_STATE.format(msg=exc)) from None
     return state
 
 

@@ -279,6 +279,13 @@ def _counts(mask: np.ndarray | None, edges: np.ndarray, score: np.ndarray, conf:
                   confidence=float(c.sum()), shadow=shadow, agree=agree)
 
 
+def _batch_counts(mask: np.ndarray | None, rows: int, edges: np.ndarray, scored: tuple | None) -> Counts:
+    """The counts of a batch's rows under ``mask`` (None: all): with scores, :func:`_counts`; without, rows only."""
+    if scored is None:
+        return Counts(rows=rows if mask is None else int(mask.sum()), scores=[0] * (len(edges) - 1))
+    return _counts(mask, edges, *scored)
+
+
 def reference_profile(contract: MonitoringContract) -> FeatureProfile | None:
     """The contract's reference profile (``load_contract`` has checked that it parses)."""
     return FeatureProfile.from_json(contract.reference.profile) if contract.reference is not None else None
@@ -309,24 +316,21 @@ def summarize(path: Path, contract: MonitoringContract, cols: WindowColumns | No
         for batch in _batches(path, kind, columns, cols.chunk_rows):
             if batch.num_rows == 0:
                 continue
-            if not plan.scores:  # no scores to watch: rows and the feature profile only
-                overall = overall.merge(Counts(rows=batch.num_rows, scores=[0] * (len(edges) - 1)))
-                if profile is not None:
-                    profile.update(pa.Table.from_batches([batch]).select(profile.features))
-                offset += batch.num_rows
-                continue
-            proba = _probabilities(batch, plan.scores, path, offset)
-            pred, conf, score = _predicted(proba)
-            labels = _labels(batch, plan.label, contract.classes, path, offset) if plan.label else None
-            base_pred = _predicted(_probabilities(batch, plan.baseline, path, offset))[0] if plan.baseline else None
-            overall = overall.merge(_counts(None, edges, score, conf, pred, labels, base_pred))
             text = {c: _text(batch.column(c) if kind == "parquet" else csv_nulls(batch.column(c)))
                     for c in plan.sensitive}
+            scored = None  # no scores to watch (regression, lm_eval): rows, slice sizes and the profile only
+            if plan.scores:
+                pred, conf, score = _predicted(_probabilities(batch, plan.scores, path, offset))
+                labels = _labels(batch, plan.label, contract.classes, path, offset) if plan.label else None
+                base_pred = (_predicted(_probabilities(batch, plan.baseline, path, offset))[0] if plan.baseline
+                             else None)
+                scored = (score, conf, pred, labels, base_pred)
+            overall = overall.merge(_batch_counts(None, batch.num_rows, edges, scored))
             for dim, columns in plan.dimensions.items():
                 keys = text[columns[0]] if len(columns) == 1 else np.array(
                     [" & ".join(v) for v in zip(*(text[c] for c in columns))], dtype=object)
                 for value in sorted(set(keys.tolist())):
-                    one = _counts(keys == value, edges, score, conf, pred, labels, base_pred)
+                    one = _batch_counts(keys == value, batch.num_rows, edges, scored)
                     slices[dim][value] = slices[dim][value].merge(one) if value in slices[dim] else one
             if profile is not None:
                 profile.update(pa.Table.from_batches([batch]).select(profile.features))

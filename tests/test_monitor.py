@@ -427,7 +427,7 @@ def test_a_window_with_a_feature_left_blank_alerts_as_not_judged(released, tmp_p
     for fill, name in (("", "blank.csv"), ("NaN", "nan.csv")):
         frame[feature] = fill
         frame.to_csv(tmp_path / name, index=False)
-        code, out, err = run(capsys, "monitor", "--contract", contract, "--window", tmp_path / name,
+        code, _, err = run(capsys, "monitor", "--contract", contract, "--window", tmp_path / name,
                              "--out", tmp_path / f"o-{name}")
         assert code == 1 and "Traceback" not in err, err
         report = json.loads((tmp_path / f"o-{name}" / "monitor.json").read_text())

@@ -24,6 +24,7 @@ SIGNATURE = "verdict.sig"
 SIGNATURE_HOLDS = "and the signature holds"
 SIGNATURE_NOT_CHECKED = "signature not checked (no --public-key)"
 SIGNATURE_PRESENT_UNCHECKED = "verdict.sig present but NOT checked (pass --public-key to check it)"
+SIGNATURE_FAILS = "the signature does NOT hold"
 #: what `verify` reports (templates: format with the names shown)
 OUTPUT_CHANGED = "{name}: changed since it was written"
 NOT_LISTED = "{path}: not listed in " + CHECKSUMS
@@ -173,7 +174,8 @@ def verify(out_dir: Path, public_key: Path | None = None) -> tuple[list[str], li
         if not isinstance(listed, dict):
             raise TypeError
     except (ValueError, KeyError, TypeError):
-        return [f"{CHECKSUMS}: unreadable (changed)"], checked, SIGNATURE_NOT_CHECKED
+        return ([f"{CHECKSUMS}: unreadable (changed)"], checked,
+                SIGNATURE_FAILS if public_key is not None else SIGNATURE_NOT_CHECKED)
     for name, digest in listed.items():
         p = out_dir / name
         if "/" in name or "\\" in name or name in ("", ".", ".."):
@@ -199,6 +201,7 @@ def verify(out_dir: Path, public_key: Path | None = None) -> tuple[list[str], li
     if public_key is not None:
         if not _plain(sig_path):
             problems.append(f"{SIGNATURE}: missing, but a public key was given")
+            signature = SIGNATURE_FAILS
         else:
             from cryptography.exceptions import InvalidSignature
 
@@ -208,6 +211,7 @@ def verify(out_dir: Path, public_key: Path | None = None) -> tuple[list[str], li
                 signature = SIGNATURE_HOLDS
             except InvalidSignature:
                 problems.append(SIGNATURE_MISMATCH)
+                signature = SIGNATURE_FAILS
     elif sig_path.exists() or sig_path.is_symlink():
         signature = SIGNATURE_PRESENT_UNCHECKED
     return problems, checked, signature
@@ -234,7 +238,13 @@ def _verify_inputs(out_dir: Path, checked: list[str]) -> list[str]:
     recorded = verdict.inputs
     if recorded.get("evidence.json") and recorded["evidence.json"] != hashlib.sha256(evidence_bytes).hexdigest():
         problems.append("evidence.json: does not match the hash recorded in verdict.json")
-    refs = {name: FileRef(**ref) for name, ref in recorded.items() if isinstance(ref, dict)}
+    refs: dict[str, FileRef] = {}
+    for name, ref in recorded.items():
+        if isinstance(ref, dict):
+            try:
+                refs[name] = FileRef(**ref)
+            except ValueError:  # pydantic's ValidationError: an entry edited into something else
+                problems.append(f"verdict.json: inputs.{name} is not a file record (changed)")
     manifest = refs.get("manifest")
     base = Path(manifest.path).parent if manifest else None
     for name, ref in evidence.inputs.items():

@@ -186,7 +186,16 @@ def test_a_forged_checksums_file_fails_the_signature(rel, tmp_path, capsys):
     listing["files"]["verdict.json"] = sha256_file(verdict)
     (out / "checksums.json").write_text(json.dumps(listing))
     code, _, err = run(capsys, "verify", out, "--public-key", tmp_path / "k.pub.pem")
-    assert code == 1 and SIGNATURE_MISMATCH in err
+    assert code == 1 and SIGNATURE_MISMATCH in err and "the signature does NOT hold" in err
+    assert "no --public-key" not in err  # it said "signature not checked (no --public-key)" with the key given
+    # an input entry edited into something that is not a file record crashed verify (exit 3) before the signature
+    data = json.loads(verdict.read_text())
+    data["inputs"]["policy"] = {"path": 5, "sha256": None, "evil": 1}
+    verdict.write_text(json.dumps(data))
+    listing["files"]["verdict.json"] = sha256_file(verdict)
+    (out / "checksums.json").write_text(json.dumps(listing))
+    code, _, err = run(capsys, "verify", out, "--public-key", tmp_path / "k.pub.pem")
+    assert code == 1 and "inputs.policy is not a file record" in err and SIGNATURE_MISMATCH in err
     run(capsys, "keygen", tmp_path / "other.pem")
     code, _, err = run(capsys, "check", rel / "release.yaml", "--out", tmp_path / "o2", "--sign-key",
                        tmp_path / "other.pub.pem")

@@ -129,7 +129,18 @@ class ModelEvidence(_Frozen):
                 check_metric_values(metrics, f"slices.{dim}.{value}")
         for dim, gaps in self.fairness.items():
             check_metric_values(gaps, f"fairness.{dim}")
+        for key in DESCRIBED_COUNTS:  # the documents divide them (sparsity): "10" / "5" was an internal error
+            value = self.description.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise ValueError(f"description.{key} must be a count (a whole number >= 0), not {value!r}")
+        params, nonzero = self.description.get("parameters"), self.description.get("nonzero_parameters")
+        if params is not None and nonzero is not None:
+            at_most("description.nonzero_parameters", nonzero, params, "description.parameters")
         return self
+
+
+#: the counts a model's description may carry (models/protocols.py Description)
+DESCRIBED_COUNTS = ("parameters", "nonzero_parameters", "bytes")
 
 
 class Agreement(_Frozen):

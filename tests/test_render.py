@@ -418,3 +418,33 @@ def test_an_in_memory_verdict_of_another_release_is_refused():
         render(evidence, other)
     assert OTHER_RELEASE.split("{")[0] in str(exc.value) and "9.9" in str(exc.value)
     assert render(evidence, verdict).files  # its own renders
+
+
+def test_card_text_cannot_open_a_markdown_block_a_link_or_an_image():
+    """One card line of three backticks swallowed the rest of the Markdown card (results, findings, decision) into
+    a code block; an image in the text made the card load a remote URL; a line break in the name ended the title."""
+    from markdown_it import MarkdownIt
+
+    evidence = sample_evidence(slices=3)
+    verdict = sample_verdict(evidence)
+
+    def tokens(card: dict) -> list:
+        facts = CardFacts.model_validate(card)
+        text = RENDERERS["model_card.md"](RenderContext(evidence, verdict, card=facts)).decode()
+        body = text.split("\n---\n", 1)[1]  # after the front matter
+        return MarkdownIt("commonmark").enable("table").parse(body)
+
+    def kinds(toks: list) -> list[str]:
+        inline = [c.type for t in toks if t.children for c in t.children]
+        return [t.type for t in toks if t.type in ("fence", "code_block", "table_open", "heading_open",
+                                                   "blockquote_open", "hr")] + \
+            [k for k in inline if k in ("image", "link_open", "html_inline")]
+
+    clean = kinds(tokens({"model_details": {"name": "credit", "description": "plain"},
+                          "evaluation_data": {"description": "plain"}}))
+    hostile = "para\n```\nrest\n~~~\n    indented code\n> quote\n# heading\n***\n![t](http://evil.example/t.png) " \
+              "[x](javascript:alert(1)) <http://evil.example>"
+    got = kinds(tokens({"model_details": {"name": "credit\n# second title", "description": hostile},
+                        "evaluation_data": {"description": hostile}}))
+    assert got == clean
+    assert "table_open" in clean and "image" not in clean

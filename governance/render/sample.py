@@ -3,6 +3,7 @@ the render benchmark (``benchmarks/render_report.py``). Numbers are made up but 
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime, timezone
 
 import numpy as np
@@ -157,7 +158,10 @@ def sample_verdict(evidence: Evidence, *, blocked: bool = False) -> Verdict:
         Finding(rule_id="DOC-001", kind="documentation", status=Status.INCONCLUSIVE, severity="warn", rmf=[],
                 message="no card facts to check."),
     ]
+    from .jsonfiles import evidence_json
+
     return Verdict(decision=decide(findings), release=dict(evidence.release),
                    policy={"name": "sample-policy", "file": _ref("policy.yaml", 5).model_dump()},
                    evaluated_on=date(2025, 1, 3),
-                   summary={s.value: sum(f.status == s for f in findings) for s in Status}, findings=findings)
+                   summary={s.value: sum(f.status == s for f in findings) for s in Status}, findings=findings,
+                   inputs={"evidence.json": hashlib.sha256(evidence_json(evidence)).hexdigest()})

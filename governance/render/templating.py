@@ -131,17 +131,29 @@ def md_cell(value: Any) -> str:
     return no_html(" ".join(text.split()))
 
 
+#: what may not start a line of a card fact: headings, rules, tables, code fences, quotes (Markdown blocks)
+_BLOCK_START = ("#", "---", "===", "***", "___", "|", "```", "~~~", ">")
+#: brackets make links and images (``![x](http://...)`` loads a remote image, ``[x](javascript:...)``)
+_BRACKETS = re.compile(r"[\[\]]")
+
+
 def md_text(value: Any) -> str:
-    """A card fact as a Markdown paragraph: line breaks kept, a leading '#', '---' or '|' cannot start a block,
-    no raw HTML."""
+    """A card fact as a Markdown paragraph: line breaks kept; no line can start a block (a heading, rule, table,
+    code fence or quote: one line of three backticks swallowed the rest of the card) or be indented into a code
+    block; no link, image or raw HTML."""
     text = "" if value is None else str(value).strip()
     lines = []
     for line in text.splitlines():
-        stripped = line.lstrip()
-        if stripped.startswith(("#", "---", "===", "|")):
-            line = "\\" + stripped
-        lines.append(no_html(line))
+        line = line.strip()
+        if line.startswith(_BLOCK_START):
+            line = "\\" + line
+        lines.append(no_html(_BRACKETS.sub(lambda m: "\\" + m.group(), line)))
     return "\n".join(lines)
+
+
+def md_line(value: Any) -> str:
+    """:func:`md_text` on one line (a heading: a line break in a release name ended the heading)."""
+    return md_text(" ".join(("" if value is None else str(value)).split()))
 
 
 def md_code(value: Any) -> str:
@@ -155,7 +167,8 @@ def md_code(value: Any) -> str:
 
 
 FILTERS = {"or_missing": or_missing, "num": num, "signed": signed, "interval": interval, "pct": pct,
-           "short_hash": short_hash, "wbr": wbr, "md_cell": md_cell, "md_text": md_text, "md_code": md_code}
+           "short_hash": short_hash, "wbr": wbr, "md_cell": md_cell, "md_text": md_text, "md_line": md_line,
+           "md_code": md_code}
 
 
 # --- limits ------------------------------------------------------------------------------------------

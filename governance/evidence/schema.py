@@ -130,9 +130,9 @@ class ModelEvidence(_Frozen):
         for dim, gaps in self.fairness.items():
             check_metric_values(gaps, f"fairness.{dim}")
         for key in DESCRIBED_COUNTS:  # the documents divide them (sparsity): "10" / "5" was an internal error
-            value = self.description.get(key)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-                raise ValueError(f"description.{key} must be a count (a whole number >= 0), not {value!r}")
+            count = self.description.get(key)
+            if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
+                raise ValueError(f"description.{key} must be a count (a whole number >= 0), not {count!r}")
         params, nonzero = self.description.get("parameters"), self.description.get("nonzero_parameters")
         if params is not None and nonzero is not None:
             at_most("description.nonzero_parameters", nonzero, params, "description.parameters")

@@ -53,3 +53,30 @@ def test_overlap_counts_evaluation_rows_found_in_a_streamed_file(tmp_path):
     found = rows.overlap(other, ["a", "b"], 1)
     assert (found.rows, found.overlap_rows) == (2, 2)  # both copies of (2, y) count
     assert rows.duplicated_rows == 2
+
+
+def test_rows_copied_into_a_float32_file_are_found_at_float32_precision(tmp_path):
+    """A training set saved as float32 held every evaluation row, yet none matched (0.1 as float32 is not 0.1):
+    leakage passed at 0%. A column any compared file stores as float32 is compared at float32 precision in all."""
+    from governance.evidence.leakage import leakage_narrow, measure_leakage
+
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(200, 2))
+    ev = tmp_path / "ev.csv"
+    pcsv.write_csv(pa.table({"a": values[:, 0], "b": values[:, 1], "label": rng.integers(0, 2, 200)}), ev)
+    train = tmp_path / "train.parquet"
+    copied = pa.table({"a": pa.array(values[:100, 0], pa.float32()), "b": values[:100, 1],
+                       "label": pcsv.read_csv(ev).column("label").slice(0, 100)})
+    pq.write_table(copied, train)
+    sets = {"train": ("training", train, None, None)}
+    narrow = leakage_narrow(ev, ["a", "b", "label"], sets, None)
+    assert narrow == ["a"]
+    found = measure_leakage(ev, ["a", "b", "label"], sets, 64)
+    assert found.datasets["train"].overlap_rows == 100  # at float64 precision: 0
+    plain = EvaluationRows.read(ev, ["a", "b", "label"], 64)
+    assert plain.overlap(train, ["a", "b", "label"], 64).overlap_rows == 0  # what the gate measured before
+    # a float64 copy is matched exactly as before, and no narrowing is asked for
+    pq.write_table(pcsv.read_csv(ev).slice(0, 50), tmp_path / "train64.parquet")
+    sets64 = {"train": ("training", tmp_path / "train64.parquet", None, None)}
+    assert leakage_narrow(ev, ["a", "b", "label"], sets64, None) == []
+    assert measure_leakage(ev, ["a", "b", "label"], sets64, 64).datasets["train"].overlap_rows == 50

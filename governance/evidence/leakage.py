@@ -4,7 +4,9 @@ Rows are compared by a 64-bit hash over the feature columns and the target, comp
 
 * numbers (integers, floats, decimals, booleans as 0/1) are compared *by value* as float64, so ``3`` in one
   file equals ``3.0`` in the other; ``-0.0`` equals ``0.0``; integers beyond 2**53 are rounded as float64
-  rounds them; float32 columns compare at float32 precision (0.1 as float32 is not 0.1 as float64);
+  rounds them; a column stored as float32 (or float16) in *any* of the compared files is compared at float32
+  precision in all of them (``narrow``), since 0.1 as float32 is not 0.1 as float64: evaluation rows copied into
+  a float32 training file matched nothing and leakage passed at 0%;
 * text is compared exactly (its UTF-8 bytes); other types (dates, timestamps) by their text form; a column
   stored as numbers in one file and as text in the other never matches;
 * a missing value (null, or NaN) is one value of its own, equal in both files.
@@ -43,6 +45,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,8 +91,18 @@ def _text_hashes(values: list) -> np.ndarray:
     return np.frombuffer(raw, dtype="<u8").astype(np.uint64)
 
 
-def column_hashes(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """One uint64 per value: equal values (in the sense of the module docstring) get equal hashes."""
+#: the types that make a compared column "narrow" (compared at float32 precision in every file)
+NARROW_TYPES = (pa.float16(), pa.float32())
+
+
+def narrow_columns(columns: list[str], *schemas: dict[str, pa.DataType]) -> list[str]:
+    """The ``columns`` that some schema stores as float32 or float16: they are compared at float32 precision."""
+    return [c for c in columns if any(schema.get(c) in NARROW_TYPES for schema in schemas)]
+
+
+def column_hashes(column: pa.ChunkedArray | pa.Array, narrow: bool = False) -> np.ndarray:
+    """One uint64 per value: equal values (in the sense of the module docstring) get equal hashes; ``narrow``:
+    numbers rounded to float32 first (a column some compared file holds as float32)."""
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     if pa.types.is_dictionary(column.type):
@@ -98,6 +111,9 @@ def column_hashes(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     with np.errstate(over="ignore"):
         if _is_number(column.type):
             values = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64) + 0.0
+            if narrow:
+                with np.errstate(over="ignore"):  # beyond float32's range: inf, equal in every file alike
+                    values = values.astype(np.float32).astype(np.float64) + 0.0
             missing = np.isnan(values)  # nulls arrive as NaN
             out = _mix(values.view(np.uint64) ^ _NUMBER)
             out[missing] = _MISSING
@@ -114,12 +130,13 @@ def column_hashes(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
         return out
 
 
-def row_hashes(table: pa.Table, columns: list[str]) -> np.ndarray:
-    """One uint64 per row over ``columns`` in that order (vectorised; independent of chunking)."""
+def row_hashes(table: pa.Table, columns: list[str], narrow: Collection[str] = ()) -> np.ndarray:
+    """One uint64 per row over ``columns`` in that order (vectorised; independent of chunking); the ``narrow``
+    ones at float32 precision."""
     h = np.full(table.num_rows, _SEED, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for name in columns:
-            h = _mix(h * _FOLD + column_hashes(table.column(name)))
+            h = _mix(h * _FOLD + column_hashes(table.column(name), name in narrow))
     return h
 
 
@@ -166,11 +183,12 @@ class EvaluationRows:
     hashes: np.ndarray
     counts: np.ndarray
     rows: int
+    narrow: tuple[str, ...] = ()  #: the columns hashed at float32 precision (every dataset hashes them so)
 
     @classmethod
-    def read(cls, path: Path, columns: list[str], chunk_rows: int) -> EvaluationRows:
+    def read(cls, path: Path, columns: list[str], chunk_rows: int, narrow: Collection[str] = ()) -> EvaluationRows:
         """Stream ``path`` on its own (the gate feeds :class:`EvaluationHasher` from the scoring pass instead)."""
-        hasher = EvaluationHasher(columns)
+        hasher = EvaluationHasher(columns, narrow)
         for table in iter_tables(path, columns, chunk_rows):
             hasher.update(table)
         return hasher.result()
@@ -184,11 +202,12 @@ class EvaluationRows:
                 other_columns: list[str] | None = None) -> Overlap:
         """Stream ``path`` in chunks (hashing ``other_columns``, default ``columns``) against the evaluation rows."""
         other = other_columns or columns
+        narrow = {o for c, o in zip(columns, other) if c in self.narrow}  # a key named otherwise: by position
         best = np.full(len(self.hashes), np.iinfo(np.uint64).max, dtype=np.uint64)  # smallest priority of a match
         found = np.zeros(len(self.hashes), dtype=bool)
         rows = 0
         for table in iter_tables(path, other, chunk_rows):
-            h = row_hashes(table, other)
+            h = row_hashes(table, other, narrow)
             priority = position_priority(rows, len(h))
             rows += len(h)
             if not len(self.hashes):
@@ -214,15 +233,16 @@ class EvaluationHasher:
     distinct hashes with counts are merged into the running set (merges are batched so the work stays
     O(n log n); memory: the distinct hashes plus at most as many pending, never an array of all rows)."""
 
-    def __init__(self, columns: list[str]) -> None:
+    def __init__(self, columns: list[str], narrow: Collection[str] = ()) -> None:
         self.columns = list(columns)
+        self.narrow = tuple(c for c in self.columns if c in set(narrow))
         self._hashes, self._counts = np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
         self._pending: list[tuple[np.ndarray, np.ndarray]] = []
         self._pending_size, self.rows = 0, 0
 
     def update(self, table: pa.Table) -> None:
         """Fold one chunk holding ``columns`` (in the types the training files are read with)."""
-        h, c = np.unique(row_hashes(table, self.columns), return_counts=True)
+        h, c = np.unique(row_hashes(table, self.columns, self.narrow), return_counts=True)
         self.rows += table.num_rows
         self._pending.append((h, c.astype(np.int64)))
         self._pending_size += len(h)
@@ -238,9 +258,9 @@ class EvaluationHasher:
         """A new hasher over both parts' rows (the Dask engine's merge tree). Exact and order-independent: a row's
         hash depends only on its values, and the merged set is the distinct hashes of both with their counts
         summed, which is what one hasher over all the rows holds."""
-        if self.columns != other.columns:
+        if self.columns != other.columns or self.narrow != other.narrow:
             raise ValueError(f"hashers of different columns: {self.columns} vs {other.columns}")
-        out = EvaluationHasher(self.columns)
+        out = EvaluationHasher(self.columns, self.narrow)
         out._hashes, out._counts = _merge([(self._hashes, self._counts), *self._pending,
                                            (other._hashes, other._counts), *other._pending])
         out.rows = self.rows + other.rows
@@ -248,7 +268,7 @@ class EvaluationHasher:
 
     def result(self) -> EvaluationRows:
         self._flush()
-        return EvaluationRows(self._hashes, self._counts, self.rows)
+        return EvaluationRows(self._hashes, self._counts, self.rows, self.narrow)
 
 
 def _merge(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
@@ -258,10 +278,29 @@ def _merge(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.n
     return hashes, np.bincount(inverse, weights=c, minlength=len(hashes)).astype(np.int64)
 
 
+def leakage_narrow(data_path: Path, hashed: list[str],
+                   datasets: dict[str, tuple[str, Path | None, str | None, list[str] | None]],
+                   key: list[str] | None) -> list[str]:
+    """The ``hashed`` columns some compared file (the evaluation data or a dataset with a local file) stores as
+    float32 or float16, read from headers and footers only; a dataset's own key columns stand for the
+    evaluation's by position. A file that cannot be read here is reported by :func:`measure_leakage`."""
+    from .tables import column_types
+
+    schemas = []
+    for path, own_key in [(data_path, None), *((p, k) for _, p, _, k in datasets.values() if p is not None)]:
+        try:
+            types = column_types(path)
+        except InputError:
+            continue
+        other = own_key if key and own_key and len(own_key) == len(hashed) else hashed
+        schemas.append({c: types.get(o) for c, o in zip(hashed, other)})
+    return narrow_columns(hashed, *schemas)
+
+
 def measure_leakage(data_path: Path, columns: list[str],
                     datasets: dict[str, tuple[str, Path | None, str | None, list[str] | None]],
                     chunk_rows: int, folder: Path | None = None, key: list[str] | None = None,
-                    evaluation: EvaluationRows | None = None):
+                    evaluation: EvaluationRows | None = None, narrow: Collection[str] | None = None):
     """Overlap of the evaluation rows with each dataset: ``{name: (role, path or None, why it has none, its key
     columns or None)}``. With ``key`` (the evaluation data's key columns) rows are compared on their key only, a
     dataset's own key columns standing for the evaluation's in that order; without, on ``columns``. File paths are
@@ -272,7 +311,9 @@ def measure_leakage(data_path: Path, columns: list[str],
 
     hashed = list(key) if key else list(columns)
     if evaluation is None:
-        evaluation = EvaluationRows.read(data_path, hashed, chunk_rows)
+        if narrow is None:
+            narrow = leakage_narrow(data_path, hashed, datasets, key)
+        evaluation = EvaluationRows.read(data_path, hashed, chunk_rows, narrow)
     n = evaluation.rows
     out = {}
     for name, (role, path, problem, own_key) in datasets.items():

@@ -79,10 +79,16 @@ class _LeakagePlan:
     columns: list[str]
     sets: dict[str, tuple[str, Path | None, str | None, list[str] | None]]
     key: list[str] | None
+    data_path: Path
     hashed: list[str] = field(init=False)
+    #: the hashed columns some compared file stores as float32: compared at float32 precision in every file
+    narrow: list[str] = field(init=False)
 
     def __post_init__(self) -> None:
+        from .leakage import leakage_narrow
+
         self.hashed = list(self.key) if self.key else list(self.columns)
+        self.narrow = leakage_narrow(self.data_path, self.hashed, self.sets, self.key)
 
 
 def _leakage_plan(release: Release, provenance: ProvenanceEvidence, source: DataSource,
@@ -108,7 +114,7 @@ def _leakage_plan(release: Release, provenance: ProvenanceEvidence, source: Data
             if lacking:
                 raise InputError(path, "key", f"key column {lacking[0]!r} of the evaluation dataset is not in "
                                               f"{data_path.name}")
-    return _LeakagePlan([*source.features, release.manifest.data.target], sets, key)
+    return _LeakagePlan([*source.features, release.manifest.data.target], sets, key, data_path)
 
 
 def _evaluation_key(provenance: ProvenanceEvidence, provenance_file: Path, data_path: Path) -> list[str] | None:
@@ -191,7 +197,7 @@ class ReleaseFacts:
         self.provenance = collect_provenance(release)  # hashes the files it names (the digest is reused)
         self.documentation = collect_documentation(release)
         self.plan = _leakage_plan(release, self.provenance, source, data_path) if self.provenance is not None else None
-        self.hasher = EvaluationHasher(self.plan.hashed) if self.plan is not None else None
+        self.hasher = EvaluationHasher(self.plan.hashed, self.plan.narrow) if self.plan is not None else None
         self.pii = PiiSampler(source.text_schema())
         self.quality = self._quality()
         #: the evaluation set's feature profile (representativeness, the monitor's reference): made at the first
@@ -212,7 +218,7 @@ class ReleaseFacts:
         from .leakage import EvaluationHasher
         from .pii import PiiSampler
 
-        return FactsState(EvaluationHasher(self.plan.hashed) if self.plan is not None else None,
+        return FactsState(EvaluationHasher(self.plan.hashed, self.plan.narrow) if self.plan is not None else None,
                           PiiSampler(self.source.text_schema()), self._quality(), self._profile(first).empty_like())
 
     def absorb(self, state: FactsState) -> None:

@@ -16,14 +16,20 @@ from ..errors import InputError
 
 def column_names(path: Path) -> list[str]:
     """The file's columns, read from its header or footer only (a folder: its files', which must agree)."""
+    return list(column_types(path))
+
+
+def column_types(path: Path) -> dict[str, pa.DataType]:
+    """The file's column types, from its header or footer only (a CSV: as pyarrow infers them from a first block
+    large enough for the first rows; a folder: its files', which must agree)."""
     if dataset.is_folder(path):
-        return list(dataset.folder_schema(dataset.list_files(path, field=None), field=None).names)
-    try:
-        if _kind(path) == "parquet":
-            return list(parquet_schema(path).names)
-        return list(csv_schema(path).names)  # a first block large enough for the first rows
-    except (pa.ArrowException, OSError) as exc:
-        raise _arrow_error(path, exc) from None
+        schema = dataset.folder_schema(dataset.list_files(path, field=None), field=None)
+    else:
+        try:
+            schema = parquet_schema(path) if _kind(path) == "parquet" else csv_schema(path)
+        except (pa.ArrowException, OSError) as exc:
+            raise _arrow_error(path, exc) from None
+    return {f.name: f.type for f in schema}
 
 
 def iter_tables(path: Path, columns: list[str] | None, chunk_rows: int, *,

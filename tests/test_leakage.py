@@ -80,3 +80,15 @@ def test_rows_copied_into_a_float32_file_are_found_at_float32_precision(tmp_path
     sets64 = {"train": ("training", tmp_path / "train64.parquet", None, None)}
     assert leakage_narrow(ev, ["a", "b", "label"], sets64, None) == []
     assert measure_leakage(ev, ["a", "b", "label"], sets64, 64).datasets["train"].overlap_rows == 50
+
+
+def test_a_column_of_numbers_stored_as_text_in_a_training_file_is_named_not_measured_as_zero(tmp_path):
+    """Numbers never match text, so a Parquet copy written from a pandas object column read 0% overlap."""
+    from governance.evidence.leakage import KIND_CLASH, measure_leakage
+
+    ev = tmp_path / "ev.csv"
+    ev.write_text("a,label\n1.5,0\n2.5,1\n3.5,0\n")
+    pq.write_table(pa.table({"a": [1.5, 2.5], "label": ["0", "1"]}), tmp_path / "train.parquet")
+    found = measure_leakage(ev, ["a", "label"], {"train": ("training", tmp_path / "train.parquet", None, None)}, 64)
+    got = found.datasets["train"]
+    assert got.overlap_rows is None and got.problem == KIND_CLASH.format(column="label", there="text", here="numbers")

@@ -54,7 +54,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import InputError
-from .tables import column_names, iter_tables
+from .tables import column_types, iter_tables
 
 METHOD = ("64-bit row hash over the feature and target columns (numbers by float64 value, text by its bytes, "
           "null = NaN); evaluation rows counted when their hash occurs in the dataset; chance judged by the "
@@ -278,14 +278,35 @@ def _merge(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.n
     return hashes, np.bincount(inverse, weights=c, minlength=len(hashes)).astype(np.int64)
 
 
+#: a compared column is numbers in one file and text in the other (template: column, there, here)
+KIND_CLASH = ("column {column!r} is {there} there and {here} in the evaluation data, so no value can match: store it "
+              "as the same kind in both (overlap not measured)")
+
+
+def _kind_clash(hashed: list[str], other: list[str], evaluation: dict[str, pa.DataType],
+                dataset: dict[str, pa.DataType]) -> str | None:
+    """Why a dataset's rows cannot be compared at all: a column of numbers in one file is text in the other (a
+    Parquet file written from a pandas object column), so the overlap would read 0% whatever was copied."""
+    def kind(t: pa.DataType | None) -> str | None:
+        if t is None:
+            return None
+        if _is_number(t):
+            return "numbers"
+        return "text" if pa.types.is_string(t) or pa.types.is_large_string(t) else None
+
+    for c, o in zip(hashed, other):
+        here, there = kind(evaluation.get(c)), kind(dataset.get(o))
+        if here is not None and there is not None and here != there:
+            return KIND_CLASH.format(column=o, there=there, here=here)
+    return None
+
+
 def leakage_narrow(data_path: Path, hashed: list[str],
                    datasets: dict[str, tuple[str, Path | None, str | None, list[str] | None]],
                    key: list[str] | None) -> list[str]:
     """The ``hashed`` columns some compared file (the evaluation data or a dataset with a local file) stores as
     float32 or float16, read from headers and footers only; a dataset's own key columns stand for the
     evaluation's by position. A file that cannot be read here is reported by :func:`measure_leakage`."""
-    from .tables import column_types
-
     schemas = []
     for path, own_key in [(data_path, None), *((p, k) for _, p, _, k in datasets.values() if p is not None)]:
         try:
@@ -310,6 +331,10 @@ def measure_leakage(data_path: Path, columns: list[str],
     from .schema import Leakage, LeakageSet
 
     hashed = list(key) if key else list(columns)
+    try:
+        evaluation_types = column_types(data_path)
+    except InputError:
+        evaluation_types = {}
     if evaluation is None:
         if narrow is None:
             narrow = leakage_narrow(data_path, hashed, datasets, key)
@@ -328,7 +353,7 @@ def measure_leakage(data_path: Path, columns: list[str],
                                            f"data's ({', '.join(hashed)}) {len(hashed)}")
             continue
         try:
-            have = set(column_names(path))
+            have = column_types(path)
         except InputError as exc:
             out[name] = LeakageSet(role=role, file=ref, problem=exc.message)
             continue
@@ -337,6 +362,9 @@ def measure_leakage(data_path: Path, columns: list[str],
             what = "key columns" if key else "columns"
             out[name] = LeakageSet(role=role, file=ref, key=other if key else None,
                                    problem=f"lacks the {what} {', '.join(lacking)}")
+            continue
+        if (clash := _kind_clash(hashed, other, evaluation_types, have)) is not None:
+            out[name] = LeakageSet(role=role, file=ref, key=other if key else None, problem=clash)
             continue
         o = evaluation.overlap(path, hashed, chunk_rows, other)
 

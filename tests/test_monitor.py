@@ -479,3 +479,28 @@ def test_hand_edited_contracts_and_states_are_exit_2_naming_the_field(released, 
     code, _, err = run(capsys, *argv, *(["--state", state] if state else []))
     assert code == 2 and err.count("\n") == 1 and "internal error" not in err, err
     assert field is None or f": {field}: " in err
+
+
+def test_a_window_given_again_must_summarise_to_what_the_state_holds(released, tmp_path, capsys):
+    """A clean window's summary copied under a drifted window's name and sha256 silenced the drift alert: the
+    drifted window, given again, was skipped as already counted."""
+    import hashlib
+
+    from governance.monitor.state import EDITED
+
+    _, contract, base, cand = released
+    clean = window(tmp_path, "clean.csv", (base, cand), seed=85)
+    drifted = window(tmp_path, "drifted.csv", (base, cand), seed=86, shift=3.0)
+    state = tmp_path / "state.json"
+    argv = ["monitor", "--contract", contract, "--state", state]
+    assert run(capsys, *argv, "--window", clean, "--out", tmp_path / "o1")[0] == 0
+    assert run(capsys, *argv, "--window", clean, "--out", tmp_path / "o2")[0] == 0  # given again: same summary
+    saved = json.loads(state.read_text())
+    forged = json.loads(json.dumps(saved["windows"][0]))
+    drifted_ref = json.loads(json.dumps(forged["file"]))
+    drifted_ref.update(path="drifted.csv", sha256=hashlib.sha256(drifted.read_bytes()).hexdigest(),
+                       bytes=drifted.stat().st_size)
+    saved["windows"].append({**forged, "name": "drifted.csv", "file": drifted_ref})
+    state.write_text(json.dumps(saved))
+    code, _, err = run(capsys, *argv, "--window", drifted, "--out", tmp_path / "o3")
+    assert code == 2 and EDITED.split("{")[0] in err and "drifted.csv" in err, err

@@ -140,7 +140,10 @@ def _monitor(contract: Path, windows: list[Path], out: Path | None, options: Mon
     cols = WindowColumns(options.score_columns, options.baseline_score_columns, options.label_column,
                          options.chunk_rows)
     new = [summarize(w, contract_model, cols) for w in windows]  # every window is checked before anything is written
-    state, skipped = state.with_windows(new)
+    try:
+        state, skipped = state.with_windows(new)
+    except ValueError as exc:
+        raise InputError(options.state, "windows", str(exc)) from None
     if not state.windows:
         raise InputError(None, "--window", NO_WINDOWS)
     today = options.today or date.today()

@@ -32,16 +32,36 @@ class MonitorState(_Frozen):
     windows: list[WindowSummary] = Field(default_factory=list)
 
     def with_windows(self, new: list[WindowSummary]) -> tuple[MonitorState, list[str]]:
-        """The state with ``new`` appended, and the names of those skipped because their file is already in it."""
-        seen = {w.file.sha256 for w in self.windows}
+        """The state with ``new`` appended, and the names of those skipped because their file is already in it.
+
+        A window given again was summarised again, so it is compared with what the state holds for it: a state
+        edited to hold a clean summary under a drifted window's name and hash silenced the alert (ValueError)."""
+        seen = {w.file.sha256: w for w in self.windows}
         kept, skipped = list(self.windows), []
         for w in new:
-            if w.file.sha256 in seen:
+            if (stored := seen.get(w.file.sha256)) is not None:
+                if _comparable(stored) != _comparable(w):
+                    raise ValueError(EDITED.format(name=w.name, sha=w.file.sha256[:12]))
                 skipped.append(w.name)
                 continue
-            seen.add(w.file.sha256)
+            seen[w.file.sha256] = w
             kept.append(w)
         return self.model_copy(update={"windows": kept}), skipped
+
+
+#: a window given again does not summarise to what the state holds for it (template: name, sha)
+EDITED = ("the state's summary of window {name} (sha256 {sha}…) is not what that file holds: the state was edited, "
+          "or the window was read with other --score-column / --label-column options (start a new state file)")
+
+
+def _comparable(w: WindowSummary) -> dict:
+    """A summary without its file name and its KLL sketches (compaction is randomised: two sketches of the same
+    values differ in their bytes); counts, moments, extremes and held values are exact."""
+    data = w.model_dump(mode="json", exclude={"name", "file"})
+    for column in ((data.get("profile") or {}).get("columns") or {}).values():
+        if isinstance(column, dict):
+            column.pop("kll", None)
+    return data
 
 
 def load_state(path: Path | None, contract_sha256: str) -> MonitorState:

@@ -275,3 +275,74 @@ def test_fgsm_needs_gradients_on_both_sides(frame, torch_folder, sklearn_models)
     assert all(lv.perturbation == "gaussian" for lv in acc.result().levels)
     assert acc.notes == ["FGSM levels skipped: the candidate model exposes no input gradient (FGSM needs torch "
                          "models on both sides)"]
+
+
+ODD_ARCH = """
+import torch
+
+class Thresholded(torch.nn.Module):
+    '''A valid network whose output does not depend on its input through anything differentiable.'''
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.lin((x > 0).float())
+
+class LogIncome(torch.nn.Module):
+    '''Finite on the data (x0 + 4 > 0 there), NaN once noise pushes x0 below -4.'''
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 2)
+
+    def forward(self, x):
+        return self.lin(torch.cat([torch.log(x[:, :1] + 4.0), x[:, 1:]], dim=1))
+"""
+
+
+@pytest.mark.parametrize("arch", ["Thresholded", "LogIncome"])
+def test_a_model_without_a_gradient_or_finite_scores_under_noise_leaves_those_levels_unmeasured(frame, tmp_path,
+                                                                                               arch):
+    """Both were exit 2 for a valid release ("the input gradient failed"; "model returned NaN ... at data row N",
+    blaming a data row that was fine): now those levels are not measured and the notes say why."""
+    from safetensors.torch import save_file
+
+    (tmp_path / "gov_test_odd_arch.py").write_text(textwrap.dedent(ODD_ARCH))
+    sys.path.insert(0, str(tmp_path))
+    try:
+        import importlib
+
+        module = importlib.import_module("gov_test_odd_arch")
+        adapters = {}
+        clipped = frame.assign(x0=frame["x0"].clip(lower=-3.5))
+        for role in ("baseline", "candidate"):
+            torch.manual_seed(0 if role == "baseline" else 1)
+            path = tmp_path / f"{role}.safetensors"
+            save_file(getattr(module, arch)().state_dict(), path)
+            spec = ModelSpec(path=path.name, format="torch", architecture=f"gov_test_odd_arch:{arch}")
+            adapters[role] = load_model(spec, path, field=role, manifest=tmp_path / "r.yaml")
+        spec = RobustnessSpec(sigmas=[0.0, 0.1, 3.0], fgsm_epsilons=[0.1], seed=1, max_rows=1000)
+        acc = RobustnessAccumulator(spec, FEATURES)
+        for lo in range(0, len(clipped), 250):
+            part = clipped.iloc[lo:lo + 250]
+            acc.update(pa.Table.from_pandas(part[FEATURES], preserve_index=False), part["label"].to_numpy(),
+                       adapters, lo, checked_probabilities)
+        levels = [(lv.perturbation, lv.level) for lv in acc.result().levels]
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("gov_test_odd_arch", None)
+    if arch == "Thresholded":
+        assert levels == [("gaussian", 0.0), ("gaussian", 0.1), ("gaussian", 3.0)]
+        assert any("no input gradient" in n for n in acc.notes), acc.notes
+    else:
+        assert levels == [("gaussian", 0.0), ("gaussian", 0.1), ("fgsm", 0.1)]  # sigma 3 reaches x0 < -4: NaN
+        assert any("not measured" in n and "gaussian 3" in n for n in acc.notes), acc.notes
+
+
+def checked_probabilities(role: str, raw: np.ndarray, row_offset: int) -> np.ndarray:
+    """The gate's converter refuses NaN and infinite scores (InputError), as collect.py's does."""
+    from governance.errors import InputError
+
+    if not np.all(np.isfinite(raw)):
+        raise InputError(None, None, "model returned NaN or infinite scores")
+    return to_probabilities(role, raw, row_offset)

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pyarrow as pa
 
+from ..errors import InputError
 from ..models.protocols import InputGradient, ModelAdapter, Rescorable
 from .schema import ROLES, Robustness, RobustnessLevel
 
@@ -159,6 +160,8 @@ class RobustnessAccumulator:
         self.fgsm_active: bool | None = None  # None: not decided yet (no rows seen)
         self.skipped: str | None = None
         self.notes: list[str] = []
+        #: (kind, level) -> why that level was not measured (NaN or infinite scores on the perturbed copy)
+        self.unmeasured: dict[tuple[str, float], str] = {}
         self._positive_column: dict[str, int] = {}
 
     # -- folding ----------------------------------------------------------------------------------
@@ -195,6 +198,19 @@ class RobustnessAccumulator:
             raw = models[role].rescore(t, row_offset)
             return int(np.sum(np.argmax(to_probabilities(role, raw, row_offset), axis=1) == y)), raw
 
+        def perturbed(role: str, kind: str, level: float, values: np.ndarray) -> int:
+            """Correct predictions on a perturbed copy; a model that gives NaN or infinite scores there (clean
+            scores were finite) leaves this level not measured, named in the notes, instead of refusing the
+            release as if a data row were bad."""
+            if (kind, level) in self.unmeasured:
+                return 0
+            try:
+                return correct(role, _replace(table, self.features, values))[0]
+            except InputError as exc:
+                self.unmeasured[(kind, level)] = f"the {role} model on the copy perturbed at {kind} {level:g}: " \
+                                                 f"{exc.message}"
+                return 0
+
         x = np.column_stack([_column(table, c) for c in self.features]) if self.features else np.empty((take, 0))
         std = np.array([self.feature_std[c] for c in self.features])
         z = gaussian_noise(self.spec.seed, row_offset, take, len(self.features))
@@ -202,13 +218,18 @@ class RobustnessAccumulator:
             clean, raw = correct(role, table)
             self.clean[m] += clean
             for i, sigma in enumerate(self.spec.sigmas):
-                self.gaussian[i, m] += clean if sigma == 0 else correct(role, _replace(table, self.features,
-                                                                                       x + sigma * std * z))[0]
+                self.gaussian[i, m] += clean if sigma == 0 else perturbed(role, "gaussian", sigma, x + sigma * std * z)
             adapter = adapters[role]
             if self.fgsm_active and isinstance(adapter, InputGradient):  # active: both models have the capability
-                grad = self._gradient(adapter, role, table, y, row_offset, raw, to_probabilities)
+                try:
+                    grad = self._gradient(adapter, role, table, y, row_offset, raw, to_probabilities)
+                except InputError as exc:  # a valid model without an input gradient (thresholds, constants)
+                    self.fgsm_active = False
+                    self.notes.append(f"FGSM levels not measured: the {role} model has no input gradient "
+                                      f"({exc.message})")
+                    continue
                 for i, eps in enumerate(self.spec.fgsm_epsilons):
-                    self.fgsm[i, m] += correct(role, _replace(table, self.features, x + eps * std * grad))[0]
+                    self.fgsm[i, m] += perturbed(role, "fgsm", eps, x + eps * std * grad)
         self.rows += take
 
     def _decide_fgsm(self, adapters: dict[str, ModelAdapter]) -> None:
@@ -247,6 +268,7 @@ class RobustnessAccumulator:
         out.fgsm_active = self.fgsm_active if self.fgsm_active is not None else other.fgsm_active
         out.skipped = self.skipped or other.skipped
         out.notes = list(dict.fromkeys(self.notes + other.notes))
+        out.unmeasured = {**other.unmeasured, **self.unmeasured}
         out.rows = self.rows + other.rows
         out.clean = self.clean + other.clean
         out.gaussian = self.gaussian + other.gaussian
@@ -259,10 +281,17 @@ class RobustnessAccumulator:
         if self.skipped is not None or self.rows == 0:
             return None
         clean = self.clean / self.rows
-        levels = [self._level("gaussian", s, self.gaussian[i], clean) for i, s in enumerate(self.spec.sigmas)]
+        levels = [self._level("gaussian", s, self.gaussian[i], clean) for i, s in enumerate(self.spec.sigmas)
+                  if ("gaussian", s) not in self.unmeasured]
         if self.fgsm_active:
-            levels += [self._level("fgsm", e, self.fgsm[i], clean) for i, e in enumerate(self.spec.fgsm_epsilons)]
-        return Robustness(seed=self.spec.seed, features=self.features, unperturbed=self.unperturbed, levels=levels)
+            levels += [self._level("fgsm", e, self.fgsm[i], clean) for i, e in enumerate(self.spec.fgsm_epsilons)
+                       if ("fgsm", e) not in self.unmeasured]
+        for why in self.unmeasured.values():
+            note = f"robustness level not measured: {why}"
+            if note not in self.notes:
+                self.notes.append(note)
+        return Robustness(seed=self.spec.seed, features=self.features, unperturbed=self.unperturbed, levels=levels,
+                          unmeasured={f"{kind} {level:g}": why for (kind, level), why in self.unmeasured.items()})
 
     def _level(self, kind: Literal["gaussian", "fgsm"], level: float, correct: np.ndarray, clean: np.ndarray
                ) -> RobustnessLevel:

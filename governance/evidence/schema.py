@@ -301,6 +301,9 @@ class Robustness(_Frozen):
     feature_std: dict[str, NonNegative] = Field(default_factory=dict, description="the std each sigma is in units of")
     std_source: str | None = Field(None, description="which rows the feature std was computed from")
     notes: list[str] = Field(default_factory=list, description="e.g. why FGSM was skipped")
+    unmeasured: dict[str, str] = Field(
+        default_factory=dict, description="'gaussian 3' -> why that level has no result (NaN or infinite scores on "
+                                          "the perturbed copy): a rule on it errs")
 
 
 class ProvenanceEvidence(_Frozen):

@@ -31,3 +31,14 @@ def test_robustness_without_the_measurement_is_an_error_naming_what_was_measured
     assert missing.status == Status.ERROR and "gaussian 0.1" in missing.message
     unmeasured = one({"kind": "robustness_drop", "max_extra_drop": 0.1}, evidence(OVERALL_B, OVERALL_C))
     assert unmeasured.status == Status.ERROR
+
+
+def test_a_level_the_models_could_not_be_scored_at_is_an_error_not_skipped():
+    """NaN scores on the sigma-3 copy: judging only sigma 0.1 and 0.3 would pass without the worst level."""
+    rob = ROB.model_copy(update={"unmeasured": {"gaussian 3": "the baseline model on the copy perturbed at "
+                                                              "gaussian 3: model returned NaN or infinite scores"}})
+    ev = with_sections(evidence(OVERALL_B, OVERALL_C), robustness=rob)
+    f = one({"kind": "robustness_drop", "max_extra_drop": 0.1}, ev)
+    assert f.status == Status.ERROR and "gaussian 3" in f.message and "NaN" in f.message
+    assert one({"kind": "robustness_drop", "max_extra_drop": 0.1, "level": 3.0}, ev).status == Status.ERROR
+    assert one({"kind": "robustness_drop", "max_extra_drop": 0.05, "level": 0.1}, ev).status == Status.PASS

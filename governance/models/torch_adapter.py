@@ -125,6 +125,7 @@ class TorchAdapter:
         torch = self._torch
         if not isinstance(out, torch.Tensor):
             raise InputError(self.path, self.field, f"the model returned {type(out).__name__}, not a tensor")
+        half = out.dtype in (torch.float16, torch.bfloat16)
         out = out.detach().to(device="cpu", dtype=torch.float64)
         if out.ndim == 1:
             out = out.reshape(-1, 1)
@@ -145,6 +146,10 @@ class TorchAdapter:
             )
         if self.output == "logits" and activate:
             out = torch.sigmoid(out) if k == 1 else torch.softmax(out, dim=1)
+        elif half and k > 1:  # a half-precision softmax sums to 1 within ~1e-3, not the 1e-6 the gate checks
+            total = out.sum(dim=1, keepdim=True)
+            if bool(((total - 1).abs() <= HALF_SUM_TOLERANCE).all()) and bool((out >= 0).all()):
+                out = out / total
         return out.numpy()
 
     def describe(self) -> Description:
@@ -201,6 +206,10 @@ class TorchAdapter:
                                        f"{one_line(exc)}"
             ) from exc
         return grad.detach().to(device="cpu", dtype=torch.float64).numpy()
+
+
+#: how far from 1 a float16 / bfloat16 probability row may sum and still be renormalised (bfloat16 keeps 8 bits)
+HALF_SUM_TOLERANCE = 2e-2
 
 
 def tensor_out(out: Any) -> Any:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import sys
 import time
 import traceback
@@ -28,7 +29,10 @@ exit codes: 0 ship, 1 blocked by policy, 2 bad input, 3 internal error"""
 
 
 def _date(text: str) -> date:
+    """YYYY-MM-DD only: Python 3.11 also reads 20260601 and week dates (2026-W22-1), easy to mistype unseen."""
     try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise ValueError(text)
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None

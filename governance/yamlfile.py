@@ -41,7 +41,7 @@ DUPLICATE_KEY = "duplicate key {key!r} (lines {first} and {second})"
 NOT_FINITE = "{text!r} is not a finite number: NaN and infinity are refused"
 BAD_NUMBER = "{text!r} is not a usable number"
 #: an integer past any count, seed or size an input can mean (template: text)
-TOO_BIG_INT = "{text!r} is too large a number (at most 2**63)"
+TOO_BIG_INT = "{text!r} is too large a number (at most 2**63): quote it if it is text, such as a hash"
 MAX_YAML_INT = 2**63
 #: a quoted string holding a control character other than tab and line breaks (template: code)
 CONTROL_CHARACTER = "the text holds the control character \\x{code:02X}"
@@ -349,6 +349,8 @@ def _unwrap(tp: Any) -> list[Any]:
     return [tp]
 
 
+#: text YAML read as a number (template: value): a sha256 of digits only, a version, an id
+NUMBER_NOT_TEXT = "expected text, but YAML read {value} as a number: quote it"
 #: a YAML boolean where a number belongs (pydantic's lax mode would read ``max_drop: yes`` as 1.0)
 BOOLEAN_NOT_NUMBER = ("got the boolean {value}, not a number (YAML reads yes/no, on/off and true/false as booleans: "
                       "write a number, or quote the word if it is text)")
@@ -484,6 +486,9 @@ def validation_error(path: Path, exc: ValidationError, data: Any, node: yaml.Nod
                           and tuple(e["loc"]) == loc[:-1] + (meant,))
     elif err.get("type") == "missing":
         msg = "required key is missing"
+    elif err.get("type") == "string_type" and isinstance(err.get("input"), (int, float)) \
+            and not isinstance(err.get("input"), bool):
+        msg = NUMBER_NOT_TEXT.format(value=err.get("input"))
     elif err.get("type") in ("literal_error", "enum") and loc:
         name = next((str(k) for k in reversed(loc) if isinstance(k, str)), "value")
         options = _expected_values(err)

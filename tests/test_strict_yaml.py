@@ -522,3 +522,13 @@ def test_tabs_and_line_breaks_in_text_are_fine(tmp_path, capsys):
     assert cli(capsys, "policy", "lint", p)[0] == 0
     p.write_text(RULE.format(value="1\n    min_slice_size: 9223372036854775807"))  # 2**63 - 1: still a number
     assert "too large" not in cli(capsys, "policy", "lint", p)[1]
+
+
+def test_text_yaml_reads_as_a_number_says_to_quote_it(tmp_path):
+    """A sha256 of digits only was "Input should be a valid string", which does not say why."""
+    prov = tmp_path / "provenance.yaml"
+    prov.write_text("datasets:\n  e: {role: evaluation, path: eval.csv}\nmodels:\n  m: {sha256: " + "1" * 64 + "}\n")
+    assert "quote it if it is text, such as a hash" in error_of(load_provenance, prov)
+    card = tmp_path / "card.yaml"
+    card.write_text("model_details:\n  license: 2024\n")
+    assert "expected text, but YAML read 2024 as a number: quote it" in error_of(load_card, card)

@@ -64,6 +64,9 @@ def test_the_untouched_evidence_still_passes(saved, release_dir, tmp_path, capsy
     ("models/candidate/description/parameters", "10", "description.parameters must be a count"),
     ("models/candidate/description/nonzero_parameters", True, "description.nonzero_parameters must be a count"),
     ("models/candidate/description/bytes", -1, "description.bytes must be a count"),
+    # a sign-off without a role was a KeyError inside the attestation rule
+    ("approvals", [{"name": "Dana Roe", "date": "2026-01-01", "statement": "ok", "candidate_sha256": "0" * 64}],
+     "approvals[0] lacks role"),
 ])
 def test_a_value_no_measurement_gives_is_exit_2_naming_the_field(saved, release_dir, tmp_path, capsys,
                                                                  path, value, says):

@@ -6,7 +6,7 @@ import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from ..provenance import Provenance
 from ..ranges import Range
@@ -139,6 +139,8 @@ class ModelEvidence(_Frozen):
         return self
 
 
+#: what every recorded sign-off holds (manifest.Approval)
+APPROVAL_KEYS = ("role", "name", "date", "statement", "candidate_sha256")
 #: the counts a model's description may carry (models/protocols.py Description)
 DESCRIBED_COUNTS = ("parameters", "nonzero_parameters", "bytes")
 
@@ -536,6 +538,15 @@ class Evidence(_Frozen):
     documentation: Documentation | None = None
     approvals: list[dict[str, str]] = Field(default_factory=list, description="the manifest's sign-offs, as declared")
     warnings: list[str] = Field(default_factory=list)
+
+    @field_validator("approvals")
+    @classmethod
+    def _whole_sign_offs(cls, v: list[dict[str, str]]) -> list[dict[str, str]]:
+        """Every sign-off as the manifest's Approval requires it (one without a role was a KeyError in the rule)."""
+        for i, approval in enumerate(v):
+            if lacking := [k for k in APPROVAL_KEYS if not str(approval.get(k) or "").strip()]:
+                raise ValueError(f"approvals[{i}] lacks {', '.join(lacking)}")
+        return v
     regression: RegressionInfo | None = Field(None, exclude_if=_absent,
                                               description="task: regression only (omitted otherwise)")
     lm_eval: LmEval | None = Field(None, exclude_if=_absent,

@@ -398,6 +398,9 @@ def test_front_matter_must_stay_a_mapping(checked, tmp_path, capsys):
     (user / "model_card.md.j2").write_text("---\n- a list\n---\n# card\n")
     assert _render(checked, tmp_path / "out", "--templates", str(user)) == 2
     assert "front matter" in capsys.readouterr().err
+    (user / "model_card.md.j2").write_text("# a card without its metadata\n")  # rendered, exit 0, no metadata
+    assert _render(checked, tmp_path / "out", "--templates", str(user)) == 2
+    assert "does not start with YAML front matter" in capsys.readouterr().err
 
 
 def test_card_facts_reach_the_context_unchanged():

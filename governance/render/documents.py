@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..card import MarkdownCard
+from ..card import FRONT_MATTER, MarkdownCard
 from ..errors import InputError
 from . import templating, view
 
@@ -29,12 +29,19 @@ def _render(ctx: RenderContext, name: str) -> str:
 def model_card_md(ctx: RenderContext) -> bytes:
     """The Hugging Face model card; its front matter must load back as a YAML mapping."""
     text = _render(ctx, "model_card.md.j2")
+    if not FRONT_MATTER.search(text):  # the Hub would see a card without metadata (docs/templates.md: exit 2)
+        raise InputError("model_card.md.j2", None, NO_FRONT_MATTER)
     try:
         MarkdownCard.loads(text)
     except Exception as exc:  # noqa: BLE001 - yaml errors and a non-mapping alike
         raise InputError("model_card.md.j2", None,
                          f"the rendered card's front matter is not valid YAML: {exc}".splitlines()[0]) from None
     return text.encode("utf-8")
+
+
+#: a rendered Markdown card that does not start with its YAML front matter
+NO_FRONT_MATTER = ("the rendered card does not start with YAML front matter between '---' lines: keep "
+                   "'---\\n{{ front_matter_yaml }}\\n---' at its top")
 
 
 def model_card_html(ctx: RenderContext) -> bytes:

@@ -64,6 +64,17 @@ class ModelDetails(_Facts):
     def _version_str(cls, v: Any) -> Any:
         return version_text(v)
 
+    @field_validator("date", mode="before")
+    @classmethod
+    def _real_date(cls, v: Any) -> Any:
+        """Free text ("spring 2026") is kept; what is written as YYYY-MM-DD must be a day that exists."""
+        if isinstance(v, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", v.strip()):
+            try:
+                return dt.date.fromisoformat(v.strip())
+            except ValueError:
+                raise PydanticCustomError("no_such_day", "{day} is not a day that exists", {"day": v.strip()}) from None
+        return v
+
 
 class IntendedUse(_Facts):
     primary_uses: list[str] = Field(default_factory=list)

@@ -532,3 +532,12 @@ def test_text_yaml_reads_as_a_number_says_to_quote_it(tmp_path):
     card = tmp_path / "card.yaml"
     card.write_text("model_details:\n  license: 2024\n")
     assert "expected text, but YAML read 2024 as a number: quote it" in error_of(load_card, card)
+
+
+def test_a_card_date_that_does_not_exist_names_its_field(tmp_path):
+    card = tmp_path / "card.yaml"
+    card.write_text("model_details:\n  date: 2026-02-30\n")
+    assert "model_details.date (line 2)" in error_of(load_card, card) and "not a day that exists" in error_of(
+        load_card, card)
+    card.write_text("model_details:\n  date: spring 2026\n")
+    assert load_card(card).model_details.date == "spring 2026"

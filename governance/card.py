@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 from pydantic import Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from .yamlfile import InputModel, load_model_file, version_text
 

@@ -125,3 +125,22 @@ def test_a_sensitive_column_named_as_production_target_is_refused(release_dir, t
     manifest = make_release(release_dir, tmp_path, production={"path": "eval.csv", "target": "group"})
     code, _, err = run(capsys, "check", str(manifest), "--out", str(tmp_path / "out"))
     assert code == 2 and "production.target" in err
+
+
+def test_a_feature_named_as_production_target_is_refused(release_dir, tmp_path, capsys):
+    """A 0/1 feature was accepted as the production labels."""
+    from governance.evidence.production import TARGET_IS_FEATURE
+
+    manifest = make_release(release_dir, tmp_path, production={"path": "eval.csv", "target": FEATURES[0]})
+    code, _, err = run(capsys, "check", str(manifest), "--out", str(tmp_path / "out"))
+    assert code == 2 and "production.target" in err and TARGET_IS_FEATURE.format(column=FEATURES[0]) in err
+
+
+def test_the_evaluation_file_as_its_own_production_sample_is_warned(release_dir, tmp_path):
+    from governance.evidence.production import SAME_AS_EVALUATION
+
+    manifest = make_release(release_dir, tmp_path, production={"path": "eval.csv"})
+    assert SAME_AS_EVALUATION in collect(load_manifest(manifest)).warnings
+    path, _ = _production(manifest.parent)
+    manifest = make_release(release_dir, tmp_path, production={"path": path.name})
+    assert SAME_AS_EVALUATION not in collect(load_manifest(manifest)).warnings

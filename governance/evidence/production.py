@@ -174,7 +174,11 @@ def add_production(release: Release, evidence: Evidence, production: ProductionI
         weighted=build_weighted(acc, list(m.data.sensitive), cells.keys, cells.cell_rows, sensitive,
                                 m.evaluation.bootstrap, classes, positive),  # regression too (its sum metrics)
         notes=notes)
-    return evidence.model_copy(update={"production": found, "inputs": {**evidence.inputs, "production": found.file}})
+    warnings = list(evidence.warnings)
+    if evidence.inputs.get("data") is not None and found.file.sha256 == evidence.inputs["data"].sha256:
+        warnings.append(SAME_AS_EVALUATION)  # every production comparison is then trivially perfect
+    return evidence.model_copy(update={"production": found, "inputs": {**evidence.inputs, "production": found.file},
+                                       "warnings": warnings})
 
 
 @dataclass(frozen=True)
@@ -183,6 +187,14 @@ class ProductionInput:
 
     path: Path
     stream: DataSource
+
+
+#: the production sample is the evaluation file itself (same bytes)
+SAME_AS_EVALUATION = ("the production sample is the evaluation data itself (same sha256): representativeness, "
+                      "production weighting and agreement on production rows compare the evaluation set with itself")
+#: the production labels would be a model input (template: column)
+TARGET_IS_FEATURE = ("{column!r} is a feature the models take, not the production labels: name the label column, "
+                     "or leave production.target out for an unlabelled sample")
 
 
 def open_production(release: Release, source: DataSource) -> ProductionInput | None:
@@ -198,6 +210,8 @@ def open_production(release: Release, source: DataSource) -> ProductionInput | N
     if lacking := [c for c in source.features if c not in schema.names]:
         raise InputError(release.path, "production.path", FEATURES_MISSING.format(
             file=path.name, columns=", ".join(map(repr, lacking))))
+    if spec.target is not None and spec.target in source.features:
+        raise InputError(release.path, "production.target", TARGET_IS_FEATURE.format(column=spec.target))
     sensitive = [c for c in data.sensitive if c in schema.names]
     return ProductionInput(path, DataSource(path, data.model_copy(update={
         "target": spec.target, "sensitive": sensitive, "features": list(source.features), "key": None,

@@ -121,7 +121,10 @@ def _classes(release: Release, adapters: dict) -> list[str]:
         raise InputError(release.path, "classes", "multiclass models that do not name their classes need 'classes:'")
     _task_fits(release, classes, "the models have" if declared is None else "'classes' lists")
     if m.task == "binary_classification" and str(m.positive_label) not in classes:
-        raise InputError(release.path, "positive_label", f"{m.positive_label!r} is not one of the classes {classes}")
+        near = [c for c in classes if _same_number(c, m.positive_label)]  # YAML read 1.0 as 1, True as 1
+        hint = f" (the class is written {near[0]!r}: quote it, positive_label: {near[0]!r})" if near else ""
+        raise InputError(release.path, "positive_label",
+                         f"{m.positive_label!r} is not one of the classes {classes}{hint}")
     return classes
 
 
@@ -139,6 +142,14 @@ def _task_fits(release: Release, labels: list[str], source: str) -> None:
         raise InputError(release.path, "task", TASK_IS_BINARY.format(what=what))
     if n < 2:
         raise InputError(release.path, "classes", f"{what}: a classifier needs at least two")
+
+
+def _same_number(label: str, value: object) -> bool:
+    """A class label that names the same number as ``value`` ('1.0' and 1)."""
+    try:
+        return float(label) == float(str(value))
+    except ValueError:
+        return False
 
 
 def _check_task(release: Release, classes: list[str], role: str, raw: np.ndarray, target: np.ndarray) -> None:

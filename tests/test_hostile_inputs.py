@@ -364,3 +364,17 @@ def test_an_empty_target_cell_is_a_missing_label_by_row_in_either_format(rel, tm
         edit(rel, data={**manifest["data"], "path": "eval.parquet"})
     err = refused(capsys, rel, tmp_path)
     assert f"eval.{kind}: label: missing target value in data row 42" in err
+
+
+def test_a_positive_label_yaml_read_as_a_number_names_the_class_as_written(rel, tmp_path, capsys):
+    """Models fitted on float labels have classes '0.0' and '1.0'; positive_label: 1.0 (or true) reads as 1."""
+    import skops.io as sio
+    from sklearn.linear_model import LogisticRegression
+
+    frame = pd.read_csv(rel / "eval.csv")
+    model = LogisticRegression(max_iter=500).fit(frame[FEATURES], frame["label"].astype(float))
+    for name in ("baseline.skops", "pruned.skops"):
+        sio.dump(model, rel / name)
+    err = refused(capsys, rel, tmp_path)
+    assert "positive_label: 1 is not one of the classes ['0.0', '1.0']" in err
+    assert "quote it, positive_label: '1.0'" in err

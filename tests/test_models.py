@@ -564,3 +564,20 @@ def test_half_precision_probabilities_are_renormalised_not_refused(arch_dir, dat
     got = score_all(load_model(spec, path, field="candidate", manifest=arch_dir / "release.yaml"), X, 7)
     np.testing.assert_allclose(got.sum(axis=1), 1.0, atol=1e-12)
     np.testing.assert_allclose(got, _own_proba(model, X), atol=5e-3)
+
+
+
+def test_a_network_that_already_ends_in_softmax_read_as_logits_is_warned(arch_dir, data):
+    """A second softmax squashes the scores toward 1/K (ECE 0.19 instead of 0.02) and nothing said so."""
+    from safetensors.torch import save_file
+
+    from governance.models.torch_adapter import ALREADY_PROBABILITIES
+
+    X, _, _ = data
+    path = arch_dir / "soft.safetensors"
+    save_file(_mlp(arch_dir).state_dict(), path)
+    for arch, warned in (("HalfSoftmax", True), ("Net", False)):
+        spec = ModelSpec(path=path.name, format="torch", architecture=f"gov_test_models_arch:{arch}")
+        adapter = load_model(spec, path, field="candidate", manifest=arch_dir / "release.yaml")
+        score_all(adapter, X, 7)
+        assert adapter.notes == ([ALREADY_PROBABILITIES.format(field="candidate")] if warned else [])

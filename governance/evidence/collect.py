@@ -388,7 +388,8 @@ def _collect(release: Release, *, trust_pickle: bool = False, device: str = "cpu
     quiet(engine, ev.latency)
     efficiency = measure_efficiency(adapters, paths, sample, ev.latency, device)
     phase(progress, INTERVALS)
-    robustness, notes = None, []
+    robustness = None
+    notes = [n for role in ("baseline", "candidate") for n in getattr(adapters[role], "notes", [])]
     if rob is not None and rob.skipped:
         notes.append(rob.skipped)  # e.g. the predictions format cannot be re-scored: loud, rules will error
     elif rob is not None and (result := rob.result()) is not None:

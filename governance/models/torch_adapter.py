@@ -69,6 +69,9 @@ class TorchAdapter:
         self._batch_rows = batch_rows  # an exported program traced with a fixed batch size
         self._in_features = in_features
         self._width: int | None = None
+        #: sentences for evidence.warnings (collect gathers them): what the gate noticed about this model's outputs
+        self.notes: list[str] = []
+        self._softmax_checked = False
         self._pieces = PIECE_ROWS if device.type == "cpu" else None  # on an accelerator one large pass is fast
 
     def _forward(self, x: Any, pieces: int | None = None) -> Any:
@@ -145,6 +148,11 @@ class TorchAdapter:
                 f"the model returned {k} outputs for one chunk and {self._width} for another",
             )
         if self.output == "logits" and activate:
+            if k > 1 and not self._softmax_checked:  # once, on the first rows scored
+                self._softmax_checked = True
+                if n >= 2 and bool(((out >= 0) & (out <= 1)).all()) and \
+                        bool(((out.sum(dim=1) - 1).abs() <= 1e-3).all()):
+                    self.notes.append(ALREADY_PROBABILITIES.format(field=self.field))
             out = torch.sigmoid(out) if k == 1 else torch.softmax(out, dim=1)
         elif half and k > 1:  # a half-precision softmax sums to 1 within ~1e-3, not the 1e-6 the gate checks
             total = out.sum(dim=1, keepdim=True)
@@ -208,6 +216,10 @@ class TorchAdapter:
         return grad.detach().to(device="cpu", dtype=torch.float64).numpy()
 
 
+#: a network read as returning logits whose outputs are already probabilities (template: field)
+ALREADY_PROBABILITIES = ("the {field} model's outputs are already probabilities (every row of its first chunk lies "
+                         "in [0, 1] and sums to 1), yet it is read with 'output: logits', so a second softmax "
+                         "squashes its scores toward 1/K: set 'output: probabilities' for it")
 #: how far from 1 a float16 / bfloat16 probability row may sum and still be renormalised (bfloat16 keeps 8 bits)
 HALF_SUM_TOLERANCE = 2e-2
 

@@ -581,3 +581,18 @@ def test_a_network_that_already_ends_in_softmax_read_as_logits_is_warned(arch_di
         adapter = load_model(spec, path, field="candidate", manifest=arch_dir / "release.yaml")
         score_all(adapter, X, 7)
         assert adapter.notes == ([ALREADY_PROBABILITIES.format(field="candidate")] if warned else [])
+
+
+def test_a_written_row_index_is_not_read_as_a_class_score(tmp_path, scores):
+    """pandas' to_csv without index=False adds a column named '': read as a third score, the release was told to
+    become multiclass."""
+    from governance.errors import InputError
+
+    path = tmp_path / "scores.csv"
+    scores[["p0", "p1"]].to_csv(path)  # the index written as the first, unnamed column
+    with pytest.raises(InputError) as exc:
+        load_model(ModelSpec(path=path.name, format="predictions"), path, field="candidate",
+                   manifest=tmp_path / "r.yaml")
+    assert "looks like a written row index" in str(exc.value) and "['p0', 'p1']" in str(exc.value)
+    spec = ModelSpec(path=path.name, format="predictions", columns=["p0", "p1"])
+    assert load_model(spec, path, field="candidate", manifest=tmp_path / "r.yaml").columns == ["p0", "p1"]

@@ -23,6 +23,11 @@ BATCH_ROWS = 65536  # Parquet rows per batch
 CSV_BLOCK_BYTES = 1 << 20  # CSV bytes per batch
 
 
+#: the column names pandas gives a row index it writes (``to_csv`` without ``index=False``; ``to_parquet``)
+INDEX_NAMES = frozenset({"", "Unnamed: 0", "__index_level_0__", "index"})
+#: a predictions file with a written index and no declared columns (template: column, rest)
+WRITTEN_INDEX = ("column {column!r} looks like a written row index (pandas to_csv without index=False), not a "
+                 "class's scores: list the score columns in 'columns' (e.g. [{rest}]) or write the file without it")
 #: a regression predictions file needs one value column (template: columns)
 ONE_COLUMN = ("task: regression reads one prediction per row, but the file's columns are {columns}: name the "
               "prediction column in 'columns'")
@@ -89,6 +94,9 @@ class PredictionsAdapter:
             picked = list(schema.names)
             if not picked:
                 raise InputError(self.path, where, "the predictions file has no columns")
+            if index := [c for c in picked if c in INDEX_NAMES]:  # a written row index is not a class's score
+                raise InputError(self.path, where, WRITTEN_INDEX.format(column=index[0], rest=", ".join(
+                    repr(c) for c in picked if c not in INDEX_NAMES)))
         for name in picked:
             if len(schema.get_all_field_indices(name)) != 1:
                 raise InputError(self.path, where, f"column {name!r} appears more than once in the predictions file")

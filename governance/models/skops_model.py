@@ -53,8 +53,11 @@ class SklearnAdapter:
             frame = self._in_fitted_order(frame)
         X = frame if self._by_name else frame.to_numpy()
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                # numpy's "invalid value encountered in log1p" from a user's FunctionTransformer would reach
+                # stderr before the one error line: a NaN score it makes is refused by the score checks anyway
                 warnings.simplefilter("ignore", UserWarning)
+                warnings.simplefilter("ignore", RuntimeWarning)
                 return getattr(self.model, method)(X)
         except Exception as exc:  # a model/data mismatch is the user's input, not a crash
             raise InputError(

@@ -504,3 +504,24 @@ def test_a_window_given_again_must_summarise_to_what_the_state_holds(released, t
     state.write_text(json.dumps(saved))
     code, _, err = run(capsys, *argv, "--window", drifted, "--out", tmp_path / "o3")
     assert code == 2 and EDITED.split("{")[0] in err and "drifted.csv" in err, err
+
+
+def test_a_window_whose_first_block_leaves_a_feature_blank_is_read(released, tmp_path, capsys, monkeypatch):
+    """pyarrow types a column null from an all-blank first block and then refused the first number after it
+    ("CSV conversion error to null", exit 2) for a window that is fine."""
+    import pandas as pd
+
+    from governance import data as data_module
+
+    monkeypatch.setattr(data_module, "BLOCK_START", 1 << 12)  # a 4 kB first block: the blank rows fill it
+    _, contract, base, cand = released
+    w = window(tmp_path, "w.csv", (base, cand), seed=87, rows=1200)
+    frame = pd.read_csv(w)
+    frame[FEATURES[0]] = frame[FEATURES[0]].astype(object)
+    frame.loc[:599, FEATURES[0]] = ""
+    frame.to_csv(w, index=False)
+    code, _, err = run(capsys, "monitor", "--contract", contract, "--window", w, "--out", tmp_path / "o",
+                       "--state", tmp_path / "s.json")
+    assert code in (0, 1) and "cannot read data" not in err, err
+    profile = json.loads((tmp_path / "s.json").read_text())["windows"][0]["profile"]["columns"][FEATURES[0]]
+    assert (profile["missing"], profile["count"]) == (600, 600)

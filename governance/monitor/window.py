@@ -9,7 +9,7 @@ and chunks merge by addition, so a window of any length costs what its summary c
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -179,14 +179,23 @@ def _plan(contract: MonitoringContract, names: list[str], path: Path, cols: Wind
     return _Plan(scores, baseline, label, sensitive, dims)
 
 
-def _batches(path: Path, kind: str, columns: list[str], chunk_rows: int) -> Iterator[pa.RecordBatch]:
+def _batches(path: Path, kind: str, columns: list[str], chunk_rows: int,
+             numeric: Collection[str] = ()) -> Iterator[pa.RecordBatch]:
+    """The window's ``columns`` in batches; in a CSV, integers as float64, and a column whose first block is all
+    blank as float64 when it is ``numeric`` (a feature or score), else text, since pyarrow would type it null and
+    refuse the first value after ("CSV conversion error to null")."""
     if kind == "parquet":
         yield from open_parquet(path).iter_batches(batch_size=chunk_rows, columns=columns)
         return
     schema = csv_schema(path)
-    types = {c: (pa.float64() if pa.types.is_integer(schema.field(c).type) else schema.field(c).type)
-             for c in columns}
-    yield from csv_batches(path, columns, types)
+
+    def typed(c: str) -> pa.DataType:
+        t = schema.field(c).type
+        if pa.types.is_null(t):
+            return pa.float64() if c in numeric else pa.string()
+        return pa.float64() if pa.types.is_integer(t) else t
+
+    yield from csv_batches(path, columns, {c: typed(c) for c in columns})
 
 
 def _header(path: Path, kind: str) -> list[str]:
@@ -313,7 +322,10 @@ def summarize(path: Path, contract: MonitoringContract, cols: WindowColumns | No
     offset = 0
     try:
         columns = list(dict.fromkeys([*contract.features, *plan.columns]))
-        for batch in _batches(path, kind, columns, cols.chunk_rows):
+        numeric = {*plan.scores, *plan.baseline,
+                   *(c for c in profile.features if c not in profile.categorical)} if profile is not None else \
+            {*plan.scores, *plan.baseline}
+        for batch in _batches(path, kind, columns, cols.chunk_rows, numeric):
             if batch.num_rows == 0:
                 continue
             text = {c: _text(batch.column(c) if kind == "parquet" else csv_nulls(batch.column(c)))

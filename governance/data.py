@@ -335,6 +335,16 @@ class DataSource:
         if pa.types.is_string(to) or pa.types.is_large_string(to):
             return text
         present = csv_nulls(text.combine_chunks())
+        if pa.types.is_null(to):  # the first block held no value (pyarrow typed it null): the first values decide
+            if present.null_count == len(present):
+                return pa.nulls(len(present), pa.float64())
+            try:
+                out = _cast_text(present, pa.float64())
+                self._csv_types[name] = pa.float64()
+                return out
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                self._csv_types[name] = pa.string()
+                return text
         try:
             return _cast_text(present, to)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):

@@ -92,3 +92,21 @@ def test_a_column_of_numbers_stored_as_text_in_a_training_file_is_named_not_meas
     found = measure_leakage(ev, ["a", "label"], {"train": ("training", tmp_path / "train.parquet", None, None)}, 64)
     got = found.datasets["train"]
     assert got.overlap_rows is None and got.problem == KIND_CLASH.format(column="label", there="text", here="numbers")
+
+
+def test_a_training_csv_blank_through_its_first_block_is_still_compared(tmp_path, monkeypatch):
+    """pyarrow typed the column null from its first block and refused the first number after it."""
+    import pandas as pd
+
+    from governance import data as data_module
+    from governance.evidence.leakage import measure_leakage
+
+    monkeypatch.setattr(data_module, "BLOCK_START", 1 << 12)
+    frame = pd.DataFrame({"a": np.arange(2000) * 0.5, "label": np.arange(2000) % 2})
+    frame.to_csv(tmp_path / "ev.csv", index=False)
+    train = frame.assign(a=frame["a"].astype(object))
+    train.loc[:999, "a"] = ""
+    train.to_csv(tmp_path / "train.csv", index=False)
+    found = measure_leakage(tmp_path / "ev.csv", ["a", "label"],
+                            {"train": ("training", tmp_path / "train.csv", None, None)}, 256)
+    assert found.datasets["train"].problem is None and found.datasets["train"].overlap_rows == 1000

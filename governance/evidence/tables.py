@@ -37,7 +37,9 @@ def iter_tables(path: Path, columns: list[str] | None, chunk_rows: int, *,
     """Tables of ``chunk_rows`` rows (the last may be shorter) holding ``columns`` (None: all) of ``path``.
 
     CSV columns are typed by pyarrow's inference, with integer columns widened to float64 (so a later "1.5"
-    cannot break the inference made on the first block), or read as the exact text when ``csv_text``.
+    cannot break the inference made on the first block) and columns blank through the first block read as
+    float64 (pyarrow would type them null and refuse the first value after), or read as the exact text when
+    ``csv_text``.
     An unreadable file is an InputError naming it.
     """
     if dataset.is_folder(path):  # its files one after another, as the evaluation data's
@@ -55,8 +57,9 @@ def iter_tables(path: Path, columns: list[str] | None, chunk_rows: int, *,
         names = columns if columns is not None else list(schema.names)
         if csv_text:
             types = {c: pa.string() for c in names}
-        else:
-            types = {c: pa.float64() for c in names if pa.types.is_integer(schema.field(c).type)}
+        else:  # a column blank through the first block (typed null) is read as numbers: text there is named
+            types = {c: pa.float64() for c in names
+                     if pa.types.is_integer(schema.field(c).type) or pa.types.is_null(schema.field(c).type)}
         yield from _rechunk(csv_batches(path, names, types), chunk_rows)  # larger blocks for a large row
     except pa.ArrowException as exc:
         raise _arrow_error(path, exc) from None

@@ -168,20 +168,11 @@ def _listed(out: Path) -> dict[str, str] | None:
 def _changed(out: Path, listed: dict[str, str]) -> list[str]:
     """Listed files whose bytes are not the listed sha256: edited since the gate wrote them, or someone's own
     files under a checksums.json that names them (replacing the folder would delete them)."""
-    import hashlib
+    from .hashing import sha256_file
 
-    changed = []
-    for name, sha in sorted(listed.items()):
-        path = out / name
-        if path.is_symlink() or not path.is_file():
-            continue  # absent (or not a file): nothing of anyone's is lost
-        digest = hashlib.sha256()
-        with path.open("rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        if digest.hexdigest() != sha:
-            changed.append(name)
-    return changed
+    return [name for name, sha in sorted(listed.items())
+            if not (out / name).is_symlink() and (out / name).is_file()  # absent or not a file: nothing is lost
+            and sha256_file(out / name) != sha]
 
 
 def _check_folder(out: Path, shown: Path) -> None:

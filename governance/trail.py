@@ -135,17 +135,17 @@ def keygen(path: Path, force: bool = False) -> tuple[Path, Path]:
 
     from .outputs import write_files
 
-    key = Ed25519PrivateKey.generate()
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo)
     pub_name = path.name.removesuffix(".pem") + ".pub.pem"
     if path.name.endswith(".pub.pem"):
         raise InputError(path, None, KEY_NAMED_PUBLIC)
     existing = [p for p in (path, path.parent / pub_name) if os.path.lexists(p)]
     if existing and not force:
         raise InputError(existing[0], None, KEY_EXISTS)
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo)
     write_files(path.parent, {path.name: private, pub_name: public}, modes={path.name: 0o600})
     return path, path.parent / pub_name
 

@@ -322,9 +322,9 @@ def summarize(path: Path, contract: MonitoringContract, cols: WindowColumns | No
     offset = 0
     try:
         columns = list(dict.fromkeys([*contract.features, *plan.columns]))
-        numeric = {*plan.scores, *plan.baseline,
-                   *(c for c in profile.features if c not in profile.categorical)} if profile is not None else \
-            {*plan.scores, *plan.baseline}
+        numeric = {*plan.scores, *plan.baseline}
+        if profile is not None:
+            numeric.update(c for c in profile.features if c not in profile.categorical)
         for batch in _batches(path, kind, columns, cols.chunk_rows, numeric):
             if batch.num_rows == 0:
                 continue

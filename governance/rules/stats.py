@@ -27,15 +27,15 @@ NO_INTERVAL_WHY = "the evidence carries none for it (undefined in every resample
 #: replicates, not one or two draws (with 1 resample the "interval" is a single draw, which need not even contain the
 #: estimate). Fewer still make intervals (quoted, never decided on).
 MIN_RESAMPLES = 200
-#: the evidence's intervals come from too few resamples (template: n, minimum, field)
+#: the evidence's intervals come from too few resamples (template: n, minimum)
 TOO_FEW_RESAMPLES = ("its intervals come from {n} resamples, too few to decide on (at least {minimum}: raise "
-                     "{field})")
+                     "evaluation.bootstrap.resamples)")
 
 
-def enough_resamples(resamples: int, field: str = "evaluation.bootstrap.resamples") -> None:
+def enough_resamples(resamples: int) -> None:
     """Raise ``NoInterval`` when intervals from ``resamples`` replicates are too rough to decide on."""
     if resamples < MIN_RESAMPLES:
-        raise NoInterval(TOO_FEW_RESAMPLES.format(n=resamples, minimum=MIN_RESAMPLES, field=field))
+        raise NoInterval(TOO_FEW_RESAMPLES.format(n=resamples, minimum=MIN_RESAMPLES))
 
 
 def confidence(evidence: Evidence) -> float:

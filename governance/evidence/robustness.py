@@ -43,7 +43,7 @@ import pyarrow as pa
 
 from ..errors import InputError
 from ..models.protocols import InputGradient, ModelAdapter, Rescorable
-from .schema import ROLES, Robustness, RobustnessLevel
+from .schema import ROLES, Robustness, RobustnessLevel, UnmeasuredLevel
 
 if TYPE_CHECKING:
     from ..manifest import RobustnessSpec
@@ -161,7 +161,7 @@ class RobustnessAccumulator:
         self.skipped: str | None = None
         self.notes: list[str] = []
         #: (kind, level) -> why that level was not measured (NaN or infinite scores on the perturbed copy)
-        self.unmeasured: dict[tuple[str, float], str] = {}
+        self.unmeasured: dict[tuple[Literal["gaussian", "fgsm"], float], str] = {}
         self._positive_column: dict[str, int] = {}
 
     # -- folding ----------------------------------------------------------------------------------
@@ -198,7 +198,7 @@ class RobustnessAccumulator:
             raw = models[role].rescore(t, row_offset)
             return int(np.sum(np.argmax(to_probabilities(role, raw, row_offset), axis=1) == y)), raw
 
-        def perturbed(role: str, kind: str, level: float, values: np.ndarray) -> int:
+        def perturbed(role: str, kind: Literal["gaussian", "fgsm"], level: float, values: np.ndarray) -> int:
             """Correct predictions on a perturbed copy; a model that gives NaN or infinite scores there (clean
             scores were finite) leaves this level not measured, named in the notes, instead of refusing the
             release as if a data row were bad."""
@@ -207,8 +207,9 @@ class RobustnessAccumulator:
             try:
                 return correct(role, _replace(table, self.features, values))[0]
             except InputError as exc:
-                self.unmeasured[(kind, level)] = f"the {role} model on the copy perturbed at {kind} {level:g}: " \
-                                                 f"{exc.message}"
+                why = f"the {role} model on the copy perturbed at {kind} {level:g}: {exc.message}"
+                self.unmeasured[(kind, level)] = why
+                self.notes.append(f"robustness level not measured: {why}")
                 return 0
 
         x = np.column_stack([_column(table, c) for c in self.features]) if self.features else np.empty((take, 0))
@@ -286,12 +287,9 @@ class RobustnessAccumulator:
         if self.fgsm_active:
             levels += [self._level("fgsm", e, self.fgsm[i], clean) for i, e in enumerate(self.spec.fgsm_epsilons)
                        if ("fgsm", e) not in self.unmeasured]
-        for why in self.unmeasured.values():
-            note = f"robustness level not measured: {why}"
-            if note not in self.notes:
-                self.notes.append(note)
         return Robustness(seed=self.spec.seed, features=self.features, unperturbed=self.unperturbed, levels=levels,
-                          unmeasured={f"{kind} {level:g}": why for (kind, level), why in self.unmeasured.items()})
+                          unmeasured=[UnmeasuredLevel(perturbation=kind, level=level, why=why)
+                                      for (kind, level), why in self.unmeasured.items()])
 
     def _level(self, kind: Literal["gaussian", "fgsm"], level: float, correct: np.ndarray, clean: np.ndarray
                ) -> RobustnessLevel:

@@ -293,6 +293,14 @@ class RobustnessLevel(_Frozen):
         return self
 
 
+class UnmeasuredLevel(_Frozen):
+    """A perturbation level the models could not be scored at."""
+
+    perturbation: Literal["gaussian", "fgsm"]
+    level: NonNegative
+    why: str
+
+
 class Robustness(_Frozen):
     seed: int
     features: list[str] = Field(description="the continuous features that were perturbed")
@@ -303,9 +311,9 @@ class Robustness(_Frozen):
     feature_std: dict[str, NonNegative] = Field(default_factory=dict, description="the std each sigma is in units of")
     std_source: str | None = Field(None, description="which rows the feature std was computed from")
     notes: list[str] = Field(default_factory=list, description="e.g. why FGSM was skipped")
-    unmeasured: dict[str, str] = Field(
-        default_factory=dict, description="'gaussian 3' -> why that level has no result (NaN or infinite scores on "
-                                          "the perturbed copy): a rule on it errs")
+    unmeasured: list[UnmeasuredLevel] = Field(
+        default_factory=list, description="the levels with no result (NaN or infinite scores on the perturbed "
+                                          "copy) and why: a rule on one errs")
 
 
 class ProvenanceEvidence(_Frozen):

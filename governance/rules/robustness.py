@@ -34,8 +34,8 @@ def robustness_drop(rule: RobustnessDrop, evidence: Evidence, defaults: PolicyDe
     if rob is None:
         return finding(rule, Status.ERROR, "robustness was not measured (it needs models that can be re-scored on "
                                            "perturbed inputs, not the predictions format, and evaluation.robustness)")
-    gaps = {name: why for name, why in rob.unmeasured.items() if name.split(" ")[0] == rule.perturbation
-            and (rule.level is None or abs(float(name.split(" ")[1]) - rule.level) < 1e-12)}
+    gaps = {f"{g.perturbation} {g.level:g}": g.why for g in rob.unmeasured if g.perturbation == rule.perturbation
+            and (rule.level is None or abs(g.level - rule.level) < 1e-12)}
     if gaps:  # the level the models could not be scored at may be the worst one: never judged without it
         return finding(rule, Status.ERROR, "not measured: " + "; ".join(f"{k}: {v}" for k, v in gaps.items()),
                        unmeasured=gaps)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from builders import OVERALL_B, OVERALL_C, evidence, one, with_sections
 
-from governance.evidence.schema import Robustness, RobustnessLevel
+from governance.evidence.schema import Robustness, RobustnessLevel, UnmeasuredLevel
 from governance.findings import Status
 
 ROB = Robustness(seed=0, features=["x"], levels=[
@@ -35,8 +35,9 @@ def test_robustness_without_the_measurement_is_an_error_naming_what_was_measured
 
 def test_a_level_the_models_could_not_be_scored_at_is_an_error_not_skipped():
     """NaN scores on the sigma-3 copy: judging only sigma 0.1 and 0.3 would pass without the worst level."""
-    rob = ROB.model_copy(update={"unmeasured": {"gaussian 3": "the baseline model on the copy perturbed at "
-                                                              "gaussian 3: model returned NaN or infinite scores"}})
+    rob = ROB.model_copy(update={"unmeasured": [UnmeasuredLevel(
+        perturbation="gaussian", level=3.0,
+        why="the baseline model on the copy perturbed at gaussian 3: model returned NaN or infinite scores")]})
     ev = with_sections(evidence(OVERALL_B, OVERALL_C), robustness=rob)
     f = one({"kind": "robustness_drop", "max_extra_drop": 0.1}, ev)
     assert f.status == Status.ERROR and "gaussian 3" in f.message and "NaN" in f.message

@@ -53,9 +53,9 @@ class SklearnAdapter:
             frame = self._in_fitted_order(frame)
         X = frame if self._by_name else frame.to_numpy()
         try:
-            with warnings.catch_warnings(), np.errstate(all="ignore"):
-                # numpy's "invalid value encountered in log1p" from a user's FunctionTransformer would reach
-                # stderr before the one error line: a NaN score it makes is refused by the score checks anyway
+            with warnings.catch_warnings():
+                # numpy's "invalid value encountered in log1p" (a RuntimeWarning) from a user's FunctionTransformer
+                # would reach stderr before the one error line: a NaN score it makes is refused by the score checks
                 warnings.simplefilter("ignore", UserWarning)
                 warnings.simplefilter("ignore", RuntimeWarning)
                 return getattr(self.model, method)(X)

@@ -129,8 +129,18 @@ def test_an_input_with_no_value_in_the_window_is_not_waved_through_by_the_share_
     code, report = _run(tmp_path, contract, path)
     findings = {f["rule_id"]: f for f in report["windows"][-1]["findings"]}
     drift = findings["MON-DRIFT-001"]  # a share limit: 1 of the features drifted is "within" 50%
-    assert drift["status"] == "inconclusive", drift["message"]
-    assert drift["details"]["no_values"] == [FEATURES[0]] and "stopped arriving" in drift["message"]
+    assert drift["status"] == "fail", drift["message"]  # its missing share rose from 0% to 100%
+    assert drift["details"]["missing_increase"] == {FEATURES[0]: 1.0}
+    assert drift["details"]["no_values"] == [FEATURES[0]] and f"'{FEATURES[0]}' 100%" in drift["message"]
+    assert code == 1 and report["windows"][-1]["decision"] == "blocked"
+    # without the missing-share limit, the outage is still not waved through: not judged, which blocks
+    policy = write_yaml(tmp_path / "no-missing-limit.yaml", {"name": "p", "defaults": {"min_slice_size": 100},
+                                                              "rules": [
+        {"id": "D", "kind": "feature_drift", "max_drifted_share": 0.5, "max_missing_increase": None,
+         "severity": "block", "on_inconclusive": "block", "rmf": ["MEASURE 2.4"]}]})
+    code, report = _run(tmp_path, contract, path, policy=policy, out="no-limit")
+    drift = report["windows"][-1]["findings"][0]
+    assert drift["status"] == "inconclusive" and "stopped arriving" in drift["message"], drift["message"]
     assert code == 1 and report["windows"][-1]["decision"] == "blocked"  # not judged blocks (on_inconclusive)
 
 
@@ -416,7 +426,7 @@ def test_a_blank_sensitive_cell_is_the_missing_slice_in_a_csv_window_as_in_parqu
     assert as_csv.slices == as_parquet.slices
 
 
-def test_a_window_with_a_feature_left_blank_alerts_as_not_judged(released, tmp_path, capsys):
+def test_a_window_with_a_feature_left_blank_alerts(released, tmp_path, capsys):
     """Every cell of a feature empty (or NaN): pyarrow reads a null column, which the profile refused (exit 3)."""
     import pandas as pd
 
@@ -432,7 +442,7 @@ def test_a_window_with_a_feature_left_blank_alerts_as_not_judged(released, tmp_p
         assert code == 1 and "Traceback" not in err, err
         report = json.loads((tmp_path / f"o-{name}" / "monitor.json").read_text())
         drift = next(f for f in report["windows"][-1]["findings"] if f["kind"] == "feature_drift")
-        assert drift["status"] == "inconclusive" and feature in drift["message"], drift
+        assert drift["status"] == "fail" and drift["details"]["no_values"] == [feature], drift
 
 
 def test_a_regression_release_is_monitored_on_its_features_and_slices(tmp_path, capsys):

@@ -65,6 +65,21 @@ def test_feature_drift_pass_and_fail():
     assert f.status == Status.FAIL and f.details["drifted"] == ["x", "y"] and f.observed > 0.3
 
 
+def test_feature_drift_fails_when_most_rows_lost_an_input_the_rest_looking_like_the_reference():
+    arrived = np.random.default_rng(0).normal(size=500)[::-1] * 1.02  # the clean window's values
+    values = np.concatenate([np.full(2500, np.nan), arrived])  # and 2,500 rows (83%) without the input
+    w = summary(rows=3000).model_copy(update={"profile": _profile(values)})
+    rule = {"kind": "feature_drift", "max_drifted_share": 0.5}
+    f = one(rule, contract(), w)
+    assert f.status == Status.FAIL, f.message
+    assert f.details["missing_increase"] == {"x": pytest.approx(5 / 6), "y": pytest.approx(5 / 6)}
+    assert "'x' 83% (reference 0%)" in f.message and "10 points" in f.message
+    assert f.details["drifted"] == []  # the values that did arrive are the reference's: distance alone passes
+    assert one({**rule, "max_missing_increase": None}, contract(), w).status == Status.PASS
+    assert one({**rule, "max_missing_increase": 0.9}, contract(), w).status == Status.PASS
+    assert one(rule, contract(), summary()).status == Status.PASS  # no rise, no failure
+
+
 def test_feature_drift_without_a_reference_is_inconclusive():
     c = contract(reference=None, left_out={"feature_drift": "no profile"})
     f = one({"kind": "feature_drift"}, c, summary())

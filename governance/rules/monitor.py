@@ -92,9 +92,12 @@ class FeatureDriftRule(_WindowRule):
     """Fails when the window's features moved away from the contract's reference profile: the worst feature's
     distance above ``max_distance``, or more than ``max_drifted_share`` of the features past ``drift_distance``.
     Distances are effect sizes (evidence/profile.py): normed Wasserstein for numeric features, Jensen-Shannon
-    (natural log) for categorical ones; an infinite or undefined distance counts as drifted. A watched feature with
-    no value in the window (every row missing, or not a finite number) is an outage, not a drift estimate: a rule it
-    would otherwise pass is inconclusive, so a share limit cannot wave through inputs that stopped arriving."""
+    (natural log) for categorical ones; an infinite or undefined distance counts as drifted. The distances leave
+    missing values out, so the values that did arrive can look like the reference while most rows lost the input:
+    a feature whose missing share rose more than ``max_missing_increase`` above the reference's fails too (a
+    feature with no value at all in the window among them). With that limit off, a feature with no value is an
+    outage, not a drift estimate: a rule it would otherwise pass is inconclusive, so a share limit cannot wave
+    through inputs that stopped arriving."""
 
     kind: Literal["feature_drift"]
     drift_distance: float = Field(0.1, ge=0, le=10, description="a feature whose distance exceeds this counts as "
@@ -103,6 +106,9 @@ class FeatureDriftRule(_WindowRule):
     max_drifted_share: float | None = Field(0.5, ge=0, le=1, description="the share of drifted features at most "
                                                                         "this (Evidently's dataset-drift default)")
     features: list[str] | None = Field(None, description="the features watched (default: every profiled feature)")
+    max_missing_increase: float | None = Field(
+        0.1, ge=0, le=1, description="a feature's missing share in the window at most this far above the "
+                                     "reference's (a share difference: 0.1 is ten points; null: not checked)")
 
     @model_validator(mode="after")
     def _a_limit(self) -> FeatureDriftRule:
@@ -141,6 +147,16 @@ def feature_drift(rule: FeatureDriftRule, facts: WindowFacts, defaults: PolicyDe
                "distances": {k: d.distance for k, d in sorted(watched.items())},
                "quantity": "worst feature distance" if rule.max_distance is not None else "share of drifted features"}
     absent = sorted(k for k, d in watched.items() if d.current_rows and d.current_missing_share == 1.0)
+    rise = {k: (d.current_missing_share or 0.0) - (d.reference_missing_share or 0.0) for k, d in watched.items()
+            if d.current_rows}
+    emptier = sorted((k for k, r in rise.items() if rule.max_missing_increase is not None
+                      and r > rule.max_missing_increase), key=lambda k: (-rise[k], k))
+    if emptier:
+        assert rule.max_missing_increase is not None
+        shown_rise = ", ".join(f"{k!r} {watched[k].current_missing_share:.0%} (reference "
+                               f"{watched[k].reference_missing_share or 0.0:.0%})" for k in emptier)
+        problems.append(f"missing values up more than {rule.max_missing_increase * 100:g} points: {shown_rise}")
+        details["missing_increase"] = {k: rise[k] for k in emptier}
     if problems:
         status, tail = Status.FAIL, "; ".join(problems)
     elif absent:

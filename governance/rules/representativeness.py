@@ -37,8 +37,10 @@ class RepresentativenessRule(RuleBase):
     exceeds ``max_feature_distance``, the share of features at or above ``drift_threshold`` exceeds
     ``max_drifted_share`` (Evidently's dataset drift), or a slice's production share is more than
     ``max_share_ratio`` times its evaluation share (a slice production has and the evaluation set lacks: an
-    infinite ratio). Distances: normed Wasserstein (numeric), Jensen-Shannon (categorical). ``inconclusive``
-    without a production sample or below ``min_production_rows``."""
+    infinite ratio), or a feature's missing share differs between the two by more than
+    ``max_missing_difference`` (the distances leave missing values out, so a production input blank in most rows
+    would otherwise look like the evaluation set's). Distances: normed Wasserstein (numeric), Jensen-Shannon
+    (categorical). ``inconclusive`` without a production sample or below ``min_production_rows``."""
 
     kind: Literal["representativeness"]
     max_feature_distance: float | None = Field(0.1, description="the worst feature's distance at most this (null: "
@@ -49,6 +51,10 @@ class RepresentativenessRule(RuleBase):
                                                              "limited)")
     max_share_ratio: float | None = Field(2.0, description="every slice's production share at most this many times "
                                                            "its evaluation share (null: not limited)")
+    max_missing_difference: float | None = Field(
+        0.1, ge=0, le=1, description="every feature's missing share in production and in the evaluation set at "
+                                     "most this far apart (a share difference: 0.1 is ten points; null: not "
+                                     "checked)")
     min_production_rows: int = Field(1000, ge=1, description="fewer production rows: inconclusive")
     features: list[str] | None = Field(None, description="judge these features (default: every feature)")
     dimensions: list[str] | None = Field(None, description="judge the slice shares of these dimensions (default: "
@@ -121,6 +127,16 @@ def representativeness(rule: RepresentativenessRule, evidence: Evidence, default
                         f"evaluation set ({s.evaluation_rows} rows, share {fmt(s.evaluation_share)}): over "
                         f"{fmt(rule.max_share_ratio)}")
 
+    gap = {n: abs((d.current_missing_share or 0.0) - (d.reference_missing_share or 0.0))
+           for n, d in distances.items() if d.current_rows and d.reference_rows}
+    unlike = sorted((n for n, g in gap.items() if rule.max_missing_difference is not None
+                     and g > rule.max_missing_difference), key=lambda n: (-gap[n], n))
+    if unlike:
+        assert rule.max_missing_difference is not None
+        problems.append(f"missing values differ by more than {rule.max_missing_difference * 100:g} points: "
+                        + ", ".join(f"{n!r} {distances[n].current_missing_share or 0.0:.0%} in production vs "
+                                    f"{distances[n].reference_missing_share or 0.0:.0%} evaluated" for n in unlike))
+
     lacking = ", ".join(prod.missing_sensitive)
     slice_note = "" if dims else f"; no slice shares ({'production lacks ' + lacking if lacking else 'no slices'})"
     head = (f"on {prod.rows} production rows, the worst of {len(distances)} features is {worst!r} at distance "
@@ -139,6 +155,7 @@ def representativeness(rule: RepresentativenessRule, evidence: Evidence, default
             "share_ratio": None if worst_slice[2] == math.inf else worst_slice[2],
             "evaluation_rows": worst_slice[3].evaluation_rows, "production_rows": worst_slice[3].production_rows},
         "dimensions": dims, "problems": problems,
+        "missing_difference": {n: gap[n] for n in unlike},
     }
     status = Status.FAIL if problems else Status.PASS
     message = f"{head}: {listed(problems)}." if problems else f"{head}: within limits."

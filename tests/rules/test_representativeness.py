@@ -70,6 +70,20 @@ def test_fail_on_a_shifted_feature():
     assert "feature 'x'" in f.message
 
 
+def test_fail_when_production_lost_an_input_in_most_rows_the_rest_looking_evaluated():
+    arrived = table(2000, 1)
+    x = np.concatenate([np.full(8000, np.nan), arrived.column("x").to_numpy()])  # 80% of production rows blank
+    blank = pa.table({"x": x, "y": np.tile(arrived.column("y").to_numpy(), 5),
+                      "colour": arrived.column("colour").to_pylist() * 5})
+    f = judged(production(blank))
+    assert f.status == Status.FAIL, f.message
+    assert f.details["drifted_features"] == []  # the distances leave missing values out: they alone pass
+    assert f.details["missing_difference"] == {"x": pytest.approx(0.8)}
+    assert "'x' 80% in production vs 0% evaluated" in f.message and "10 points" in f.message
+    assert judged(production(blank), max_missing_difference=None).status == Status.PASS
+    assert judged(production(blank), max_missing_difference=0.85).status == Status.PASS
+
+
 def test_fail_on_a_drifted_category_share():
     f = judged(production(table(2000, 1, colours=(0.1, 0.3, 0.6))))
     assert f.status == Status.FAIL

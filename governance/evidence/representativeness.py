@@ -43,6 +43,14 @@ class FeatureDistance(_Frozen):
                                                 "sketches it holds with the sketches' 99% confidence)")
     note: str | None = None
 
+    @property
+    def missing_share_change(self) -> float | None:
+        """The current missing share minus the reference's (None while a side has no rows): the distance leaves
+        missing values out, so this is what sees an input that arrives blank in most rows."""
+        if self.current_missing_share is None or self.reference_missing_share is None:
+            return None
+        return self.current_missing_share - self.reference_missing_share
+
 
 class Representativeness(_Frozen):
     """Per-feature effect sizes between the evaluation data and the production sample."""

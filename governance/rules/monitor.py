@@ -147,15 +147,13 @@ def feature_drift(rule: FeatureDriftRule, facts: WindowFacts, defaults: PolicyDe
                "distances": {k: d.distance for k, d in sorted(watched.items())},
                "quantity": "worst feature distance" if rule.max_distance is not None else "share of drifted features"}
     absent = sorted(k for k, d in watched.items() if d.current_rows and d.current_missing_share == 1.0)
-    rise = {k: (d.current_missing_share or 0.0) - (d.reference_missing_share or 0.0) for k, d in watched.items()
-            if d.current_rows}
-    emptier = sorted((k for k, r in rise.items() if rule.max_missing_increase is not None
-                      and r > rule.max_missing_increase), key=lambda k: (-rise[k], k))
-    if emptier:
-        assert rule.max_missing_increase is not None
+    limit = rule.max_missing_increase
+    rise = {k: c for k, d in watched.items() if (c := d.missing_share_change) is not None}
+    emptier = sorted((k for k in rise if limit is not None and rise[k] > limit), key=lambda k: (-rise[k], k))
+    if emptier and limit is not None:
         shown_rise = ", ".join(f"{k!r} {watched[k].current_missing_share:.0%} (reference "
-                               f"{watched[k].reference_missing_share or 0.0:.0%})" for k in emptier)
-        problems.append(f"missing values up more than {rule.max_missing_increase * 100:g} points: {shown_rise}")
+                               f"{watched[k].reference_missing_share:.0%})" for k in emptier)
+        problems.append(f"missing values up more than {limit * 100:g} points: {shown_rise}")
         details["missing_increase"] = {k: rise[k] for k in emptier}
     if problems:
         status, tail = Status.FAIL, "; ".join(problems)

@@ -127,15 +127,13 @@ def representativeness(rule: RepresentativenessRule, evidence: Evidence, default
                         f"evaluation set ({s.evaluation_rows} rows, share {fmt(s.evaluation_share)}): over "
                         f"{fmt(rule.max_share_ratio)}")
 
-    gap = {n: abs((d.current_missing_share or 0.0) - (d.reference_missing_share or 0.0))
-           for n, d in distances.items() if d.current_rows and d.reference_rows}
-    unlike = sorted((n for n, g in gap.items() if rule.max_missing_difference is not None
-                     and g > rule.max_missing_difference), key=lambda n: (-gap[n], n))
-    if unlike:
-        assert rule.max_missing_difference is not None
-        problems.append(f"missing values differ by more than {rule.max_missing_difference * 100:g} points: "
-                        + ", ".join(f"{n!r} {distances[n].current_missing_share or 0.0:.0%} in production vs "
-                                    f"{distances[n].reference_missing_share or 0.0:.0%} evaluated" for n in unlike))
+    limit = rule.max_missing_difference
+    gap = {n: abs(c) for n, d in distances.items() if (c := d.missing_share_change) is not None}
+    unlike = sorted((n for n in gap if limit is not None and gap[n] > limit), key=lambda n: (-gap[n], n))
+    if unlike and limit is not None:
+        problems.append(f"missing values differ by more than {limit * 100:g} points: "
+                        + ", ".join(f"{n!r} {distances[n].current_missing_share:.0%} in production vs "
+                                    f"{distances[n].reference_missing_share:.0%} evaluated" for n in unlike))
 
     lacking = ", ".join(prod.missing_sensitive)
     slice_note = "" if dims else f"; no slice shares ({'production lacks ' + lacking if lacking else 'no slices'})"

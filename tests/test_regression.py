@@ -218,6 +218,38 @@ def test_evidence_does_not_depend_on_chunking(tmp_path):
         assert c2.difference_ci.ci_high == pytest.approx(c1.difference_ci.ci_high, rel=1e-9)
 
 
+def test_a_float32_copy_of_a_regressor_in_large_units_is_not_a_distinct_model(tmp_path):
+    """House prices in dollars: the baseline's predictions cast to float32 move by ~0.03, far over an absolute
+    1e-6, yet it is the same model; distinct_models judges the difference against the predictions' magnitude."""
+    rng = np.random.default_rng(8)
+    n = 600
+    df = pd.DataFrame({"f0": rng.normal(size=n), "group": rng.choice(["a", "b"], n)})
+    df["y"] = 400_000 + 90_000 * df.f0 + rng.normal(scale=5_000, size=n)
+    base = df.y + rng.normal(scale=20_000, size=n)
+    for name, cand in (("copy", base.astype(np.float32).astype(np.float64)),
+                       ("pruned", base + rng.normal(scale=2_000, size=n))):
+        d = tmp_path / name
+        d.mkdir()
+        df.to_csv(d / "eval.csv", index=False)
+        pd.DataFrame({"pred": base}).to_csv(d / "baseline.csv", index=False, float_format="%.17g")
+        pd.DataFrame({"pred": cand}).to_csv(d / "candidate.csv", index=False, float_format="%.17g")
+        write_yaml(d / "policy.yaml", {"name": "p", "rules": []})
+        write_yaml(d / "release.yaml", {
+            "name": "reg", "version": "1", "task": "regression",
+            "baseline": {"path": "baseline.csv", "format": "predictions"},
+            "candidate": {"path": "candidate.csv", "format": "predictions"},
+            "data": {"path": "eval.csv", "target": "y", "sensitive": ["group"]}, "policy": "policy.yaml",
+            "evaluation": {**FAST, "bootstrap": {"resamples": 0}}})
+        (found,), ev = gate(d / "release.yaml", {"id": "EFF-002", "kind": "distinct_models", "rmf": ["MEASURE 2.3"]})
+        assert ev.agreement.max_abs_baseline_score == pytest.approx(float(np.abs(base).max()), rel=1e-15)
+        assert ev.agreement.max_abs_score_difference == pytest.approx(float(np.abs(base - cand).max()), rel=1e-12)
+        if name == "copy":
+            assert ev.agreement.max_abs_score_difference > 1e-3  # over the absolute tolerance that passed it
+            assert found.status.value == "fail" and "identical scores" in found.message, found.message
+        else:
+            assert found.status.value == "pass", found.message
+
+
 def test_a_candidate_much_worse_on_one_group_is_blocked_by_the_slice_rule(tmp_path):
     findings, ev = gate(_release(tmp_path, planted=6.0), {
         "id": "S", "kind": "slice_metric_drop", "metric": "mae", "by": ["group"], "max_drop": 0.5,

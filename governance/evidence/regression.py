@@ -104,6 +104,7 @@ class RegressionAccumulator:
         self.rows = 0
         self.same = 0  # rows where both models predict exactly the same value
         self.max_abs_diff = 0.0
+        self.max_abs_base = 0.0  # the largest |baseline prediction|: the scale max_abs_diff is judged against
 
     # -- building ---------------------------------------------------------------------------------
     def cell_ids(self, keys: Sequence[tuple[str, ...]]) -> np.ndarray:
@@ -158,6 +159,7 @@ class RegressionAccumulator:
             self.reps += replicate_sums(first_row, columns, cells, n_cells, self.replicates, self.seed)
         self.same += int(np.count_nonzero(pred_base == pred_cand))
         self.max_abs_diff = max(self.max_abs_diff, float(np.max(np.abs(pred_base - pred_cand))))
+        self.max_abs_base = max(self.max_abs_base, float(np.max(np.abs(pred_base))))
 
     def merge(self, other: RegressionAccumulator) -> RegressionAccumulator:
         """A new accumulator holding both (associative; cells matched by key)."""
@@ -181,6 +183,7 @@ class RegressionAccumulator:
             out.rows += src.rows
             out.same += src.same
             out.max_abs_diff = max(out.max_abs_diff, src.max_abs_diff)
+            out.max_abs_base = max(out.max_abs_base, src.max_abs_base)
         if out.exact is not None and out.rows > out.exact_rows:
             out.exact, out.exact_rows_of = None, []
         return out
@@ -499,7 +502,7 @@ def build_regression_evidence(release: Release, acc: RegressionAccumulator, sour
             methods={name: QUANTILE_METHOD for name in R.QUANTILES} if why_not is None else {},
             missing=dict.fromkeys(R.QUANTILES, why_not) if why_not is not None else {})
     agreement = Agreement(rows=acc.rows, same_prediction=acc.same / acc.rows if acc.rows else None, fixed=0, broken=0,
-                          max_abs_score_difference=acc.max_abs_diff)
+                          max_abs_score_difference=acc.max_abs_diff, max_abs_baseline_score=acc.max_abs_base)
     warnings: list[str] = []
     if files["baseline"].sha256 == files["candidate"].sha256:
         warnings.append(SAME_FILE_WARNING)

@@ -151,6 +151,10 @@ class Agreement(_Frozen):
     fixed: Count = Field(description="rows the baseline got wrong and the candidate right")
     broken: Count = Field(description="rows the baseline got right and the candidate wrong")
     max_abs_score_difference: NonNegative
+    max_abs_baseline_score: NonNegative | None = Field(
+        None, description="task: regression: the largest |baseline prediction|, the scale distinct_models judges "
+                          "the score difference against (predictions have units; probabilities do not). None for "
+                          "classifiers and lm_eval, whose scores are probabilities")
     slices: dict[str, dict[str, dict[str, float | int | None]]] = Field(
         default_factory=dict, description="dimension -> slice -> {count, same_prediction, fixed, broken}")
     broken_examples: list[Count] = Field(

@@ -17,20 +17,28 @@ SAME_FILE = ("baseline and candidate are the same file (sha256 {sha}…): the ca
 SAME_SCORES = ("baseline and candidate gave identical scores on every one of the {rows} rows{within}: the candidate "
                "behaves exactly as the baseline, so it is the baseline under another name (re-saved, converted or "
                "copied) rather than a pruned model")
-WITHIN_TOLERANCE = " (largest difference {diff:g}, within score_tolerance {tolerance:g})"
+WITHIN_TOLERANCE = " (largest difference {diff:g}, within score_tolerance {tolerance:g}{scaled})"
+#: regression: the tolerance is relative to the predictions' magnitude, so a regressor in dollars or in millions is
+#: judged alike (an absolute 1e-6 counted a float32 copy of a regressor predicting ~1e6 as a distinct model)
+SCALED = " x the largest |baseline prediction| {scale:g} = {effective:g}"
+NO_SCALE = ("the evidence records no magnitude of the baseline's predictions (agreement.max_abs_baseline_score, "
+            "written by an older version or by hand), so whether a largest difference of {diff:g} is a re-saved "
+            "copy or a pruned model was not judged: collect the evidence again")
 DISTINCT = ("baseline and candidate are different files and their scores differ (largest difference {diff:g} on "
             "{rows} rows)")
 IDENTICAL_ALLOWED = ("baseline and candidate are different files with identical scores on all {rows} rows (largest "
                      "difference {diff:g}), which this rule allows (allow_identical_scores)")
 NO_ROWS = "no evaluation row was scored: whether the candidate differs from the baseline was not judged"
 #: the default score_tolerance: the baseline converted to ONNX or float32, or nudged by 1e-12, is still the baseline
-#: (1.4e-7 apart on every row passed with a tolerance of 0); real pruning moves scores by far more
+#: (1.4e-7 apart on every row passed with a tolerance of 0); real pruning moves scores by far more. For a regressor
+#: it is relative: float32 keeps about 7 significant digits whatever the units
 DEFAULT_TOLERANCE = 1e-6
 
 
 class DistinctModels(RuleBase):
     """Fails when the candidate is the baseline: the same file (equal sha256), or, unless
-    ``allow_identical_scores``, scores within ``score_tolerance`` of the baseline's on every row."""
+    ``allow_identical_scores``, scores within ``score_tolerance`` of the baseline's on every row (for a regressor,
+    within ``score_tolerance`` times the largest baseline prediction's magnitude)."""
 
     kind: Literal["distinct_models"]
     allow_identical_scores: bool = Field(
@@ -40,7 +48,8 @@ class DistinctModels(RuleBase):
         DEFAULT_TOLERANCE, ge=0, le=1,
         description="scores whose largest absolute difference on every row is at most this count as identical "
                     "(default 1e-6: a float32 conversion of the baseline moves probabilities by ~1e-7; 0: only "
-                    "bit-identical scores)")
+                    "bit-identical scores). For a regressor it is relative: the largest difference is compared "
+                    "with this times the largest |baseline prediction|, so the units do not matter")
 
 
 @rule("distinct_models", DistinctModels)
@@ -56,11 +65,18 @@ def distinct_models(rule: DistinctModels, evidence: Evidence, defaults: PolicyDe
                        threshold=rule.score_tolerance, same_file=True, **details)
     if rows == 0:
         return finding(rule, Status.INCONCLUSIVE, NO_ROWS, same_file=False, **details)
-    if not rule.allow_identical_scores and diff <= rule.score_tolerance:
-        within = WITHIN_TOLERANCE.format(diff=diff, tolerance=rule.score_tolerance) if diff else ""
+    tolerance, scaled = rule.score_tolerance, ""
+    if evidence.task == "regression":
+        scale = agreement.max_abs_baseline_score
+        if scale is None:
+            return finding(rule, Status.INCONCLUSIVE, NO_SCALE.format(diff=diff), same_file=False, **details)
+        tolerance = rule.score_tolerance * scale
+        scaled = SCALED.format(scale=scale, effective=tolerance)
+        details.update(max_abs_baseline_score=scale, tolerance=tolerance)
+    if not rule.allow_identical_scores and diff <= tolerance:
+        within = WITHIN_TOLERANCE.format(diff=diff, tolerance=rule.score_tolerance, scaled=scaled) if diff else ""
         return finding(rule, Status.FAIL, SAME_SCORES.format(rows=rows, within=within) + ".", observed=diff,
-                       threshold=rule.score_tolerance, same_file=False, **details)
-    message = (DISTINCT.format(diff=diff, rows=rows) if diff > rule.score_tolerance
+                       threshold=tolerance, same_file=False, **details)
+    message = (DISTINCT.format(diff=diff, rows=rows) if diff > tolerance
                else IDENTICAL_ALLOWED.format(diff=diff, rows=rows))
-    return finding(rule, Status.PASS, message + ".", observed=diff, threshold=rule.score_tolerance, same_file=False,
-                   **details)
+    return finding(rule, Status.PASS, message + ".", observed=diff, threshold=tolerance, same_file=False, **details)

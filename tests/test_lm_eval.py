@@ -26,7 +26,10 @@ from governance.models.lm_eval import (
     FILTER_DIFFERS,
     FILTER_MISSING,
     HASH_DIFFERS,
+    HASH_ONE_RUN,
+    METRIC_NOT_NUMBER,
     METRIC_ONE_RUN,
+    MISNAMED,
     NO_METRIC,
     NOT_BINARY,
     TASK_ONE_RUN,
@@ -355,8 +358,11 @@ def test_a_candidate_run_on_another_filter_or_a_declared_filter_missing_is_exit_
     assert FILTER_MISSING.format(task="gsm8k", filter="flexible-extract", filters="strict-match") in err
 
 
-@pytest.mark.parametrize("first_line", [{"acc": None}, {"acc": "1"}, {}])
-def test_a_metric_one_run_lacks_is_exit_2_not_another_metric_judged(llm, tmp_path, capsys, first_line):
+@pytest.mark.parametrize("first_line,message", [
+    ({"acc": None}, METRIC_NOT_NUMBER.format(task="boolq", metric="acc", value=None)),
+    ({"acc": "1"}, METRIC_NOT_NUMBER.format(task="boolq", metric="acc", value="1")),
+    ({}, METRIC_ONE_RUN.format(task="boolq", metric="acc", role="baseline", other="candidate"))])
+def test_a_metric_one_run_lacks_is_exit_2_not_another_metric_judged(llm, tmp_path, capsys, first_line, message):
     rel = _broken_copy(llm, tmp_path)
     path = _pruned(rel, "boolq")
     lines = [json.loads(line) for line in path.read_text().splitlines()]
@@ -365,7 +371,86 @@ def test_a_metric_one_run_lacks_is_exit_2_not_another_metric_judged(llm, tmp_pat
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     code, _, err = run(capsys, "check", rel / "release.yaml", "--out", tmp_path / "out")
     assert code == 2 and len(err.strip().splitlines()) == 1
-    assert METRIC_ONE_RUN.format(task="boolq", metric="acc", role="baseline", other="candidate") in err
+    assert message in err
+
+
+def test_a_default_metric_written_as_text_in_both_runs_is_exit_2_not_another_metric_judged(llm, tmp_path, capsys):
+    """With acc a string in both runs the first line's schema dropped it from both and acc_norm was judged in its
+    place, silently."""
+    rel = _broken_copy(llm, tmp_path)
+    for run_name in ("dense", "pruned"):
+        (path,) = (rel / "runs" / run_name).glob("samples_arc_easy_*.jsonl")
+        lines = [json.loads(line) for line in path.read_text().splitlines()]
+        for line in lines:
+            line["acc"] = str(line["acc"])
+        path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    code, _, err = run(capsys, "check", rel / "release.yaml", "--out", tmp_path / "out")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "task 'arc_easy': acc on line 1 is '" in err and "not a number" in err
+
+
+def test_a_target_hash_in_one_run_only_is_exit_2_even_on_one_document(llm, tmp_path, capsys):
+    """Older harness versions write no target_hash, so documents without one in both runs are not compared; one
+    blanked line used to switch the answer-key check off for the whole task (then a changed key passed)."""
+    rel = _broken_copy(llm, tmp_path)
+    path = _pruned(rel, "arc_easy")
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    for line in lines:
+        line["target_hash"] = "f" * 64  # another answer key on every document ...
+    lines[5]["target_hash"] = None  # ... and one document without a hash
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    code, _, err = run(capsys, "check", rel / "release.yaml", "--out", tmp_path / "out")
+    assert code == 2 and HASH_ONE_RUN.format(task="arc_easy", doc=5, role="candidate") in err
+    for line in lines:
+        line.pop("target_hash")  # the candidate logs none at all
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    code, _, err = run(capsys, "check", rel / "release.yaml", "--out", tmp_path / "out")
+    assert code == 2 and HASH_ONE_RUN.format(task="arc_easy", doc=0, role="candidate") in err
+    for run_name in ("dense", "pruned"):  # neither run logs one (an older harness): judged on the other hashes
+        (path,) = (rel / "runs" / run_name).glob("samples_arc_easy_*.jsonl")
+        lines = [json.loads(line) for line in path.read_text().splitlines()]
+        for line in lines:
+            line.pop("target_hash", None)
+        path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert collect(load_manifest(rel / "release.yaml")).lm_eval.tasks["arc_easy"].samples == TASKS["arc_easy"][0]
+
+
+def test_a_samples_file_not_named_as_the_harness_names_it_is_exit_2_not_dropped(llm, tmp_path, capsys):
+    """A file the name pattern did not match was skipped, and its task dropped out of both runs without a word."""
+    rel = _broken_copy(llm, tmp_path)
+    for run_name in ("dense", "pruned"):
+        (path,) = (rel / "runs" / run_name).glob("samples_boolq_*.jsonl")
+        path.rename(path.with_name("samples_boolq.jsonl"))
+    code, _, err = run(capsys, "check", rel / "release.yaml", "--out", tmp_path / "out")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert MISNAMED.format(file="runs/dense/samples_boolq.jsonl") in err
+
+
+def test_a_candidate_run_patched_with_the_baselines_files_for_some_tasks_is_blocked(llm, tmp_path, capsys):
+    """The pruned run with the dense run's files for the tasks it lost most on differs overall, so the whole-run
+    identity check passed it: each task is checked on its own."""
+    rel = _broken_copy(llm, tmp_path)
+    for task in ("arc_easy", "gsm8k"):
+        (dense,) = (rel / "runs" / "dense").glob(f"samples_{task}_*.jsonl")
+        shutil.copyfile(dense, _pruned(rel, task))
+    (dense,) = (rel / "runs" / "dense").glob("samples_boolq_*.jsonl")
+    lines = [json.loads(line) for line in dense.read_text().splitlines()]
+    lines[3]["filtered_resps"][0][0] = str(float(lines[3]["filtered_resps"][0][0]) + 1e-9)  # not byte-identical
+    _pruned(rel, "boolq").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    code, out, _ = run(capsys, "check", rel / "release.yaml", "--out", tmp_path / "out")
+    assert code == 1 and "LLM-ID-001" in out
+    verdict = json.loads((tmp_path / "out" / "verdict.json").read_text())
+    (found,) = [f for f in verdict["findings"] if f["rule_id"] == "LLM-ID-001"]
+    assert found["status"] == "fail" and found["details"]["copied_tasks"] == ["arc_easy", "boolq", "gsm8k"]
+    assert "3 of 5 tasks have the baseline's results in the candidate run" in found["message"]
+    ev = json.loads((tmp_path / "out" / "evidence.json").read_text())
+    tasks = ev["lm_eval"]["tasks"]
+    assert tasks["gsm8k"]["max_abs_score_difference"] is None and 0 < tasks["boolq"]["max_abs_score_difference"] < 1e-6
+    assert tasks["mmlu_anatomy"]["max_abs_score_difference"] > 1e-3
+    # the same release with the pruned run's own files passes this rule
+    code, _, _ = run(capsys, "check", llm / "release.yaml", "--out", tmp_path / "own")
+    own = json.loads((tmp_path / "own" / "verdict.json").read_text())
+    assert [f["status"] for f in own["findings"] if f["rule_id"] == "LLM-ID-001"] == ["pass"]
 
 
 def test_responses_written_as_numbers_read_the_same_as_the_harness_text(llm, tmp_path, evidence):

@@ -251,12 +251,23 @@ def _test(acc: Accumulator, cells: list[int]) -> PairedTest:
     return _paired(int(base[1].sum()), int(base[1, 1]), int(cand[1, 1]), int(a["fixed"] or 0), int(a["broken"] or 0))
 
 
+def _task_difference(pair: TaskPair) -> float | None:
+    """One task's largest score change (see LmEvalTask.max_abs_score_difference): a copy of the baseline's file for
+    one task must show even when the other tasks differ."""
+    changed = bool(np.any(pair.correct[0] != pair.correct[1]))
+    if pair.confidence is None:
+        return 1.0 if changed else None
+    moved = float(np.abs(pair.confidence[0] - pair.confidence[1]).max()) if len(pair.doc_id) else 0.0
+    return max(moved, 1.0 if changed else 0.0)
+
+
 def _lm_eval(acc: Accumulator, refs: dict[str, dict[str, SliceRef]], pairs: list[TaskPair],
              offsets: list[int]) -> LmEval:
     tasks = {p.task: LmEvalTask(metric=p.metric, filter=p.filter, multiple_choice=p.confidence is not None,
                                 samples=len(p.doc_id),
                                 group=p.group, capability=p.capability,
-                                files={"baseline": p.files[0], "candidate": p.files[1]}) for p in pairs}
+                                files={"baseline": p.files[0], "candidate": p.files[1]},
+                                max_abs_score_difference=_task_difference(p)) for p in pairs}
     scored = [p for p in pairs if len(p.doc_id)]
     average: dict[str, float] = {role: float(np.mean([p.correct[i].mean() for p in scored])) if scored else 0.0
                                  for i, role in enumerate(ROLES)}

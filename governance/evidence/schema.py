@@ -500,6 +500,10 @@ class LmEvalTask(_Frozen):
     group: str
     capability: str
     files: dict[str, FileRef] = Field(description="role -> its samples file")
+    max_abs_score_difference: Share | None = Field(
+        None, description="the largest change of a document's top-choice probability (multiple choice), 1 where a "
+                          "document's correctness changed; null for a generation task none of whose documents "
+                          "changed (its answers are not compared) and in evidence from older versions")
 
 
 class LmEval(_Frozen):

@@ -55,6 +55,8 @@ _NOT_METRICS = {"doc_id", "doc", "target", "arguments", "resps", "filtered_resps
 _HASHES = ("doc_hash", "prompt_hash", "target_hash")
 
 NO_SAMPLES = "no lm-eval samples files (samples_<task>_<date>.jsonl) at {path}"
+MISNAMED = ("{file} is not named as the harness names a samples file (samples_<task>_<date>.jsonl, the date as "
+            "2024-05-01T12-30-45.123456), so its task cannot be told: rename it, or move it out of the run")
 TWO_FILES = "task {task!r} has two samples files in this run: {first} and {second}; keep one"
 BAD_FILE = "not an lm-eval samples file ({problem})"
 MISSING_FIELD = "task {task!r} doc {doc}: no {field} (every line of a samples file needs it)"
@@ -67,11 +69,15 @@ FILTER_DIFFERS = ("task {task!r}: the baseline run is judged on {base}, the cand
                   "{found}: the runs did not score the same responses, so they cannot be compared")
 METRIC_ONE_RUN = ("task {task!r}: {metric} is a per-sample metric of the {role} run but is missing or not a number on "
                   "the first line of the {other} run: both runs must carry the metric judged")
+METRIC_NOT_NUMBER = ("task {task!r}: {metric} on line 1 is {value!r:.60}, not a number: the gate judges {metric} "
+                     "when a run logs it, so it will not judge another metric in its place")
 #: evidence.warnings for a task logged under several filters with none declared (template: task, filter, filters)
 FILTER_CHOSEN = ("task {task}: the runs log {count} filters ({filters}); judged on {filter}, the baseline file's "
                  "first (lm_eval.filter chooses another)")
 HASH_DIFFERS = ("task {task!r} doc {doc}: {field} differs between the runs ({why}): the two runs did not score the "
                 "same thing, so they cannot be compared")
+HASH_ONE_RUN = ("task {task!r} doc {doc}: the {role} run has no target_hash where the other run has one: both runs "
+                "must log it for every document, or neither (an older harness version)")
 _HASH_WHY = {"doc_hash": "another dataset revision or split?", "prompt_hash": "another few-shot seed, num_fewshot "
              "or chat template?", "target_hash": "another answer key?"}
 NO_METRIC = ("task {task!r}: no 0/1 per-sample metric to judge (metrics: {metrics}); name one in "
@@ -164,7 +170,9 @@ def samples_files(release: Release, role: str) -> dict[str, Path]:
     for path in found:
         match = SAMPLES_NAME.match(path.name)
         if match is None:
-            continue
+            if path.name.endswith(".jsonl"):  # skipped, its task would drop out of both runs without a word
+                raise InputError(release.path, field, MISNAMED.format(file=os.path.relpath(path, release.folder)))
+            continue  # the harness' results_<date>.json and other files beside the samples
         check_input_file(path, named_in=release.path, field=field, root=release.folder)
         task = match["task"]
         if task in out:
@@ -281,6 +289,9 @@ def read_run(task: str, path: Path, folder: Path, wanted: str | None = None) -> 
     names = first.get("metrics")
     if not isinstance(names, list):
         names = [k for k, v in first.items() if k not in _NOT_METRICS and isinstance(v, (int, float))]
+    for name in METRIC_ORDER:  # a default metric that is not a number must not hand the judging to another one
+        if name in first and not isinstance(first[name], (int, float)):  # a bool is a number here (True: 1)
+            raise InputError(path, name, METRIC_NOT_NUMBER.format(task=task, metric=name, value=first[name]))
     names = [str(n) for n in names if n in first and isinstance(first[n], (int, float))]
     choice = _choice_pairs(first.get("filtered_resps"))
     fields = [pa.field("doc_id", pa.int64()), pa.field("filter", pa.string()),
@@ -434,8 +445,15 @@ def _join(task: str, runs: tuple[Run, Run]) -> None:
     for name in _HASHES:
         b, c = base.hashes[name], cand.hashes[name]
         if name == "target_hash" and (b.null_count or c.null_count):
-            continue  # older harness versions write no target_hash
-        differs = pc.not_equal(b, c).to_numpy(zero_copy_only=False)
+            # older harness versions write no target_hash: a document without one in both runs is not compared,
+            # but one with it in one run only is refused (else one blanked line would switch the check off)
+            one = pc.xor(b.is_null(), c.is_null()).to_numpy(zero_copy_only=False)
+            if one.any():
+                i = int(np.flatnonzero(one)[0])
+                role, run = ("candidate", cand) if c[i].as_py() is None else ("baseline", base)
+                raise InputError(run.file.path, name, HASH_ONE_RUN.format(task=task, doc=int(base.doc_id[i]),
+                                                                         role=role))
+        differs = pc.fill_null(pc.not_equal(b, c), False).to_numpy(zero_copy_only=False)
         if differs.any():
             doc = int(base.doc_id[np.flatnonzero(differs)[0]])
             raise InputError(cand.file.path, name, HASH_DIFFERS.format(task=task, doc=doc, field=name,

@@ -28,6 +28,12 @@ DISTINCT = ("baseline and candidate are different files and their scores differ 
             "{rows} rows)")
 IDENTICAL_ALLOWED = ("baseline and candidate are different files with identical scores on all {rows} rows (largest "
                      "difference {diff:g}), which this rule allows (allow_identical_scores)")
+#: lm_eval: a run assembled from the pruned model's files for some tasks and the baseline's for others (the tasks
+#: it lost most on, say) differs overall, so the whole-run check alone passed it
+COPIED_TASKS = ("{count} of {total} tasks have the baseline's results in the candidate run (the same samples file, or "
+                "every document's score within {tolerance:g} and none changed): {tasks}. A copy of the baseline's run "
+                "stands in for the pruned model's there, so those tasks were not evaluated on the candidate")
+SHOWN_TASKS = 10
 NO_ROWS = "no evaluation row was scored: whether the candidate differs from the baseline was not judged"
 #: the default score_tolerance: the baseline converted to ONNX or float32, or nudged by 1e-12, is still the baseline
 #: (1.4e-7 apart on every row passed with a tolerance of 0); real pruning moves scores by far more. For a regressor
@@ -38,7 +44,10 @@ DEFAULT_TOLERANCE = 1e-6
 class DistinctModels(RuleBase):
     """Fails when the candidate is the baseline: the same file (equal sha256), or, unless
     ``allow_identical_scores``, scores within ``score_tolerance`` of the baseline's on every row (for a regressor,
-    within ``score_tolerance`` times the largest baseline prediction's magnitude)."""
+    within ``score_tolerance`` times the largest baseline prediction's magnitude). For an lm_eval release it also
+    fails when any one task's candidate results are the baseline's (the same samples file, or every document's
+    top-choice probability within ``score_tolerance``), since a run patched with the baseline's files for the tasks
+    that regressed still differs overall."""
 
     kind: Literal["distinct_models"]
     allow_identical_scores: bool = Field(
@@ -77,6 +86,27 @@ def distinct_models(rule: DistinctModels, evidence: Evidence, defaults: PolicyDe
         within = WITHIN_TOLERANCE.format(diff=diff, tolerance=rule.score_tolerance, scaled=scaled) if diff else ""
         return finding(rule, Status.FAIL, SAME_SCORES.format(rows=rows, within=within) + ".", observed=diff,
                        threshold=tolerance, same_file=False, **details)
+    if evidence.lm_eval is not None and not rule.allow_identical_scores and (copied := _copied_tasks(evidence,
+                                                                                                   tolerance)):
+        shown = ", ".join(copied[:SHOWN_TASKS]) + (f" and {len(copied) - SHOWN_TASKS} more"
+                                                    if len(copied) > SHOWN_TASKS else "")
+        return finding(rule, Status.FAIL, COPIED_TASKS.format(count=len(copied), total=len(evidence.lm_eval.tasks),
+                                                              tasks=shown, tolerance=tolerance) + ".",
+                       observed=len(copied), threshold=0, same_file=False, copied_tasks=copied, **details)
     message = (DISTINCT.format(diff=diff, rows=rows) if diff > tolerance
                else IDENTICAL_ALLOWED.format(diff=diff, rows=rows))
     return finding(rule, Status.PASS, message + ".", observed=diff, threshold=tolerance, same_file=False, **details)
+
+
+def _copied_tasks(evidence: Evidence, tolerance: float) -> list[str]:
+    """lm_eval: the tasks whose candidate samples file is the baseline's (equal sha256), or whose every document's
+    top-choice probability is within ``tolerance`` of the baseline's with no correctness changed."""
+    assert evidence.lm_eval is not None
+    out = []
+    for name, task in sorted(evidence.lm_eval.tasks.items()):
+        base, cand = task.files.get("baseline"), task.files.get("candidate")
+        same_file = base is not None and cand is not None and base.sha256 == cand.sha256
+        diff = task.max_abs_score_difference
+        if same_file or (diff is not None and task.samples and diff <= tolerance):
+            out.append(name)
+    return out

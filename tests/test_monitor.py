@@ -535,3 +535,21 @@ def test_a_window_whose_first_block_leaves_a_feature_blank_is_read(released, tmp
     assert code in (0, 1) and "cannot read data" not in err, err
     profile = json.loads((tmp_path / "s.json").read_text())["windows"][0]["profile"]["columns"][FEATURES[0]]
     assert (profile["missing"], profile["count"]) == (600, 600)
+
+
+@pytest.mark.parametrize("parquet", [False, True])
+def test_a_window_with_text_in_a_numeric_feature_is_exit_2_naming_the_row(released, tmp_path, capsys, parquet):
+    """The window's feature profile raised a ValueError the command did not expect: exit 3, a bug's code."""
+    _, contract_path, base, cand = released
+    path = window(tmp_path, "w.csv", (base, cand), seed=71)
+    df = pd.read_csv(path)
+    df[FEATURES[1]] = df[FEATURES[1]].astype(object)
+    df.loc[4, FEATURES[1]] = "high"
+    if parquet:
+        path = tmp_path / "w.parquet"
+        df.astype({FEATURES[1]: str}).to_parquet(path, index=False)
+    else:
+        df.to_csv(path, index=False)
+    code, _, err = run(capsys, "monitor", "--contract", contract_path, "--window", path, "--out", tmp_path / "o")
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
+    assert f"{path.name}: {FEATURES[1]}: holds " in err and "data row 5: 'high' is not a number" in err

@@ -144,3 +144,17 @@ def test_the_evaluation_file_as_its_own_production_sample_is_warned(release_dir,
     path, _ = _production(manifest.parent)
     manifest = make_release(release_dir, tmp_path, production={"path": path.name})
     assert SAME_AS_EVALUATION not in collect(load_manifest(manifest)).warnings
+
+
+@pytest.mark.parametrize("kind", ["text", "bool"])
+def test_a_numeric_feature_written_as_text_or_booleans_in_production_is_exit_2(release_dir, tmp_path, capsys, kind):
+    """The feature profile refused the column with a ValueError the command did not expect: exit 3, a bug's code."""
+    manifest = make_release(release_dir, tmp_path)
+    path, df = _production(manifest.parent, parquet=True)
+    column = FEATURES[0]
+    df[column] = df[column].astype(str) if kind == "text" else df[column] > df[column].median()
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path)
+    manifest = make_release(release_dir, tmp_path, production={"path": path.name})
+    code, _, err = run(capsys, "check", str(manifest), "--out", str(tmp_path / "out"))
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert f"production.parquet: {column}: holds {'large_string' if kind == 'text' else 'bool'} values" in err

@@ -27,7 +27,7 @@ from ..progress import PRODUCTION, phase
 from .accumulator import distinct_cells, intern_cells, slice_cells
 from .production_agreement import ProductionScores, build_agreement, build_estimate
 from .production_schema import CellShare, ProductionEvidence, SliceShare
-from .profile import FeatureProfile
+from .profile import FeatureProfile, FeatureTypeError, not_numeric
 from .representativeness import build_representativeness
 from .schema import ROLES, Evidence
 from .weighting import build_weighted
@@ -148,7 +148,10 @@ def add_production(release: Release, evidence: Evidence, production: ProductionI
     for chunk in pieces:
         scored, labels = score(chunk, path) if not fixed else ({}, None)
         if profile is not None:
-            profile.update(chunk.features)
+            try:
+                profile.update(chunk.features)
+            except FeatureTypeError as exc:
+                raise InputError(path, exc.column, not_numeric(exc, chunk.features, chunk.offset)) from None
         ids = cells.cells_for(chunk.sensitive, len(chunk))
         if scores is not None:
             scores.update(ProductionChunk(chunk.offset, chunk.features, ids, scored, labels))

@@ -313,6 +313,37 @@ def _unb64(text: str) -> bytes:
     return base64.b64decode(text.encode("ascii"), validate=True)
 
 
+class FeatureTypeError(ValueError):
+    """A column profiled as numeric holds another type (text, booleans): the callers name the file it came from,
+    since a production file or a monitoring window whose column is text where the evaluation data's was numbers is
+    bad input, not a bug."""
+
+    def __init__(self, column: str, type_: pa.DataType) -> None:
+        super().__init__(f"column {column!r} is {type_}, not numeric: profile it as categorical")
+        self.column, self.type = column, type_
+
+
+#: the message an input file gets for a FeatureTypeError (template: type, where)
+FEATURE_NOT_NUMERIC = ("holds {type} values where the evaluation data's column is numeric{where}: write the numbers "
+                       "as numbers (the same type the release was evaluated on)")
+
+
+def not_numeric(exc: FeatureTypeError, table: pa.Table, offset: int) -> str:
+    """FEATURE_NOT_NUMERIC for the chunk that raised it, naming the first text value that is not a number (data rows
+    count from 1 after ``offset`` earlier rows). Runs only on the error path, so a Python loop is fine."""
+    where = ""
+    if pa.types.is_string(exc.type) or pa.types.is_large_string(exc.type):
+        for i, value in enumerate(table.column(exc.column).to_pylist()):
+            if value is None:
+                continue
+            try:
+                float(value)
+            except ValueError:
+                where = f" (data row {offset + i + 1}: {value[:40]!r} is not a number)"
+                break
+    return FEATURE_NOT_NUMERIC.format(type=exc.type, where=where)
+
+
 def _numeric_type(t: pa.DataType) -> bool:
     return pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t) or pa.types.is_temporal(t)
 
@@ -363,7 +394,7 @@ class FeatureProfile:
             elif pa.types.is_null(column.type):  # no value at all (a CSV column left blank): every row missing
                 state.update(np.full(len(column), np.nan))
             elif not _numeric_type(column.type):
-                raise ValueError(f"column {name!r} is {column.type}, not numeric: profile it as categorical")
+                raise FeatureTypeError(name, column.type)
             else:
                 state.update(_as_float(column))
         self.rows += table.num_rows

@@ -21,7 +21,7 @@ from pydantic import Field, model_validator
 
 from ..data import MISSING, csv_batches, csv_nulls, csv_schema, open_parquet, parquet_schema
 from ..errors import InputError
-from ..evidence.profile import FeatureProfile
+from ..evidence.profile import FeatureProfile, FeatureTypeError, not_numeric
 from ..evidence.schema import FileRef, _Frozen
 from ..evidence.schema_base import RANGE_SLACK, Count, NonNegative, part_of
 from ..hashing import check_input_file, file_ref
@@ -345,7 +345,11 @@ def summarize(path: Path, contract: MonitoringContract, cols: WindowColumns | No
                     one = _batch_counts(keys == value, batch.num_rows, edges, scored)
                     slices[dim][value] = slices[dim][value].merge(one) if value in slices[dim] else one
             if profile is not None:
-                profile.update(pa.Table.from_batches([batch]).select(profile.features))
+                table = pa.Table.from_batches([batch]).select(profile.features)
+                try:
+                    profile.update(table)
+                except FeatureTypeError as exc:
+                    raise InputError(path, exc.column, not_numeric(exc, table, offset)) from None
             offset += batch.num_rows
     except pa.ArrowException as exc:
         first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]

@@ -280,7 +280,7 @@ def _named(release: Any) -> str:
 def monitor(contract: str | Path, windows: Sequence[str | Path], *, out: Path | None = None,
             options: MonitorOptions | None = None) -> MonitorResult:
     """After release: judge windows of production logs against the release's monitoring.json (oldest first,
-    folded into ``options.state``); the newest window's decision is the result (governance/monitor/)."""
+    folded into ``options.state``); exit 1 when any window given alerts (governance/monitor/)."""
     from .monitor.run import monitor as run_monitor
 
     return run_monitor(contract, windows, out=out, options=options)

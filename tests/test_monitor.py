@@ -164,6 +164,10 @@ def test_score_drift_is_scipy_jensen_shannon_of_the_histograms(released, tmp_pat
     assert sum(c.rows for c in summary.slices["group"].values()) == len(df)
 
 
+def one2_w1(tmp_path: Path) -> str:
+    return json.loads((tmp_path / "one1" / "monitor.json").read_text())["decision_line"]
+
+
 def test_folding_windows_one_by_one_equals_folding_them_at_once(released, tmp_path):
     _, contract, base, cand = released
     windows = [window(tmp_path, f"w{i}.csv", (base, cand), seed=30 + i, shift=0.4 * i, labels=i != 1)
@@ -173,7 +177,13 @@ def test_folding_windows_one_by_one_equals_folding_them_at_once(released, tmp_pa
         _run(tmp_path, contract, w, state=state, out=f"one{i}")
     _run(tmp_path, contract, *windows, state=tmp_path / "state-all.json", out="all")
     assert state.read_bytes() == (tmp_path / "state-all.json").read_bytes()
-    assert (tmp_path / "one2" / "monitor.json").read_bytes() == (tmp_path / "all" / "monitor.json").read_bytes()
+    one = json.loads((tmp_path / "one2" / "monitor.json").read_text())
+    every = json.loads((tmp_path / "all" / "monitor.json").read_text())
+    assert one["decided"] == ["w2.csv"] and every["decided"] == ["w0.csv", "w1.csv", "w2.csv"]
+    # the run given all three decides on all three: w1 alerted as well as the newest
+    assert every["decision_line"] == f"{one2_w1(tmp_path)}; {one['decision_line']}"
+    assert {k: v for k, v in one.items() if k not in ("decided", "decision_line")} == {
+        k: v for k, v in every.items() if k not in ("decided", "decision_line")}
     # a window given again is not counted twice
     _, report = _run(tmp_path, contract, windows[-1], state=state, out="again")
     assert len(report["windows"]) == 3 and report["skipped"] == ["w2.csv"]
@@ -553,3 +563,30 @@ def test_a_window_with_text_in_a_numeric_feature_is_exit_2_naming_the_row(releas
     code, _, err = run(capsys, "monitor", "--contract", contract_path, "--window", path, "--out", tmp_path / "o")
     assert code == 2 and err.count("\n") == 1 and "Traceback" not in err
     assert f"{path.name}: {FEATURES[1]}: holds " in err and "data row 5: 'high' is not a number" in err
+
+
+def test_a_run_given_several_windows_alerts_on_any_of_them_not_only_the_newest(released, tmp_path, capsys):
+    """A catch-up run (a week of windows at once) or a retry of a window already in the state decided on the newest
+    window only, so a drifted window followed by a clean one exited 0."""
+    _, contract, base, cand = released
+    drifted = window(tmp_path, "drifted.csv", (base, cand), seed=80, shift=0.8)
+    clean = window(tmp_path, "clean.csv", (base, cand), seed=81)
+    state = tmp_path / "state.json"
+    code, out, _ = run(capsys, "monitor", "--contract", contract, "--window", drifted, "--window", clean,
+                       "--state", state, "--out", tmp_path / "o1", "--today", TODAY)
+    assert code == 1 and out.startswith("ALERT on window drifted.csv: MON-DRIFT-001")
+    report = json.loads((tmp_path / "o1" / "monitor.json").read_text())
+    assert report["decision"] == "blocked" and report["decided"] == ["drifted.csv", "clean.csv"]
+    assert report["windows"][-1]["decision"] == "pass"  # the newest is clean: it alone said PASS before
+    assert 'name="MON-DRIFT-001"' in (tmp_path / "o1" / "junit.xml").read_text()
+    assert "Alert on window: drifted.csv" in (tmp_path / "o1" / "monitor.html").read_text()
+    # a retry of the drifted window, already in the state: judged again from its summary, and alerts again
+    code, out, _ = run(capsys, "monitor", "--contract", contract, "--window", drifted, "--state", state,
+                       "--out", tmp_path / "o2", "--today", TODAY)
+    assert code == 1 and out.startswith("ALERT on window drifted.csv")
+    assert json.loads((tmp_path / "o2" / "monitor.json").read_text())["skipped"] == ["drifted.csv"]
+    # the next day's clean window alone: earlier alerts are history, not decided again
+    tomorrow = window(tmp_path, "tomorrow.csv", (base, cand), seed=82)
+    code, out, _ = run(capsys, "monitor", "--contract", contract, "--window", tomorrow, "--state", state,
+                       "--out", tmp_path / "o3", "--today", TODAY)
+    assert code == 0 and out.startswith("PASS: window tomorrow.csv")

@@ -1,5 +1,5 @@
 """The monitor's outputs: monitor.json (every window's findings and the series of each watched quantity),
-junit.xml (the newest window, one testcase per rule) and monitor.html (one inline-SVG time-series chart per
+junit.xml (the deciding window, one testcase per rule) and monitor.html (one inline-SVG time-series chart per
 watched quantity with its limit drawn; no JavaScript, no network)."""
 
 from __future__ import annotations
@@ -52,16 +52,20 @@ class Series(_Model):
 
 
 class MonitorReport(_Model):
-    """monitor.json: the decision on the newest window and the history it was judged in."""
+    """monitor.json: the decision on the windows given in this run and the history they were judged in."""
 
     schema_version: Literal["1"] = REPORT_VERSION
     release: dict[str, str]
     candidate_sha256: str
     contract_sha256: str
     policy: str
-    decision: Literal["pass", "blocked"] = Field(description="the newest window's decision (exit 0 / 1)")
+    decision: Literal["pass", "blocked"] = Field(
+        description="the decision on the windows given in this run (exit 0 / 1): blocked when any of them alerts")
     decision_line: str
-    windows: list[WindowResult] = Field(description="every window in the state, oldest first; the last is decided")
+    decided: list[str] = Field(default_factory=list, description="the windows this run decided on: those given with "
+                                                                 "--window (new, or already in the state), oldest "
+                                                                 "first; earlier windows are shown, not re-decided")
+    windows: list[WindowResult] = Field(description="every window in the state, oldest first")
     series: list[Series]
     skipped: list[str] = Field(default_factory=list, description="windows given again (already in the state): not "
                                                                  "counted twice")
@@ -88,13 +92,23 @@ def _series(verdicts: list[Verdict]) -> list[Series]:
     return out
 
 
+def deciding(verdicts: list[Verdict], decided: list[int]) -> list[Verdict]:
+    """The verdicts the run's decision rests on: every alerting one among the windows ``decided`` (indices into
+    ``verdicts``), else the newest of them. A catch-up run over several windows, or a retry of a window already in
+    the state, must alert on a bad window even when a later one is clean."""
+    alerts = [verdicts[i] for i in decided if verdicts[i].decision != "pass"]
+    return alerts or [verdicts[decided[-1] if decided else -1]]
+
+
 def build_report(contract: MonitoringContract, contract_sha256: str, state: MonitorState, verdicts: list[Verdict],
-                 skipped: list[str]) -> MonitorReport:
+                 skipped: list[str], decided: list[int]) -> MonitorReport:
     windows = [WindowResult(name=w.name, file=w.file, rows=w.overall.rows, labelled=w.overall.labelled,
                             decision=v.decision, findings=v.findings) for w, v in zip(state.windows, verdicts)]
+    basis = deciding(verdicts, decided)
     return MonitorReport(release=contract.release, candidate_sha256=contract.candidate_sha256,
                          contract_sha256=contract_sha256, policy=str(verdicts[-1].policy.get("name", "")),
-                         decision=verdicts[-1].decision, decision_line=decision_line(verdicts[-1]),
+                         decision=basis[0].decision, decision_line="; ".join(decision_line(v) for v in basis),
+                         decided=[state.windows[i].name for i in decided],
                          windows=windows, series=_series(verdicts), skipped=skipped)
 
 
@@ -158,8 +172,10 @@ def report_html(report: MonitorReport, contract: MonitoringContract) -> bytes:
 
     names = [w.name for w in report.windows]
     charts = [{"series": s, "svg": Markup(series_chart(s, names))} for s in report.series]
+    given = [w for w in report.windows if w.name in set(report.decided)] or report.windows[-1:]
+    shown = [w for w in given if w.decision != "pass"] or given[-1:]  # as the decision: the alerts, else the newest
     context: dict[str, Any] = {"report": report, "contract": contract, "charts": charts,
-                               "newest": report.windows[-1], "version": _version()}
+                               "shown": shown, "version": _version()}
     return render("monitor.html.j2", context, None).encode()
 
 

@@ -20,7 +20,7 @@ from ..errors import InputError, first_problem
 from ..findings import ExitCode, Verdict, exit_code
 from .contract import SCHEMA_VERSION, MonitoringContract
 from .judge import DEFAULT_POLICY, judge, load_monitor_policy
-from .report import MonitorReport, build_report, report_html, report_json
+from .report import MonitorReport, build_report, deciding, report_html, report_json
 from .state import MonitorState, load_state, state_json
 from .window import CHUNK_ROWS, WindowColumns, summarize
 
@@ -57,7 +57,8 @@ class MonitorOptions:
 
 @dataclass(frozen=True)
 class MonitorResult:
-    """The decision on the newest window, the history it was judged in, and the output files."""
+    """The decision on the windows given in this run (``verdict``: the first that alerts, else the newest given),
+    the history they were judged in, and the output files."""
 
     report: MonitorReport
     verdict: Verdict
@@ -108,7 +109,8 @@ def load_contract(path: Path) -> tuple[MonitoringContract, str]:
 
 def monitor(contract: str | Path, windows: Sequence[str | Path], *, out: Path | None = None,
             options: MonitorOptions | None = None) -> MonitorResult:
-    """Fold ``windows`` (oldest first) into the state, judge every window in it, decide on the newest; with
+    """Fold ``windows`` (oldest first) into the state, judge every window in it, decide on the ones given (exit 1
+    when any alerts); with
     ``out`` the outputs are published as one set (lock held for the whole run, as ``check`` does)."""
     import contextlib
 
@@ -148,12 +150,15 @@ def _monitor(contract: Path, windows: list[Path], out: Path | None, options: Mon
         raise InputError(None, "--window", NO_WINDOWS)
     today = options.today or date.today()
     verdicts = [judge(policy, contract_model, w, today) for w in state.windows]
-    report = build_report(contract_model, contract_sha, state, verdicts, skipped)
-    files = {"monitor.json": report_json(report), "junit.xml": junit_xml(verdicts[-1]),
+    given = {w.file.sha256 for w in new}
+    decided = [i for i, w in enumerate(state.windows) if w.file.sha256 in given]
+    report = build_report(contract_model, contract_sha, state, verdicts, skipped, decided)
+    verdict = deciding(verdicts, decided)[0]
+    files = {"monitor.json": report_json(report), "junit.xml": junit_xml(verdict),
              "monitor.html": report_html(report, contract_model)}
     files[CHECKSUMS] = checksums(files)
     if out is not None:
         publish(Path(out), files)
     if options.state is not None:
         write_files(options.state.parent, {options.state.name: state_json(state)})
-    return MonitorResult(report, verdicts[-1], state, files, Path(out) if out is not None else None)
+    return MonitorResult(report, verdict, state, files, Path(out) if out is not None else None)

@@ -129,6 +129,12 @@ class ProductionSpec(_Strict):
     target: str | None = Field(None, description="optional label column, when some production labels are known")
     chunk_rows: int = Field(65536, gt=0, le=10_000_000,
                             description="rows read and scored at a time (at most 10,000,000)")
+    unrecorded: list[str] = Field(
+        default_factory=list,
+        description="sensitive columns production does not record (not logged, for privacy): the production rules "
+                    "judge without them. A sensitive column the production file lacks and this does not list leaves "
+                    "the production-weighted drop, representativeness and production agreement inconclusive, since "
+                    "a shift in it would go unseen")
 
 
 #: task lm_eval has no feature rows to compare with production (template: none)
@@ -352,6 +358,10 @@ class Manifest(_Strict):
             raise ValueError(PRODUCTION_NOT_FOR_LM_EVAL)
         if self.production is not None and self.production.target in self.data.sensitive:
             raise ValueError(f"production.target {self.production.target!r} is a sensitive column")
+        if self.production is not None and (odd := [c for c in self.production.unrecorded
+                                                    if c not in self.data.sensitive]):
+            raise ValueError(f"production.unrecorded names {', '.join(map(repr, odd))}, not among data.sensitive "
+                             f"({', '.join(self.data.sensitive) or 'none'})")
         return self
 
     @model_validator(mode="after")

@@ -257,9 +257,9 @@ def test_the_docs_example_rule_is_a_valid_production_weighted_metric_drop():
     assert rule.kind == "metric_drop" and rule.weighting == "production"  # type: ignore[union-attr]
 
 
-def test_a_regression_release_is_weighted_on_its_sum_metrics(tmp_path):
-    """Predictions-format regression: the production sample holds one of the two sensitive columns (the cells are
-    marginalised onto it) and is not scored; the weighting needs only its cells."""
+def _regression_release(tmp_path, production: dict, *, production_region: bool = False) -> Path:
+    """A predictions-format regression release whose candidate is worse, and biased, in group c; production has
+    half its rows in c and lacks the region column unless ``production_region``."""
     rng = np.random.default_rng(8)
     n = 1500
     group = np.array(["c"] * 150 + ["a"] * (n - 150))
@@ -270,15 +270,24 @@ def test_a_regression_release_is_weighted_on_its_sum_metrics(tmp_path):
     df.to_csv(tmp_path / "eval.csv", index=False)
     pd.DataFrame({"pred": base}).to_csv(tmp_path / "baseline.csv", index=False)
     pd.DataFrame({"pred": cand}).to_csv(tmp_path / "candidate.csv", index=False)
-    pd.DataFrame({"f0": rng.normal(size=1000), "group": ["c"] * 500 + ["a"] * 500}).to_csv(
-        tmp_path / "production.csv", index=False)
-    manifest = write_yaml(tmp_path / "release.yaml", {
+    prod = pd.DataFrame({"f0": rng.normal(size=1000), "group": ["c"] * 500 + ["a"] * 500})
+    if production_region:
+        prod["region"] = rng.choice(["north", "south"], 1000)
+    prod.to_csv(tmp_path / "production.csv", index=False)
+    return write_yaml(tmp_path / "release.yaml", {
         "name": "reg", "version": "1", "task": "regression",
         "baseline": {"path": "baseline.csv", "format": "predictions"},
         "candidate": {"path": "candidate.csv", "format": "predictions"},
         "data": {"path": "eval.csv", "target": "y", "sensitive": ["group", "region"], "chunk_rows": 400},
-        "production": {"path": "production.csv"}, "policy": "unused.yaml",
+        "production": {"path": "production.csv", **production}, "policy": "unused.yaml",
         "evaluation": {"bootstrap": {"resamples": 200}, "latency": None, "robustness": None}})
+
+
+def test_a_regression_release_is_weighted_on_its_sum_metrics(tmp_path):
+    """Predictions-format regression: the production sample holds one of the two sensitive columns (the cells are
+    marginalised onto it, production.unrecorded says region is not logged) and is not scored; the weighting needs
+    only its cells."""
+    manifest = _regression_release(tmp_path, {"unrecorded": ["region"]})
     rules = [{"id": f"R-{w}-{m}", "kind": "metric_drop", "metric": m, "max_drop": 0.5, "weighting": w}
              for m in ("mae", "mean_error") for w in ("evaluation", "production")]
     findings, ev = gate(manifest, *rules)
@@ -294,3 +303,32 @@ def test_a_regression_release_is_weighted_on_its_sum_metrics(tmp_path):
     assert weighted.overall["mean_error"].difference == pytest.approx(1.5, abs=0.05)
     assert ev.models["candidate"].overall["mean_error"] - ev.models["baseline"].overall["mean_error"] == \
         pytest.approx(0.3, abs=0.05)
+
+
+def test_a_sensitive_column_production_lacks_without_declaration_leaves_the_weighted_drop_inconclusive(tmp_path):
+    """An export that dropped region must not let the production-weighted drop pass on group alone: a shift of
+    production into one region would go unseen."""
+    manifest = _regression_release(tmp_path, {})
+    rule = {"id": "R-w", "kind": "metric_drop", "metric": "mae", "max_drop": 100.0, "weighting": "production"}
+    (f,), ev = gate(manifest, rule)
+    assert ev.production is not None and ev.production.undeclared_missing == ["region"]
+    assert f.status == Status.INCONCLUSIVE, f.message
+    assert "'region'" in f.message and "production.unrecorded" in f.message
+    # the same rule on the same data passes once the manifest says production does not record region
+    (declared,), _ = gate(_regression_release(tmp_path, {"unrecorded": ["region"]}), rule)
+    assert declared.status == Status.PASS, declared.message
+
+
+@pytest.mark.parametrize(("unrecorded", "production_region", "expected"), [
+    (["region"], True, "which production.csv records"),
+    (["nosuch"], False, "not among data.sensitive"),
+])
+def test_a_wrong_unrecorded_list_is_bad_input(tmp_path, capsys, unrecorded, production_region, expected):
+    manifest = _regression_release(tmp_path, {"unrecorded": unrecorded}, production_region=production_region)
+    policy = write_yaml(tmp_path / "unused.yaml", {"name": "p", "rules": [
+        {"id": "R-1", "kind": "metric_drop", "metric": "mae", "max_drop": 1.0, "severity": "block"}]})
+    assert policy.exists()
+    code, _, err = run(capsys, "check", manifest, "--out", tmp_path / "out")
+    assert code == 2, err
+    assert "production.unrecorded" in err and expected in err and "Traceback" not in err
+    assert not (tmp_path / "out" / "verdict.json").exists()

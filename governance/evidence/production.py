@@ -109,6 +109,11 @@ def _shares(evaluation: dict[tuple[str, ...], int], production: dict[tuple[str, 
     return out
 
 
+#: production.unrecorded names a column the production file has (template: file, columns)
+RECORDED = ("lists {columns}, which {file} records: remove it from production.unrecorded (a recorded column is used "
+            "to weight and slice production)")
+
+
 #: a model that cannot be run on other rows (precomputed predictions): production rows are not scored
 NOT_RESCORABLE_NOTE = ("the {role} model's format ({format}) holds precomputed scores for the evaluation rows only: "
                        "the production sample is not scored (no agreement on production rows, no label-free estimate)")
@@ -167,6 +172,7 @@ def add_production(release: Release, evidence: Evidence, production: ProductionI
         file=file_ref(path, release.folder), rows=cells.rows, labelled=spec.target is not None,
         labelled_rows=labelled, sensitive=sensitive, missing_sensitive=[c for c in m.data.sensitive
                                                                          if c not in sensitive],
+        unrecorded=list(spec.unrecorded),
         slices=_slice_shares(evidence.dimensions, acc.keys, eval_rows, m.data.sensitive, cells),
         cells=[CellShare(key=list(k), evaluation_rows=s.evaluation_rows, production_rows=s.production_rows)
                for k, s in shares.items()],
@@ -216,6 +222,9 @@ def open_production(release: Release, source: DataSource) -> ProductionInput | N
     if spec.target is not None and spec.target in source.features:
         raise InputError(release.path, "production.target", TARGET_IS_FEATURE.format(column=spec.target))
     sensitive = [c for c in data.sensitive if c in schema.names]
+    if recorded := [c for c in spec.unrecorded if c in sensitive]:
+        raise InputError(release.path, "production.unrecorded", RECORDED.format(
+            file=path.name, columns=", ".join(map(repr, recorded))))
     return ProductionInput(path, DataSource(path, data.model_copy(update={
         "target": spec.target, "sensitive": sensitive, "features": list(source.features), "key": None,
         "chunk_rows": spec.chunk_rows}), release.path, block="production", schema=schema))

@@ -41,6 +41,17 @@ class ProductionEvidence(_Frozen):
     sensitive: list[str] = Field(description="the sensitive columns present in the production file (the cells' key)")
     missing_sensitive: list[str] = Field(default_factory=list, description="sensitive columns the production file "
                                                                            "lacks: no slice shares for them")
+    unrecorded: list[str] = Field(default_factory=list, description="the missing sensitive columns the manifest "
+                                                                    "declares production does not record "
+                                                                    "(production.unrecorded); any other missing one "
+                                                                    "leaves the rules that weight or slice production "
+                                                                    "inconclusive")
+
+    @property
+    def undeclared_missing(self) -> list[str]:
+        """Sensitive columns the production file lacks without the manifest saying production does not record them
+        (a column dropped by an export, or evidence from an older version): a shift in them would go unseen."""
+        return [c for c in self.missing_sensitive if c not in self.unrecorded]
     slices: dict[str, dict[str, SliceShare]] = Field(
         default_factory=dict, description="dimension -> slice value -> rows and shares in both datasets (the "
                                           "dimensions whose columns are all present in production)")

@@ -13,6 +13,7 @@ from ..findings import Finding, Status
 from ..metrics import BY_MAGNITUDE, HIGHER_IS_BETTER, MetricName, judged, worsening
 from ..metrics_regression import SUM_METRICS
 from .base import PolicyDefaults, RuleBase, finding, fmt, rule
+from .production import undeclared_missing
 from .relative import (
     RELATIVE_HELP,
     UNDEFINED_RELATIVE,
@@ -244,6 +245,8 @@ def _weighted(rule: MetricDrop, evidence: Evidence,
         return NO_WEIGHTED
     if evidence.production.rows < minimum:
         return TOO_FEW_PRODUCTION.format(rows=evidence.production.rows, minimum=minimum)
+    if why := undeclared_missing(evidence.production, "the production-weighted drop"):
+        return why
     if weighted.uncovered_share > 0:
         named = weighted.uncovered_cells[:THIN_NAMED]
         cells = ", ".join("/".join(c) for c in named) + (", ..." if len(weighted.uncovered_cells) > len(named) else "")

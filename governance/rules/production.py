@@ -24,6 +24,11 @@ NOT_MEASURED = "{what} was not measured on the production sample ({why}): not ju
 #: a rule names a dimension the production evidence has no slices for (template: dimension, known, missing)
 NO_SLICES = ("no production slices for dimension {dimension!r} (production slices: {known}; sensitive columns the "
              "production sample lacks: {missing}): not judged")
+#: the production file lacks a sensitive column the manifest does not declare unrecorded (template: columns, what)
+UNDECLARED_MISSING = ("the production sample lacks sensitive column(s) {columns}, which production.unrecorded does "
+                      "not list: a shift of production in them would go unseen, so {what} was not judged (list them "
+                      "under production.unrecorded when production does not record them, or name the dimensions to "
+                      "judge)")
 #: too few production rows overall (template: rows, minimum)
 TOO_FEW_ROWS = "only {rows} production rows (minimum {minimum}): not judged"
 #: the label-free estimate's precondition (template: ece, limit)
@@ -40,6 +45,13 @@ CALIBRATION_UNKNOWN = ("the candidate's calibration on the evaluation set is unk
 def _production(evidence: Evidence, what: str) -> tuple[ProductionEvidence | None, str | None]:
     prod = evidence.production
     return (prod, None) if prod is not None else (None, NO_PRODUCTION.format(what=what))
+
+
+def undeclared_missing(prod: ProductionEvidence, what: str) -> str | None:
+    """Why a rule that weights or slices production by every sensitive column is not judged: one is missing from
+    the production file without production.unrecorded saying so (None: judge)."""
+    lacking = prod.undeclared_missing
+    return UNDECLARED_MISSING.format(columns=", ".join(map(repr, lacking)), what=what) if lacking else None
 
 
 def _why_missing(prod: ProductionEvidence) -> str:
@@ -112,6 +124,8 @@ def production_agreement(rule: ProductionAgreementRule, evidence: Evidence, defa
     dims, missing = _dimensions(rule.dimensions, a.slices, prod)
     if missing:
         return finding(rule, Status.INCONCLUSIVE, missing, rows=a.rows)
+    if rule.dimensions is None and (why := undeclared_missing(prod, "agreement by slice")):
+        return finding(rule, Status.INCONCLUSIVE, why, rows=a.rows, undeclared_missing=prod.undeclared_missing)
     problems = [f"overall: {p}" for p in _agreement_problems(rule, a)]
     judged, thin, thin_problems = 0, [], []
     for dim in dims:

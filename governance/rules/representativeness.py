@@ -16,7 +16,7 @@ from ..evidence.representativeness import distance_key
 from ..evidence.schema import Evidence
 from ..findings import Finding, Status
 from .base import PolicyDefaults, RuleBase, finding, fmt, require_one_limit, rule
-from .production import listed
+from .production import listed, undeclared_missing
 
 #: the manifest has no production block
 NO_PRODUCTION_SAMPLE = ("no production sample in this release (add a production: block to the release manifest): "
@@ -96,6 +96,8 @@ def representativeness(rule: RepresentativenessRule, evidence: Evidence, default
         if name not in rep.features:
             return finding(rule, Status.INCONCLUSIVE, UNKNOWN_FEATURE.format(
                 feature=name, known=", ".join(rep.features) or "none"))
+    if rule.dimensions is None and (why := undeclared_missing(prod, "representativeness")):
+        return finding(rule, Status.INCONCLUSIVE, why, undeclared_missing=prod.undeclared_missing)
     dims = rule.dimensions if rule.dimensions is not None else list(prod.slices)
     for dim in dims:
         if dim not in prod.slices:

@@ -18,14 +18,14 @@ def _stats(rows: int, same: float, js: float = 0.02) -> dict:
             "histograms": {"baseline": [rows], "candidate": [rows]}}
 
 
-def _evidence(overall=(2000, 0.97, 0.02), slices=None, *, agreement=True, notes=()):
+def _evidence(overall=(2000, 0.97, 0.02), slices=None, *, agreement=True, notes=(), unrecorded=("region",)):
     measured = None
     if agreement:
         per_slice = {"group": {v: AgreementStats(**_stats(*s)) for v, s in (slices or {}).items()}}
         measured = ProductionAgreement(**_stats(*overall), score="positive-class probability", bins=1,
                                        bin_edges=[0.0, 1.0], slices=per_slice if slices else {})
     prod = ProductionEvidence(file=REF, rows=overall[0], labelled=False, sensitive=["group"], agreement=measured,
-                              missing_sensitive=["region"], notes=list(notes))
+                              missing_sensitive=["region"], unrecorded=list(unrecorded), notes=list(notes))
     return with_sections(evidence(OVERALL_B, OVERALL_C), production=prod)
 
 
@@ -55,6 +55,18 @@ def test_production_agreement_fails_when_the_score_distributions_part():
     relaxed = one({"kind": "production_agreement", "min_agreement": 0.9, "max_score_js": None},
                   _evidence(overall=(2000, 0.97, 0.15)))
     assert relaxed.status == Status.PASS
+
+
+def test_a_sensitive_column_production_lacks_without_declaration_leaves_it_inconclusive():
+    """region is missing from the production file and production.unrecorded does not say production never records
+    it: agreement by slice cannot have seen a region, so it is not a pass."""
+    ev = _evidence(slices={"a": (1500, 0.98), "b": (500, 0.95)}, unrecorded=())
+    f = one({"kind": "production_agreement", "min_agreement": 0.9, "min_slice_rows": 10}, ev)
+    assert f.status == Status.INCONCLUSIVE and "'region'" in f.message and "production.unrecorded" in f.message
+    assert f.details["undeclared_missing"] == ["region"]
+    named = one({"kind": "production_agreement", "min_agreement": 0.9, "min_slice_rows": 10, "dimensions": ["group"]},
+                ev)
+    assert named.status == Status.PASS, named.message
 
 
 def test_a_thin_slice_below_the_limit_is_named_and_leaves_the_rule_inconclusive_not_passed():

@@ -37,14 +37,14 @@ def share(ev_rows: int, prod_rows: int, ev_total: int = 1000, prod_total: int = 
 
 
 def production(prod: pa.Table | None = None, slices: dict | None = None, missing_sensitive: list[str] | None = None,
-               rows: int | None = None) -> ProductionEvidence:
+               rows: int | None = None, unrecorded: list[str] | None = None) -> ProductionEvidence:
     evaluation = FeatureProfile(["x", "y", "colour"], ["colour"])
     evaluation.update(table(1000, 0))
     current = evaluation.empty_like()
     current.update(prod if prod is not None else table(2000, 1))
     return ProductionEvidence(
         file=REF, rows=rows if rows is not None else current.rows, labelled=False, sensitive=["group"],
-        missing_sensitive=missing_sensitive or [],
+        missing_sensitive=missing_sensitive or [], unrecorded=unrecorded or [],
         slices=slices if slices is not None else {"group": {"a": share(500, 1000), "b": share(500, 1000)}},
         representativeness=build_representativeness(evaluation, current))
 
@@ -149,10 +149,20 @@ def test_features_and_dimensions_select_what_is_judged():
 
 
 def test_no_slices_judges_the_features_and_says_so():
-    f = judged(production(slices={}, missing_sensitive=["group"]))
-    assert f.status == Status.PASS
+    f = judged(production(slices={}, missing_sensitive=["group"], unrecorded=["group"]))
+    assert f.status == Status.PASS, f.message
     assert "no slice shares (production lacks group)" in f.message
     assert f.details["worst_slice"] is None
+
+
+def test_a_sensitive_column_missing_from_production_without_declaration_is_inconclusive_not_passed():
+    """An export that drops a sensitive column must not pass on the columns left: a shift in it would go unseen."""
+    f = judged(production(slices={}, missing_sensitive=["group"]))
+    assert f.status == Status.INCONCLUSIVE, f.message
+    assert "'group'" in f.message and "production.unrecorded" in f.message
+    assert f.details["undeclared_missing"] == ["group"]
+    # naming the dimensions to judge is an explicit choice: judged on the features without slices
+    assert judged(production(slices={}, missing_sensitive=["group"]), dimensions=[]).status == Status.PASS
 
 
 def test_thresholds_out_of_range_are_rejected():

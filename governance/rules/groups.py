@@ -18,7 +18,7 @@ from ..metrics import MetricName
 from .base import PolicyDefaults, RuleBase, finding, fmt, rule
 from .performance import drop
 from .slices import dimensions, slice_name
-from .stats import DecideOn, NoInterval, comparison, drop_interval
+from .stats import DecideOn, NoInterval, comparison, drop_interval, worse_end
 
 #: a group the rule names that the evidence has no slice for (template: slice, dim)
 GROUP_MISSING = "{slice}: not measured (no such slice of {dim} in the evidence)"
@@ -63,7 +63,7 @@ def _judge(rule: GroupDrop, evidence: Evidence, dim: str, value: str, limit: flo
                                                                     comparison(evidence, rule.metric, dim, value))
     if evidence.lm_eval is not None and (test := evidence.lm_eval.slices.get(dim, {}).get(value)) is not None:
         row.update(mcnemar_p=test.mcnemar_p, fixed=test.fixed, broken=test.broken)
-    row["decided"] = row["drop_ci_high"] if rule.decide_on == "bound" else d
+    row["decided"] = worse_end(d, row["drop_ci_high"]) if rule.decide_on == "bound" else d
     row["fails"] = row["decided"] > limit
     return row
 

@@ -36,6 +36,8 @@ from .stats import (
     enough_resamples,
     p_excess,
     reject,
+    testing_confidence,
+    worse_end,
 )
 
 Weighting = Literal["evaluation", "production"]
@@ -289,13 +291,13 @@ def metric_drop(rule: MetricDrop, evidence: Evidence, defaults: PolicyDefaults) 
                 raise NoInterval(NO_WEIGHTED_INTERVAL.format(metric=rule.metric))
             else:
                 assert evidence.production is not None and evidence.production.weighted is not None
-                enough_resamples(evidence.production.weighted.resamples)
+                enough_resamples(evidence.production.weighted.resamples, weighted_confidence)
                 low, high = drop_interval(rule.metric, spread)
                 conf = weighted_confidence
             extra = {"drop_ci_low": low, "drop_ci_high": high}
             ci_note = f", drop {_ci_text(low, high, conf)}"
             if rule.decide_on == "bound":
-                decided = high
+                decided = worse_end(d, high)
         except LookupError:
             if rule.decide_on == "bound":
                 raise
@@ -328,7 +330,8 @@ def _limit_rule(rule: MetricFloor | MetricCeiling, evidence: Evidence, defaults:
     if rule.decide_on == "bound":
         comp = comparison(evidence, rule.metric)  # mean_error: the interval of its magnitude
         assert comp.candidate_ci is not None
-        decided = comp.candidate_ci.ci_low if floor else comp.candidate_ci.ci_high
+        decided = worse_end(decided, comp.candidate_ci.ci_low if floor else comp.candidate_ci.ci_high,
+                            higher_is_worse=not floor)
         note = f" ({_ci_text(comp.candidate_ci.ci_low, comp.candidate_ci.ci_high, confidence(evidence))};" \
                f" decided on its {'lower' if floor else 'upper'} end)"
         extra = {"ci_low": comp.candidate_ci.ci_low, "ci_high": comp.candidate_ci.ci_high}
@@ -413,13 +416,17 @@ def slice_metric_drop(rule: SliceMetricDrop, evidence: Evidence, defaults: Polic
     undefined = [r["slice"] for r in rows if rule.max_relative_drop is not None and r["baseline"] == 0]
     testable = [r for r in rows if r["limit"] is not None]
     if corrected:
-        conf = confidence(evidence)
+        conf = testing_confidence(evidence)
         for row in testable:
             row["p_value"] = p_excess(row["drop"], row["drop_ci_low"], row["drop_ci_high"], row["limit"], conf)
         flags = reject([r["p_value"] for r in testable], 1 - conf, rule.multiple_comparisons)
         key = "drop"
     else:
-        key = "drop_ci_high" if rule.decide_on == "bound" else "drop"
+        key = "drop"
+        if rule.decide_on == "bound":  # the interval's upper end, never below the point estimate
+            key = "decided"
+            for r in rows:
+                r["decided"] = worse_end(r["drop"], r["drop_ci_high"])
         flags = [r[key] > r["limit"] for r in testable]
     failing = [r for r, f in zip(testable, flags) if f]
     for r in failing:

@@ -32,17 +32,52 @@ TOO_FEW_RESAMPLES = ("its intervals come from {n} resamples, too few to decide o
                      "evaluation.bootstrap.resamples)")
 
 
-def enough_resamples(resamples: int) -> None:
-    """Raise ``NoInterval`` when intervals from ``resamples`` replicates are too rough to decide on."""
+#: lowest interval confidence a rule decides on. The release manifest sets the confidence
+#: (evaluation.bootstrap.confidence), the policy decides on the interval's end: at 0.0001 the "interval" is a point
+#: near the bootstrap median, and a policy that asked for a conservative bound would get the point estimate or less.
+MIN_CONFIDENCE = 0.8
+#: highest confidence a significance test (multiple_comparisons) decides at: its alpha is 1 - confidence, and at
+#: 0.999999 no slice's drop would ever be significant, so nothing would fail
+MAX_TEST_CONFIDENCE = 0.99
+#: the evidence's intervals are at too low a confidence (template: confidence, minimum)
+TOO_LOW_CONFIDENCE = ("its intervals are at {confidence:.4g} confidence, too low to decide on (at least {minimum}: "
+                      "raise evaluation.bootstrap.confidence)")
+#: a test's alpha would be too small (template: confidence, maximum)
+TOO_HIGH_CONFIDENCE = ("its intervals are at {confidence:.6g} confidence: a significance test at alpha = 1 - "
+                       "confidence that small fails nothing (at most {maximum} to test at: lower "
+                       "evaluation.bootstrap.confidence)")
+
+
+def enough_resamples(resamples: int, confidence: float) -> None:
+    """Raise ``NoInterval`` when intervals from ``resamples`` replicates at ``confidence`` are too rough, or too
+    narrow, to decide on."""
     if resamples < MIN_RESAMPLES:
         raise NoInterval(TOO_FEW_RESAMPLES.format(n=resamples, minimum=MIN_RESAMPLES))
+    if not confidence >= MIN_CONFIDENCE:
+        raise NoInterval(TOO_LOW_CONFIDENCE.format(confidence=confidence, minimum=MIN_CONFIDENCE))
+
+
+def testing_confidence(evidence: Evidence) -> float:
+    """The confidence a significance test over the evidence's intervals runs at (alpha = 1 - it); raises
+    ``NoInterval`` when it is outside what a test may decide at."""
+    conf = confidence(evidence)
+    if not conf <= MAX_TEST_CONFIDENCE:
+        raise NoInterval(TOO_HIGH_CONFIDENCE.format(confidence=conf, maximum=MAX_TEST_CONFIDENCE))
+    return conf
+
+
+def worse_end(point: float, bound: float, *, higher_is_worse: bool = True) -> float:
+    """What ``decide_on: bound`` judges: the interval's worse end, never better than the point estimate (a
+    percentile interval need not contain the estimate; deciding on the bound is never more lenient than on the
+    point)."""
+    return max(point, bound) if higher_is_worse else min(point, bound)
 
 
 def confidence(evidence: Evidence) -> float:
     """The intervals' confidence level; raises ``NoInterval`` when the evidence carries none (or too rough ones)."""
     if evidence.comparisons is None:
         raise NoInterval(NO_INTERVALS)
-    enough_resamples(evidence.comparisons.resamples)
+    enough_resamples(evidence.comparisons.resamples, evidence.comparisons.confidence)
     return evidence.comparisons.confidence
 
 
@@ -61,7 +96,7 @@ def comparison(evidence: Evidence, metric: str, dim: str | None = None, value: s
         where = "overall" if dim is None else f"{dim}={value}"
         why = comps.missing.get(metric) or comps.missing.get(metric.removeprefix("abs_"), NO_INTERVAL_WHY)
         raise NoInterval(NO_INTERVAL.format(metric=metric, where=where, why=why))
-    enough_resamples(comps.resamples)
+    enough_resamples(comps.resamples, comps.confidence)
     return found
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from builders import OVERALL_B, OVERALL_C, evidence, one
 
+from governance.evidence.schema import Evidence
 from governance.findings import Status
 
 
@@ -66,3 +67,54 @@ def test_a_bound_on_intervals_from_too_few_resamples_is_an_error_never_a_pass(no
         assert f.status == Status.ERROR and f.blocks
         assert f"from {resamples} resamples, too few to decide on" in f.message
         assert one({**rule, "decide_on": "point"}, rough).status == Status.PASS
+
+
+@pytest.mark.parametrize("rule", [
+    {"kind": "metric_drop", "metric": "accuracy", "max_drop": 0.5, "decide_on": "bound"},
+    {"kind": "metric_floor", "metric": "accuracy", "min": 0.0, "decide_on": "bound"},
+    {"kind": "slice_metric_drop", "metric": "accuracy", "max_drop": 0.5, "decide_on": "bound", "by": ["sex"]},
+    {"kind": "group_drop", "metric": "accuracy", "max_drop": 0.5, "decide_on": "bound", "by": ["sex"],
+     "slices": ["f"]},
+])
+@pytest.mark.parametrize("level", [0.0001, 0.5, 0.79])
+def test_a_bound_at_a_confidence_the_release_lowered_is_an_error_never_a_pass(noise_evidence, rule, level):
+    """The release manifest sets evaluation.bootstrap.confidence and the policy decides on the bound: at 0.0001 the
+    "interval" is a point near the bootstrap median and a bound rule the point estimate blocks passed."""
+    from governance.rules.stats import MIN_CONFIDENCE
+
+    assert noise_evidence.comparisons.confidence >= MIN_CONFIDENCE
+    assert one(rule, noise_evidence).status == Status.PASS
+    low = noise_evidence.model_copy(update={"comparisons": noise_evidence.comparisons.model_copy(
+        update={"confidence": level})})
+    f = one(rule, low)
+    assert f.status == Status.ERROR and f.blocks, f.message
+    assert "too low to decide on" in f.message and "evaluation.bootstrap.confidence" in f.message
+
+
+def _shifted(ev: Evidence, shift: float) -> Evidence:
+    """``ev`` whose overall accuracy difference interval is the single point ``difference + shift`` (a percentile
+    interval need not contain the estimate)."""
+    from governance.evidence.schema import Comparisons
+    from governance.evidence.schema_base import Comparison, Interval
+
+    b, c = ev.models["baseline"].overall["accuracy"], ev.models["candidate"].overall["accuracy"]
+    edge = c - b + shift
+    comp = Comparison(baseline=b, candidate=c, difference=c - b, difference_ci=Interval(ci_low=edge, ci_high=edge),
+                      candidate_ci=Interval(ci_low=c + shift, ci_high=c + shift))
+    return ev.model_copy(update={"comparisons": Comparisons(method="test", resamples=200, seed=0, confidence=0.95,
+                                                            overall={"accuracy": comp}, slices={})})
+
+
+def test_deciding_on_the_bound_is_never_more_lenient_than_the_point_estimate():
+    ev = _shifted(evidence(OVERALL_B, OVERALL_C), 0.05)  # the drop interval sits 0.05 below the 0.015 drop
+    rule = {"kind": "metric_drop", "metric": "accuracy", "max_drop": 0.01}
+    assert one(rule, ev).status == Status.FAIL
+    f = one({**rule, "decide_on": "bound"}, ev)
+    assert f.status == Status.FAIL and f.observed == pytest.approx(0.015), f.message
+    floor = {"kind": "metric_floor", "metric": "accuracy", "min": 0.9}  # candidate 0.885, its "interval" 0.935
+    assert one(floor, ev).status == Status.FAIL
+    assert one({**floor, "decide_on": "bound"}, ev).status == Status.FAIL
+    # and where the bound is the worse end, it is what decides
+    worse = _shifted(evidence(OVERALL_B, OVERALL_C), -0.01)
+    assert one({**rule, "max_drop": 0.02}, worse).status == Status.PASS
+    assert one({**rule, "max_drop": 0.02, "decide_on": "bound"}, worse).status == Status.FAIL

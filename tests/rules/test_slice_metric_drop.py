@@ -66,3 +66,9 @@ def test_multiple_comparisons_still_fail_a_real_drop(tmp_path):
     rule = {"kind": "slice_metric_drop", "metric": "accuracy", "by": ["sex"], "max_drop": 0.2,
             "multiple_comparisons": "holm"}
     assert one(rule, dropped).status == Status.FAIL
+    # the release's confidence sets the test's alpha (1 - confidence): at 0.999999 no drop would be significant
+    lax = dropped.model_copy(update={"comparisons": dropped.comparisons.model_copy(update={"confidence": 0.999999})})
+    f = one(rule, lax)
+    assert f.status == Status.ERROR and f.blocks and "fails nothing" in f.message, f.message
+    # uncorrected, a higher confidence only widens the interval a bound rule decides on: still judged
+    assert one({**rule, "multiple_comparisons": "none", "decide_on": "bound"}, lax).status == Status.FAIL

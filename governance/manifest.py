@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from datetime import date as _date
+import unicodedata
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from .iso_date import IsoDate
 from .yamlfile import InputModel, load_model_file, version_text
 
 ModelFormat = Literal["skops", "torch", "torch-export", "onnx", "predictions", "pickle", "joblib",
@@ -226,9 +227,26 @@ APPROVAL_NOT_SHA256 = ("{value} is not a sha256: write the sha256 of the candida
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
+#: letters that render as nothing (Hangul fillers, the blank braille pattern): a "name" of them looks blank
+_BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
+def visible(text: str) -> str:
+    """``text`` as a reader sees it: NFKC, with what renders as nothing (format and control characters such as
+    zero-width spaces and soft hyphens, separators, filler letters) dropped or read as a space, spaces collapsed."""
+    out = []
+    for c in unicodedata.normalize("NFKC", text):
+        cat = unicodedata.category(c)
+        if cat == "Cf" or c in _BLANK_LETTERS:
+            continue
+        out.append(" " if cat[0] in "CZ" else c)
+    return " ".join("".join(out).split())
+
+
 def placeholder_name(name: str) -> bool:
-    """True for a name that is no person's: blank, a template marker (<...>, [...], {{...}}) or a stock stand-in."""
-    text = " ".join(name.split()).lower()
+    """True for a name that is no person's: blank (or only invisible characters), a template marker (<...>, [...],
+    {{...}}) or a stock stand-in."""
+    text = visible(name).lower()
     if not any(c.isalpha() for c in text) or any(c in text for c in "<>[]{}"):
         return True
     if text.strip("\"'()., ") in PLACEHOLDER_NAMES or text.startswith(("your ", "insert ", "enter ")):
@@ -244,14 +262,14 @@ class Approval(_Strict):
 
     role: str = Field(min_length=1, description="e.g. model-owner, risk-officer")
     name: str = Field(min_length=1, description="the person who signed: a real name, never a placeholder")
-    date: _date = Field(description="the day of the sign-off; one after the evaluation date (--today) does not count")
+    date: IsoDate = Field(description="the day of the sign-off; one after the evaluation date (--today) does not count")
     statement: str = Field(min_length=1)
     candidate_sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of the candidate model file approved")
 
     @field_validator("role", "name", "statement")
     @classmethod
     def _filled_in(cls, v: str, info: ValidationInfo) -> str:
-        if not v.strip():
+        if not visible(v):
             raise PydanticCustomError("blank", APPROVAL_BLANK, {"field": info.field_name})
         if info.field_name == "name" and placeholder_name(v):
             raise PydanticCustomError("placeholder_name", APPROVAL_PLACEHOLDER_NAME, {"name": repr(v)})

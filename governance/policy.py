@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,7 +19,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from .errors import InputError
-from .manifest import placeholder_name
+from .iso_date import IsoDate
+from .manifest import placeholder_name, visible
 from .rules import KINDS, PolicyDefaults, RuleBase, limits, plugin_kinds
 from .rules.agreement import AgreementRule
 from .rules.attestation import Attestation
@@ -90,7 +90,7 @@ PLUGIN_HINT = (": neither a built-in kind nor one of an installed rule plugin (e
 
 def _filled_in(text: str) -> bool:
     """False for blank text, a template marker such as ``<name>`` and the stock placeholders above."""
-    norm = " ".join(text.split()).lower().strip("\"'.:")
+    norm = visible(text).lower().strip("\"'.:")
     return bool(norm) and norm not in WAIVER_PLACEHOLDERS and not (norm.startswith("<") and norm.endswith(">"))
 
 
@@ -110,7 +110,7 @@ class Waiver(InputModel):
     rule: str = Field(description="the rule ID it waives")
     reason: str = Field(json_schema_extra={"minLength": 1}, description="why the exception is acceptable")
     approved_by: str = Field(json_schema_extra={"minLength": 1}, description="who approved it: a named person")
-    expires: date = Field(description="last day the waiver applies (YYYY-MM-DD)")
+    expires: IsoDate = Field(description="last day the waiver applies (YYYY-MM-DD)")
     scope: list[str] | None = Field(None, description="slices it covers, e.g. ['group=C']; a failure in any "
                                                       "other slice is not waived")
 

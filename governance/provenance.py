@@ -10,12 +10,12 @@ the declared values next to the hashes of the files actually used, and the ``pro
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from .iso_date import IsoDate
 from .yamlfile import InputModel, load_model_file
 
 DatasetRole = Literal["evaluation", "training", "fine-tuning", "validation", "reference"]
@@ -38,8 +38,8 @@ def _lower_hash(value: Any) -> Any:
 
 
 class CollectionPeriod(_Strict):
-    start: dt.date | None = None
-    end: dt.date | None = None
+    start: IsoDate | None = None
+    end: IsoDate | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> CollectionPeriod:

@@ -58,6 +58,8 @@ DID_YOU_MEAN = " (did you mean {suggestion!r}?)"
 _FLOAT = "tag:yaml.org,2002:float"
 _INT = "tag:yaml.org,2002:int"
 _MERGE = "tag:yaml.org,2002:merge"
+#: how a merge key is told apart from every key a file can write, in the duplicate check
+_MERGE_KEY = ("<<", _MERGE)
 
 
 class _Refused(yaml.YAMLError):
@@ -269,7 +271,12 @@ def _check_nodes(path: Path, loader: StrictLoader, node: yaml.Node, where: str, 
                                      DUPLICATE_KEY.format(key=k.value, first=first[ident], second=k_line))
                 first[ident] = k_line
                 child_where = f"{where}.{k.value}" if where else str(k.value)
-            else:
+            else:  # a merge key: one per mapping (two would merge silently, the later one hiding the first)
+                k_line = k.start_mark.line + 1
+                if _MERGE_KEY in first:
+                    raise InputError(path, where or None,
+                                     DUPLICATE_KEY.format(key=k.value, first=first[_MERGE_KEY], second=k_line))
+                first[_MERGE_KEY] = k_line
                 child_where = where
             _check_nodes(path, loader, k, where, seen)
             _check_nodes(path, loader, v, child_where, seen)

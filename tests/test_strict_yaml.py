@@ -125,6 +125,12 @@ def test_keys_that_yaml_merges_are_duplicates_but_merge_keys_are_not(tmp_path):
     assert DUPLICATE_KEY.split(" {")[0] in error_of(read_yaml, f)
     f.write_text("base: &b {x: 1, y: 2}\nc:\n  <<: *b\n  x: 3\n")  # an override through a merge is deliberate
     assert read_yaml(f)[0] == {"base": {"x": 1, "y": 2}, "c": {"x": 3, "y": 2}}
+    # two merge keys in one mapping merged silently: the second hid the first's limit
+    f.write_text("strict: &s {max_drop: 0.01}\nlax: &l {max_drop: 0.5}\nrule:\n  <<: *s\n  <<: *l\n")
+    err = error_of(read_yaml, f)
+    assert "rule" in err and DUPLICATE_KEY.format(key="<<", first=4, second=5) in err
+    f.write_text("a: &a {x: 1}\nb: &b {y: 2}\nc:\n  <<: [*a, *b]\n")  # one merge of a list is YAML's way
+    assert read_yaml(f)[0]["c"] == {"x": 1, "y": 2}
 
 
 # --- 2. NaN and infinity -----------------------------------------------------------------------------------
@@ -425,7 +431,9 @@ def test_sensible_evaluation_settings_load():
 
 
 # --- 9. waivers need a named approver and a reason ------------------------------------------------------------
-@pytest.mark.parametrize("approver", ["", "   ", "TODO", "<name>", "<your name>", "Your Name", "tbd"])
+@pytest.mark.parametrize("approver", ["", "   ", "TODO", "<name>", "<your name>", "Your Name", "tbd",
+                                      # what renders as nothing: a Hangul filler, zero-width and soft-hyphen text
+                                      "\u3164", "\u200b", "\u2063\u2063", "\u00ad", "\u200bTODO\u200b", "\u2800"])
 def test_a_waiver_without_a_named_approver_is_refused(tmp_path, capsys, approver):
     p = tmp_path / "policy.yaml"
     write_yaml(p, {**POLICY, "waivers": [{"rule": "PERF-001", "reason": "Q4 cost target", "approved_by": approver,
@@ -434,7 +442,7 @@ def test_a_waiver_without_a_named_approver_is_refused(tmp_path, capsys, approver
     assert "waivers[0].approved_by" in err and WAIVER_NO_APPROVER in err
 
 
-@pytest.mark.parametrize("reason", ["", " \t ", "TODO", "<reason>"])
+@pytest.mark.parametrize("reason", ["", " \t ", "TODO", "<reason>", "\u3164", "\u200b\u200b", "\ufeff"])
 def test_a_waiver_without_a_reason_is_refused(tmp_path, reason):
     waivers = write_yaml(tmp_path / "waivers.yaml", {"waivers": [
         {"rule": "PERF-001", "reason": reason, "approved_by": "Dana Roe (risk)", "expires": "2030-01-01"}]})
@@ -501,6 +509,34 @@ def test_a_waiver_expiry_given_as_a_number_is_refused(tmp_path, capsys):
     p.write_text(RULE.format(value=0.03) + waiver)
     err = refused(capsys, "policy", "lint", p)
     assert "waivers[0].expires" in err and "must be a date (YYYY-MM-DD), not the number 1780272000" in err
+
+
+@pytest.mark.parametrize("expires", ['"1893456000"', '"1893456000.5"', '"2030-01-01T00:00:00"', '"20300101"'])
+def test_a_waiver_expiry_that_is_not_written_as_a_date_is_refused(tmp_path, capsys, expires):
+    """pydantic reads the text "1893456000" as seconds since 1970: a waiver nobody dated in force until 2030."""
+    p = tmp_path / "policy.yaml"
+    waiver = f"waivers:\n  - {{rule: PERF-001, reason: cost target, approved_by: Dana Roe, expires: {expires}}}\n"
+    p.write_text(RULE.format(value=0.03) + waiver)
+    err = refused(capsys, "policy", "lint", p)
+    assert "waivers[0].expires" in err and "must be a date written YYYY-MM-DD" in err, err
+
+
+@pytest.mark.parametrize("date", ['"1780272000"', "1780272000", '"2026-06-01T00:00"'])
+def test_a_sign_off_and_a_provenance_period_dated_otherwise_are_refused(date):
+    from governance.manifest import Approval
+    from governance.provenance import CollectionPeriod
+
+    approval = {"role": "model-owner", "name": "Dana Roe", "statement": "approved", "candidate_sha256": "a" * 64}
+    with pytest.raises(ValueError, match="must be a date written YYYY-MM-DD"):
+        Approval.model_validate({**approval, "date": yaml.safe_load(date)})
+    with pytest.raises(ValueError, match="must be a date written YYYY-MM-DD"):
+        CollectionPeriod.model_validate({"start": yaml.safe_load(date)})
+    assert Approval.model_validate({**approval, "date": "2026-06-01"}).date.isoformat() == "2026-06-01"
+    for blank in ("\u3164", "\u200b\u200b", "\u00ad"):  # a sign-off by nobody visible
+        with pytest.raises(ValueError):
+            Approval.model_validate({**approval, "date": "2026-06-01", "name": blank})
+        with pytest.raises(ValueError):
+            Approval.model_validate({**approval, "date": "2026-06-01", "statement": blank})
 
 
 @pytest.mark.parametrize("value,message", [
